@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the system packages Flotilla drives (Caddy, NATS, restic, PostgreSQL,
+# Redis, WireGuard, nftables, …). Idempotent: when every command is present it
+# does nothing, so both README commands can call it on every run.
+set -euo pipefail
+
+# command on PATH (or absolute path) -> Debian package that provides it
+declare -A wanted=(
+  [caddy]=caddy
+  [nats-server]=nats-server
+  [restic]=restic
+  [redis-server]=redis-server
+  [redis-cli]=redis-tools
+  [pg_dump]=postgresql-client
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql
+  [wg]=wireguard-tools
+  [wireguard-go]=wireguard-go
+  [ip]=iproute2
+  [nft]=nftables
+  [curl]=curl
+)
+
+missing=()
+for cmd in "${!wanted[@]}"; do
+  if [[ "$cmd" == /* ]]; then
+    [[ -x "$cmd" ]] || missing+=("${wanted[$cmd]}")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "flotilla: missing system packages: ${missing[*]}" >&2
+  echo "hint: run this script as root (sudo $0) or install them with apt-get" >&2
+  exit 1
+fi
+
+mapfile -t unique < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "flotilla: installing ${unique[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${unique[@]}" >/dev/null
+# The Debian packages enable system-wide units we don't want: Flotilla starts its own.
+if command -v systemctl >/dev/null 2>&1; then
+  for unit in caddy nats-server redis-server postgresql; do
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
+fi

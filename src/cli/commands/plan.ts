@@ -1,0 +1,32 @@
+import { planStack } from '../../plan/plan.ts';
+import { renderPlan, planArtifact } from '../plan-report.ts';
+import { loadStackOrReport } from '../stack-file.ts';
+import { toJson, writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+
+export const planCommand: CommandSpec = {
+  name: 'plan',
+  summary: 'show what would run where: placement, order, routes, firewall, reachability, cost',
+  usage: 'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl]',
+  options: {
+    file: { type: 'string', short: 'f' },
+    json: { type: 'boolean' },
+    show: { type: 'string' },
+  },
+  async run({ values }, output: Output) {
+    const loaded = await loadStackOrReport(values.file as string | undefined, output);
+    if (!loaded) return 1;
+    const plan = planStack(loaded.stack, { stackDir: loaded.dir, stateDir: loaded.stateDir });
+    if (typeof values.show === 'string') {
+      const artifact = planArtifact(plan, values.show);
+      if ('error' in artifact) {
+        writeLine(output.err, `flotilla plan: ${artifact.error}`);
+        return 2;
+      }
+      writeLine(output.out, artifact.text);
+      return 0;
+    }
+    writeLine(output.out, values.json ? toJson(plan) : renderPlan(plan, output));
+    return 0;
+  },
+};

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { stackSchema } from '../../spec/schema.ts';
+import { writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+
+export const schemaCommand: CommandSpec = {
+  name: 'schema',
+  summary: 'print the JSON Schema of flotilla.yml (for editor autocompletion)',
+  usage: 'flotilla schema > flotilla.schema.json',
+  options: {},
+  async run(_args, output: Output) {
+    const schema = z.toJSONSchema(stackSchema, { io: 'input', unrepresentable: 'any' });
+    writeLine(output.out, JSON.stringify({ ...schema, title: 'Flotilla stack file (flotilla.yml)' }, null, 2));
+    return 0;
+  },
+};

@@ -1,0 +1,30 @@
+// Loading the stack file for a command: report every problem and exit 1, never a stack trace.
+import path from 'node:path';
+import { formatDiagnostic } from '../spec/diagnostic.ts';
+import { loadStackFile } from '../spec/load.ts';
+import type { Stack } from '../spec/schema.ts';
+import { writeLine, type Output } from './output.ts';
+
+export const DEFAULT_STACK_FILE = 'flotilla.yml';
+
+export interface LoadedStack {
+  stack: Stack;
+  file: string;
+  /** Directory of the stack file; relative paths in it resolve here. */
+  dir: string;
+  /** Where Flotilla keeps this stack's state on this machine. */
+  stateDir: string;
+}
+
+export async function loadStackOrReport(file: string | undefined, output: Output): Promise<LoadedStack | undefined> {
+  const chosen = file ?? process.env.FLOTILLA_FILE ?? DEFAULT_STACK_FILE;
+  const result = await loadStackFile(chosen);
+  if (!result.ok) {
+    for (const diagnostic of result.diagnostics) writeLine(output.err, formatDiagnostic(diagnostic, output.color.isColorSupported));
+    const count = result.diagnostics.length;
+    writeLine(output.err, output.color.red(`${count} problem${count === 1 ? '' : 's'} in ${chosen}`));
+    return undefined;
+  }
+  const dir = path.dirname(path.resolve(chosen));
+  return { stack: result.stack, file: chosen, dir, stateDir: path.join(dir, '.flotilla') };
+}

@@ -1,0 +1,122 @@
+// What each node must run: every instance with its command, environment and health check
+// fully resolved, except secrets, which stay as `${secret:NAME}` until the agent that
+// runs the service fills them in (so neither plan output nor the bus ever holds a value).
+// Strings here are therefore templates: a literal `${` is kept escaped as `$${`.
+import path from 'node:path';
+import { renderTemplate, type Reference } from '../spec/interpolation.ts';
+import type { HealthCheck, Service, Stack } from '../spec/schema.ts';
+import { defaultPortName, type Instance } from './placement.ts';
+
+export interface DesiredInstance {
+  id: string;
+  service: string;
+  index: number;
+  node: string;
+  runtime:
+    | { kind: 'process'; command: string[]; cwd: string; env_files: string[]; user?: string }
+    | { kind: 'container'; image: string; command?: string[]; volumes: string[] };
+  env: Record<string, string>;
+  ports: Record<string, number>;
+  health?: HealthCheck;
+  depends_on: string[];
+  restart: Service['restart'];
+  stop: Service['stop'];
+  /** Secret names this instance needs delivered to its node. */
+  secrets: string[];
+}
+
+export interface DesiredNode {
+  instances: DesiredInstance[];
+  /** name → address entries the agent keeps so services reach each other by name. */
+  hosts: Record<string, string>;
+}
+
+export interface DesiredOptions {
+  /** Directory of the stack file: relative cwd and env_files resolve against it. */
+  stackDir: string;
+  /** Where services keep data on a node: `${data}` is `<stateDir>/data/<service>`. */
+  stateDir: string;
+}
+
+export function secretPlaceholder(name: string): string {
+  return `\${secret:${name}}`;
+}
+
+/** The address `from` on `fromNode` uses to reach one of `service`'s instances. */
+function nearestInstance(instances: readonly Instance[], service: string, fromNode: string): Instance | undefined {
+  const candidates = instances.filter((instance) => instance.service === service);
+  return candidates.find((instance) => instance.node === fromNode) ?? candidates[0];
+}
+
+export function desiredState(
+  stack: Stack,
+  instances: readonly Instance[],
+  meshAddresses: Record<string, string>,
+  options: DesiredOptions,
+): Record<string, DesiredNode> {
+  const hostOf = (target: Instance, fromNode: string) => (target.node === fromNode ? '127.0.0.1' : meshAddresses[target.node]!);
+  const result: Record<string, DesiredNode> = {};
+  for (const node of Object.keys(stack.nodes)) {
+    const hosts: Record<string, string> = {};
+    for (const service of Object.keys(stack.services)) {
+      const target = nearestInstance(instances, service, node);
+      if (target) hosts[service] = hostOf(target, node);
+    }
+    result[node] = { instances: [], hosts };
+  }
+  for (const instance of instances) {
+    const service = stack.services[instance.service]!;
+    const secrets = new Set<string>();
+    const resolve = (ref: Reference): string => {
+      switch (ref.kind) {
+        case 'secret':
+          secrets.add(ref.name);
+          return secretPlaceholder(ref.name);
+        case 'self':
+          if (ref.field === 'port') return String(instance.ports[ref.port ?? defaultPortName(service)!]);
+          if (ref.field === 'data') return path.join(options.stateDir, 'data', instance.service);
+          if (ref.field === 'node') return instance.node;
+          return String(instance.index);
+        case 'service': {
+          const target = nearestInstance(instances, ref.service, instance.node)!;
+          const host = hostOf(target, instance.node);
+          const port = String(target.ports[ref.port ?? defaultPortName(stack.services[ref.service]!)!]);
+          return ref.field === 'host' ? host : ref.field === 'port' ? port : `${host}:${port}`;
+        }
+      }
+    };
+    const render = (text: string) => renderTemplate(text, resolve, true);
+    const env = Object.fromEntries(Object.entries(service.env).map(([key, value]) => [key, render(String(value))]));
+    const runtime: DesiredInstance['runtime'] = service.run
+      ? {
+          kind: 'process',
+          command: service.run.command.map(render),
+          cwd: path.resolve(options.stackDir, service.run.cwd ?? '.'),
+          env_files: service.run.env_files.map((file) => path.resolve(options.stackDir, service.run?.cwd ?? '.', file)),
+          ...(service.run.user === undefined ? {} : { user: service.run.user }),
+        }
+      : {
+          kind: 'container',
+          image: service.image!,
+          volumes: service.volumes,
+          ...(service.command === undefined ? {} : { command: service.command.map(render) }),
+        };
+    const health = service.health?.exec ? { ...service.health, exec: { command: service.health.exec.command.map(render) } } : service.health;
+    const desired: DesiredInstance = {
+      id: instance.id,
+      service: instance.service,
+      index: instance.index,
+      node: instance.node,
+      runtime,
+      env,
+      ports: instance.ports,
+      depends_on: service.depends_on,
+      restart: service.restart,
+      stop: service.stop,
+      secrets: [...secrets].sort(),
+    };
+    if (health) desired.health = health;
+    result[instance.node]!.instances.push(desired);
+  }
+  return result;
+}

@@ -1,0 +1,96 @@
+// plan: a pure function from a validated stack to everything the cluster needs. Same
+// input, same output, no I/O — so every artifact is unit-tested and `plan` can be shown
+// before anything changes.
+import type { Stack } from '../spec/schema.ts';
+import { caddyConfig, type CaddyConfig } from './caddy.ts';
+import { monthlyCost, type CostReport } from './cost.ts';
+import { desiredState, type DesiredNode, type DesiredOptions } from './desired.ts';
+import { firewallRuleset } from './firewall.ts';
+import { allocateMeshAddresses } from './mesh-addresses.ts';
+import { startupWaves } from './order.ts';
+import { placeInstances } from './placement.ts';
+import { computeReachability, type Grant, type Source } from './reachability.ts';
+import { routeTable, type RouteEntry } from './routes.ts';
+import { tailscaleAcl, type TailscalePolicy } from './tailscale-acl.ts';
+
+export interface PlacedInstance {
+  instance: string;
+  service: string;
+  node: string;
+  mesh_address: string;
+  ports: Record<string, number>;
+}
+
+export interface Plan {
+  stack: string;
+  nodes: Record<string, { address: string; mesh_address: string; gateway: boolean; labels: string[] }>;
+  placement: PlacedInstance[];
+  order: string[][];
+  desired: Record<string, DesiredNode>;
+  /** As seen from the primary gateway (the first node with `gateway: true`). */
+  routes: RouteEntry[];
+  /** One Caddy config per gateway node. */
+  caddy: Record<string, CaddyConfig>;
+  firewall: Record<string, string>;
+  reachability: { grants: { from: string; to: string; ports: string[]; via: string }[]; egress: string[] };
+  acl: TailscalePolicy | null;
+  cost: CostReport;
+}
+
+export function describeSource(source: Source): string {
+  switch (source.kind) {
+    case 'service':
+      return source.service;
+    case 'node':
+      return `node:${source.node}`;
+    case 'gateway':
+      return 'gateway';
+    case 'cidr':
+      return source.cidr;
+  }
+}
+
+function describeGrant(grant: Grant) {
+  return { from: describeSource(grant.source), to: grant.to, ports: grant.ports, via: grant.via };
+}
+
+export function planStack(stack: Stack, options: DesiredOptions): Plan {
+  const meshAddresses = allocateMeshAddresses(stack);
+  const instances = placeInstances(stack);
+  const reachability = computeReachability(stack);
+  const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
+  const caddyOptions = {
+    httpPort: stack.gateway.http_port,
+    httpsPort: stack.gateway.https_port,
+    ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
+  };
+  const graph = Object.fromEntries(Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]));
+  return {
+    stack: stack.name,
+    nodes: Object.fromEntries(
+      Object.entries(stack.nodes).map(([name, node]) => [
+        name,
+        { address: node.address, mesh_address: meshAddresses[name]!, gateway: node.gateway, labels: node.labels },
+      ]),
+    ),
+    placement: instances.map((instance) => ({
+      instance: instance.id,
+      service: instance.service,
+      node: instance.node,
+      mesh_address: meshAddresses[instance.node]!,
+      ports: instance.ports,
+    })),
+    order: startupWaves(graph),
+    desired: desiredState(stack, instances, meshAddresses, options),
+    routes: gateways[0] === undefined ? [] : routeTable(stack, instances, meshAddresses, gateways[0]),
+    caddy: Object.fromEntries(
+      gateways.map((gateway) => [gateway, caddyConfig(routeTable(stack, instances, meshAddresses, gateway), caddyOptions)]),
+    ),
+    firewall: Object.fromEntries(
+      Object.keys(stack.nodes).map((node) => [node, firewallRuleset({ stack, node, instances, meshAddresses, reachability })]),
+    ),
+    reachability: { grants: reachability.grants.map(describeGrant), egress: reachability.egress },
+    acl: tailscaleAcl({ stack, instances, reachability }),
+    cost: monthlyCost(stack),
+  };
+}

@@ -1,0 +1,98 @@
+// Who may connect to whom, derived from network segments, firewall.allow and routes.
+// Services sharing a segment reach each other's ports; the gateway reaches routed ports;
+// allow rules add nodes, services or outside CIDRs. The firewall and the Tailscale ACL
+// are both rendered from this one answer.
+import { parseCidr } from '../spec/formats.ts';
+import type { Stack } from '../spec/schema.ts';
+import { defaultPortName } from './placement.ts';
+
+export const DEFAULT_SEGMENT = 'default';
+
+export type Source =
+  | { kind: 'service'; service: string }
+  | { kind: 'node'; node: string }
+  | { kind: 'gateway' }
+  | { kind: 'cidr'; cidr: string };
+
+export interface Grant {
+  source: Source;
+  to: string;
+  ports: string[];
+  /** Why: the shared segment, `route`, or `allow` (a firewall.allow rule). */
+  via: string;
+}
+
+export interface Reachability {
+  grants: Grant[];
+  /** Services that may open connections to the internet (a segment with egress). */
+  egress: string[];
+}
+
+export function serviceSegments(stack: Stack, service: string): string[] {
+  return stack.services[service]?.networks ?? [DEFAULT_SEGMENT];
+}
+
+function segmentAllowsEgress(stack: Stack, segment: string): boolean {
+  const declared = stack.networks[segment];
+  return declared === undefined ? segment === DEFAULT_SEGMENT : declared.egress;
+}
+
+/** Parses a firewall.allow `from` entry; validate guarantees it is one of these. */
+export function classifySource(stack: Stack, entry: string): Source | undefined {
+  if (entry.startsWith('node:')) return { kind: 'node', node: entry.slice(5) };
+  if (entry.startsWith('service:')) return { kind: 'service', service: entry.slice(8) };
+  if (entry in stack.nodes && !(entry in stack.services)) return { kind: 'node', node: entry };
+  if (entry in stack.services && !(entry in stack.nodes)) return { kind: 'service', service: entry };
+  if (parseCidr(entry)) return { kind: 'cidr', cidr: entry.includes('/') ? entry : `${entry}/32` };
+  return undefined;
+}
+
+/** `redis` → all of redis's ports; `redis.main` → that one. */
+export function parseAllowTarget(target: string): { service: string; port?: string } {
+  const dot = target.indexOf('.');
+  return dot < 0 ? { service: target } : { service: target.slice(0, dot), port: target.slice(dot + 1) };
+}
+
+export function computeReachability(stack: Stack): Reachability {
+  const grants: Grant[] = [];
+  const names = Object.keys(stack.services);
+  for (const to of names) {
+    const ports = Object.keys(stack.services[to]!.ports);
+    if (ports.length === 0) continue;
+    const targetSegments = serviceSegments(stack, to);
+    for (const from of names) {
+      if (from === to) continue;
+      const shared = serviceSegments(stack, from).filter((segment) => targetSegments.includes(segment));
+      if (shared.length > 0) grants.push({ source: { kind: 'service', service: from }, to, ports, via: shared.join(',') });
+    }
+  }
+  for (const [name, service] of Object.entries(stack.services)) {
+    const routed = [...new Set(service.routes.map((route) => route.port ?? defaultPortName(service)))].filter(
+      (port): port is string => port !== undefined,
+    );
+    if (routed.length > 0) grants.push({ source: { kind: 'gateway' }, to: name, ports: routed.sort(), via: 'route' });
+  }
+  for (const rule of stack.firewall.allow) {
+    const target = parseAllowTarget(rule.to);
+    const service = stack.services[target.service];
+    if (!service) continue;
+    const ports = target.port === undefined ? Object.keys(service.ports) : [target.port];
+    for (const entry of rule.from) {
+      const source = classifySource(stack, entry);
+      if (source) grants.push({ source, to: target.service, ports, via: 'allow' });
+    }
+  }
+  const egress = names.filter((name) => serviceSegments(stack, name).some((segment) => segmentAllowsEgress(stack, segment)));
+  return { grants, egress };
+}
+
+/** Whether `from` may connect to `to` (on any port, or on `port`). */
+export function mayReach(reachability: Reachability, from: string, to: string, port?: string): boolean {
+  return reachability.grants.some(
+    (grant) =>
+      grant.source.kind === 'service' &&
+      grant.source.service === from &&
+      grant.to === to &&
+      (port === undefined || grant.ports.includes(port)),
+  );
+}

@@ -1,0 +1,80 @@
+// The gateway's route table: each public host (+ optional path prefix) and the instances
+// behind it. The same table feeds plan (every placed instance) and, later, the hub (only
+// the instances its registry reports healthy).
+import type { Route, Stack } from '../spec/schema.ts';
+import { defaultPortName, type Instance } from './placement.ts';
+
+export interface Upstream {
+  instance: string;
+  node: string;
+  /** host:port as Caddy dials it from the gateway node. */
+  dial: string;
+}
+
+export interface RouteEntry {
+  host: string;
+  /** Path prefix without trailing slash; undefined for the whole host. */
+  path?: string;
+  service: string;
+  port: string;
+  strip_prefix: boolean;
+  cors?: Route['cors'];
+  basic_auth?: Route['basic_auth'];
+  /** Names Caddy's internal CA signs (localhost, *.test …) rather than ACME. */
+  tls: 'internal' | 'acme';
+  upstreams: Upstream[];
+}
+
+const INTERNAL_SUFFIXES = ['.localhost', '.test', '.internal', '.local', '.example', '.invalid'];
+
+export function tlsIssuerFor(host: string): 'internal' | 'acme' {
+  return host === 'localhost' || INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix)) ? 'internal' : 'acme';
+}
+
+export function normalizePath(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? undefined : trimmed;
+}
+
+/**
+ * Route table as seen from `gatewayNode`: instances on that node are dialled on loopback,
+ * others on their node's mesh address. Sorted by host, then longest path first, so the
+ * most specific prefix matches first.
+ */
+export function routeTable(
+  stack: Stack,
+  instances: readonly Instance[],
+  meshAddresses: Record<string, string>,
+  gatewayNode: string,
+): RouteEntry[] {
+  const entries: RouteEntry[] = [];
+  for (const [name, service] of Object.entries(stack.services)) {
+    for (const route of service.routes) {
+      const port = route.port ?? defaultPortName(service);
+      if (port === undefined) continue; // validate reports a routed service without ports
+      const upstreams = instances
+        .filter((instance) => instance.service === name)
+        .map((instance): Upstream => {
+          const host = instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node];
+          return { instance: instance.id, node: instance.node, dial: `${host}:${instance.ports[port]}` };
+        });
+      const entry: RouteEntry = {
+        host: route.host,
+        service: name,
+        port,
+        strip_prefix: route.strip_prefix,
+        tls: tlsIssuerFor(route.host),
+        upstreams,
+      };
+      const path = normalizePath(route.path);
+      if (path !== undefined) entry.path = path;
+      if (route.cors) entry.cors = route.cors;
+      if (route.basic_auth) entry.basic_auth = route.basic_auth;
+      entries.push(entry);
+    }
+  }
+  return entries.sort(
+    (a, b) => a.host.localeCompare(b.host) || (b.path?.length ?? 0) - (a.path?.length ?? 0) || (a.path ?? '').localeCompare(b.path ?? ''),
+  );
+}

@@ -1,0 +1,331 @@
+// The stack file (`flotilla.yml`) schema. Every object is strict: an unknown key is an
+// error (with a "did you mean" hint from the loader), never silently ignored.
+// Cross-references (a depends_on naming a real service, …) are checked in validate.ts,
+// because they need the whole document.
+import { z } from 'zod';
+import { cronError, explainBadCidr, isValidTimezone, parseCidr, parseDuration } from './formats.ts';
+
+const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const PORT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOSTNAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'] as const;
+
+const name = (what: string) =>
+  z.string().regex(NAME, {
+    message: `a ${what} name is lowercase letters, digits and hyphens, starting with a letter`,
+  });
+
+export const duration = z
+  .string()
+  .refine((text) => parseDuration(text) !== undefined, {
+    message: 'not a duration: write e.g. 500ms, 5s, 2m or 1h30m',
+  })
+  .describe('A duration such as 500ms, 5s, 2m or 1h30m');
+
+export const cidr = z.string().superRefine((text, ctx) => {
+  if (!parseCidr(text)) ctx.addIssue({ code: 'custom', message: `bad CIDR "${text}": ${explainBadCidr(text)}` });
+});
+
+const cron = z.string().superRefine((text, ctx) => {
+  const problem = cronError(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: `bad cron expression "${text}": ${problem}` });
+});
+
+const timezone = z.string().refine(isValidTimezone, {
+  message: 'unknown time zone: use an IANA name such as UTC or Europe/Paris',
+});
+
+const port = z.number().int().min(1).max(65535);
+const argv = z.array(z.string()).min(1, { message: 'a command needs at least the program name' });
+const hostname = z.string().regex(HOSTNAME, { message: 'not a valid host name (lowercase, e.g. api.example.com)' });
+const url = z.url({ protocol: /^https?$/, message: 'not an http(s) URL' });
+
+/** Exactly one of `keys` must be set on the object (health check kinds, alert channels, …). */
+function exactlyOne<T extends object>(keys: readonly (keyof T & string)[], what: string) {
+  return (value: T, ctx: z.RefinementCtx) => {
+    const present = keys.filter((key) => value[key] !== undefined);
+    if (present.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          present.length === 0
+            ? `${what} needs one of: ${keys.join(', ')}`
+            : `${what} takes only one of ${keys.join(', ')}, found ${present.join(' and ')}`,
+      });
+    }
+  };
+}
+
+const meshSchema = z.strictObject({
+  provider: z.enum(['wireguard', 'tailscale']).default('wireguard'),
+  cidr: cidr.default('100.96.0.0/16').describe('Mesh addresses are allocated from this block'),
+  port: port.default(51820).describe('WireGuard UDP listen port'),
+});
+
+const nodeSchema = z.strictObject({
+  address: z
+    .string()
+    .min(1)
+    .describe('Public address (IPv4 or DNS name) the other nodes and SSH use'),
+  mesh_address: z.string().optional().describe('Pin this node to a mesh address inside mesh.cidr'),
+  ssh: z
+    .strictObject({ user: z.string().default('root'), port: port.default(22) })
+    .default({ user: 'root', port: 22 }),
+  labels: z.array(name('label')).default([]),
+  gateway: z.boolean().default(false).describe('Runs Caddy and terminates TLS for routes'),
+  cost: z.number().min(0).optional().describe('Monthly price of this machine'),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, { message: 'an ISO currency code such as USD or EUR' })
+    .default('USD'),
+});
+
+const healthSchema = z
+  .strictObject({
+    http: z
+      .strictObject({
+        path: z.string().startsWith('/').default('/'),
+        port: z.string().optional().describe('Named port; defaults to the first port'),
+        status: z.array(port).optional().describe('Accepted status codes; default 200-399'),
+      })
+      .optional(),
+    tcp: z.strictObject({ port: z.string().optional() }).optional(),
+    exec: z.strictObject({ command: argv }).optional(),
+    postgres: z
+      .strictObject({
+        port: z.string().optional(),
+        user: z.string().optional(),
+        database: z.string().optional(),
+      })
+      .optional(),
+    redis: z.strictObject({ port: z.string().optional() }).optional(),
+    interval: duration.default('5s'),
+    timeout: duration.default('2s'),
+    healthy_threshold: z.number().int().min(1).default(1),
+    unhealthy_threshold: z.number().int().min(1).default(3),
+  })
+  .superRefine(exactlyOne(['http', 'tcp', 'exec', 'postgres', 'redis'], 'a health check'));
+
+const corsSchema = z.strictObject({
+  origins: z.array(z.string().min(1)).min(1),
+  methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'OPTIONS']),
+  headers: z.array(z.string().min(1)).default(['Authorization', 'Content-Type']),
+  credentials: z.boolean().default(false),
+  max_age: duration.optional(),
+});
+
+const basicAuthSchema = z.strictObject({
+  realm: z.string().optional(),
+  users: z
+    .array(
+      z.strictObject({
+        username: z.string().min(1),
+        password_hash: z.string().regex(BCRYPT, {
+          message: 'password_hash must be a bcrypt hash: create one with `caddy hash-password`',
+        }),
+      }),
+    )
+    .min(1),
+});
+
+const routeSchema = z.strictObject({
+  host: hostname,
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'a path prefix starts with / and has no wildcards' })
+    .optional(),
+  port: z.string().optional().describe('Named port to route to; defaults to the first port'),
+  strip_prefix: z.boolean().default(false),
+  cors: corsSchema.optional(),
+  basic_auth: basicAuthSchema.optional(),
+});
+
+const keepSchema = z.strictObject({
+  last: z.number().int().min(0).optional(),
+  hourly: z.number().int().min(0).optional(),
+  daily: z.number().int().min(0).optional(),
+  weekly: z.number().int().min(0).optional(),
+  monthly: z.number().int().min(0).optional(),
+  yearly: z.number().int().min(0).optional(),
+});
+
+const backupFields = {
+  kind: z.enum(['postgres', 'redis', 'files', 'command']),
+  schedule: cron,
+  timezone: timezone.default('UTC'),
+  to: z.string().describe('A target from backups.targets'),
+  keep: keepSchema.default({ daily: 7, weekly: 4, monthly: 6, yearly: 2 }),
+  database: z.string().optional().describe('postgres: the database to dump'),
+  paths: z.array(z.string().min(1)).optional().describe('files: paths to back up'),
+  exclude: z.array(z.string().min(1)).default([]),
+  command: argv.optional().describe('command: its stdout is the backup'),
+  hooks: z
+    .strictObject({ pre: z.array(argv).default([]), post: z.array(argv).default([]) })
+    .optional(),
+  verify: cron.optional().describe('When to restore the latest snapshot and check it'),
+  heartbeat: url.optional().describe('Pinged (GET) after each successful backup'),
+};
+
+function backupKindNeeds(backup: { kind: string; paths?: unknown; command?: unknown }, ctx: z.RefinementCtx) {
+  if (backup.kind === 'files' && backup.paths === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a files backup needs `paths`', path: ['paths'] });
+  }
+  if (backup.kind === 'command' && backup.command === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'a command backup needs `command`', path: ['command'] });
+  }
+}
+
+const serviceBackupSchema = z.strictObject(backupFields).superRefine(backupKindNeeds);
+
+const backupJobSchema = z
+  .strictObject({
+    ...backupFields,
+    service: z.string().optional().describe('The service whose data this job saves'),
+    node: z.string().optional().describe('The node the job runs on, when no service is named'),
+  })
+  .superRefine(backupKindNeeds)
+  .superRefine((job, ctx) => {
+    if ((job.service === undefined) === (job.node === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a backup job names either `service` or `node`' });
+    }
+  });
+
+const runSchema = z.strictObject({
+  command: argv.describe('argv array; ${port}, ${data} and ${svc.host} are interpolated'),
+  cwd: z.string().optional().describe('Relative to the stack file'),
+  env_files: z.array(z.string()).default([]),
+  user: z.string().optional().describe('Run as this system user (e.g. postgres)'),
+});
+
+const envValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const serviceSchema = z
+  .strictObject({
+    node: z.string().optional().describe('Run on this node'),
+    labels: z.array(z.string()).optional().describe('Run on nodes carrying all these labels'),
+    replicas: z.number().int().min(1).max(100).default(1),
+    run: runSchema.optional(),
+    image: z.string().min(1).optional().describe('Container image'),
+    command: argv.optional().describe('Container command (image services)'),
+    volumes: z
+      .array(
+        z.string().regex(/^[^:]+:\/[^:]*(:(ro|rw))?$/, {
+          message: 'a volume is "source:/container/path" with an optional ":ro"',
+        }),
+      )
+      .default([]),
+    ports: z
+      .record(z.string().regex(PORT_NAME, { message: 'a port name is lowercase, e.g. http' }), port)
+      .default({}),
+    health: healthSchema.optional(),
+    depends_on: z.array(z.string()).default([]),
+    env: z.record(z.string().regex(ENV_NAME, { message: 'not a valid variable name' }), envValue).default({}),
+    networks: z.array(z.string()).optional().describe('Network segments; default: the default segment'),
+    routes: z.array(routeSchema).default([]),
+    restart: z.enum(['always', 'on-failure', 'never']).default('always'),
+    stop: z
+      .strictObject({ signal: z.enum(SIGNALS).default('SIGTERM'), timeout: duration.default('10s') })
+      .default({ signal: 'SIGTERM', timeout: '10s' }),
+    backup: serviceBackupSchema.optional(),
+  })
+  .superRefine((service, ctx) => {
+    if ((service.run === undefined) === (service.image === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          service.run === undefined
+            ? 'a service needs `run` (a process) or `image` (a container)'
+            : 'a service is either `run` (a process) or `image` (a container), not both',
+      });
+    }
+    if (service.node !== undefined && service.labels !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'place a service with `node` or `labels`, not both' });
+    }
+    if (service.run !== undefined && (service.command !== undefined || service.volumes.length > 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: '`command` and `volumes` are for image services; a process uses run.command',
+      });
+    }
+  });
+
+const segmentSchema = z
+  .strictObject({
+    internal: z.boolean().default(false).describe('Nothing outside the mesh may reach or be reached'),
+    egress: z.boolean().default(false).describe('Members may open connections to the internet'),
+  })
+  .refine((segment) => !(segment.internal && segment.egress), {
+    message: 'a segment cannot be both internal and egress',
+  });
+
+const allowRuleSchema = z.strictObject({
+  from: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe('CIDRs, node names or service names that may connect'),
+  to: z.string().describe('A service, or service.port for one named port'),
+  comment: z.string().optional(),
+});
+
+const alertSchema = z
+  .strictObject({
+    ntfy: z.strictObject({ url, priority: z.number().int().min(1).max(5).optional() }).optional(),
+    webhook: z.strictObject({ url, headers: z.record(z.string(), z.string()).default({}) }).optional(),
+    slack: z.strictObject({ webhook_url: url }).optional(),
+  })
+  .superRefine(exactlyOne(['ntfy', 'webhook', 'slack'], 'an alert channel'));
+
+const backupTargetSchema = z.strictObject({
+  repository: z
+    .string()
+    .regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
+      message: 'a restic repository: s3:https://host/bucket/path or a local path',
+    }),
+  password: z.string().describe('Usually ${secret:NAME}'),
+  env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+});
+
+export const stackSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: name('stack'),
+  domain: hostname.optional(),
+  mesh: meshSchema.default({ provider: 'wireguard', cidr: '100.96.0.0/16', port: 51820 }),
+  gateway: z
+    .strictObject({
+      http_port: port.default(80),
+      https_port: port.default(443),
+      acme_email: z.email().optional(),
+    })
+    .default({ http_port: 80, https_port: 443 }),
+  nodes: z
+    .record(name('node'), nodeSchema)
+    .default({
+      local: {
+        address: '127.0.0.1',
+        ssh: { user: 'root', port: 22 },
+        labels: [],
+        gateway: true,
+        currency: 'USD',
+      },
+    })
+    .describe('Machines; when omitted, one gateway node "local" at 127.0.0.1'),
+  networks: z.record(name('network'), segmentSchema).default({}),
+  services: z.record(name('service'), serviceSchema).default({}),
+  firewall: z.strictObject({ allow: z.array(allowRuleSchema).default([]) }).default({ allow: [] }),
+  backups: z
+    .strictObject({
+      targets: z.record(name('target'), backupTargetSchema).default({}),
+      jobs: z.record(name('job'), backupJobSchema).default({}),
+    })
+    .default({ targets: {}, jobs: {} }),
+  alerts: z.array(alertSchema).default([]),
+});
+
+export type Stack = z.output<typeof stackSchema>;
+export type Service = Stack['services'][string];
+export type StackNode = Stack['nodes'][string];
+export type Route = Service['routes'][number];
+export type HealthCheck = NonNullable<Service['health']>;
+export type BackupJob = Stack['backups']['jobs'][string];

@@ -1,0 +1,290 @@
+// Checks that need the whole stack: names that must exist, cycles, ports claimed twice on
+// one node, routes claimed twice, interpolations. Each finding carries the document path
+// of the value to fix; the loader pins it to a line and column.
+import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
+import { findCycle } from '../plan/order.ts';
+import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
+import { classifySource, DEFAULT_SEGMENT, parseAllowTarget, serviceSegments } from '../plan/reachability.ts';
+import { normalizePath } from '../plan/routes.ts';
+import type { Finding, PathSegment } from './diagnostic.ts';
+import { cidrContains, explainBadCidr, parseCidr, parseIPv4 } from './formats.ts';
+import { InterpolationError, parseTemplate, type Part } from './interpolation.ts';
+import type { Service, Stack } from './schema.ts';
+import { didYouMean } from './suggest.ts';
+
+/** Ports the platform itself listens on, per node role. */
+const GATEWAY_ADMIN_PORT = 2019;
+
+export function validateStack(stack: Stack): Finding[] {
+  const findings: Finding[] = [];
+  const report = (path: PathSegment[], message: string, hint?: string) => {
+    const finding: Finding = { path, message };
+    if (hint !== undefined) finding.hint = hint;
+    findings.push(finding);
+  };
+  checkNodes(stack, report);
+  checkServices(stack, report);
+  checkCycles(stack, report);
+  checkRoutes(stack, report);
+  checkFirewall(stack, report);
+  checkBackups(stack, report);
+  if (findings.length === 0) checkPorts(stack, report);
+  return findings;
+}
+
+type Report = (path: PathSegment[], message: string, hint?: string) => void;
+
+function unknownName(kind: string, name: string, known: Iterable<string>): [string, string | undefined] {
+  const names = [...known];
+  return [
+    `unknown ${kind} \`${name}\``,
+    didYouMean(name, names) ?? (names.length > 0 ? `known ${kind}s: ${names.join(', ')}` : `no ${kind}s are declared`),
+  ];
+}
+
+function checkNodes(stack: Stack, report: Report) {
+  const block = parseCidr(stack.mesh.cidr);
+  const nodeNames = Object.keys(stack.nodes);
+  if (nodeNames.length === 0) report(['nodes'], 'a stack needs at least one node');
+  const pinned = new Map<string, string>();
+  for (const [name, node] of Object.entries(stack.nodes)) {
+    const address = node.address;
+    const looksNumeric = /^[\d.]+$/.test(address);
+    if (looksNumeric ? parseIPv4(address) === undefined : !/^[a-z0-9.-]+$/i.test(address)) {
+      report(['nodes', name, 'address'], `node \`${name}\` has a bad address "${address}"`, 'an IPv4 address or a DNS name');
+    }
+    if (node.mesh_address !== undefined) {
+      const ip = parseIPv4(node.mesh_address);
+      if (ip === undefined || (block && !cidrContains(block, ip))) {
+        report(['nodes', name, 'mesh_address'], `mesh_address ${node.mesh_address} is not inside mesh.cidr ${stack.mesh.cidr}`);
+      } else if (pinned.has(node.mesh_address)) {
+        report(['nodes', name, 'mesh_address'], `mesh_address ${node.mesh_address} is already node \`${pinned.get(node.mesh_address)}\`'s`);
+      } else {
+        pinned.set(node.mesh_address, name);
+      }
+    }
+  }
+  try {
+    allocateMeshAddresses(stack);
+  } catch (error) {
+    if (!(error instanceof MeshExhaustedError)) throw error;
+    report(['mesh', 'cidr'], error.message, 'use a larger block, e.g. a /16');
+  }
+  const hasRoutes = Object.values(stack.services).some((service) => service.routes.length > 0);
+  if (hasRoutes && !Object.values(stack.nodes).some((node) => node.gateway)) {
+    report(['nodes'], 'services have routes but no node is a gateway', 'add `gateway: true` to the node that should run Caddy');
+  }
+}
+
+function checkServices(stack: Stack, report: Report) {
+  const services = Object.keys(stack.services);
+  const segments = new Set([DEFAULT_SEGMENT, ...Object.keys(stack.networks)]);
+  for (const [name, service] of Object.entries(stack.services)) {
+    const at = (...rest: PathSegment[]) => ['services', name, ...rest];
+    if (service.node !== undefined && !(service.node in stack.nodes)) {
+      report(at('node'), ...unknownName('node', service.node, Object.keys(stack.nodes)));
+    } else if (service.labels !== undefined && eligibleNodes(stack, service).length === 0) {
+      report(at('labels'), `no node carries all of the labels ${service.labels.join(', ')}`, 'add the labels to a node or change the service\'s labels');
+    }
+    service.depends_on.forEach((dependency, index) => {
+      if (dependency === name) report(at('depends_on', index), `service \`${name}\` depends on itself`);
+      else if (!services.includes(dependency)) report(at('depends_on', index), ...unknownName('service', dependency, services));
+    });
+    service.networks?.forEach((segment, index) => {
+      if (!segments.has(segment)) report(at('networks', index), ...unknownName('network', segment, segments));
+    });
+    checkHealth(service, at, report);
+    checkTemplates(stack, name, service, report);
+  }
+}
+
+/** Why `port` (or the default port, when undefined) cannot be used on `service`, if it can't. */
+function namedPortProblem(service: Service, port: string | undefined, what: string): [string, string | undefined] | undefined {
+  if (port === undefined) {
+    return defaultPortName(service) === undefined
+      ? [`${what} needs a port, but the service declares no \`ports\``, 'add e.g. `ports: { http: 3000 }`']
+      : undefined;
+  }
+  return port in service.ports ? undefined : unknownName('port', port, Object.keys(service.ports));
+}
+
+function checkHealth(service: Service, at: (...rest: PathSegment[]) => PathSegment[], report: Report) {
+  const health = service.health;
+  if (!health) return;
+  for (const kind of ['http', 'tcp', 'postgres', 'redis'] as const) {
+    const check = health[kind];
+    const problem = check && namedPortProblem(service, check.port, `the ${kind} health check`);
+    if (problem) report(at('health', kind, ...(check?.port === undefined ? [] : ['port'])), ...problem);
+  }
+}
+
+/** Every string that may hold `${…}` references, with the references allowed there. */
+function templatedStrings(service: Service, name: string): { path: PathSegment[]; text: string }[] {
+  const at = (...rest: PathSegment[]) => ['services', name, ...rest];
+  const strings: { path: PathSegment[]; text: string }[] = [];
+  for (const [key, value] of Object.entries(service.env)) {
+    if (typeof value === 'string') strings.push({ path: at('env', key), text: value });
+  }
+  service.run?.command.forEach((text, index) => strings.push({ path: at('run', 'command', index), text }));
+  service.command?.forEach((text, index) => strings.push({ path: at('command', index), text }));
+  service.health?.exec?.command.forEach((text, index) => strings.push({ path: at('health', 'exec', 'command', index), text }));
+  service.backup?.command?.forEach((text, index) => strings.push({ path: at('backup', 'command', index), text }));
+  return strings;
+}
+
+function checkTemplates(stack: Stack, name: string, service: Service, reportAt: Report) {
+  for (const { path, text } of templatedStrings(service, name)) {
+    let parts: Part[];
+    try {
+      parts = parseTemplate(text);
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      reportAt(path, error.message, error.hint);
+      continue;
+    }
+    for (const part of parts) {
+      if (!('ref' in part)) continue;
+      const { ref } = part;
+      const report = (message: string, hint?: string) => reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
+      if (ref.kind === 'service') {
+        const target = stack.services[ref.service];
+        if (!target) {
+          report(...unknownName('service', ref.service, Object.keys(stack.services)));
+        } else if (ref.field !== 'host') {
+          const problem = namedPortProblem(target, ref.port, `\`${ref.service}\``);
+          if (problem) report(...problem);
+        }
+      } else if (ref.kind === 'self' && ref.field === 'port') {
+        const problem = namedPortProblem(service, ref.port, 'this service');
+        if (problem) report(...problem);
+      }
+    }
+  }
+}
+
+function checkCycles(stack: Stack, report: Report) {
+  const graph = Object.fromEntries(Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]));
+  const cycle = findCycle(graph);
+  if (cycle) {
+    const [first, second] = cycle;
+    const index = stack.services[first!]?.depends_on.indexOf(second!) ?? 0;
+    report(['services', first!, 'depends_on', index], `dependency cycle: ${cycle.join(' → ')}`, 'remove one of these depends_on entries');
+  }
+}
+
+function checkRoutes(stack: Stack, report: Report) {
+  const claimed = new Map<string, string>();
+  for (const [name, service] of Object.entries(stack.services)) {
+    service.routes.forEach((route, index) => {
+      const path = ['services', name, 'routes', index];
+      const problem = namedPortProblem(service, route.port, `route ${route.host}${route.path ?? ''}`);
+      if (problem) report(route.port === undefined ? path : [...path, 'port'], ...problem);
+      if (route.strip_prefix && route.path === undefined) {
+        report([...path, 'strip_prefix'], 'strip_prefix needs a `path` prefix to strip');
+      }
+      const key = `${route.host}${normalizePath(route.path) ?? ''}`;
+      const owner = claimed.get(key);
+      if (owner !== undefined) {
+        report([...path, route.path === undefined ? 'host' : 'path'], `route ${key} is already claimed by service \`${owner}\``, 'give one of them a different host or path prefix');
+      } else {
+        claimed.set(key, name);
+      }
+    });
+  }
+}
+
+function checkFirewall(stack: Stack, report: Report) {
+  stack.firewall.allow.forEach((rule, index) => {
+    const path = ['firewall', 'allow', index];
+    const target = parseAllowTarget(rule.to);
+    const service = stack.services[target.service];
+    if (!service) {
+      report([...path, 'to'], ...unknownName('service', target.service, Object.keys(stack.services)));
+      return;
+    }
+    if (target.port !== undefined && !(target.port in service.ports)) {
+      report([...path, 'to'], ...unknownName('port', target.port, Object.keys(service.ports)));
+    }
+    const internalOnly = serviceSegments(stack, target.service).every((segment) => stack.networks[segment]?.internal === true);
+    rule.from.forEach((entry, fromIndex) => {
+      const source = classifySource(stack, entry);
+      const at = [...path, 'from', fromIndex];
+      if (entry in stack.nodes && entry in stack.services) {
+        report(at, `\`${entry}\` is both a node and a service`, `write \`node:${entry}\` or \`service:${entry}\``);
+      } else if (!source && /^[\d./]+$/.test(entry)) {
+        report(at, `bad CIDR "${entry}": ${explainBadCidr(entry)}`);
+      } else if (!source) {
+        report(
+          at,
+          `unknown source \`${entry}\`: not a CIDR, node or service`,
+          didYouMean(entry, [...Object.keys(stack.nodes), ...Object.keys(stack.services)]) ?? 'write a CIDR such as 198.51.100.0/24, a node name or a service name',
+        );
+      } else if (source.kind === 'node' && !(source.node in stack.nodes)) {
+        report(at, ...unknownName('node', source.node, Object.keys(stack.nodes)));
+      } else if (source.kind === 'service' && !(source.service in stack.services)) {
+        report(at, ...unknownName('service', source.service, Object.keys(stack.services)));
+      } else if (source.kind === 'cidr' && internalOnly) {
+        report(at, `\`${target.service}\` is only in internal networks, so ${entry} cannot be allowed in`, 'add the service to a non-internal network, or drop this rule');
+      }
+    });
+  });
+}
+
+function checkBackups(stack: Stack, report: Report) {
+  const targets = Object.keys(stack.backups.targets);
+  for (const [name, service] of Object.entries(stack.services)) {
+    if (service.backup && !targets.includes(service.backup.to)) {
+      report(['services', name, 'backup', 'to'], ...unknownName('backup target', service.backup.to, targets));
+    }
+  }
+  for (const [name, job] of Object.entries(stack.backups.jobs)) {
+    const at = (...rest: PathSegment[]) => ['backups', 'jobs', name, ...rest];
+    if (!targets.includes(job.to)) report(at('to'), ...unknownName('backup target', job.to, targets));
+    if (job.service !== undefined && !(job.service in stack.services)) report(at('service'), ...unknownName('service', job.service, Object.keys(stack.services)));
+    if (job.node !== undefined && !(job.node in stack.nodes)) report(at('node'), ...unknownName('node', job.node, Object.keys(stack.nodes)));
+  }
+  for (const [name, target] of Object.entries(stack.backups.targets)) {
+    for (const [path, text] of [[['password'], target.password], ...Object.entries(target.env).map(([key, value]) => [['env', key], value] as const)] as const) {
+      try {
+        const selfRefs = parseTemplate(text).filter((part) => 'ref' in part && part.ref.kind !== 'secret');
+        if (selfRefs.length > 0) report(['backups', 'targets', name, ...path], 'only `${secret:NAME}` references are allowed in a backup target');
+      } catch (error) {
+        if (!(error instanceof InterpolationError)) throw error;
+        report(['backups', 'targets', name, ...path], error.message, error.hint);
+      }
+    }
+  }
+}
+
+/** Two instances on one node may not listen on one port, nor take the gateway's ports. */
+function checkPorts(stack: Stack, report: Report) {
+  const claims = new Map<string, { service: string; portName: string }>();
+  const reported = new Set<string>();
+  for (const [node, spec] of Object.entries(stack.nodes)) {
+    if (!spec.gateway) continue;
+    for (const [portName, port] of [
+      ['http_port', stack.gateway.http_port],
+      ['https_port', stack.gateway.https_port],
+      ['admin', GATEWAY_ADMIN_PORT],
+    ] as const) {
+      claims.set(`${node}:${port}`, { service: 'the gateway', portName });
+    }
+  }
+  for (const instance of placeInstances(stack)) {
+    for (const [portName, port] of Object.entries(instance.ports)) {
+      const key = `${instance.node}:${port}`;
+      const owner = claims.get(key);
+      const pair = `${owner?.service}/${instance.service}/${portName}`;
+      if (owner && owner.service !== instance.service && !reported.has(pair)) {
+        reported.add(pair);
+        const replicaNote = instance.ports[portName] !== stack.services[instance.service]?.ports[portName] ? ` (replica ${instance.index} takes base+${port - stack.services[instance.service]!.ports[portName]!})` : '';
+        report(
+          ['services', instance.service, 'ports', portName],
+          `port ${port} on node \`${instance.node}\` is claimed by both \`${owner.service}\` (${owner.portName}) and \`${instance.service}\` (${portName})${replicaNote}`,
+          'pick another port for one of them, or place them on different nodes',
+        );
+      }
+      if (!owner) claims.set(key, { service: instance.service, portName });
+    }
+  }
+}
