@@ -61,7 +61,8 @@ export function computeReachability(stack: Stack): Reachability {
     if (ports.length === 0) continue;
     const targetSegments = serviceSegments(stack, to);
     for (const from of names) {
-      if (from === to) continue;
+      // Replicas of one service talk to each other only when they can be on other nodes.
+      if (from === to && stack.services[to]!.replicas < 2) continue;
       const shared = serviceSegments(stack, from).filter((segment) => targetSegments.includes(segment));
       if (shared.length > 0) grants.push({ source: { kind: 'service', service: from }, to, ports, via: shared.join(',') });
     }

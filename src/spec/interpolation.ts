@@ -115,7 +115,8 @@ export function references(text: string): Reference[] {
 
 /** Writes literal text so that parseTemplate reads it back unchanged. */
 export function escapeLiteral(text: string): string {
-  return text.replaceAll('${', '$${');
+  // A function replacement: in a replacement string `$$` would collapse to `$`.
+  return text.replaceAll('${', () => '$${');
 }
 
 /**

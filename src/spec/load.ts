@@ -41,10 +41,18 @@ export function parseStackText(text: string, file: string): LoadResult {
  * would follow).
  */
 function crossReferenceFindings(value: unknown, schemaFindings: Finding[]): Finding[] {
-  const pruned = pruneValue(value, schemaFindings.map((finding) => finding.path));
-  if (!pruned || pruned.removed.some((path) => path.length <= 2)) return [];
-  const reparsed = stackSchema.safeParse(pruned.value);
-  return reparsed.success ? validateStack(reparsed.data) : [];
+  let paths = schemaFindings.map((finding) => finding.path);
+  let current = value;
+  // Removing a required key raises a new issue one level up: a few rounds settle it.
+  for (let round = 0; round < 4; round++) {
+    const pruned = pruneValue(current, paths);
+    if (!pruned || pruned.removed.some((path) => path.length <= 2)) return [];
+    const reparsed = stackSchema.safeParse(pruned.value);
+    if (reparsed.success) return validateStack(reparsed.data);
+    current = pruned.value;
+    paths = findingsFromIssues(reparsed.error.issues, stackSchema, current).map((finding) => finding.path);
+  }
+  return [];
 }
 
 function pin(source: StackSource, findings: Finding[]): Diagnostic[] {

@@ -256,35 +256,48 @@ function checkBackups(stack: Stack, report: Report) {
   }
 }
 
+/** Who holds a port on a node, described for a person ("`api` (http, replica 2: 3000+1)"). */
+interface PortClaim {
+  service: string;
+  description: string;
+}
+
+function describeClaim(stack: Stack, service: string, portName: string, index: number, port: number): string {
+  const base = stack.services[service]?.ports[portName] ?? port;
+  return port === base ? `\`${service}\` (${portName})` : `\`${service}\` (${portName}, replica ${index}: ${base}+${port - base})`;
+}
+
 /** Two instances on one node may not listen on one port, nor take the gateway's ports. */
 function checkPorts(stack: Stack, report: Report) {
-  const claims = new Map<string, { service: string; portName: string }>();
+  const claims = new Map<string, PortClaim>();
   const reported = new Set<string>();
   for (const [node, spec] of Object.entries(stack.nodes)) {
     if (!spec.gateway) continue;
     for (const [portName, port] of [
       ['http_port', stack.gateway.http_port],
       ['https_port', stack.gateway.https_port],
-      ['admin', GATEWAY_ADMIN_PORT],
+      ['admin API', GATEWAY_ADMIN_PORT],
     ] as const) {
-      claims.set(`${node}:${port}`, { service: 'the gateway', portName });
+      claims.set(`${node}:${port}`, { service: 'the gateway', description: `the gateway (${portName})` });
     }
   }
   for (const instance of placeInstances(stack)) {
     for (const [portName, port] of Object.entries(instance.ports)) {
       const key = `${instance.node}:${port}`;
       const owner = claims.get(key);
-      const pair = `${owner?.service}/${instance.service}/${portName}`;
-      if (owner && owner.service !== instance.service && !reported.has(pair)) {
-        reported.add(pair);
-        const replicaNote = instance.ports[portName] !== stack.services[instance.service]?.ports[portName] ? ` (replica ${instance.index} takes base+${port - stack.services[instance.service]!.ports[portName]!})` : '';
-        report(
-          ['services', instance.service, 'ports', portName],
-          `port ${port} on node \`${instance.node}\` is claimed by both \`${owner.service}\` (${owner.portName}) and \`${instance.service}\` (${portName})${replicaNote}`,
-          'pick another port for one of them, or place them on different nodes',
-        );
+      const description = describeClaim(stack, instance.service, portName, instance.index, port);
+      if (!owner) {
+        claims.set(key, { service: instance.service, description });
+        continue;
       }
-      if (!owner) claims.set(key, { service: instance.service, portName });
+      const pair = `${owner.service}/${instance.service}/${portName}`;
+      if (owner.service === instance.service || reported.has(pair)) continue;
+      reported.add(pair);
+      report(
+        ['services', instance.service, 'ports', portName],
+        `port ${port} on node \`${instance.node}\` is claimed by both ${owner.description} and ${description}`,
+        'pick another port for one of them, or place them on different nodes',
+      );
     }
   }
 }
