@@ -20,7 +20,7 @@ function help(output: Output): string {
     'Commands:',
     ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
-    'Run `flotilla <command> --help` for a command\'s options.',
+    "Run `flotilla <command> --help` for a command's options.",
   ].join('\n');
 }
 
@@ -33,7 +33,15 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (!command) {
     writeLine(output.err, `flotilla: unknown command "${name}"`);
-    writeLine(output.err, `hint: ${didYouMean(name, COMMANDS.map((candidate) => candidate.name)) ?? 'run `flotilla help` for the list'}`);
+    writeLine(
+      output.err,
+      `hint: ${
+        didYouMean(
+          name,
+          COMMANDS.map((candidate) => candidate.name),
+        ) ?? 'run `flotilla help` for the list'
+      }`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -42,7 +50,12 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
   }
   let args;
   try {
-    args = parseArgs({ args: rest, options: command.options, allowPositionals: command.allowPositionals ?? false, strict: true });
+    args = parseArgs({
+      args: rest,
+      options: command.options,
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    });
   } catch (error) {
     writeLine(output.err, `flotilla ${name}: ${(error as Error).message}`);
     writeLine(output.err, `usage: ${command.usage}`);
@@ -53,7 +66,10 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
   } catch (error) {
     // Reaching here is a Flotilla bug, not a user mistake: say so plainly.
     writeLine(output.err, `flotilla ${name}: internal error: ${(error as Error).message}`);
-    writeLine(output.err, 'hint: this is a bug in Flotilla; rerun with FLOTILLA_DEBUG=1 for details and report it');
+    writeLine(
+      output.err,
+      'hint: this is a bug in Flotilla; rerun with FLOTILLA_DEBUG=1 for details and report it',
+    );
     if (process.env.FLOTILLA_DEBUG) writeLine(output.err, (error as Error).stack);
     return 70;
   }

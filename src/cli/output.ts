@@ -25,16 +25,23 @@ export function maskSecrets(text: string): string {
 }
 
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'string' ? maskSecrets(item) : item), 2);
+  return JSON.stringify(
+    value,
+    (_key, item: unknown) => (typeof item === 'string' ? maskSecrets(item) : item),
+    2,
+  );
 }
 
 /** Left-aligned columns separated by two spaces; `paint` styles the header row. */
 export function table(rows: string[][], paint: (text: string) => string = (text) => text): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  for (const row of rows)
+    row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
   return rows
     .map((row, rowIndex) => {
-      const line = row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join('  ');
+      const line = row
+        .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
+        .join('  ');
       return '  ' + (rowIndex === 0 ? paint(line) : line);
     })
     .join('\n');

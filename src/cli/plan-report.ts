@@ -7,9 +7,11 @@ function section(output: Output, title: string, body: string): string {
 }
 
 function portsText(ports: Record<string, number>): string {
-  return Object.entries(ports)
-    .map(([name, port]) => `${name}=${port}`)
-    .join(' ') || '-';
+  return (
+    Object.entries(ports)
+      .map(([name, port]) => `${name}=${port}`)
+      .join(' ') || '-'
+  );
 }
 
 export function renderPlan(plan: Plan, output: Output): string {
@@ -29,7 +31,14 @@ export function renderPlan(plan: Plan, output: Output): string {
           ['NODE', 'ADDRESS', 'MESH', 'ROLE', 'LABELS', 'COST/MONTH'],
           ...Object.entries(plan.nodes).map(([name, node]) => {
             const cost = plan.cost.nodes[name];
-            return [name, node.address, node.mesh_address, node.gateway ? 'gateway' : '-', node.labels.join(',') || '-', cost ? `${cost.monthly.toFixed(2)} ${cost.currency}` : '-'];
+            return [
+              name,
+              node.address,
+              node.mesh_address,
+              node.gateway ? 'gateway' : '-',
+              node.labels.join(',') || '-',
+              cost ? `${cost.monthly.toFixed(2)} ${cost.currency}` : '-',
+            ];
           }),
         ],
         header,
@@ -42,10 +51,28 @@ export function renderPlan(plan: Plan, output: Output): string {
       'Placement',
       plan.placement.length === 0
         ? '  (no services)'
-        : table([['INSTANCE', 'NODE', 'MESH ADDRESS', 'PORTS'], ...plan.placement.map((p) => [p.instance, p.node, p.mesh_address, portsText(p.ports)])], header),
+        : table(
+            [
+              ['INSTANCE', 'NODE', 'MESH ADDRESS', 'PORTS'],
+              ...plan.placement.map((p) => [
+                p.instance,
+                p.node,
+                p.mesh_address,
+                portsText(p.ports),
+              ]),
+            ],
+            header,
+          ),
     ),
   );
-  parts.push(section(output, 'Startup order', plan.order.map((wave, index) => `  ${index + 1}. ${wave.join(', ')}`).join('\n') || '  (none)'));
+  parts.push(
+    section(
+      output,
+      'Startup order',
+      plan.order.map((wave, index) => `  ${index + 1}. ${wave.join(', ')}`).join('\n') ||
+        '  (none)',
+    ),
+  );
   parts.push(
     section(
       output,
@@ -73,8 +100,13 @@ export function renderPlan(plan: Plan, output: Output): string {
       'Reachability',
       (grants.length === 0
         ? '  (nothing reaches anything)'
-        : table([['FROM', 'TO', 'PORTS', 'VIA'], ...grants.map((grant) => [grant.from, grant.to, grant.ports.join(','), grant.via])], header)) +
-        `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}`,
+        : table(
+            [
+              ['FROM', 'TO', 'PORTS', 'VIA'],
+              ...grants.map((grant) => [grant.from, grant.to, grant.ports.join(','), grant.via]),
+            ],
+            header,
+          )) + `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}`,
     ),
   );
   parts.push(
@@ -85,9 +117,18 @@ export function renderPlan(plan: Plan, output: Output): string {
         `\n  see a ruleset with: flotilla plan --show firewall:<node>`,
     ),
   );
-  if (plan.acl) parts.push(section(output, 'Tailscale ACL', '  policy generated: flotilla plan --show acl'));
-  const totals = Object.entries(plan.cost.total).map(([currency, amount]) => `${amount.toFixed(2)} ${currency}`);
-  parts.push(section(output, 'Cost', `  ${totals.length === 0 ? 'no node declares a cost' : `${totals.join(' + ')} per month`}`));
+  if (plan.acl)
+    parts.push(section(output, 'Tailscale ACL', '  policy generated: flotilla plan --show acl'));
+  const totals = Object.entries(plan.cost.total).map(
+    ([currency, amount]) => `${amount.toFixed(2)} ${currency}`,
+  );
+  parts.push(
+    section(
+      output,
+      'Cost',
+      `  ${totals.length === 0 ? 'no node declares a cost' : `${totals.join(' + ')} per month`}`,
+    ),
+  );
   return maskSecrets(parts.join('\n'));
 }
 
@@ -97,11 +138,14 @@ export function planArtifact(plan: Plan, what: string): { text: string } | { err
   const pick = <T>(record: Record<string, T>, label: string): T | { error: string } => {
     const key = node ?? Object.keys(record)[0];
     if (key === undefined || !(key in record)) {
-      return { error: `no ${label} for ${node ?? 'any node'}; nodes with one: ${Object.keys(record).join(', ') || 'none'}` };
+      return {
+        error: `no ${label} for ${node ?? 'any node'}; nodes with one: ${Object.keys(record).join(', ') || 'none'}`,
+      };
     }
     return record[key]!;
   };
-  const asText = (value: unknown) => (typeof value === 'string' ? value : maskSecrets(JSON.stringify(value, null, 2)));
+  const asText = (value: unknown) =>
+    typeof value === 'string' ? value : maskSecrets(JSON.stringify(value, null, 2));
   let value: unknown;
   switch (kind) {
     case 'caddy':
@@ -117,9 +161,16 @@ export function planArtifact(plan: Plan, what: string): { text: string } | { err
       value = plan.acl ?? { error: 'no Tailscale ACL: the mesh provider is not tailscale' };
       break;
     default:
-      return { error: `unknown artifact "${what}": use caddy[:node], firewall[:node], desired[:node] or acl` };
+      return {
+        error: `unknown artifact "${what}": use caddy[:node], firewall[:node], desired[:node] or acl`,
+      };
   }
-  if (value !== null && typeof value === 'object' && 'error' in value && Object.keys(value).length === 1) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    'error' in value &&
+    Object.keys(value).length === 1
+  ) {
     return value as { error: string };
   }
   return { text: asText(value) };

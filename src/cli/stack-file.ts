@@ -16,13 +16,20 @@ export interface LoadedStack {
   stateDir: string;
 }
 
-export async function loadStackOrReport(file: string | undefined, output: Output): Promise<LoadedStack | undefined> {
+export async function loadStackOrReport(
+  file: string | undefined,
+  output: Output,
+): Promise<LoadedStack | undefined> {
   const chosen = file ?? process.env.FLOTILLA_FILE ?? DEFAULT_STACK_FILE;
   const result = await loadStackFile(chosen);
   if (!result.ok) {
-    for (const diagnostic of result.diagnostics) writeLine(output.err, formatDiagnostic(diagnostic, output.color.isColorSupported));
+    for (const diagnostic of result.diagnostics)
+      writeLine(output.err, formatDiagnostic(diagnostic, output.color.isColorSupported));
     const count = result.diagnostics.length;
-    writeLine(output.err, output.color.red(`${count} problem${count === 1 ? '' : 's'} in ${chosen}`));
+    writeLine(
+      output.err,
+      output.color.red(`${count} problem${count === 1 ? '' : 's'} in ${chosen}`),
+    );
     return undefined;
   }
   const dir = path.dirname(path.resolve(chosen));

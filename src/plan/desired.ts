@@ -43,7 +43,11 @@ export function secretPlaceholder(name: string): string {
 }
 
 /** The address `from` on `fromNode` uses to reach one of `service`'s instances. */
-function nearestInstance(instances: readonly Instance[], service: string, fromNode: string): Instance | undefined {
+function nearestInstance(
+  instances: readonly Instance[],
+  service: string,
+  fromNode: string,
+): Instance | undefined {
   const candidates = instances.filter((instance) => instance.service === service);
   return candidates.find((instance) => instance.node === fromNode) ?? candidates[0];
 }
@@ -54,7 +58,8 @@ export function desiredState(
   meshAddresses: Record<string, string>,
   options: DesiredOptions,
 ): Record<string, DesiredNode> {
-  const hostOf = (target: Instance, fromNode: string) => (target.node === fromNode ? '127.0.0.1' : meshAddresses[target.node]!);
+  const hostOf = (target: Instance, fromNode: string) =>
+    target.node === fromNode ? '127.0.0.1' : meshAddresses[target.node]!;
   const result: Record<string, DesiredNode> = {};
   for (const node of Object.keys(stack.nodes)) {
     const hosts: Record<string, string> = {};
@@ -73,26 +78,33 @@ export function desiredState(
           secrets.add(ref.name);
           return secretPlaceholder(ref.name);
         case 'self':
-          if (ref.field === 'port') return String(instance.ports[ref.port ?? defaultPortName(service)!]);
+          if (ref.field === 'port')
+            return String(instance.ports[ref.port ?? defaultPortName(service)!]);
           if (ref.field === 'data') return path.join(options.stateDir, 'data', instance.service);
           if (ref.field === 'node') return instance.node;
           return String(instance.index);
         case 'service': {
           const target = nearestInstance(instances, ref.service, instance.node)!;
           const host = hostOf(target, instance.node);
-          const port = String(target.ports[ref.port ?? defaultPortName(stack.services[ref.service]!)!]);
+          const port = String(
+            target.ports[ref.port ?? defaultPortName(stack.services[ref.service]!)!],
+          );
           return ref.field === 'host' ? host : ref.field === 'port' ? port : `${host}:${port}`;
         }
       }
     };
     const render = (text: string) => renderTemplate(text, resolve, true);
-    const env = Object.fromEntries(Object.entries(service.env).map(([key, value]) => [key, render(String(value))]));
+    const env = Object.fromEntries(
+      Object.entries(service.env).map(([key, value]) => [key, render(String(value))]),
+    );
     const runtime: DesiredInstance['runtime'] = service.run
       ? {
           kind: 'process',
           command: service.run.command.map(render),
           cwd: path.resolve(options.stackDir, service.run.cwd ?? '.'),
-          env_files: service.run.env_files.map((file) => path.resolve(options.stackDir, service.run?.cwd ?? '.', file)),
+          env_files: service.run.env_files.map((file) =>
+            path.resolve(options.stackDir, service.run?.cwd ?? '.', file),
+          ),
           ...(service.run.user === undefined ? {} : { user: service.run.user }),
         }
       : {
@@ -101,7 +113,9 @@ export function desiredState(
           volumes: service.volumes,
           ...(service.command === undefined ? {} : { command: service.command.map(render) }),
         };
-    const health = service.health?.exec ? { ...service.health, exec: { command: service.health.exec.command.map(render) } } : service.health;
+    const health = service.health?.exec
+      ? { ...service.health, exec: { command: service.health.exec.command.map(render) } }
+      : service.health;
     const desired: DesiredInstance = {
       id: instance.id,
       service: instance.service,

@@ -22,7 +22,8 @@ export function allocateMeshAddresses(stack: Stack): Record<string, string> {
   for (const name of Object.keys(stack.nodes)) {
     if (result[name] !== undefined) continue;
     while (taken.has(next)) next++;
-    if (next > last) throw new MeshExhaustedError(`mesh.cidr ${stack.mesh.cidr} has no room for node ${name}`);
+    if (next > last)
+      throw new MeshExhaustedError(`mesh.cidr ${stack.mesh.cidr} has no room for node ${name}`);
     result[name] = formatIPv4(next);
     taken.add(next);
   }

@@ -19,7 +19,9 @@ export function eligibleNodes(stack: Stack, service: Service): string[] {
   if (service.node !== undefined) return nodes.filter((node) => node === service.node);
   const labels = service.labels;
   if (labels !== undefined) {
-    return nodes.filter((node) => labels.every((label) => stack.nodes[node]?.labels.includes(label)));
+    return nodes.filter((node) =>
+      labels.every((label) => stack.nodes[node]?.labels.includes(label)),
+    );
   }
   return nodes;
 }
@@ -33,7 +35,9 @@ export function placeInstances(stack: Stack): Instance[] {
       const node = nodes[(index - 1) % nodes.length]!;
       const offset = perNode.get(node) ?? 0;
       perNode.set(node, offset + 1);
-      const ports = Object.fromEntries(Object.entries(service.ports).map(([portName, base]) => [portName, base + offset]));
+      const ports = Object.fromEntries(
+        Object.entries(service.ports).map(([portName, base]) => [portName, base + offset]),
+      );
       instances.push({ id: `${name}-${index}`, service: name, index, node, ports });
     }
   }

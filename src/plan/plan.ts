@@ -23,7 +23,10 @@ export interface PlacedInstance {
 
 export interface Plan {
   stack: string;
-  nodes: Record<string, { address: string; mesh_address: string; gateway: boolean; labels: string[] }>;
+  nodes: Record<
+    string,
+    { address: string; mesh_address: string; gateway: boolean; labels: string[] }
+  >;
   placement: PlacedInstance[];
   order: string[][];
   desired: Record<string, DesiredNode>;
@@ -32,7 +35,10 @@ export interface Plan {
   /** One Caddy config per gateway node. */
   caddy: Record<string, CaddyConfig>;
   firewall: Record<string, string>;
-  reachability: { grants: { from: string; to: string; ports: string[]; via: string }[]; egress: string[] };
+  reachability: {
+    grants: { from: string; to: string; ports: string[]; via: string }[];
+    egress: string[];
+  };
   acl: TailscalePolicy | null;
   cost: CostReport;
 }
@@ -64,13 +70,20 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
     httpsPort: stack.gateway.https_port,
     ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
   };
-  const graph = Object.fromEntries(Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]));
+  const graph = Object.fromEntries(
+    Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]),
+  );
   return {
     stack: stack.name,
     nodes: Object.fromEntries(
       Object.entries(stack.nodes).map(([name, node]) => [
         name,
-        { address: node.address, mesh_address: meshAddresses[name]!, gateway: node.gateway, labels: node.labels },
+        {
+          address: node.address,
+          mesh_address: meshAddresses[name]!,
+          gateway: node.gateway,
+          labels: node.labels,
+        },
       ]),
     ),
     placement: instances.map((instance) => ({
@@ -82,12 +95,19 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
     })),
     order: startupWaves(graph),
     desired: desiredState(stack, instances, meshAddresses, options),
-    routes: gateways[0] === undefined ? [] : routeTable(stack, instances, meshAddresses, gateways[0]),
+    routes:
+      gateways[0] === undefined ? [] : routeTable(stack, instances, meshAddresses, gateways[0]),
     caddy: Object.fromEntries(
-      gateways.map((gateway) => [gateway, caddyConfig(routeTable(stack, instances, meshAddresses, gateway), caddyOptions)]),
+      gateways.map((gateway) => [
+        gateway,
+        caddyConfig(routeTable(stack, instances, meshAddresses, gateway), caddyOptions),
+      ]),
     ),
     firewall: Object.fromEntries(
-      Object.keys(stack.nodes).map((node) => [node, firewallRuleset({ stack, node, instances, meshAddresses, reachability })]),
+      Object.keys(stack.nodes).map((node) => [
+        node,
+        firewallRuleset({ stack, node, instances, meshAddresses, reachability }),
+      ]),
     ),
     reachability: { grants: reachability.grants.map(describeGrant), egress: reachability.egress },
     acl: tailscaleAcl({ stack, instances, reachability }),

@@ -42,7 +42,8 @@ export function classifySource(stack: Stack, entry: string): Source | undefined 
   if (entry.startsWith('node:')) return { kind: 'node', node: entry.slice(5) };
   if (entry.startsWith('service:')) return { kind: 'service', service: entry.slice(8) };
   if (entry in stack.nodes && !(entry in stack.services)) return { kind: 'node', node: entry };
-  if (entry in stack.services && !(entry in stack.nodes)) return { kind: 'service', service: entry };
+  if (entry in stack.services && !(entry in stack.nodes))
+    return { kind: 'service', service: entry };
   if (parseCidr(entry)) return { kind: 'cidr', cidr: entry.includes('/') ? entry : `${entry}/32` };
   return undefined;
 }
@@ -50,7 +51,9 @@ export function classifySource(stack: Stack, entry: string): Source | undefined 
 /** `redis` → all of redis's ports; `redis.main` → that one. */
 export function parseAllowTarget(target: string): { service: string; port?: string } {
   const dot = target.indexOf('.');
-  return dot < 0 ? { service: target } : { service: target.slice(0, dot), port: target.slice(dot + 1) };
+  return dot < 0
+    ? { service: target }
+    : { service: target.slice(0, dot), port: target.slice(dot + 1) };
 }
 
 export function computeReachability(stack: Stack): Reachability {
@@ -63,15 +66,24 @@ export function computeReachability(stack: Stack): Reachability {
     for (const from of names) {
       // Replicas of one service talk to each other only when they can be on other nodes.
       if (from === to && stack.services[to]!.replicas < 2) continue;
-      const shared = serviceSegments(stack, from).filter((segment) => targetSegments.includes(segment));
-      if (shared.length > 0) grants.push({ source: { kind: 'service', service: from }, to, ports, via: shared.join(',') });
+      const shared = serviceSegments(stack, from).filter((segment) =>
+        targetSegments.includes(segment),
+      );
+      if (shared.length > 0)
+        grants.push({
+          source: { kind: 'service', service: from },
+          to,
+          ports,
+          via: shared.join(','),
+        });
     }
   }
   for (const [name, service] of Object.entries(stack.services)) {
-    const routed = [...new Set(service.routes.map((route) => route.port ?? defaultPortName(service)))].filter(
-      (port): port is string => port !== undefined,
-    );
-    if (routed.length > 0) grants.push({ source: { kind: 'gateway' }, to: name, ports: routed.sort(), via: 'route' });
+    const routed = [
+      ...new Set(service.routes.map((route) => route.port ?? defaultPortName(service))),
+    ].filter((port): port is string => port !== undefined);
+    if (routed.length > 0)
+      grants.push({ source: { kind: 'gateway' }, to: name, ports: routed.sort(), via: 'route' });
   }
   for (const rule of stack.firewall.allow) {
     const target = parseAllowTarget(rule.to);
@@ -83,12 +95,19 @@ export function computeReachability(stack: Stack): Reachability {
       if (source) grants.push({ source, to: target.service, ports, via: 'allow' });
     }
   }
-  const egress = names.filter((name) => serviceSegments(stack, name).some((segment) => segmentAllowsEgress(stack, segment)));
+  const egress = names.filter((name) =>
+    serviceSegments(stack, name).some((segment) => segmentAllowsEgress(stack, segment)),
+  );
   return { grants, egress };
 }
 
 /** Whether `from` may connect to `to` (on any port, or on `port`). */
-export function mayReach(reachability: Reachability, from: string, to: string, port?: string): boolean {
+export function mayReach(
+  reachability: Reachability,
+  from: string,
+  to: string,
+  port?: string,
+): boolean {
   return reachability.grants.some(
     (grant) =>
       grant.source.kind === 'service' &&

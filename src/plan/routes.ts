@@ -28,7 +28,9 @@ export interface RouteEntry {
 const INTERNAL_SUFFIXES = ['.localhost', '.test', '.internal', '.local', '.example', '.invalid'];
 
 export function tlsIssuerFor(host: string): 'internal' | 'acme' {
-  return host === 'localhost' || INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix)) ? 'internal' : 'acme';
+  return host === 'localhost' || INTERNAL_SUFFIXES.some((suffix) => host.endsWith(suffix))
+    ? 'internal'
+    : 'acme';
 }
 
 export function normalizePath(path: string | undefined): string | undefined {
@@ -57,7 +59,11 @@ export function routeTable(
         .filter((instance) => instance.service === name)
         .map((instance): Upstream => {
           const host = instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node];
-          return { instance: instance.id, node: instance.node, dial: `${host}:${instance.ports[port]}` };
+          return {
+            instance: instance.id,
+            node: instance.node,
+            dial: `${host}:${instance.ports[port]}`,
+          };
         });
       const entry: RouteEntry = {
         host: route.host,
@@ -75,6 +81,9 @@ export function routeTable(
     }
   }
   return entries.sort(
-    (a, b) => a.host.localeCompare(b.host) || (b.path?.length ?? 0) - (a.path?.length ?? 0) || (a.path ?? '').localeCompare(b.path ?? ''),
+    (a, b) =>
+      a.host.localeCompare(b.host) ||
+      (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
+      (a.path ?? '').localeCompare(b.path ?? ''),
   );
 }

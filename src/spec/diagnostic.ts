@@ -23,7 +23,14 @@ export interface Finding {
 }
 
 export function formatDiagnostic(diagnostic: Diagnostic, color = false): string {
-  const paint = color ? pc : { bold: (s: string) => s, red: (s: string) => s, cyan: (s: string) => s, dim: (s: string) => s };
+  const paint = color
+    ? pc
+    : {
+        bold: (s: string) => s,
+        red: (s: string) => s,
+        cyan: (s: string) => s,
+        dim: (s: string) => s,
+      };
   const where = paint.bold(`${diagnostic.file}:${diagnostic.line}:${diagnostic.col}`);
   const lines = [`${where} ${paint.red('error')} ${diagnostic.message}`];
   if (diagnostic.hint) lines.push(`  ${paint.cyan('hint:')} ${diagnostic.hint}`);

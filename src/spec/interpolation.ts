@@ -35,7 +35,10 @@ export function parseTemplate(text: string): Part[] {
     } else if (text.startsWith('${', index)) {
       const end = text.indexOf('}', index + 2);
       if (end < 0) {
-        throw new InterpolationError(`unterminated \`\${\` in "${text}"`, 'close it with `}`, or write `$${` for a literal `${`');
+        throw new InterpolationError(
+          `unterminated \`\${\` in "${text}"`,
+          'close it with `}`, or write `$${` for a literal `${`',
+        );
       }
       const source = text.slice(index + 2, end);
       if (literal !== '') parts.push({ text: literal });
@@ -61,7 +64,9 @@ function parseReference(source: string): Reference {
       const suggestion = closest(scheme, ['secret']);
       throw new InterpolationError(
         `unknown reference \`\${${source}}\`: \`${scheme}:\` is not a reference kind`,
-        suggestion ? `did you mean \`\${secret:${name}}\`?` : 'secrets are written `${secret:NAME}`',
+        suggestion
+          ? `did you mean \`\${secret:${name}}\`?`
+          : 'secrets are written `${secret:NAME}`',
       );
     }
     if (!SECRET_NAME.test(name)) {
@@ -74,13 +79,21 @@ function parseReference(source: string): Reference {
   }
   const segments = trimmed.split('.');
   const [head, second, third, extra] = segments;
-  if (head === undefined || head === '' || extra !== undefined || segments.some((segment) => segment === '')) {
+  if (
+    head === undefined ||
+    head === '' ||
+    extra !== undefined ||
+    segments.some((segment) => segment === '')
+  ) {
     throw badReference(source);
   }
   if (segments.length === 1 || (head === 'port' && segments.length === 2)) {
     if (!SELF_FIELDS.includes(head)) throw badReference(source, head);
     if (head !== 'port' && second !== undefined) throw badReference(source);
-    const reference: Reference = { kind: 'self', field: head as 'port' | 'data' | 'node' | 'instance' };
+    const reference: Reference = {
+      kind: 'self',
+      field: head as 'port' | 'data' | 'node' | 'instance',
+    };
     if (second !== undefined) reference.port = second;
     return reference;
   }
@@ -94,7 +107,11 @@ function parseReference(source: string): Reference {
     );
   }
   if (third !== undefined && second !== 'port') throw badReference(source);
-  const reference: Reference = { kind: 'service', service: head, field: second as 'host' | 'port' | 'address' };
+  const reference: Reference = {
+    kind: 'service',
+    service: head,
+    field: second as 'host' | 'port' | 'address',
+  };
   if (third !== undefined) reference.port = third;
   return reference;
 }
@@ -124,8 +141,14 @@ export function escapeLiteral(text: string): string {
  * literal `${` stays escaped, so the result is itself a template (the agent renders the
  * secrets left in it).
  */
-export function renderTemplate(text: string, resolve: (ref: Reference) => string, keepTemplate = false): string {
+export function renderTemplate(
+  text: string,
+  resolve: (ref: Reference) => string,
+  keepTemplate = false,
+): string {
   return parseTemplate(text)
-    .map((part) => ('ref' in part ? resolve(part.ref) : keepTemplate ? escapeLiteral(part.text) : part.text))
+    .map((part) =>
+      'ref' in part ? resolve(part.ref) : keepTemplate ? escapeLiteral(part.text) : part.text,
+    )
     .join('');
 }

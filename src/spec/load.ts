@@ -8,7 +8,8 @@ import { stackSchema, type Stack } from './schema.ts';
 import { parseSource, pinFinding, type StackSource } from './source.ts';
 import { validateStack } from './validate.ts';
 
-export type LoadResult = { ok: true; stack: Stack; file: string } | { ok: false; diagnostics: Diagnostic[] };
+export type LoadResult =
+  { ok: true; stack: Stack; file: string } | { ok: false; diagnostics: Diagnostic[] };
 
 export function parseStackText(text: string, file: string): LoadResult {
   const { source, syntaxErrors, value } = parseSource(text, file);
@@ -32,7 +33,10 @@ export function parseStackText(text: string, file: string): LoadResult {
     return { ok: false, diagnostics: pin(source, findings) };
   }
   const findings = findingsFromIssues(parsed.error.issues, stackSchema, value);
-  return { ok: false, diagnostics: pin(source, [...findings, ...crossReferenceFindings(value, findings)]) };
+  return {
+    ok: false,
+    diagnostics: pin(source, [...findings, ...crossReferenceFindings(value, findings)]),
+  };
 }
 
 /**
@@ -50,7 +54,9 @@ function crossReferenceFindings(value: unknown, schemaFindings: Finding[]): Find
     const reparsed = stackSchema.safeParse(pruned.value);
     if (reparsed.success) return validateStack(reparsed.data);
     current = pruned.value;
-    paths = findingsFromIssues(reparsed.error.issues, stackSchema, current).map((finding) => finding.path);
+    paths = findingsFromIssues(reparsed.error.issues, stackSchema, current).map(
+      (finding) => finding.path,
+    );
   }
   return [];
 }
@@ -73,8 +79,12 @@ export async function loadStackFile(file: string): Promise<LoadResult> {
           line: 1,
           col: 1,
           path: [],
-          message: code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(error)})`,
-          hint: code === 'ENOENT' ? 'pass the stack file with -f, or run flotilla where flotilla.yml is' : undefined,
+          message:
+            code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(error)})`,
+          hint:
+            code === 'ENOENT'
+              ? 'pass the stack file with -f, or run flotilla where flotilla.yml is'
+              : undefined,
         },
       ],
     };

@@ -4,7 +4,10 @@
 import type { PathSegment } from './diagnostic.ts';
 
 /** A deep copy of `value` without the subtrees at `paths`, or undefined if the root would go. */
-export function pruneValue(value: unknown, paths: readonly PathSegment[][]): { value: unknown; removed: PathSegment[][] } | undefined {
+export function pruneValue(
+  value: unknown,
+  paths: readonly PathSegment[][],
+): { value: unknown; removed: PathSegment[][] } | undefined {
   const copy = structuredClone(value) as Record<string, unknown>;
   const removed: PathSegment[][] = [];
   for (const path of paths) {
@@ -13,7 +16,8 @@ export function pruneValue(value: unknown, paths: readonly PathSegment[][]): { v
     if (!hasPath(copy, target)) target = target.slice(0, -1);
     if (target.length === 0) return undefined;
     const parent = walk(copy, target.slice(0, -1));
-    if (parent !== null && typeof parent === 'object') delete (parent as Record<string, unknown>)[String(target.at(-1))];
+    if (parent !== null && typeof parent === 'object')
+      delete (parent as Record<string, unknown>)[String(target.at(-1))];
     removed.push(target);
   }
   return { value: copy, removed };
@@ -30,5 +34,7 @@ function walk(value: unknown, path: readonly PathSegment[]): unknown {
 
 function hasPath(value: unknown, path: readonly PathSegment[]): boolean {
   const parent = walk(value, path.slice(0, -1));
-  return parent !== null && typeof parent === 'object' && Object.hasOwn(parent, String(path.at(-1)));
+  return (
+    parent !== null && typeof parent === 'object' && Object.hasOwn(parent, String(path.at(-1)))
+  );
 }

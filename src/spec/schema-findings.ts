@@ -12,7 +12,8 @@ function keysAt(schema: AnySchema, path: PathSegment[]): string[] {
   let current: AnySchema | undefined = schema;
   const unwrap = () => {
     for (;;) {
-      const def = current?._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema } | undefined;
+      const def = current?._zod.def as
+        { type: string; innerType?: AnySchema; in?: AnySchema } | undefined;
       if (def?.innerType) current = def.innerType;
       else if (def?.type === 'pipe' && def.in) current = def.in;
       else return;
@@ -21,7 +22,12 @@ function keysAt(schema: AnySchema, path: PathSegment[]): string[] {
   for (const segment of path) {
     unwrap();
     const def = current?._zod.def as
-      | { type: string; shape?: Record<string, AnySchema>; valueType?: AnySchema; element?: AnySchema }
+      | {
+          type: string;
+          shape?: Record<string, AnySchema>;
+          valueType?: AnySchema;
+          element?: AnySchema;
+        }
       | undefined;
     if (def?.type === 'object') current = def.shape?.[String(segment)];
     else if (def?.type === 'record') current = def.valueType;
@@ -46,12 +52,16 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `the string "${value.length > 40 ? value.slice(0, 37) + '...' : value}"`;
+  if (typeof value === 'string')
+    return `the string "${value.length > 40 ? value.slice(0, 37) + '...' : value}"`;
   return `${typeof value} ${String(value)}`;
 }
 
 export function dottedPath(path: PathSegment[]): string {
-  return path.map((segment) => (typeof segment === 'number' ? `[${segment}]` : segment)).join('.').replaceAll('.[', '[');
+  return path
+    .map((segment) => (typeof segment === 'number' ? `[${segment}]` : segment))
+    .join('.')
+    .replaceAll('.[', '[');
 }
 
 const EXPECTED_NAMES: Record<string, string> = {
@@ -64,9 +74,15 @@ const EXPECTED_NAMES: Record<string, string> = {
   record: 'a mapping',
 };
 
-export function findingsFromIssues(issues: readonly Issue[], schema: AnySchema, root: unknown): Finding[] {
+export function findingsFromIssues(
+  issues: readonly Issue[],
+  schema: AnySchema,
+  root: unknown,
+): Finding[] {
   return issues.flatMap((issue): Finding[] => {
-    const path = issue.path.filter((segment): segment is PathSegment => typeof segment !== 'symbol');
+    const path = issue.path.filter(
+      (segment): segment is PathSegment => typeof segment !== 'symbol',
+    );
     const where = path.length > 0 ? `\`${dottedPath(path)}\`: ` : '';
     switch (issue.code) {
       case 'unrecognized_keys': {
@@ -76,7 +92,9 @@ export function findingsFromIssues(issues: readonly Issue[], schema: AnySchema, 
             path: [...path, key],
             atKey: true,
             message: `unknown key \`${key}\`${path.length > 0 ? ` in \`${dottedPath(path)}\`` : ''}`,
-            hint: didYouMean(key, known) ?? (known.length > 0 ? `allowed here: ${known.join(', ')}` : undefined),
+            hint:
+              didYouMean(key, known) ??
+              (known.length > 0 ? `allowed here: ${known.join(', ')}` : undefined),
           };
           return finding;
         });
@@ -85,7 +103,13 @@ export function findingsFromIssues(issues: readonly Issue[], schema: AnySchema, 
         const found = valueAt(root, path);
         const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
         if (found === undefined) {
-          return [{ path, message: `missing required key \`${String(path.at(-1))}\``, hint: `add \`${String(path.at(-1))}:\` here` }];
+          return [
+            {
+              path,
+              message: `missing required key \`${String(path.at(-1))}\``,
+              hint: `add \`${String(path.at(-1))}:\` here`,
+            },
+          ];
         }
         return [{ path, message: `${where}expected ${expected}, found ${describeValue(found)}` }];
       }

@@ -8,9 +8,18 @@ import { cronError, explainBadCidr, isValidTimezone, parseCidr, parseDuration } 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const PORT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HOSTNAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'] as const;
+const SIGNALS = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGHUP',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGKILL',
+] as const;
 
 const name = (what: string) =>
   z.string().regex(NAME, {
@@ -25,12 +34,14 @@ export const duration = z
   .describe('A duration such as 500ms, 5s, 2m or 1h30m');
 
 export const cidr = z.string().superRefine((text, ctx) => {
-  if (!parseCidr(text)) ctx.addIssue({ code: 'custom', message: `bad CIDR "${text}": ${explainBadCidr(text)}` });
+  if (!parseCidr(text))
+    ctx.addIssue({ code: 'custom', message: `bad CIDR "${text}": ${explainBadCidr(text)}` });
 });
 
 const cron = z.string().superRefine((text, ctx) => {
   const problem = cronError(text);
-  if (problem) ctx.addIssue({ code: 'custom', message: `bad cron expression "${text}": ${problem}` });
+  if (problem)
+    ctx.addIssue({ code: 'custom', message: `bad cron expression "${text}": ${problem}` });
 });
 
 const timezone = z.string().refine(isValidTimezone, {
@@ -39,7 +50,9 @@ const timezone = z.string().refine(isValidTimezone, {
 
 const port = z.number().int().min(1).max(65535);
 const argv = z.array(z.string()).min(1, { message: 'a command needs at least the program name' });
-const hostname = z.string().regex(HOSTNAME, { message: 'not a valid host name (lowercase, e.g. api.example.com)' });
+const hostname = z
+  .string()
+  .regex(HOSTNAME, { message: 'not a valid host name (lowercase, e.g. api.example.com)' });
 const url = z.url({ protocol: /^https?$/, message: 'not an http(s) URL' });
 
 /** Exactly one of `keys` must be set on the object (health check kinds, alert channels, …). */
@@ -134,7 +147,9 @@ const routeSchema = z.strictObject({
   host: hostname,
   path: z
     .string()
-    .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: 'a path prefix starts with / and has no wildcards' })
+    .regex(/^\/[A-Za-z0-9._~\-/]*$/, {
+      message: 'a path prefix starts with / and has no wildcards',
+    })
     .optional(),
   port: z.string().optional().describe('Named port to route to; defaults to the first port'),
   strip_prefix: z.boolean().default(false),
@@ -168,12 +183,19 @@ const backupFields = {
   heartbeat: url.optional().describe('Pinged (GET) after each successful backup'),
 };
 
-function backupKindNeeds(backup: { kind: string; paths?: unknown; command?: unknown }, ctx: z.RefinementCtx) {
+function backupKindNeeds(
+  backup: { kind: string; paths?: unknown; command?: unknown },
+  ctx: z.RefinementCtx,
+) {
   if (backup.kind === 'files' && backup.paths === undefined) {
     ctx.addIssue({ code: 'custom', message: 'a files backup needs `paths`', path: ['paths'] });
   }
   if (backup.kind === 'command' && backup.command === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a command backup needs `command`', path: ['command'] });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a command backup needs `command`',
+      path: ['command'],
+    });
   }
 }
 
@@ -221,12 +243,20 @@ export const serviceSchema = z
       .default({}),
     health: healthSchema.optional(),
     depends_on: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(ENV_NAME, { message: 'not a valid variable name' }), envValue).default({}),
-    networks: z.array(z.string()).optional().describe('Network segments; default: the default segment'),
+    env: z
+      .record(z.string().regex(ENV_NAME, { message: 'not a valid variable name' }), envValue)
+      .default({}),
+    networks: z
+      .array(z.string())
+      .optional()
+      .describe('Network segments; default: the default segment'),
     routes: z.array(routeSchema).default([]),
     restart: z.enum(['always', 'on-failure', 'never']).default('always'),
     stop: z
-      .strictObject({ signal: z.enum(SIGNALS).default('SIGTERM'), timeout: duration.default('10s') })
+      .strictObject({
+        signal: z.enum(SIGNALS).default('SIGTERM'),
+        timeout: duration.default('10s'),
+      })
       .default({ signal: 'SIGTERM', timeout: '10s' }),
     backup: serviceBackupSchema.optional(),
   })
@@ -241,9 +271,15 @@ export const serviceSchema = z
       });
     }
     if (service.node !== undefined && service.labels !== undefined) {
-      ctx.addIssue({ code: 'custom', message: 'place a service with `node` or `labels`, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'place a service with `node` or `labels`, not both',
+      });
     }
-    if (service.run !== undefined && (service.command !== undefined || service.volumes.length > 0)) {
+    if (
+      service.run !== undefined &&
+      (service.command !== undefined || service.volumes.length > 0)
+    ) {
       ctx.addIssue({
         code: 'custom',
         message: '`command` and `volumes` are for image services; a process uses run.command',
@@ -253,7 +289,10 @@ export const serviceSchema = z
 
 const segmentSchema = z
   .strictObject({
-    internal: z.boolean().default(false).describe('Nothing outside the mesh may reach or be reached'),
+    internal: z
+      .boolean()
+      .default(false)
+      .describe('Nothing outside the mesh may reach or be reached'),
     egress: z.boolean().default(false).describe('Members may open connections to the internet'),
   })
   .refine((segment) => !(segment.internal && segment.egress), {
@@ -272,17 +311,17 @@ const allowRuleSchema = z.strictObject({
 const alertSchema = z
   .strictObject({
     ntfy: z.strictObject({ url, priority: z.number().int().min(1).max(5).optional() }).optional(),
-    webhook: z.strictObject({ url, headers: z.record(z.string(), z.string()).default({}) }).optional(),
+    webhook: z
+      .strictObject({ url, headers: z.record(z.string(), z.string()).default({}) })
+      .optional(),
     slack: z.strictObject({ webhook_url: url }).optional(),
   })
   .superRefine(exactlyOne(['ntfy', 'webhook', 'slack'], 'an alert channel'));
 
 const backupTargetSchema = z.strictObject({
-  repository: z
-    .string()
-    .regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
-      message: 'a restic repository: s3:https://host/bucket/path or a local path',
-    }),
+  repository: z.string().regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
+    message: 'a restic repository: s3:https://host/bucket/path or a local path',
+  }),
   password: z.string().describe('Usually ${secret:NAME}'),
   env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
 });

@@ -1,6 +1,15 @@
 // The YAML text of a stack file with positions, so a problem found at a document path
 // (services.api.ports.http) can be reported at the line and column a user edits.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { Diagnostic, Finding, PathSegment } from './diagnostic.ts';
 
 export interface StackSource {
@@ -18,7 +27,11 @@ export interface ParsedSource {
 
 export function parseSource(text: string, file: string): ParsedSource {
   const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
   const source = { file, document, lines };
   const syntaxErrors = document.errors.map((error): Diagnostic => {
     const position = lines.linePos(error.pos[0]);
@@ -60,7 +73,9 @@ function locate(source: StackSource, path: PathSegment[], atKey: boolean): Node 
   for (const [index, segment] of path.entries()) {
     const last = index === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = node.items.find(
+        (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+      );
       if (!pair || !isPair(pair)) return found;
       if (last && atKey && isScalar(pair.key)) return pair.key;
       node = pair.value;

@@ -4,7 +4,12 @@
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
-import { classifySource, DEFAULT_SEGMENT, parseAllowTarget, serviceSegments } from '../plan/reachability.ts';
+import {
+  classifySource,
+  DEFAULT_SEGMENT,
+  parseAllowTarget,
+  serviceSegments,
+} from '../plan/reachability.ts';
 import { normalizePath } from '../plan/routes.ts';
 import type { Finding, PathSegment } from './diagnostic.ts';
 import { cidrContains, explainBadCidr, parseCidr, parseIPv4 } from './formats.ts';
@@ -34,11 +39,16 @@ export function validateStack(stack: Stack): Finding[] {
 
 type Report = (path: PathSegment[], message: string, hint?: string) => void;
 
-function unknownName(kind: string, name: string, known: Iterable<string>): [string, string | undefined] {
+function unknownName(
+  kind: string,
+  name: string,
+  known: Iterable<string>,
+): [string, string | undefined] {
   const names = [...known];
   return [
     `unknown ${kind} \`${name}\``,
-    didYouMean(name, names) ?? (names.length > 0 ? `known ${kind}s: ${names.join(', ')}` : `no ${kind}s are declared`),
+    didYouMean(name, names) ??
+      (names.length > 0 ? `known ${kind}s: ${names.join(', ')}` : `no ${kind}s are declared`),
   ];
 }
 
@@ -51,14 +61,24 @@ function checkNodes(stack: Stack, report: Report) {
     const address = node.address;
     const looksNumeric = /^[\d.]+$/.test(address);
     if (looksNumeric ? parseIPv4(address) === undefined : !/^[a-z0-9.-]+$/i.test(address)) {
-      report(['nodes', name, 'address'], `node \`${name}\` has a bad address "${address}"`, 'an IPv4 address or a DNS name');
+      report(
+        ['nodes', name, 'address'],
+        `node \`${name}\` has a bad address "${address}"`,
+        'an IPv4 address or a DNS name',
+      );
     }
     if (node.mesh_address !== undefined) {
       const ip = parseIPv4(node.mesh_address);
       if (ip === undefined || (block && !cidrContains(block, ip))) {
-        report(['nodes', name, 'mesh_address'], `mesh_address ${node.mesh_address} is not inside mesh.cidr ${stack.mesh.cidr}`);
+        report(
+          ['nodes', name, 'mesh_address'],
+          `mesh_address ${node.mesh_address} is not inside mesh.cidr ${stack.mesh.cidr}`,
+        );
       } else if (pinned.has(node.mesh_address)) {
-        report(['nodes', name, 'mesh_address'], `mesh_address ${node.mesh_address} is already node \`${pinned.get(node.mesh_address)}\`'s`);
+        report(
+          ['nodes', name, 'mesh_address'],
+          `mesh_address ${node.mesh_address} is already node \`${pinned.get(node.mesh_address)}\`'s`,
+        );
       } else {
         pinned.set(node.mesh_address, name);
       }
@@ -72,7 +92,11 @@ function checkNodes(stack: Stack, report: Report) {
   }
   const hasRoutes = Object.values(stack.services).some((service) => service.routes.length > 0);
   if (hasRoutes && !Object.values(stack.nodes).some((node) => node.gateway)) {
-    report(['nodes'], 'services have routes but no node is a gateway', 'add `gateway: true` to the node that should run Caddy');
+    report(
+      ['nodes'],
+      'services have routes but no node is a gateway',
+      'add `gateway: true` to the node that should run Caddy',
+    );
   }
 }
 
@@ -84,14 +108,21 @@ function checkServices(stack: Stack, report: Report) {
     if (service.node !== undefined && !(service.node in stack.nodes)) {
       report(at('node'), ...unknownName('node', service.node, Object.keys(stack.nodes)));
     } else if (service.labels !== undefined && eligibleNodes(stack, service).length === 0) {
-      report(at('labels'), `no node carries all of the labels ${service.labels.join(', ')}`, 'add the labels to a node or change the service\'s labels');
+      report(
+        at('labels'),
+        `no node carries all of the labels ${service.labels.join(', ')}`,
+        "add the labels to a node or change the service's labels",
+      );
     }
     service.depends_on.forEach((dependency, index) => {
-      if (dependency === name) report(at('depends_on', index), `service \`${name}\` depends on itself`);
-      else if (!services.includes(dependency)) report(at('depends_on', index), ...unknownName('service', dependency, services));
+      if (dependency === name)
+        report(at('depends_on', index), `service \`${name}\` depends on itself`);
+      else if (!services.includes(dependency))
+        report(at('depends_on', index), ...unknownName('service', dependency, services));
     });
     service.networks?.forEach((segment, index) => {
-      if (!segments.has(segment)) report(at('networks', index), ...unknownName('network', segment, segments));
+      if (!segments.has(segment))
+        report(at('networks', index), ...unknownName('network', segment, segments));
     });
     checkHealth(service, at, report);
     checkTemplates(stack, name, service, report);
@@ -99,22 +130,34 @@ function checkServices(stack: Stack, report: Report) {
 }
 
 /** Why `port` (or the default port, when undefined) cannot be used on `service`, if it can't. */
-function namedPortProblem(service: Service, port: string | undefined, what: string): [string, string | undefined] | undefined {
+function namedPortProblem(
+  service: Service,
+  port: string | undefined,
+  what: string,
+): [string, string | undefined] | undefined {
   if (port === undefined) {
     return defaultPortName(service) === undefined
-      ? [`${what} needs a port, but the service declares no \`ports\``, 'add e.g. `ports: { http: 3000 }`']
+      ? [
+          `${what} needs a port, but the service declares no \`ports\``,
+          'add e.g. `ports: { http: 3000 }`',
+        ]
       : undefined;
   }
   return port in service.ports ? undefined : unknownName('port', port, Object.keys(service.ports));
 }
 
-function checkHealth(service: Service, at: (...rest: PathSegment[]) => PathSegment[], report: Report) {
+function checkHealth(
+  service: Service,
+  at: (...rest: PathSegment[]) => PathSegment[],
+  report: Report,
+) {
   const health = service.health;
   if (!health) return;
   for (const kind of ['http', 'tcp', 'postgres', 'redis'] as const) {
     const check = health[kind];
     const problem = check && namedPortProblem(service, check.port, `the ${kind} health check`);
-    if (problem) report(at('health', kind, ...(check?.port === undefined ? [] : ['port'])), ...problem);
+    if (problem)
+      report(at('health', kind, ...(check?.port === undefined ? [] : ['port'])), ...problem);
   }
 }
 
@@ -125,10 +168,16 @@ function templatedStrings(service: Service, name: string): { path: PathSegment[]
   for (const [key, value] of Object.entries(service.env)) {
     if (typeof value === 'string') strings.push({ path: at('env', key), text: value });
   }
-  service.run?.command.forEach((text, index) => strings.push({ path: at('run', 'command', index), text }));
+  service.run?.command.forEach((text, index) =>
+    strings.push({ path: at('run', 'command', index), text }),
+  );
   service.command?.forEach((text, index) => strings.push({ path: at('command', index), text }));
-  service.health?.exec?.command.forEach((text, index) => strings.push({ path: at('health', 'exec', 'command', index), text }));
-  service.backup?.command?.forEach((text, index) => strings.push({ path: at('backup', 'command', index), text }));
+  service.health?.exec?.command.forEach((text, index) =>
+    strings.push({ path: at('health', 'exec', 'command', index), text }),
+  );
+  service.backup?.command?.forEach((text, index) =>
+    strings.push({ path: at('backup', 'command', index), text }),
+  );
   return strings;
 }
 
@@ -145,7 +194,8 @@ function checkTemplates(stack: Stack, name: string, service: Service, reportAt: 
     for (const part of parts) {
       if (!('ref' in part)) continue;
       const { ref } = part;
-      const report = (message: string, hint?: string) => reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
+      const report = (message: string, hint?: string) =>
+        reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
       if (ref.kind === 'service') {
         const target = stack.services[ref.service];
         if (!target) {
@@ -163,12 +213,18 @@ function checkTemplates(stack: Stack, name: string, service: Service, reportAt: 
 }
 
 function checkCycles(stack: Stack, report: Report) {
-  const graph = Object.fromEntries(Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]));
+  const graph = Object.fromEntries(
+    Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]),
+  );
   const cycle = findCycle(graph);
   if (cycle) {
     const [first, second] = cycle;
     const index = stack.services[first!]?.depends_on.indexOf(second!) ?? 0;
-    report(['services', first!, 'depends_on', index], `dependency cycle: ${cycle.join(' → ')}`, 'remove one of these depends_on entries');
+    report(
+      ['services', first!, 'depends_on', index],
+      `dependency cycle: ${cycle.join(' → ')}`,
+      'remove one of these depends_on entries',
+    );
   }
 }
 
@@ -177,7 +233,11 @@ function checkRoutes(stack: Stack, report: Report) {
   for (const [name, service] of Object.entries(stack.services)) {
     service.routes.forEach((route, index) => {
       const path = ['services', name, 'routes', index];
-      const problem = namedPortProblem(service, route.port, `route ${route.host}${route.path ?? ''}`);
+      const problem = namedPortProblem(
+        service,
+        route.port,
+        `route ${route.host}${route.path ?? ''}`,
+      );
       if (problem) report(route.port === undefined ? path : [...path, 'port'], ...problem);
       if (route.strip_prefix && route.path === undefined) {
         report([...path, 'strip_prefix'], 'strip_prefix needs a `path` prefix to strip');
@@ -185,7 +245,11 @@ function checkRoutes(stack: Stack, report: Report) {
       const key = `${route.host}${normalizePath(route.path) ?? ''}`;
       const owner = claimed.get(key);
       if (owner !== undefined) {
-        report([...path, route.path === undefined ? 'host' : 'path'], `route ${key} is already claimed by service \`${owner}\``, 'give one of them a different host or path prefix');
+        report(
+          [...path, route.path === undefined ? 'host' : 'path'],
+          `route ${key} is already claimed by service \`${owner}\``,
+          'give one of them a different host or path prefix',
+        );
       } else {
         claimed.set(key, name);
       }
@@ -199,32 +263,46 @@ function checkFirewall(stack: Stack, report: Report) {
     const target = parseAllowTarget(rule.to);
     const service = stack.services[target.service];
     if (!service) {
-      report([...path, 'to'], ...unknownName('service', target.service, Object.keys(stack.services)));
+      report(
+        [...path, 'to'],
+        ...unknownName('service', target.service, Object.keys(stack.services)),
+      );
       return;
     }
     if (target.port !== undefined && !(target.port in service.ports)) {
       report([...path, 'to'], ...unknownName('port', target.port, Object.keys(service.ports)));
     }
-    const internalOnly = serviceSegments(stack, target.service).every((segment) => stack.networks[segment]?.internal === true);
+    const internalOnly = serviceSegments(stack, target.service).every(
+      (segment) => stack.networks[segment]?.internal === true,
+    );
     rule.from.forEach((entry, fromIndex) => {
       const source = classifySource(stack, entry);
       const at = [...path, 'from', fromIndex];
       if (entry in stack.nodes && entry in stack.services) {
-        report(at, `\`${entry}\` is both a node and a service`, `write \`node:${entry}\` or \`service:${entry}\``);
+        report(
+          at,
+          `\`${entry}\` is both a node and a service`,
+          `write \`node:${entry}\` or \`service:${entry}\``,
+        );
       } else if (!source && /^[\d./]+$/.test(entry)) {
         report(at, `bad CIDR "${entry}": ${explainBadCidr(entry)}`);
       } else if (!source) {
         report(
           at,
           `unknown source \`${entry}\`: not a CIDR, node or service`,
-          didYouMean(entry, [...Object.keys(stack.nodes), ...Object.keys(stack.services)]) ?? 'write a CIDR such as 198.51.100.0/24, a node name or a service name',
+          didYouMean(entry, [...Object.keys(stack.nodes), ...Object.keys(stack.services)]) ??
+            'write a CIDR such as 198.51.100.0/24, a node name or a service name',
         );
       } else if (source.kind === 'node' && !(source.node in stack.nodes)) {
         report(at, ...unknownName('node', source.node, Object.keys(stack.nodes)));
       } else if (source.kind === 'service' && !(source.service in stack.services)) {
         report(at, ...unknownName('service', source.service, Object.keys(stack.services)));
       } else if (source.kind === 'cidr' && internalOnly) {
-        report(at, `\`${target.service}\` is only in internal networks, so ${entry} cannot be allowed in`, 'add the service to a non-internal network, or drop this rule');
+        report(
+          at,
+          `\`${target.service}\` is only in internal networks, so ${entry} cannot be allowed in`,
+          'add the service to a non-internal network, or drop this rule',
+        );
       }
     });
   });
@@ -234,20 +312,35 @@ function checkBackups(stack: Stack, report: Report) {
   const targets = Object.keys(stack.backups.targets);
   for (const [name, service] of Object.entries(stack.services)) {
     if (service.backup && !targets.includes(service.backup.to)) {
-      report(['services', name, 'backup', 'to'], ...unknownName('backup target', service.backup.to, targets));
+      report(
+        ['services', name, 'backup', 'to'],
+        ...unknownName('backup target', service.backup.to, targets),
+      );
     }
   }
   for (const [name, job] of Object.entries(stack.backups.jobs)) {
     const at = (...rest: PathSegment[]) => ['backups', 'jobs', name, ...rest];
-    if (!targets.includes(job.to)) report(at('to'), ...unknownName('backup target', job.to, targets));
-    if (job.service !== undefined && !(job.service in stack.services)) report(at('service'), ...unknownName('service', job.service, Object.keys(stack.services)));
-    if (job.node !== undefined && !(job.node in stack.nodes)) report(at('node'), ...unknownName('node', job.node, Object.keys(stack.nodes)));
+    if (!targets.includes(job.to))
+      report(at('to'), ...unknownName('backup target', job.to, targets));
+    if (job.service !== undefined && !(job.service in stack.services))
+      report(at('service'), ...unknownName('service', job.service, Object.keys(stack.services)));
+    if (job.node !== undefined && !(job.node in stack.nodes))
+      report(at('node'), ...unknownName('node', job.node, Object.keys(stack.nodes)));
   }
   for (const [name, target] of Object.entries(stack.backups.targets)) {
-    for (const [path, text] of [[['password'], target.password], ...Object.entries(target.env).map(([key, value]) => [['env', key], value] as const)] as const) {
+    for (const [path, text] of [
+      [['password'], target.password],
+      ...Object.entries(target.env).map(([key, value]) => [['env', key], value] as const),
+    ] as const) {
       try {
-        const selfRefs = parseTemplate(text).filter((part) => 'ref' in part && part.ref.kind !== 'secret');
-        if (selfRefs.length > 0) report(['backups', 'targets', name, ...path], 'only `${secret:NAME}` references are allowed in a backup target');
+        const selfRefs = parseTemplate(text).filter(
+          (part) => 'ref' in part && part.ref.kind !== 'secret',
+        );
+        if (selfRefs.length > 0)
+          report(
+            ['backups', 'targets', name, ...path],
+            'only `${secret:NAME}` references are allowed in a backup target',
+          );
       } catch (error) {
         if (!(error instanceof InterpolationError)) throw error;
         report(['backups', 'targets', name, ...path], error.message, error.hint);
@@ -262,9 +355,17 @@ interface PortClaim {
   description: string;
 }
 
-function describeClaim(stack: Stack, service: string, portName: string, index: number, port: number): string {
+function describeClaim(
+  stack: Stack,
+  service: string,
+  portName: string,
+  index: number,
+  port: number,
+): string {
   const base = stack.services[service]?.ports[portName] ?? port;
-  return port === base ? `\`${service}\` (${portName})` : `\`${service}\` (${portName}, replica ${index}: ${base}+${port - base})`;
+  return port === base
+    ? `\`${service}\` (${portName})`
+    : `\`${service}\` (${portName}, replica ${index}: ${base}+${port - base})`;
 }
 
 /** Two instances on one node may not listen on one port, nor take the gateway's ports. */
@@ -278,7 +379,10 @@ function checkPorts(stack: Stack, report: Report) {
       ['https_port', stack.gateway.https_port],
       ['admin API', GATEWAY_ADMIN_PORT],
     ] as const) {
-      claims.set(`${node}:${port}`, { service: 'the gateway', description: `the gateway (${portName})` });
+      claims.set(`${node}:${port}`, {
+        service: 'the gateway',
+        description: `the gateway (${portName})`,
+      });
     }
   }
   for (const instance of placeInstances(stack)) {

@@ -11,9 +11,13 @@ import { parse } from 'yaml';
 const run = promisify(execFile);
 const BIN = path.resolve('bin/flotilla.js');
 
-async function flotilla(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function flotilla(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -38,10 +42,15 @@ describe('flotilla validate', () => {
 
   it('reports every problem as file:line:col with a hint, exit 1, no stack trace', async () => {
     const file = path.join(dir, 'bad.yml');
-    await writeFile(file, 'name: bad\nservices:\n  api:\n    run: { command: [node] }\n    depend_on: [db]\n    replicas: -1\n');
+    await writeFile(
+      file,
+      'name: bad\nservices:\n  api:\n    run: { command: [node] }\n    depend_on: [db]\n    replicas: -1\n',
+    );
     const result = await flotilla('validate', '-f', file);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`${file}:5:5 error unknown key \`depend_on\` in \`services.api\``);
+    expect(result.stderr).toContain(
+      `${file}:5:5 error unknown key \`depend_on\` in \`services.api\``,
+    );
     expect(result.stderr).toContain('hint: did you mean `depends_on`?');
     expect(result.stderr).toContain(`${file}:6:15 error`);
     expect(result.stderr).toContain('2 problems in');
@@ -65,11 +74,23 @@ describe('flotilla validate', () => {
 describe('flotilla plan', () => {
   it('prints JSON with the stable top-level keys and masks secrets', async () => {
     const file = path.join(dir, 'secret.yml');
-    await writeFile(file, 'name: s\nservices:\n  a: { run: { command: [a] }, env: { PW: "${secret:DB_PW}" } }\n');
+    await writeFile(
+      file,
+      'name: s\nservices:\n  a: { run: { command: [a] }, env: { PW: "${secret:DB_PW}" } }\n',
+    );
     const result = await flotilla('plan', '-f', file, '--json');
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout);
-    for (const key of ['placement', 'order', 'routes', 'caddy', 'firewall', 'reachability', 'acl', 'cost']) {
+    for (const key of [
+      'placement',
+      'order',
+      'routes',
+      'caddy',
+      'firewall',
+      'reachability',
+      'acl',
+      'cost',
+    ]) {
       expect(plan).toHaveProperty(key);
     }
     expect(plan.desired.local.instances[0].env.PW).toBe('<secret:DB_PW>');
@@ -82,15 +103,35 @@ describe('flotilla plan', () => {
     expect(result.stdout).toContain('Stack quickstart');
     expect(result.stdout).toMatch(/api-2\s+local\s+100\.96\.0\.1\s+http=3001/);
     expect(result.stdout).toContain('1. postgres, redis, site');
-    expect(result.stdout).toMatch(/https:\/\/quickstart\.localhost\/api\/\* \(prefix stripped\)\s+api:http\s+127\.0\.0\.1:3000 127\.0\.0\.1:3001/);
+    expect(result.stdout).toMatch(
+      /https:\/\/quickstart\.localhost\/api\/\* \(prefix stripped\)\s+api:http\s+127\.0\.0\.1:3000 127\.0\.0\.1:3001/,
+    );
   });
 
   it('shows single artifacts raw', async () => {
-    const caddy = await flotilla('plan', '-f', 'examples/quickstart/flotilla.yml', '--show', 'caddy');
+    const caddy = await flotilla(
+      'plan',
+      '-f',
+      'examples/quickstart/flotilla.yml',
+      '--show',
+      'caddy',
+    );
     expect(JSON.parse(caddy.stdout)).toHaveProperty('apps.http');
-    const firewall = await flotilla('plan', '-f', 'examples/quickstart/flotilla.yml', '--show', 'firewall:local');
+    const firewall = await flotilla(
+      'plan',
+      '-f',
+      'examples/quickstart/flotilla.yml',
+      '--show',
+      'firewall:local',
+    );
     expect(firewall.stdout).toContain('table inet flotilla');
-    const missing = await flotilla('plan', '-f', 'examples/quickstart/flotilla.yml', '--show', 'firewall:nowhere');
+    const missing = await flotilla(
+      'plan',
+      '-f',
+      'examples/quickstart/flotilla.yml',
+      '--show',
+      'firewall:nowhere',
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nodes with one: local');
   });
@@ -100,14 +141,22 @@ describe('flotilla schema', () => {
   it('prints a JSON Schema every example satisfies and a typo violates', async () => {
     const result = await flotilla('schema');
     expect(result.code).toBe(0);
-    const validate = new Ajv2020.default({ strict: false, validateFormats: false }).compile(JSON.parse(result.stdout));
-    const examples = (await readdir('examples', { withFileTypes: true })).filter((entry) => entry.isDirectory());
+    const validate = new Ajv2020.default({ strict: false, validateFormats: false }).compile(
+      JSON.parse(result.stdout),
+    );
+    const examples = (await readdir('examples', { withFileTypes: true })).filter((entry) =>
+      entry.isDirectory(),
+    );
     expect(examples.length).toBeGreaterThan(0);
     const { readFile } = await import('node:fs/promises');
     for (const example of examples) {
-      const document = parse(await readFile(path.join('examples', example.name, 'flotilla.yml'), 'utf8'));
+      const document = parse(
+        await readFile(path.join('examples', example.name, 'flotilla.yml'), 'utf8'),
+      );
       expect(validate(document), `${example.name}: ${JSON.stringify(validate.errors)}`).toBe(true);
     }
-    expect(validate({ name: 'x', services: { a: { run: { command: ['a'] }, depend_on: [] } } })).toBe(false);
+    expect(
+      validate({ name: 'x', services: { a: { run: { command: ['a'] }, depend_on: [] } } }),
+    ).toBe(false);
   });
 });

@@ -43,9 +43,15 @@ describe('desired state per node', () => {
   const api = desired.compute!.instances.filter((instance) => instance.service === 'api');
 
   it('resolves addresses: loopback when co-located, the mesh address across nodes', () => {
-    expect(api[0]!.env.DATABASE_URL).toBe('postgres://app:${secret:PG_PASSWORD}@100.96.0.1:5432/app');
+    expect(api[0]!.env.DATABASE_URL).toBe(
+      'postgres://app:${secret:PG_PASSWORD}@100.96.0.1:5432/app',
+    );
     expect(api[0]!.env.CACHE).toBe('127.0.0.1:6379');
-    expect(desired.compute!.hosts).toEqual({ db: '100.96.0.1', cache: '127.0.0.1', api: '127.0.0.1' });
+    expect(desired.compute!.hosts).toEqual({
+      db: '100.96.0.1',
+      cache: '127.0.0.1',
+      api: '127.0.0.1',
+    });
     expect(desired.storage!.hosts.api).toBe('100.96.0.2');
   });
 
@@ -57,7 +63,9 @@ describe('desired state per node', () => {
 
   it('leaves secrets as placeholders and lists the names the node needs', () => {
     expect(api[0]!.secrets).toEqual(['PG_PASSWORD']);
-    expect(desired.compute!.instances.find((instance) => instance.service === 'cache')!.secrets).toEqual([]);
+    expect(
+      desired.compute!.instances.find((instance) => instance.service === 'cache')!.secrets,
+    ).toEqual([]);
   });
 
   it('resolves commands, working directories, env files and data paths', () => {
@@ -74,7 +82,9 @@ describe('desired state per node', () => {
       env_files: [],
       user: 'postgres',
     });
-    expect(desired.compute!.instances.find((instance) => instance.service === 'cache')!.runtime).toEqual({
+    expect(
+      desired.compute!.instances.find((instance) => instance.service === 'cache')!.runtime,
+    ).toEqual({
       kind: 'container',
       image: 'redis:7',
       volumes: ['cache:/data'],
@@ -84,6 +94,12 @@ describe('desired state per node', () => {
   it("never gives a service another service's variables", () => {
     const dbEnv = desired.storage!.instances[0]!.env;
     expect(Object.keys(dbEnv)).toEqual(['POSTGRES_PASSWORD']);
-    expect(Object.keys(api[0]!.env).sort()).toEqual(['CACHE', 'DATABASE_URL', 'LITERAL', 'PORT', 'WORKERS']);
+    expect(Object.keys(api[0]!.env).sort()).toEqual([
+      'CACHE',
+      'DATABASE_URL',
+      'LITERAL',
+      'PORT',
+      'WORKERS',
+    ]);
   });
 });

@@ -14,7 +14,12 @@ const stack = stackSchema.parse({
   },
   services: {
     db: { node: 'c', run: { command: ['postgres'] }, ports: { main: 5432 } },
-    api: { labels: ['compute'], replicas: 3, run: { command: ['api'] }, ports: { http: 3000, metrics: 9100 } },
+    api: {
+      labels: ['compute'],
+      replicas: 3,
+      run: { command: ['api'] },
+      ports: { http: 3000, metrics: 9100 },
+    },
   },
 });
 
@@ -31,17 +36,19 @@ describe('placement', () => {
 
 describe('mesh addresses', () => {
   it('keeps pinned addresses and fills the others in declaration order', () => {
-    expect(allocateMeshAddresses(stack)).toEqual({ a: '100.96.0.2', b: '100.96.0.1', c: '100.96.0.3' });
+    expect(allocateMeshAddresses(stack)).toEqual({
+      a: '100.96.0.2',
+      b: '100.96.0.1',
+      c: '100.96.0.3',
+    });
   });
 });
 
 describe('startup order', () => {
   it('groups services into waves after their dependencies', () => {
-    expect(startupWaves({ web: ['api'], api: ['db', 'cache'], db: [], cache: [], worker: ['db'] })).toEqual([
-      ['cache', 'db'],
-      ['api', 'worker'],
-      ['web'],
-    ]);
+    expect(
+      startupWaves({ web: ['api'], api: ['db', 'cache'], db: [], cache: [], worker: ['db'] }),
+    ).toEqual([['cache', 'db'], ['api', 'worker'], ['web']]);
   });
 
   it('finds a cycle as a closed path', () => {

@@ -9,7 +9,9 @@ describe('durations', () => {
     ['1.5s', 1500],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', '5', '5 s', 's', '5sec', '-1s'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+  it.each(['', '5', '5 s', 's', '5sec', '-1s'])('%j is not a duration', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 });
 
 describe('CIDRs', () => {

@@ -3,13 +3,20 @@ import { InterpolationError, parseTemplate, renderTemplate } from '../../src/spe
 
 describe('parsing ${…} references', () => {
   it('splits text and every reference kind', () => {
-    expect(parseTemplate('pg://u:${secret:PW}@${db.host}:${db.port.main}/x ${port} ${data} ${api.address}')).toEqual([
+    expect(
+      parseTemplate(
+        'pg://u:${secret:PW}@${db.host}:${db.port.main}/x ${port} ${data} ${api.address}',
+      ),
+    ).toEqual([
       { text: 'pg://u:' },
       { ref: { kind: 'secret', name: 'PW' }, source: 'secret:PW' },
       { text: '@' },
       { ref: { kind: 'service', service: 'db', field: 'host' }, source: 'db.host' },
       { text: ':' },
-      { ref: { kind: 'service', service: 'db', field: 'port', port: 'main' }, source: 'db.port.main' },
+      {
+        ref: { kind: 'service', service: 'db', field: 'port', port: 'main' },
+        source: 'db.port.main',
+      },
       { text: '/x ' },
       { ref: { kind: 'self', field: 'port' }, source: 'port' },
       { text: ' ' },

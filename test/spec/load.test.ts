@@ -11,7 +11,10 @@ function problems(text: string): Diagnostic[] {
 /** The diagnostic whose message contains `fragment`, with its position. */
 function find(diagnostics: Diagnostic[], fragment: string): Diagnostic {
   const found = diagnostics.find((diagnostic) => diagnostic.message.includes(fragment));
-  if (!found) throw new Error(`no diagnostic mentions "${fragment}":\n${diagnostics.map((d) => d.message).join('\n')}`);
+  if (!found)
+    throw new Error(
+      `no diagnostic mentions "${fragment}":\n${diagnostics.map((d) => d.message).join('\n')}`,
+    );
   return found;
 }
 
@@ -38,7 +41,11 @@ describe('loading a valid stack', () => {
     expect(api.replicas).toBe(1);
     expect(api.restart).toBe('always');
     expect(api.stop).toEqual({ signal: 'SIGTERM', timeout: '10s' });
-    expect(result.stack.mesh).toEqual({ provider: 'wireguard', cidr: '100.96.0.0/16', port: 51820 });
+    expect(result.stack.mesh).toEqual({
+      provider: 'wireguard',
+      cidr: '100.96.0.0/16',
+      port: 51820,
+    });
     expect(result.stack.nodes.storage!.ssh).toEqual({ user: 'root', port: 22 });
   });
 
@@ -211,7 +218,9 @@ backups:
 `);
     expect(find(diagnostics, 'not a duration').line).toBe(10);
     expect(find(diagnostics, 'bad cron expression "0 25 * * *"').line).toBe(11);
-    expect(find(diagnostics, 'bad CIDR "10.1.2.3/8"').message).toContain('the network is 10.0.0.0/8');
+    expect(find(diagnostics, 'bad CIDR "10.1.2.3/8"').message).toContain(
+      'the network is 10.0.0.0/8',
+    );
   });
 
   it('rejects an unknown secret syntax with the right spelling as a hint', () => {

@@ -8,7 +8,9 @@ const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
 const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
 const instance = process.env.INSTANCE ?? 'api';
 
-await db.query('CREATE TABLE IF NOT EXISTS visits (id serial PRIMARY KEY, at timestamptz DEFAULT now())');
+await db.query(
+  'CREATE TABLE IF NOT EXISTS visits (id serial PRIMARY KEY, at timestamptz DEFAULT now())',
+);
 
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -34,7 +36,9 @@ const routes = {
     await redis.set('visits:count', rows[0].n, 'EX', 30);
     return { visits: rows[0].n, cached: false };
   },
-  'POST /jobs': async () => ({ queued: await redis.lpush('jobs', JSON.stringify({ at: Date.now() })) }),
+  'POST /jobs': async () => ({
+    queued: await redis.lpush('jobs', JSON.stringify({ at: Date.now() })),
+  }),
 };
 
 http

@@ -4,7 +4,9 @@ import Redis from 'ioredis';
 
 const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
 const redis = new Redis(process.env.REDIS_URL);
-await db.query('CREATE TABLE IF NOT EXISTS jobs_done (id serial PRIMARY KEY, payload jsonb, at timestamptz DEFAULT now())');
+await db.query(
+  'CREATE TABLE IF NOT EXISTS jobs_done (id serial PRIMARY KEY, payload jsonb, at timestamptz DEFAULT now())',
+);
 
 let running = true;
 process.on('SIGTERM', () => {

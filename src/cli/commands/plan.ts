@@ -7,7 +7,8 @@ import type { CommandSpec } from '../command.ts';
 export const planCommand: CommandSpec = {
   name: 'plan',
   summary: 'show what would run where: placement, order, routes, firewall, reachability, cost',
-  usage: 'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl]',
+  usage:
+    'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl]',
   options: {
     file: { type: 'string', short: 'f' },
     json: { type: 'boolean' },

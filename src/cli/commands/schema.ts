@@ -10,7 +10,10 @@ export const schemaCommand: CommandSpec = {
   options: {},
   async run(_args, output: Output) {
     const schema = z.toJSONSchema(stackSchema, { io: 'input', unrepresentable: 'any' });
-    writeLine(output.out, JSON.stringify({ ...schema, title: 'Flotilla stack file (flotilla.yml)' }, null, 2));
+    writeLine(
+      output.out,
+      JSON.stringify({ ...schema, title: 'Flotilla stack file (flotilla.yml)' }, null, 2),
+    );
     return 0;
   },
 };

@@ -13,7 +13,10 @@ export const validateCommand: CommandSpec = {
     const { stack } = loaded;
     const services = Object.keys(stack.services).length;
     const nodes = Object.keys(stack.nodes).length;
-    writeLine(output.out, `${output.color.green('✓')} ${loaded.file} is valid: stack ${stack.name}, ${services} service${services === 1 ? '' : 's'} on ${nodes} node${nodes === 1 ? '' : 's'}`);
+    writeLine(
+      output.out,
+      `${output.color.green('✓')} ${loaded.file} is valid: stack ${stack.name}, ${services} service${services === 1 ? '' : 's'} on ${nodes} node${nodes === 1 ? '' : 's'}`,
+    );
     return 0;
   },
 };
