@@ -41,8 +41,7 @@ export function normalizePath(path: string | undefined): string | undefined {
 
 /**
  * Route table as seen from `gatewayNode`: instances on that node are dialled on loopback,
- * others on their node's mesh address. Sorted by host, then longest path first, so the
- * most specific prefix matches first.
+ * others on their node's mesh address. Sorted by compareRoutes.
  */
 export function routeTable(
   stack: Stack,
@@ -80,10 +79,20 @@ export function routeTable(
       entries.push(entry);
     }
   }
-  return entries.sort(
-    (a, b) =>
-      a.host.localeCompare(b.host) ||
-      (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
-      (a.path ?? '').localeCompare(b.path ?? ''),
+  return entries.sort(compareRoutes);
+}
+
+/** Host, then longest path first (the most specific prefix must match first). */
+export function compareRoutes(a: RouteEntry, b: RouteEntry): number {
+  return (
+    compareText(a.host, b.host) ||
+    (b.path?.length ?? 0) - (a.path?.length ?? 0) ||
+    compareText(a.path ?? '', b.path ?? '') ||
+    compareText(a.service, b.service)
   );
+}
+
+// Code-point order, not localeCompare: the output must not depend on the machine's locale.
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -121,13 +121,23 @@ const healthSchema = z
   })
   .superRefine(exactlyOne(['http', 'tcp', 'exec', 'postgres', 'redis'], 'a health check'));
 
-const corsSchema = z.strictObject({
-  origins: z.array(z.string().min(1)).min(1),
-  methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'OPTIONS']),
-  headers: z.array(z.string().min(1)).default(['Authorization', 'Content-Type']),
-  credentials: z.boolean().default(false),
-  max_age: duration.optional(),
-});
+const corsSchema = z
+  .strictObject({
+    origins: z
+      .array(
+        z.string().regex(/^(\*|https?:\/\/[^*\s/]+)$/, {
+          message: 'an origin is "*" or scheme://host[:port], e.g. https://app.example.com',
+        }),
+      )
+      .min(1),
+    methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'OPTIONS']),
+    headers: z.array(z.string().min(1)).default(['Authorization', 'Content-Type']),
+    credentials: z.boolean().default(false),
+    max_age: duration.optional(),
+  })
+  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
+    message: 'browsers refuse credentials with origin "*": list the allowed origins instead',
+  });
 
 const basicAuthSchema = z.strictObject({
   realm: z.string().optional(),
@@ -140,7 +150,10 @@ const basicAuthSchema = z.strictObject({
         }),
       }),
     )
-    .min(1),
+    .min(1)
+    .refine((users) => new Set(users.map((user) => user.username)).size === users.length, {
+      message: 'each basic_auth username may appear once',
+    }),
 });
 
 const routeSchema = z.strictObject({

@@ -251,4 +251,22 @@ firewall:
 `);
     expect(find(diagnostics, 'only in internal networks').line).toBe(9);
   });
+
+  it('refuses CORS settings browsers would reject and duplicate basic-auth users', () => {
+    const hash = '$2a$14$' + 'a'.repeat(53);
+    const diagnostics = problems(`${base}services:
+  web:
+    node: compute
+    run: { command: [w] }
+    ports: { http: 3000 }
+    routes:
+      - { host: a.example.com, cors: { origins: ['*'], credentials: true } }
+      - { host: b.example.com, cors: { origins: ['https://*.example.com'] } }
+      - host: c.example.com
+        basic_auth: { users: [{ username: u, password_hash: '${hash}' }, { username: u, password_hash: '${hash}' }] }
+`);
+    expect(find(diagnostics, 'credentials with origin "*"').line).toBe(11);
+    expect(find(diagnostics, 'an origin is').line).toBe(12);
+    expect(find(diagnostics, 'username may appear once').line).toBe(14);
+  });
 });

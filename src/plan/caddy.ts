@@ -1,0 +1,155 @@
+// The gateway's whole Caddy config, computed from the route table. Pure: the agent on the
+// gateway node POSTs it to Caddy's `/load`, which swaps it in atomically.
+import { corsHandler } from './caddy-cors.ts';
+import type {
+  CaddyConfig,
+  CaddyHandler,
+  CaddyIssuer,
+  CaddyRoute,
+  JsonValue,
+} from './caddy-json.ts';
+import { compareRoutes, type RouteEntry, type Upstream } from './routes.ts';
+
+export type { CaddyConfig } from './caddy-json.ts';
+
+export interface CaddyOptions {
+  /** Where Caddy redirects plain HTTP to HTTPS (and answers ACME HTTP challenges). */
+  httpPort: number;
+  httpsPort: number;
+  acmeEmail?: string;
+  /** Default 127.0.0.1:2019: the admin API must never be reachable from outside. */
+  adminListen?: string;
+  /** Root of Caddy's file_system storage (certificates, internal CA); Caddy's default otherwise. */
+  storageDir?: string;
+}
+
+const DEFAULT_ADMIN_LISTEN = '127.0.0.1:2019';
+
+// The hub only lists instances its registry reports healthy; these only bridge the gap
+// until its next update. A request keeps trying other upstreams for TRY_DURATION. An
+// upstream that failed once is skipped for FAIL_DURATION, kept shorter than TRY_DURATION
+// so a lone instance that restarts is waited for instead of refused. No active checks:
+// Caddy 2.6 resets their state on every config load.
+const TRY_DURATION = '5s';
+const TRY_INTERVAL = '250ms';
+const FAIL_DURATION = '2s';
+
+export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyConfig {
+  const byHost = groupByHost(routes);
+  const serverRoutes: CaddyRoute[] = [...byHost].map(([host, entries]) => hostRoute(host, entries));
+  // Host routes are not terminal, so an unknown host or a path no prefix claims ends here
+  // instead of in Caddy's empty 200.
+  serverRoutes.push({ handle: [textResponse(404, 'no route')] });
+
+  const config: CaddyConfig = {
+    admin: { listen: options.adminListen ?? DEFAULT_ADMIN_LISTEN },
+    apps: {
+      http: {
+        http_port: options.httpPort,
+        https_port: options.httpsPort,
+        servers: { gateway: { listen: [`:${options.httpsPort}`], routes: serverRoutes } },
+      },
+      tls: { automation: { policies: [] } },
+    },
+  };
+  if (options.storageDir !== undefined) {
+    config.storage = { module: 'file_system', root: options.storageDir };
+  }
+  const hostsBy = (tls: RouteEntry['tls']) =>
+    [...byHost].filter(([, entries]) => entries[0]?.tls === tls).map(([host]) => host);
+  const internal = hostsBy('internal');
+  const acme = hostsBy('acme');
+  const policies = config.apps.tls.automation.policies;
+  if (internal.length > 0) {
+    policies.push({ subjects: internal, issuers: [{ module: 'internal' }] });
+    // Caddy would otherwise add its CA to the OS trust store, which needs root and
+    // changes what every program on the node trusts.
+    config.apps.pki = { certificate_authorities: { local: { install_trust: false } } };
+  }
+  if (acme.length > 0) {
+    // Caddy points its implicit ACME policy's challenges at http_port/https_port; an
+    // explicit policy has to say so itself or the solvers would bind 80 and 443.
+    const issuer: CaddyIssuer = {
+      module: 'acme',
+      challenges: {
+        http: { alternate_port: options.httpPort },
+        'tls-alpn': { alternate_port: options.httpsPort },
+      },
+    };
+    if (options.acmeEmail !== undefined) issuer.email = options.acmeEmail;
+    policies.push({ subjects: acme, issuers: [issuer] });
+  }
+  return config;
+}
+
+/** Hosts in order, each with its most specific prefix first and the whole-host route last. */
+function groupByHost(routes: readonly RouteEntry[]): Map<string, RouteEntry[]> {
+  const byHost = new Map<string, RouteEntry[]>();
+  for (const entry of [...routes].sort(compareRoutes)) {
+    const entries = byHost.get(entry.host);
+    if (entries) entries.push(entry);
+    else byHost.set(entry.host, [entry]);
+  }
+  return byHost;
+}
+
+function hostRoute(host: string, entries: readonly RouteEntry[]): CaddyRoute {
+  return {
+    match: [{ host: [host] }],
+    handle: [{ handler: 'subroute', routes: entries.map(entryRoute) }],
+  };
+}
+
+function entryRoute(entry: RouteEntry): CaddyRoute {
+  const handle: CaddyHandler[] = [];
+  if (entry.cors) handle.push(corsHandler(entry.cors));
+  if (entry.basic_auth) handle.push(basicAuthHandler(entry.basic_auth));
+  if (entry.strip_prefix && entry.path !== undefined) {
+    handle.push({ handler: 'rewrite', strip_path_prefix: entry.path });
+  }
+  handle.push(
+    entry.upstreams.length > 0
+      ? reverseProxy(entry.upstreams)
+      : textResponse(503, `no healthy instance of ${entry.service}`),
+  );
+  // `/api` and `/api/*`, so the prefix is a whole path segment: `/apix` is not under it.
+  return entry.path === undefined
+    ? { handle }
+    : { match: [{ path: [entry.path, `${entry.path}/*`] }], handle };
+}
+
+function basicAuthHandler(auth: NonNullable<RouteEntry['basic_auth']>): CaddyHandler {
+  // Caddy 2.6 takes a bcrypt hash as is (what `caddy hash-password` prints); the
+  // base64-wrapped form older releases required is still accepted but deprecated.
+  // hash_cache remembers successful checks: without it every request of a logged-in
+  // browser pays a full bcrypt comparison (about a second of CPU at cost 14).
+  const httpBasic: Record<string, JsonValue> = {
+    hash: { algorithm: 'bcrypt' },
+    hash_cache: {},
+    accounts: auth.users.map((user) => ({ username: user.username, password: user.password_hash })),
+  };
+  if (auth.realm !== undefined) httpBasic['realm'] = auth.realm;
+  return { handler: 'authentication', providers: { http_basic: httpBasic } };
+}
+
+function reverseProxy(upstreams: readonly Upstream[]): CaddyHandler {
+  return {
+    handler: 'reverse_proxy',
+    upstreams: upstreams.map((upstream) => ({ dial: upstream.dial })),
+    load_balancing: {
+      selection_policy: { policy: 'round_robin' },
+      try_duration: TRY_DURATION,
+      try_interval: TRY_INTERVAL,
+    },
+    health_checks: { passive: { fail_duration: FAIL_DURATION, max_fails: 1 } },
+  };
+}
+
+function textResponse(status: number, message: string): CaddyHandler {
+  return {
+    handler: 'static_response',
+    status_code: status,
+    headers: { 'Content-Type': ['text/plain; charset=utf-8'] },
+    body: `${message}\n`,
+  };
+}
