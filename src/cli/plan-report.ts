@@ -93,20 +93,14 @@ export function renderPlan(plan: Plan, output: Output): string {
           ),
     ),
   );
-  const grants = plan.reachability.grants;
   parts.push(
     section(
       output,
       'Reachability',
-      (grants.length === 0
+      (plan.reachability.grants.length === 0
         ? '  (nothing reaches anything)'
-        : table(
-            [
-              ['FROM', 'TO', 'PORTS', 'VIA'],
-              ...grants.map((grant) => [grant.from, grant.to, grant.ports.join(','), grant.via]),
-            ],
-            header,
-          )) + `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}`,
+        : table([['TO', 'PORTS', 'FROM', 'VIA'], ...groupedGrants(plan)], header)) +
+        `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}`,
     ),
   );
   parts.push(
@@ -130,6 +124,19 @@ export function renderPlan(plan: Plan, output: Output): string {
     ),
   );
   return maskSecrets(parts.join('\n'));
+}
+
+/** One row per target, ports and reason, listing every source: far shorter than one per pair. */
+function groupedGrants(plan: Plan): string[][] {
+  const rows = new Map<string, string[]>();
+  for (const grant of plan.reachability.grants) {
+    const key = [grant.to, grant.ports.join(','), grant.via].join('\0');
+    rows.set(key, [...(rows.get(key) ?? []), grant.from]);
+  }
+  return [...rows].map(([key, sources]) => {
+    const [to = '', ports = '', via = ''] = key.split('\0');
+    return [to, ports, sources.join(', '), via];
+  });
 }
 
 /** One artifact of the plan, raw, for `--show`: caddy[:node], firewall:<node>, acl, desired[:node]. */
