@@ -1,4 +1,5 @@
 // Loading the stack file for a command: report every problem and exit 1, never a stack trace.
+import os from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { loadStackFile } from '../spec/load.ts';
@@ -33,5 +34,18 @@ export async function loadStackOrReport(
     return undefined;
   }
   const dir = path.dirname(path.resolve(chosen));
-  return { stack: result.stack, file: chosen, dir, stateDir: path.join(dir, '.flotilla') };
+  return { stack: result.stack, file: chosen, dir, stateDir: stateDirFor(result.stack.name) };
+}
+
+/**
+ * Where a stack's state lives on this machine: FLOTILLA_STATE_DIR when set, otherwise
+ * /var/lib/flotilla/<stack> for root (readable by service users such as postgres, unlike
+ * a clone under /root) or the XDG state directory for anyone else.
+ */
+export function stateDirFor(stackName: string): string {
+  const override = process.env.FLOTILLA_STATE_DIR;
+  if (override) return path.resolve(override);
+  if (process.getuid?.() === 0) return path.join('/var/lib/flotilla', stackName);
+  const base = process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'flotilla', stackName);
 }

@@ -1,0 +1,28 @@
+// The hub's registry: which instances are healthy, from the agents' status reports. The
+// gateway's route table is filtered through it, so Caddy only ever sees healthy upstreams.
+import type { NodeStatus } from '../agent/status.ts';
+import type { RouteEntry } from '../plan/routes.ts';
+
+/** A node whose last report is older than this is considered down. */
+export const STALE_AFTER_MS = 10_000;
+
+export function healthyInstances(statuses: Iterable<NodeStatus>, now: number): Set<string> {
+  const healthy = new Set<string>();
+  for (const status of statuses) {
+    if (now - status.at > STALE_AFTER_MS) continue;
+    for (const instance of status.instances) {
+      if (instance.healthy && instance.state === 'running') healthy.add(instance.id);
+    }
+  }
+  return healthy;
+}
+
+export function onlyHealthy(
+  routes: readonly RouteEntry[],
+  healthy: ReadonlySet<string>,
+): RouteEntry[] {
+  return routes.map((route) => ({
+    ...route,
+    upstreams: route.upstreams.filter((upstream) => healthy.has(upstream.instance)),
+  }));
+}
