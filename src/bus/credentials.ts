@@ -1,0 +1,101 @@
+// Bus users and their passwords. Generated once and kept (0600) in the bus directory, so a
+// restarted nats-server accepts the same agents; a node that leaves the stack loses its user.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { agentPermissions, hubPermissions, type Permissions } from './permissions.ts';
+import { assertNodeId } from './subjects.ts';
+
+const HUB_USER = 'hub';
+
+export interface Credentials {
+  user: string;
+  pass: string;
+}
+
+/** A user as nats-server's config declares it. */
+export interface BusUser {
+  user: string;
+  password: string;
+  permissions: Permissions;
+}
+
+export interface BusCredentials {
+  hub: Credentials;
+  /** node id → that node's agent credentials */
+  agents: Record<string, Credentials>;
+}
+
+const fileSchema = z.object({ passwords: z.record(z.string(), z.string().min(32)) });
+
+function agentUser(node: string): string {
+  return `agent-${assertNodeId(node)}`;
+}
+
+/** The node an agent user belongs to; undefined for the hub (or anything else). */
+export function nodeOfUser(user: string): string | undefined {
+  return user.startsWith('agent-') ? assertNodeId(user.slice('agent-'.length)) : undefined;
+}
+
+export function credentialsPath(dir: string): string {
+  return path.join(dir, 'credentials.json');
+}
+
+function newPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+async function readPasswords(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  const parsed = fileSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${file} is not a bus credentials file`);
+  return parsed.data.passwords;
+}
+
+/** Loads the hub's and these nodes' credentials, creating missing ones; other nodes are dropped. */
+export async function ensureCredentials(
+  dir: string,
+  nodes: readonly string[],
+): Promise<BusCredentials> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = credentialsPath(dir);
+  const existing = await readPasswords(file);
+  const users = [HUB_USER, ...nodes.map(agentUser)];
+  const passwords = Object.fromEntries(
+    users.map((user) => [user, existing[user] ?? newPassword()]),
+  );
+  const unchanged =
+    Object.keys(existing).length === users.length &&
+    users.every((user) => existing[user] === passwords[user]);
+  if (!unchanged) {
+    // Written aside and renamed: a crash mid-write must not lose every node's password.
+    const temporary = `${file}.tmp`;
+    await writeFile(temporary, JSON.stringify({ passwords }, null, 2), { mode: 0o600 });
+    await rename(temporary, file);
+  }
+  await chmod(file, 0o600);
+  const credentials = (user: string): Credentials => ({ user, pass: passwords[user]! });
+  return {
+    hub: credentials(HUB_USER),
+    agents: Object.fromEntries(nodes.map((node) => [node, credentials(agentUser(node))])),
+  };
+}
+
+/** The users nats-server must know, each with its role's permissions. */
+export function busUsers(credentials: BusCredentials): BusUser[] {
+  return [
+    { user: credentials.hub.user, password: credentials.hub.pass, permissions: hubPermissions() },
+    ...Object.entries(credentials.agents).map(([node, { user, pass }]) => ({
+      user,
+      password: pass,
+      permissions: agentPermissions(node),
+    })),
+  ];
+}
