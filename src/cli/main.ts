@@ -2,13 +2,31 @@
 // and a hint, never a stack trace; exit 1 for invalid input, 2 for bad usage.
 import { parseArgs } from 'node:util';
 import type { CommandSpec } from './command.ts';
+import { applyCommand } from './commands/apply.ts';
+import { daemonCommand } from './commands/daemon.ts';
+import { downCommand } from './commands/down.ts';
+import { logsCommand } from './commands/logs.ts';
 import { planCommand } from './commands/plan.ts';
+import { restartCommand } from './commands/restart.ts';
+import { statusCommand } from './commands/status.ts';
+import { upCommand } from './commands/up.ts';
 import { schemaCommand } from './commands/schema.ts';
 import { validateCommand } from './commands/validate.ts';
 import { terminalOutput, writeLine, type Output } from './output.ts';
 import { didYouMean } from '../spec/suggest.ts';
 
-const COMMANDS: CommandSpec[] = [validateCommand, planCommand, schemaCommand];
+const COMMANDS: CommandSpec[] = [
+  validateCommand,
+  planCommand,
+  upCommand,
+  statusCommand,
+  logsCommand,
+  restartCommand,
+  applyCommand,
+  downCommand,
+  schemaCommand,
+  daemonCommand,
+];
 
 function help(output: Output): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -23,7 +23,9 @@ export interface CaddyOptions {
   storageDir?: string;
 }
 
-const DEFAULT_ADMIN_LISTEN = '127.0.0.1:2019';
+/** Caddy's admin API port on a gateway node: loopback only, reserved for the gateway. */
+export const CADDY_ADMIN_PORT = 2019;
+export const DEFAULT_ADMIN_LISTEN = `127.0.0.1:${CADDY_ADMIN_PORT}`;
 
 // The hub only lists instances its registry reports healthy; these only bridge the gap
 // until its next update. A request keeps trying other upstreams for TRY_DURATION. An

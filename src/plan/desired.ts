@@ -17,6 +17,8 @@ export interface DesiredInstance {
     | { kind: 'container'; image: string; command?: string[]; volumes: string[] };
   env: Record<string, string>;
   ports: Record<string, number>;
+  /** `${data}`: the service's data directory on its node, created by the agent. */
+  data_dir: string;
   health?: HealthCheck;
   depends_on: string[];
   restart: Service['restart'];
@@ -71,6 +73,7 @@ export function desiredState(
   }
   for (const instance of instances) {
     const service = stack.services[instance.service]!;
+    const dataDir = path.join(options.stateDir, 'data', instance.service);
     const secrets = new Set<string>();
     const resolve = (ref: Reference): string => {
       switch (ref.kind) {
@@ -80,7 +83,7 @@ export function desiredState(
         case 'self':
           if (ref.field === 'port')
             return String(instance.ports[ref.port ?? defaultPortName(service)!]);
-          if (ref.field === 'data') return path.join(options.stateDir, 'data', instance.service);
+          if (ref.field === 'data') return dataDir;
           if (ref.field === 'node') return instance.node;
           return String(instance.index);
         case 'service': {
@@ -124,6 +127,7 @@ export function desiredState(
       runtime,
       env,
       ports: instance.ports,
+      data_dir: dataDir,
       depends_on: service.depends_on,
       restart: service.restart,
       stop: service.stop,

@@ -1,6 +1,7 @@
 // Checks that need the whole stack: names that must exist, cycles, ports claimed twice on
 // one node, routes claimed twice, interpolations. Each finding carries the document path
 // of the value to fix; the loader pins it to a line and column.
+import { CADDY_ADMIN_PORT } from '../plan/caddy.ts';
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
@@ -16,9 +17,6 @@ import { cidrContains, explainBadCidr, parseCidr, parseIPv4 } from './formats.ts
 import { InterpolationError, parseTemplate, type Part } from './interpolation.ts';
 import type { Service, Stack } from './schema.ts';
 import { didYouMean } from './suggest.ts';
-
-/** Ports the platform itself listens on, per node role. */
-const GATEWAY_ADMIN_PORT = 2019;
 
 export function validateStack(stack: Stack): Finding[] {
   const findings: Finding[] = [];
@@ -377,7 +375,7 @@ function checkPorts(stack: Stack, report: Report) {
     for (const [portName, port] of [
       ['http_port', stack.gateway.http_port],
       ['https_port', stack.gateway.https_port],
-      ['admin API', GATEWAY_ADMIN_PORT],
+      ['admin API', CADDY_ADMIN_PORT],
     ] as const) {
       claims.set(`${node}:${port}`, {
         service: 'the gateway',

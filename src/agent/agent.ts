@@ -1,0 +1,450 @@
+// The agent: converges its node to the desired state, over and over. It watches its key in
+// the `desired` bucket (keeping the last copy on disk, so services keep running while the
+// hub or bus is away), starts instances once their dependencies are healthy anywhere in
+// the cluster, reports every change of its instances at once, and on a gateway node feeds
+// Caddy the route config the hub computed.
+import { createHash } from 'node:crypto';
+import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Bus } from '../bus/client.ts';
+import type { Watch } from '../bus/kv.ts';
+import { serveNodeRequests } from '../bus/requests.ts';
+import { caddyKey, desiredKey, statusKey } from '../bus/subjects.ts';
+import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
+import { startupWaves } from '../plan/order.ts';
+import { CaddyServer } from './gateway/caddy-server.ts';
+import { InstanceRunner } from './instance-runner.ts';
+import { listInstanceRecords, specHash } from './process/instance-records.ts';
+import { instanceLogFile, tailLog } from './process/log-files.ts';
+import { stopRecordedInstance } from './process/terminate.ts';
+import { resolveUser } from './process/users.ts';
+import { processSpecFor, type AgentPaths, type SecretLookup } from './process-spec.ts';
+import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status.ts';
+import { STALE_AFTER_MS } from '../hub/registry.ts';
+
+const REPORT_DEBOUNCE_MS = 20;
+const REPORT_EVERY_MS = 2_000;
+const RECONCILE_EVERY_MS = 2_000;
+
+/** The desired-bucket value for a node: its desired state, stamped by the hub. */
+export const desiredValueSchema = z.object({
+  stack: z.string(),
+  node: z.custom<DesiredNode>(
+    (value) => typeof value === 'object' && value !== null && 'instances' in value,
+  ),
+});
+export type DesiredValue = z.infer<typeof desiredValueSchema>;
+
+export const gatewayValueSchema = z.object({ hash: z.string(), config: z.unknown() });
+export type GatewayValue = z.infer<typeof gatewayValueSchema>;
+
+export function configHash(config: unknown): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+export interface AgentOptions {
+  node: string;
+  bus: Bus;
+  /** This agent's bus password: requests from the hub are signed with it. */
+  busPass: string;
+  /** The node's Flotilla state directory. */
+  stateDir: string;
+  secrets: SecretLookup;
+  /** Set on gateway nodes: where Caddy's admin API listens (loopback). */
+  gateway?: { adminListen: string };
+  log: (line: string) => void;
+}
+
+/** An instance that has no process yet, and why. */
+interface Held {
+  instance: DesiredInstance;
+  state: 'waiting' | 'failed';
+  reason: string;
+}
+
+export class Agent {
+  private readonly paths: AgentPaths;
+  private readonly desiredFile: string;
+  private desired: DesiredValue | undefined;
+  private desiredRevision = 0;
+  private readonly runners = new Map<string, InstanceRunner>();
+  private readonly held = new Map<string, Held>();
+  private readonly others = new Map<string, NodeStatus>();
+  private caddy: CaddyServer | undefined;
+  private gatewayStatus: NodeStatus['gateway'];
+  private watches: Watch[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private reportTimer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private reconcileQueued = false;
+  private closed = false;
+  private requests: { unsubscribe(): void } | undefined;
+
+  constructor(private readonly options: AgentOptions) {
+    const dir = path.join(options.stateDir, 'agent');
+    this.paths = {
+      instances: path.join(dir, 'instances'),
+      logs: path.join(options.stateDir, 'logs'),
+    };
+    this.desiredFile = path.join(dir, 'desired.json');
+  }
+
+  get logDir(): string {
+    return this.paths.logs;
+  }
+
+  async start(): Promise<void> {
+    for (const dir of [this.paths.instances, this.paths.logs])
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.desired = this.readSavedDesired();
+    if (this.options.gateway) await this.startGateway(this.options.gateway.adminListen);
+    await this.reconcileSoon();
+    const { bus, node } = this.options;
+    this.watches.push(
+      await bus.status.watch('node.>', (change) => {
+        if (change.kind !== 'put' || change.key === statusKey(node)) return;
+        const parsed = nodeStatusSchema.safeParse(change.value);
+        if (parsed.success) this.others.set(parsed.data.node, parsed.data);
+        void this.reconcileSoon();
+      }),
+      await bus.desired.watch(desiredKey(node), (change) => {
+        if (change.kind !== 'put') return;
+        const parsed = desiredValueSchema.safeParse(change.value);
+        if (!parsed.success) {
+          this.options.log(`ignoring an invalid desired state (revision ${change.revision})`);
+          return;
+        }
+        this.desired = parsed.data;
+        this.desiredRevision = change.revision;
+        this.saveDesired(parsed.data);
+        void this.reconcileSoon();
+      }),
+    );
+    if (this.caddy) {
+      this.watches.push(
+        await bus.desired.watch(caddyKey(node), (change) => {
+          if (change.kind !== 'put') return;
+          const parsed = gatewayValueSchema.safeParse(change.value);
+          if (parsed.success) void this.loadGateway(parsed.data);
+        }),
+      );
+    }
+    this.requests = serveNodeRequests(bus, this.options.busPass, (verb, payload) =>
+      this.answer(verb, payload),
+    );
+    this.timers.push(
+      setInterval(() => void this.report(), REPORT_EVERY_MS),
+      setInterval(() => void this.reconcileSoon(), RECONCILE_EVERY_MS),
+    );
+    this.reportSoon();
+  }
+
+  /** The agent goes away and leaves every service running, for the next agent to adopt. */
+  async detach(): Promise<void> {
+    this.close();
+    for (const runner of this.runners.values()) runner.detach();
+    await this.caddy?.stop();
+  }
+
+  /** Stops every instance in reverse startup order (dependents first), then Caddy. */
+  async stopAll(): Promise<void> {
+    this.close();
+    await this.reconciling;
+    const byService = new Map<string, InstanceRunner[]>();
+    for (const [id, runner] of this.runners) {
+      const service = runner.status().service;
+      byService.set(service, [...(byService.get(service) ?? []), runner]);
+      this.runners.delete(id);
+    }
+    const graph = Object.fromEntries(
+      (this.desired?.node.instances ?? []).map((instance) => [
+        instance.service,
+        instance.depends_on,
+      ]),
+    );
+    for (const service of byService.keys()) graph[service] ??= [];
+    for (const wave of startupWaves(graph).reverse()) {
+      await Promise.all(
+        wave.flatMap((service) => (byService.get(service) ?? []).map((runner) => runner.stop())),
+      );
+    }
+    for (const record of listInstanceRecords(this.paths.instances))
+      await stopRecordedInstance(this.paths.instances, record);
+    await this.caddy?.stop();
+    await this.writeStatus();
+  }
+
+  status(): NodeStatus {
+    const instances: InstanceStatus[] = [...this.runners.values()].map((runner) => runner.status());
+    for (const [id, held] of this.held) {
+      if (this.runners.has(id)) continue;
+      instances.push({
+        id,
+        service: held.instance.service,
+        state: held.state,
+        reason: held.reason,
+        healthy: false,
+        health_detail: held.reason,
+        healthy_since: 0,
+        restarts: 0,
+        ports: held.instance.ports,
+        spec_hash: '',
+      });
+    }
+    const status: NodeStatus = {
+      node: this.options.node,
+      at: Date.now(),
+      agent_pid: process.pid,
+      desired_revision: this.desiredRevision,
+      instances: instances.sort((a, b) => (a.id < b.id ? -1 : 1)),
+    };
+    if (this.gatewayStatus) status.gateway = this.gatewayStatus;
+    return status;
+  }
+
+  /** Restarts a service's instances on this node one at a time, each after the last is healthy. */
+  async restartService(service: string): Promise<number> {
+    const runners = [...this.runners.values()].filter(
+      (runner) => runner.status().service === service,
+    );
+    for (const runner of runners) {
+      await runner.stop();
+      await runner.start();
+      await this.untilHealthy(runner, 30_000);
+    }
+    return runners.length;
+  }
+
+  private close(): void {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.reportTimer);
+    for (const watch of this.watches) watch.stop();
+    this.requests?.unsubscribe();
+  }
+
+  private async untilHealthy(runner: InstanceRunner, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !runner.status().healthy &&
+      runner.status().state !== 'failed' &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async answer(verb: string, payload: unknown): Promise<unknown> {
+    const request = z
+      .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
+      .parse(payload);
+    if (verb === 'restart') return { restarted: await this.restartService(request.service) };
+    if (verb === 'logs')
+      return { lines: await this.serviceLogs(request.service, request.lines ?? 100) };
+    throw new Error(`unknown request ${verb}`);
+  }
+
+  /** The last `count` lines of each of a service's instances on this node, prefixed by instance. */
+  async serviceLogs(service: string, count: number): Promise<string[]> {
+    const ids = (this.desired?.node.instances ?? [])
+      .filter((instance) => instance.service === service)
+      .map((instance) => instance.id);
+    const lines: string[] = [];
+    for (const id of ids) {
+      for (const line of await tailLog(instanceLogFile(this.paths.logs, id), count).catch(() => []))
+        lines.push(`${id} | ${line}`);
+    }
+    return lines;
+  }
+
+  private reconcileSoon(): Promise<void> {
+    if (this.reconcileQueued || this.closed) return this.reconciling;
+    this.reconcileQueued = true;
+    this.reconciling = this.reconciling.then(async () => {
+      this.reconcileQueued = false;
+      if (this.closed) return;
+      try {
+        await this.reconcile();
+      } catch (error) {
+        this.options.log(`reconcile failed: ${(error as Error).message}`);
+      }
+      this.reportSoon();
+    });
+    return this.reconciling;
+  }
+
+  private async reconcile(): Promise<void> {
+    const instances = this.desired?.node.instances ?? [];
+    const wanted = new Map(instances.map((instance) => [instance.id, instance]));
+    for (const [id, runner] of this.runners) {
+      if (wanted.has(id)) continue;
+      this.runners.delete(id);
+      this.event('instance.removed', `${id} is no longer desired: stopping it`);
+      await runner.stop();
+    }
+    for (const id of this.held.keys()) if (!wanted.has(id)) this.held.delete(id);
+    for (const record of listInstanceRecords(this.paths.instances)) {
+      if (!wanted.has(record.id) && !this.runners.has(record.id))
+        await stopRecordedInstance(this.paths.instances, record);
+    }
+    const recorded = new Set(listInstanceRecords(this.paths.instances).map((record) => record.id));
+    for (const instance of instances) {
+      let spec;
+      try {
+        spec = processSpecFor(instance, this.paths, this.options.secrets);
+      } catch (error) {
+        this.hold(instance, 'failed', (error as Error).message);
+        continue;
+      }
+      const running = this.runners.get(instance.id);
+      if (running && running.specHash === specHash(spec)) continue;
+      // An instance still running from before (agent restart) is adopted at once; a new one
+      // waits until every dependency has a healthy instance somewhere.
+      const blocker =
+        recorded.has(instance.id) || running ? undefined : this.unhealthyDependency(instance);
+      if (blocker !== undefined) {
+        this.hold(instance, 'waiting', `waiting for ${blocker} to be healthy`);
+        continue;
+      }
+      if (running) {
+        this.event('instance.replaced', `${instance.id} changed: restarting it`);
+        await running.stop();
+      }
+      this.held.delete(instance.id);
+      this.ensureDataDir(instance);
+      const runner = new InstanceRunner({
+        id: instance.id,
+        service: instance.service,
+        ports: instance.ports,
+        spec,
+        ...(instance.health === undefined ? {} : { health: instance.health }),
+        onChange: () => {
+          this.reportSoon();
+          void this.reconcileSoon();
+        },
+        onEvent: (type, message, data) =>
+          this.event(type, message, { instance: instance.id, service: instance.service, data }),
+      });
+      this.runners.set(instance.id, runner);
+      await runner.start();
+    }
+  }
+
+  /** `${data}` exists before the service starts, owned by the user it runs as. */
+  private ensureDataDir(instance: DesiredInstance): void {
+    // The parent stays traversable so a service user (postgres) can reach its own dir.
+    mkdirSync(path.dirname(instance.data_dir), { recursive: true, mode: 0o755 });
+    mkdirSync(instance.data_dir, { recursive: true, mode: 0o700 });
+    const user = instance.runtime.kind === 'process' ? instance.runtime.user : undefined;
+    if (user !== undefined) {
+      const { uid, gid } = resolveUser(user);
+      chownSync(instance.data_dir, uid, gid);
+    }
+  }
+
+  private hold(instance: DesiredInstance, state: Held['state'], reason: string): void {
+    const previous = this.held.get(instance.id);
+    if (previous?.reason !== reason)
+      this.event(
+        state === 'failed' ? 'instance.failed' : 'instance.waiting',
+        `${instance.id}: ${reason}`,
+        { instance: instance.id, service: instance.service },
+      );
+    this.held.set(instance.id, { instance, state, reason });
+  }
+
+  /** The first dependency of `instance` with no healthy instance anywhere, if any. */
+  private unhealthyDependency(instance: DesiredInstance): string | undefined {
+    const now = Date.now();
+    const healthy = new Set<string>();
+    for (const runner of this.runners.values()) {
+      const status = runner.status();
+      if (status.healthy) healthy.add(status.service);
+    }
+    for (const status of this.others.values()) {
+      if (now - status.at > STALE_AFTER_MS) continue;
+      for (const other of status.instances) if (other.healthy) healthy.add(other.service);
+    }
+    return instance.depends_on.find((dependency) => !healthy.has(dependency));
+  }
+
+  private async startGateway(adminListen: string): Promise<void> {
+    this.caddy = new CaddyServer({ dir: path.join(this.options.stateDir, 'caddy'), adminListen });
+    this.caddy.on('restarted', (pid: number) => {
+      this.event(
+        'gateway.restarted',
+        `Caddy died and was restarted (pid ${pid}) with the last routes`,
+      );
+    });
+    this.caddy.on('error', (error: Error) =>
+      this.event('gateway.error', `Caddy: ${error.message}`),
+    );
+    await this.caddy.start();
+    this.gatewayStatus = { ca_path: this.caddy.rootCertificatePath };
+  }
+
+  private async loadGateway(value: GatewayValue): Promise<void> {
+    if (!this.caddy || this.gatewayStatus?.config_hash === value.hash) return;
+    try {
+      await this.caddy.load(value.config);
+      this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
+    } catch (error) {
+      const message = (error as Error).message;
+      this.gatewayStatus = { ...this.gatewayStatus, error: message };
+      this.event('gateway.rejected', message);
+    }
+    this.reportSoon();
+  }
+
+  private event(
+    type: string,
+    message: string,
+    extra: { instance?: string; service?: string; data?: Record<string, unknown> } = {},
+  ): void {
+    this.options.log(message);
+    const event = { type, message, node: this.options.node, ...extra };
+    if (event.data === undefined) delete event.data;
+    void this.options.bus.events.publish(event).catch(() => {
+      // The bus is away: the line above is in the agent's log; the event is lost.
+    });
+  }
+
+  private reportSoon(): void {
+    if (this.reportTimer || this.closed) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      void this.report();
+    }, REPORT_DEBOUNCE_MS);
+  }
+
+  private async report(): Promise<void> {
+    if (this.closed) return;
+    await this.writeStatus();
+  }
+
+  private async writeStatus(): Promise<void> {
+    try {
+      await this.options.bus.status.put(statusKey(this.options.node), this.status());
+    } catch {
+      // The bus is away; the next periodic report catches up.
+    }
+  }
+
+  private readSavedDesired(): DesiredValue | undefined {
+    try {
+      const parsed = desiredValueSchema.safeParse(
+        JSON.parse(readFileSync(this.desiredFile, 'utf8')),
+      );
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private saveDesired(value: DesiredValue): void {
+    const temporary = `${this.desiredFile}.tmp`;
+    writeFileSync(temporary, JSON.stringify(value), { mode: 0o600 });
+    renameSync(temporary, this.desiredFile);
+  }
+}

@@ -1,0 +1,162 @@
+// One instance on this node: its process supervisor plus its health monitor, folded into
+// the InstanceStatus the agent reports. Every change is pushed to `onChange` at once.
+import type { HealthCheck } from '../spec/schema.ts';
+import { monitorHealth, type HealthMonitor } from './health/monitor.ts';
+import { ProcessSupervisor, type ProcessSpec } from './process/supervisor.ts';
+import type { InstanceStatus } from './status.ts';
+
+/** After a start, probe this often until healthy: a fresh instance should join fast. */
+const WARMUP_PROBE_MS = 100;
+const WARMUP_WINDOW_MS = 10_000;
+
+export interface InstanceRunnerOptions {
+  id: string;
+  service: string;
+  ports: Record<string, number>;
+  spec: ProcessSpec;
+  health?: HealthCheck;
+  onChange: () => void;
+  /** Supervisor events worth an audit entry (exits, failures), already phrased. */
+  onEvent: (type: string, message: string, data?: Record<string, unknown>) => void;
+}
+
+export class InstanceRunner {
+  readonly supervisor: ProcessSupervisor;
+  private monitor: HealthMonitor | undefined;
+  private healthy = false;
+  private healthDetail = 'not started';
+  private healthySince = Date.now();
+  private warmup: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: InstanceRunnerOptions) {
+    this.supervisor = new ProcessSupervisor(options.spec);
+    this.supervisor.on('started', ({ adopted }) => {
+      this.watchHealth();
+      options.onChange();
+      if (!adopted) return;
+      options.onEvent(
+        'instance.adopted',
+        `${options.id} adopted (pid ${this.supervisor.status.pid})`,
+      );
+    });
+    this.supervisor.on('exited', (exit) => {
+      this.unwatchHealth('not running');
+      const how = exit.signal
+        ? `signal ${exit.signal}`
+        : exit.code === null
+          ? 'exit status unknown'
+          : `exit ${exit.code}`;
+      options.onEvent(
+        'instance.exited',
+        `${options.id} exited (${how})${exit.error ? `: ${exit.error}` : ''}`,
+        {
+          code: exit.code,
+          signal: exit.signal,
+          uptime_ms: exit.uptimeMs,
+        },
+      );
+      options.onChange();
+    });
+    this.supervisor.on('restarting', () => options.onChange());
+    this.supervisor.on('failed', ({ unstableStarts }) => {
+      options.onEvent(
+        'instance.failed',
+        `${options.id} failed: ${unstableStarts} unstable starts in a row, no more restarts`,
+      );
+      options.onChange();
+    });
+    this.supervisor.on('stopped', () => options.onChange());
+  }
+
+  get specHash(): string {
+    return this.supervisor.specHash;
+  }
+
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  async stop(): Promise<void> {
+    this.unwatchHealth('stopped');
+    await this.supervisor.stop();
+  }
+
+  /** Leaves the process running (the agent is going away; a new one will adopt it). */
+  detach(): void {
+    this.unwatchHealth('agent detached');
+    this.supervisor.detach();
+  }
+
+  status(): InstanceStatus {
+    const process = this.supervisor.status;
+    const status: InstanceStatus = {
+      id: this.options.id,
+      service: this.options.service,
+      state: process.state,
+      healthy: this.healthy,
+      health_detail: this.healthDetail,
+      healthy_since: this.healthySince,
+      restarts: process.restarts,
+      ports: this.options.ports,
+      spec_hash: this.supervisor.specHash,
+    };
+    if (process.pid !== undefined) status.pid = process.pid;
+    if (process.startedAt !== undefined) status.started_at = process.startedAt;
+    if (process.error !== undefined) status.reason = process.error;
+    if (process.lastExit) {
+      status.last_exit = {
+        code: process.lastExit.code,
+        signal: process.lastExit.signal,
+        at: process.lastExit.at,
+      };
+    }
+    return status;
+  }
+
+  private setHealth(healthy: boolean, detail: string): void {
+    const changed = healthy !== this.healthy;
+    this.healthDetail = detail;
+    if (!changed) return;
+    this.healthy = healthy;
+    this.healthySince = Date.now();
+    this.options.onEvent(
+      'health.changed',
+      `${this.options.id} is ${healthy ? 'healthy' : `unhealthy: ${detail}`}`,
+      {
+        healthy,
+      },
+    );
+  }
+
+  private watchHealth(): void {
+    this.unwatchHealth('starting');
+    const check = this.options.health;
+    if (!check) {
+      // No check declared: running is all we can know.
+      this.setHealth(true, 'running (no health check)');
+      return;
+    }
+    const target = {
+      ports: this.options.ports,
+      env: this.options.spec.env,
+      cwd: this.options.spec.cwd,
+    };
+    this.monitor = monitorHealth(check, target, (state) => {
+      this.setHealth(state.healthy, state.detail);
+      if (state.healthy) clearInterval(this.warmup);
+      this.options.onChange();
+    });
+    const until = Date.now() + WARMUP_WINDOW_MS;
+    this.warmup = setInterval(() => {
+      if (Date.now() > until) clearInterval(this.warmup);
+      else this.monitor?.checkNow();
+    }, WARMUP_PROBE_MS);
+  }
+
+  private unwatchHealth(detail: string): void {
+    clearInterval(this.warmup);
+    this.monitor?.stop();
+    this.monitor = undefined;
+    this.setHealth(false, detail);
+  }
+}

@@ -1,0 +1,89 @@
+// From a desired instance to the exact process the supervisor runs: argv and environment
+// rendered here, on the node, where secrets may be filled in. The environment is explicit:
+// a fixed PATH, the user's HOME, the service's env files, its declared env and Flotilla's
+// discovery variables — never the agent's own environment.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DesiredInstance } from '../plan/desired.ts';
+import { parseDuration } from '../spec/formats.ts';
+import { renderTemplate } from '../spec/interpolation.ts';
+import { parseEnvFile } from './env-file.ts';
+import type { ProcessSpec } from './process/supervisor.ts';
+import { resolveUser } from './process/users.ts';
+
+export const SERVICE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Secret values available on this node, by name. */
+export type SecretLookup = (name: string) => string | undefined;
+
+export class InstanceSpecError extends Error {}
+
+export interface AgentPaths {
+  /** Instance records (what runs, to adopt it after an agent restart). */
+  instances: string;
+  logs: string;
+}
+
+export function processSpecFor(
+  instance: DesiredInstance,
+  paths: AgentPaths,
+  secrets: SecretLookup,
+): ProcessSpec {
+  const runtime = instance.runtime;
+  if (runtime.kind !== 'process') {
+    throw new InstanceSpecError(
+      `${instance.id} is a container: the container runtime is not available yet`,
+    );
+  }
+  const render = (text: string) =>
+    renderTemplate(text, (ref) => {
+      if (ref.kind !== 'secret')
+        throw new InstanceSpecError(`unresolved reference in ${instance.id}`);
+      const value = secrets(ref.name);
+      if (value === undefined)
+        throw new InstanceSpecError(
+          `secret ${ref.name} is not set (flotilla secrets set ${ref.name})`,
+        );
+      return value;
+    });
+  const home = runtime.user === undefined ? '/root' : resolveUser(runtime.user).home;
+  const fromFiles: Record<string, string> = {};
+  for (const file of runtime.env_files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new InstanceSpecError(
+        `env file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+    Object.assign(fromFiles, parseEnvFile(text, path.basename(file)));
+  }
+  const declared = Object.fromEntries(
+    Object.entries(instance.env).map(([key, value]) => [key, render(value)]),
+  );
+  const env = {
+    PATH: SERVICE_PATH,
+    HOME: home,
+    ...fromFiles,
+    ...declared,
+    FLOTILLA_SERVICE: instance.service,
+    FLOTILLA_INSTANCE: instance.id,
+    FLOTILLA_NODE: instance.node,
+  };
+  const spec: ProcessSpec = {
+    id: instance.id,
+    command: runtime.command.map(render),
+    cwd: runtime.cwd,
+    env,
+    stop: {
+      signal: instance.stop.signal,
+      timeoutMs: parseDuration(instance.stop.timeout) ?? 10_000,
+    },
+    restart: instance.restart,
+    logDir: paths.logs,
+    stateDir: paths.instances,
+  };
+  if (runtime.user !== undefined) spec.user = runtime.user;
+  return spec;
+}

@@ -1,0 +1,41 @@
+// `flotilla down`: stops every service in reverse dependency order, then the control plane.
+import { readEndpoint } from '../../hub/api-endpoint.ts';
+import { connectRunningStack } from '../running-stack.ts';
+import { writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+
+const DOWN_TIMEOUT_MS = 120_000;
+
+export const downCommand: CommandSpec = {
+  name: 'down',
+  summary: 'stop every service (dependents first) and the control plane',
+  usage: 'flotilla down [-f flotilla.yml]',
+  options: { file: { type: 'string', short: 'f' } },
+  async run({ values }, output: Output) {
+    const running = await connectRunningStack(values.file as string | undefined, output);
+    if (!running) return 1;
+    const endpoint = await readEndpoint(running.loaded.stateDir);
+    await running.client.post('/v1/down');
+    const deadline = Date.now() + DOWN_TIMEOUT_MS;
+    // Done when the daemon removed its endpoint and its process is gone.
+    while ((await readEndpoint(running.loaded.stateDir)) || (endpoint && alive(endpoint.pid))) {
+      if (Date.now() > deadline) {
+        writeLine(output.err, 'flotilla down: the daemon is still stopping after 120s');
+        return 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    writeLine(output.out, `stack ${running.loaded.stack.name} is down`);
+    return 0;
+  },
+};
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

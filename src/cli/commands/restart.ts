@@ -1,0 +1,36 @@
+// `flotilla restart <service>`: one instance at a time, each back to healthy before the next.
+import { HubRequestFailed } from '../hub-client.ts';
+import { connectRunningStack } from '../running-stack.ts';
+import { writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+
+export const restartCommand: CommandSpec = {
+  name: 'restart',
+  summary: "restart a service's instances one at a time",
+  usage: 'flotilla restart <service> [-f flotilla.yml]',
+  options: { file: { type: 'string', short: 'f' } },
+  allowPositionals: true,
+  async run({ values, positionals }, output: Output) {
+    const [service] = positionals;
+    if (service === undefined) {
+      writeLine(output.err, 'usage: flotilla restart <service>');
+      return 2;
+    }
+    const running = await connectRunningStack(values.file as string | undefined, output);
+    if (!running) return 1;
+    try {
+      const { restarted } = await running.client.post<{ restarted: number }>(
+        `/v1/services/${encodeURIComponent(service)}/restart`,
+      );
+      writeLine(
+        output.out,
+        `restarted ${restarted} instance${restarted === 1 ? '' : 's'} of ${service}`,
+      );
+      return 0;
+    } catch (error) {
+      if (!(error instanceof HubRequestFailed)) throw error;
+      writeLine(output.err, `flotilla restart: ${error.message}`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,64 @@
+// `flotilla status`: every instance (node, state, health, uptime, restarts, last exit),
+// the URLs and the CA that signs the local ones.
+import type { StatusReport } from '../../hub/status-report.ts';
+import { printEndpoints } from '../progress.ts';
+import { connectRunningStack } from '../running-stack.ts';
+import { table, toJson, writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+
+function since(ms: number | undefined, now: number): string {
+  if (ms === undefined) return '-';
+  const seconds = Math.max(0, Math.round((now - ms) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds / 3600)}h`;
+}
+
+export const statusCommand: CommandSpec = {
+  name: 'status',
+  summary: 'show services and instances: node, state, health, uptime, restarts, URLs',
+  usage: 'flotilla status [-f flotilla.yml] [--json]',
+  options: { file: { type: 'string', short: 'f' }, json: { type: 'boolean' } },
+  async run({ values }, output: Output) {
+    const running = await connectRunningStack(values.file as string | undefined, output);
+    if (!running) return 1;
+    const report = await running.client.get<StatusReport>('/v1/status');
+    if (values.json) {
+      writeLine(output.out, toJson(report));
+      return 0;
+    }
+    const now = Date.now();
+    const { color } = output;
+    const rows = report.instances.map((instance) => {
+      const exit = instance.last_exit;
+      return [
+        instance.service,
+        instance.id,
+        instance.node,
+        instance.state === 'failed' ? color.red(instance.state) : instance.state,
+        instance.healthy
+          ? color.green('healthy')
+          : color.yellow(instance.reason ?? instance.health_detail),
+        instance.state === 'running' ? since(instance.started_at, now) : '-',
+        String(instance.restarts),
+        exit ? `${exit.signal ?? `exit ${exit.code ?? '?'}`} ${since(exit.at, now)} ago` : '-',
+      ];
+    });
+    writeLine(
+      output.out,
+      `${color.bold(`Stack ${report.stack}`)}: ${report.ready ? color.green('ready') : color.yellow('converging')}`,
+    );
+    writeLine(
+      output.out,
+      table(
+        [
+          ['SERVICE', 'INSTANCE', 'NODE', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'LAST EXIT'],
+          ...rows,
+        ],
+        color.dim,
+      ),
+    );
+    printEndpoints(report, output);
+    return 0;
+  },
+};

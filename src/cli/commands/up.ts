@@ -1,0 +1,148 @@
+// `flotilla up`: brings a stack up on this machine. With --detach it returns once every
+// service is healthy and routed (exit 0) or names what failed (exit 1); without it, it
+// stays in the foreground streaming events until Ctrl-C, which stops everything.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Daemon, StackNotSingleNode } from '../../daemon/daemon.ts';
+import { readEndpoint } from '../../hub/api-endpoint.ts';
+import { HubClient } from '../hub-client.ts';
+import { awaitConvergence, printEndpoints } from '../progress.ts';
+import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
+import { maskSecrets, writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+import { applyAndReport } from './apply.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/flotilla.js', import.meta.url));
+const DAEMON_START_TIMEOUT_MS = 30_000;
+
+export const upCommand: CommandSpec = {
+  name: 'up',
+  summary: 'bring the stack up on this machine (again: apply changes)',
+  usage: 'flotilla up [-f flotilla.yml] [--detach] [--timeout 120]',
+  options: {
+    file: { type: 'string', short: 'f' },
+    detach: { type: 'boolean', short: 'd' },
+    timeout: { type: 'string' },
+  },
+  async run({ values }, output: Output) {
+    const loaded = await loadStackOrReport(values.file as string | undefined, output);
+    if (!loaded) return 1;
+    const timeoutMs = Number(values.timeout ?? 120) * 1000;
+    const running = await readEndpoint(loaded.stateDir);
+    if (running && (await answers(new HubClient(running)))) {
+      writeLine(
+        output.out,
+        `stack ${loaded.stack.name} is already running: applying ${loaded.file}`,
+      );
+      return applyAndReport(new HubClient(running), loaded.file, output, timeoutMs);
+    }
+    writeLine(
+      output.out,
+      `${output.color.bold(`Bringing up ${loaded.stack.name}`)} (state in ${loaded.stateDir})`,
+    );
+    return values.detach
+      ? upDetached(loaded, output, timeoutMs)
+      : upForeground(loaded, output, timeoutMs);
+  },
+};
+
+async function answers(client: HubClient): Promise<boolean> {
+  try {
+    await client.get('/v1/status');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function upDetached(loaded: LoadedStack, output: Output, timeoutMs: number): Promise<number> {
+  mkdirSync(loaded.stateDir, { recursive: true, mode: 0o755 });
+  const logFile = path.join(loaded.stateDir, 'daemon.log');
+  const log = openSync(logFile, 'a', 0o600);
+  const child = spawn(process.execPath, [BIN, 'daemon', '-f', path.resolve(loaded.file)], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, FLOTILLA_STATE_DIR: loaded.stateDir, NO_COLOR: '1' },
+  });
+  child.unref();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
+  let endpoint = await readEndpoint(loaded.stateDir);
+  while (!endpoint || endpoint.pid !== child.pid) {
+    if (exited || Date.now() > deadline) {
+      writeLine(output.err, output.color.red(`the daemon did not start; the end of ${logFile}:`));
+      writeLine(
+        output.err,
+        maskSecrets(readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')),
+      );
+      return 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    endpoint = await readEndpoint(loaded.stateDir);
+  }
+  return report(
+    await awaitConvergence(new HubClient(endpoint), output, timeoutMs),
+    output,
+    `log: ${logFile}`,
+  );
+}
+
+async function upForeground(
+  loaded: LoadedStack,
+  output: Output,
+  timeoutMs: number,
+): Promise<number> {
+  const daemon = new Daemon({
+    file: loaded.file,
+    stack: loaded.stack,
+    stateDir: loaded.stateDir,
+    log: (line) => writeLine(output.out, output.color.dim(`  · ${maskSecrets(line)}`)),
+  });
+  const stop = () => {
+    writeLine(output.out, '\nstopping everything…');
+    void daemon.down();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let endpoint;
+  try {
+    endpoint = await daemon.start();
+  } catch (error) {
+    writeLine(output.err, `flotilla up: ${(error as Error).message}`);
+    if (error instanceof StackNotSingleNode)
+      writeLine(output.err, 'hint: try a multi-node stack in the lab (flotilla lab up)');
+    await daemon.down();
+    return 1;
+  }
+  const result = await awaitConvergence(
+    new HubClient({ ...endpoint, pid: process.pid }),
+    output,
+    timeoutMs,
+  );
+  report(result, output, 'Ctrl-C stops everything');
+  await daemon.done;
+  writeLine(output.out, 'stopped');
+  return result.ok ? 0 : 1;
+}
+
+function report(
+  result: Awaited<ReturnType<typeof awaitConvergence>>,
+  output: Output,
+  footer: string,
+): number {
+  if (!result.ok) {
+    writeLine(output.err, output.color.red(`✗ ${result.reason}`));
+    writeLine(output.err, output.color.dim(`  ${footer}`));
+    return 1;
+  }
+  writeLine(
+    output.out,
+    output.color.green(`✓ ${result.report.stack} is up: every service healthy and routed`),
+  );
+  printEndpoints(result.report, output);
+  writeLine(output.out, output.color.dim(`  ${footer}`));
+  return 0;
+}

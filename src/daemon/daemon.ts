@@ -1,0 +1,300 @@
+// `flotilla up` on one machine: the bus (nats-server, restarted if it dies), the hub, this
+// node's agent and the hub's HTTP API, in one process. The same components run apart in a
+// multi-node cluster; here they just share a process.
+import { chmod, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { Agent } from '../agent/agent.ts';
+import { followLog, instanceLogFile } from '../agent/process/log-files.ts';
+import { ensureBuckets } from '../bus/buckets.ts';
+import { connectBus, type Bus } from '../bus/client.ts';
+import { busUsers, ensureCredentials, type BusCredentials } from '../bus/credentials.ts';
+import { requestNode } from '../bus/requests.ts';
+import { startBusServer, type BusServer } from '../bus/server.ts';
+import { DEFAULT_ADMIN_LISTEN } from '../plan/caddy.ts';
+import { formatDiagnostic } from '../spec/diagnostic.ts';
+import { loadStackFile } from '../spec/load.ts';
+import type { Stack } from '../spec/schema.ts';
+import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
+import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
+import { Hub } from '../hub/hub.ts';
+import { statusReport } from '../hub/status-report.ts';
+
+export interface DaemonOptions {
+  /** The stack file (kept so `apply` can reread it). */
+  file: string;
+  stack: Stack;
+  stateDir: string;
+  log: (line: string) => void;
+}
+
+export class StackNotSingleNode extends Error {}
+
+/** The node this machine plays: the only node of the stack. */
+function localNode(stack: Stack): string {
+  const nodes = Object.keys(stack.nodes);
+  if (nodes.length !== 1) {
+    throw new StackNotSingleNode(
+      `this stack has ${nodes.length} nodes (${nodes.join(', ')}); \`flotilla up\` runs a single-node stack on this machine`,
+    );
+  }
+  return nodes[0]!;
+}
+
+export class Daemon {
+  private busServer: BusServer | undefined;
+  private hubBus: Bus | undefined;
+  private agentBus: Bus | undefined;
+  private hub: Hub | undefined;
+  private agent: Agent | undefined;
+  private api: ApiServer | undefined;
+  private credentials: BusCredentials | undefined;
+  private stopping = false;
+  private finished!: () => void;
+  /** Settles once the daemon has shut down (after `down` or `detach`). */
+  readonly done = new Promise<void>((resolve) => (this.finished = resolve));
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  async start(): Promise<{ url: string; token: string }> {
+    const { stack, stateDir } = this.options;
+    const node = localNode(stack);
+    // The state dir is traversable (service users reach their data dirs through it); what
+    // is private below it (bus, hub, agent, caddy, logs) is created 0700.
+    await mkdir(stateDir, { recursive: true, mode: 0o755 });
+    await chmod(stateDir, 0o755);
+    await mkdir(path.join(stateDir, 'hub'), { recursive: true, mode: 0o700 });
+    const busDir = path.join(stateDir, 'bus');
+    this.credentials = await ensureCredentials(busDir, [node]);
+    await this.startBus(busDir);
+    const url = this.busServer!.url;
+    const { hub: hubCredentials, agents } = this.credentials;
+    this.hubBus = await connectBus({
+      url,
+      ...hubCredentials,
+      name: 'hub',
+      onError: (error) => this.options.log(`bus: ${String(error)}`),
+    });
+    await ensureBuckets(this.hubBus);
+    this.hub = new Hub({ bus: this.hubBus, stateDir, log: this.options.log });
+    await this.hub.start();
+    const agentCredentials = agents[node]!;
+    this.agentBus = await connectBus({
+      url,
+      ...agentCredentials,
+      name: `agent ${node}`,
+      onError: (error) => this.options.log(`bus: ${String(error)}`),
+    });
+    this.agent = new Agent({
+      node,
+      bus: this.agentBus,
+      busPass: agentCredentials.pass,
+      stateDir,
+      // Secrets arrive with the secrets store; until then a service that needs one is held.
+      secrets: () => undefined,
+      ...(stack.nodes[node]!.gateway ? { gateway: { adminListen: DEFAULT_ADMIN_LISTEN } } : {}),
+      log: this.options.log,
+    });
+    await this.agent.start();
+    await this.hub.apply({ stack, stackDir: path.dirname(path.resolve(this.options.file)) });
+    const token = newApiToken();
+    this.api = await startApiServer({
+      host: '127.0.0.1',
+      port: 0,
+      token,
+      routes: this.routes(node),
+    });
+    await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
+    return { url: this.api.url, token };
+  }
+
+  /** Stops every service (dependents first), then Caddy, the bus and the API. */
+  async down(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    await this.agent?.stopAll();
+    await this.shutdown();
+  }
+
+  /** Leaves services running (for the next daemon to adopt) and shuts the control plane down. */
+  async detach(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    await this.agent?.detach();
+    await this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.hub?.stop();
+    await removeEndpoint(this.options.stateDir);
+    await this.api?.close();
+    await this.agentBus?.close().catch(() => {});
+    await this.hubBus?.close().catch(() => {});
+    await this.busServer?.stop();
+    this.finished();
+  }
+
+  private async startBus(dir: string): Promise<void> {
+    const server = await startBusServer({ dir, users: busUsers(this.credentials!) });
+    this.busServer = server;
+    void server.exited.then(async (exit) => {
+      if (this.stopping) return;
+      this.options.log(`the bus (nats-server) exited (${exit.signal ?? exit.code}); restarting it`);
+      for (let attempt = 1; !this.stopping; attempt++) {
+        try {
+          await this.startBus(dir);
+          this.options.log('the bus is back');
+          return;
+        } catch (error) {
+          this.options.log(
+            `restarting the bus failed (attempt ${attempt}): ${(error as Error).message}`,
+          );
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));
+        }
+      }
+    });
+  }
+
+  private nodesOf(service: string): string[] {
+    const plan = this.hub?.plan;
+    if (!plan || !plan.placement.some((instance) => instance.service === service)) {
+      throw new ApiError(404, `no service named ${service}`);
+    }
+    return [
+      ...new Set(
+        plan.placement
+          .filter((instance) => instance.service === service)
+          .map((instance) => instance.node),
+      ),
+    ];
+  }
+
+  private ask(node: string, verb: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+    const credentials = this.credentials!.agents[node];
+    if (!credentials) throw new ApiError(404, `no node named ${node}`);
+    return requestNode(this.hubBus!, { node, pass: credentials.pass }, verb, payload, timeoutMs);
+  }
+
+  private routes(node: string): ApiRoute[] {
+    return [
+      {
+        method: 'GET',
+        path: '/v1/status',
+        handle: async () => ({ json: statusReport(this.hub!) }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/apply',
+        body: z.object({ file: z.string().optional() }).optional(),
+        handle: async ({ body }) => {
+          const file = (body as { file?: string } | undefined)?.file ?? this.options.file;
+          const loaded = await loadStackFile(file);
+          if (!loaded.ok) {
+            throw new ApiError(
+              400,
+              `${file} is not valid`,
+              loaded.diagnostics.map((diagnostic) => formatDiagnostic(diagnostic)),
+            );
+          }
+          try {
+            localNode(loaded.stack);
+          } catch (error) {
+            throw new ApiError(400, (error as Error).message);
+          }
+          const changes = await this.hub!.apply({
+            stack: loaded.stack,
+            stackDir: path.dirname(path.resolve(file)),
+          });
+          return { json: { changes } };
+        },
+      },
+      {
+        method: 'POST',
+        path: '/v1/services/:name/restart',
+        handle: async ({ params }) => {
+          let restarted = 0;
+          for (const target of this.nodesOf(params.name!)) {
+            const answer = (await this.ask(
+              target,
+              'restart',
+              { service: params.name },
+              120_000,
+            )) as { restarted: number };
+            restarted += answer.restarted;
+          }
+          return { json: { restarted } };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/v1/services/:name/logs',
+        handle: async ({ params, query }) => {
+          const lines = Number(query.get('lines') ?? 100);
+          const all: string[] = [];
+          for (const target of this.nodesOf(params.name!)) {
+            const answer = (await this.ask(target, 'logs', { service: params.name, lines })) as {
+              lines: string[];
+            };
+            all.push(...answer.lines);
+          }
+          return { json: { lines: all } };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/v1/services/:name/logs/follow',
+        handle: async ({ params, query }) => {
+          const service = params.name!;
+          this.nodesOf(service);
+          const ids = this.hub!.plan!.placement.filter(
+            (instance) => instance.service === service && instance.node === node,
+          ).map((instance) => instance.instance);
+          const lines = Number(query.get('lines') ?? 10);
+          return {
+            events: async (send, signal) => {
+              const followers = ids.map((id) =>
+                followLog(
+                  instanceLogFile(this.agent!.logDir, id),
+                  (batch) =>
+                    send(
+                      'lines',
+                      batch.map((line) => `${id} | ${line}`),
+                    ),
+                  { lines },
+                ),
+              );
+              await new Promise<void>((resolve) =>
+                signal.addEventListener('abort', () => resolve(), { once: true }),
+              );
+              for (const follower of followers) follower.close();
+            },
+          };
+        },
+      },
+      {
+        method: 'GET',
+        path: '/v1/events',
+        handle: async () => ({
+          events: async (send, signal) => {
+            const watch = await this.hubBus!.events.subscribe(({ event }) => send('event', event), {
+              credentials: this.credentials!,
+            });
+            await new Promise<void>((resolve) =>
+              signal.addEventListener('abort', () => resolve(), { once: true }),
+            );
+            watch.stop();
+          },
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/down',
+        handle: async () => {
+          // Answer first: the API goes away with the rest.
+          setImmediate(() => void this.down());
+          return { json: { stopping: true }, status: 202 };
+        },
+      },
+    ];
+  }
+}

@@ -1,0 +1,156 @@
+// The hub: turns the stack into each node's desired state on the bus, and keeps every
+// gateway's route config in step with the registry — only instances an agent reports
+// healthy, recomputed the moment a status changes.
+import path from 'node:path';
+import { configHash, type DesiredValue, type GatewayValue } from '../agent/agent.ts';
+import { nodeStatusSchema, type NodeStatus } from '../agent/status.ts';
+import type { Bus } from '../bus/client.ts';
+import type { Watch } from '../bus/kv.ts';
+import { caddyKey, desiredKey } from '../bus/subjects.ts';
+import { caddyConfig, DEFAULT_ADMIN_LISTEN } from '../plan/caddy.ts';
+import type { DesiredInstance } from '../plan/desired.ts';
+import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
+import { placeInstances } from '../plan/placement.ts';
+import { planStack, type Plan } from '../plan/plan.ts';
+import { routeTable, type RouteEntry } from '../plan/routes.ts';
+import type { Stack } from '../spec/schema.ts';
+import { healthyInstances, onlyHealthy } from './registry.ts';
+
+/** How often the registry looks for nodes whose reports went stale. */
+const STALENESS_CHECK_MS = 1_000;
+
+export interface InstanceChange {
+  node: string;
+  instance: string;
+  change: 'add' | 'remove' | 'update';
+}
+
+export interface HubOptions {
+  bus: Bus;
+  /** Each node's Flotilla state directory (the same path on every node). */
+  stateDir: string;
+  log: (line: string) => void;
+}
+
+export interface AppliedStack {
+  stack: Stack;
+  stackDir: string;
+}
+
+export class Hub {
+  private current: { stack: Stack; plan: Plan } | undefined;
+  private readonly statuses = new Map<string, NodeStatus>();
+  private readonly written = new Map<string, string>();
+  private watch: Watch | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: HubOptions) {}
+
+  get stack(): Stack | undefined {
+    return this.current?.stack;
+  }
+
+  get plan(): Plan | undefined {
+    return this.current?.plan;
+  }
+
+  nodeStatuses(): ReadonlyMap<string, NodeStatus> {
+    return this.statuses;
+  }
+
+  async start(): Promise<void> {
+    this.watch = await this.options.bus.status.watch('node.>', (change) => {
+      if (change.kind !== 'put') return;
+      const parsed = nodeStatusSchema.safeParse(change.value);
+      if (!parsed.success) return;
+      this.statuses.set(parsed.data.node, parsed.data);
+      void this.publishGateways();
+    });
+    this.timer = setInterval(() => void this.publishGateways(), STALENESS_CHECK_MS);
+  }
+
+  stop(): void {
+    this.watch?.stop();
+    clearInterval(this.timer);
+  }
+
+  /** Writes every node's desired state; returns what changes for the agents. */
+  async apply({ stack, stackDir }: AppliedStack): Promise<InstanceChange[]> {
+    const plan = planStack(stack, { stackDir, stateDir: this.options.stateDir });
+    const changes = diffDesired(this.current?.plan, plan);
+    this.current = { stack, plan };
+    for (const [node, desired] of Object.entries(plan.desired)) {
+      const value: DesiredValue = { stack: stack.name, node: desired };
+      await this.putIfChanged(desiredKey(node), value, configHash(value));
+    }
+    await this.publishGateways();
+    return changes;
+  }
+
+  /** Each gateway's route table with only healthy upstreams (as the hub sees them now). */
+  liveRoutes(gateway: string): RouteEntry[] {
+    if (!this.current) return [];
+    const { stack } = this.current;
+    const healthy = healthyInstances(this.statuses.values(), Date.now());
+    return onlyHealthy(
+      routeTable(stack, placeInstances(stack), allocateMeshAddresses(stack), gateway),
+      healthy,
+    );
+  }
+
+  /** The config hash the hub last wrote for `gateway`: compared with what its agent serves. */
+  gatewayHash(gateway: string): string | undefined {
+    return this.written.get(caddyKey(gateway));
+  }
+
+  private async publishGateways(): Promise<void> {
+    if (!this.current) return;
+    const { stack } = this.current;
+    for (const [gateway, node] of Object.entries(stack.nodes)) {
+      if (!node.gateway) continue;
+      const config = caddyConfig(this.liveRoutes(gateway), {
+        httpPort: stack.gateway.http_port,
+        httpsPort: stack.gateway.https_port,
+        adminListen: DEFAULT_ADMIN_LISTEN,
+        storageDir: path.join(this.options.stateDir, 'caddy', 'storage'),
+        ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
+      });
+      const value: GatewayValue = { hash: configHash(config), config };
+      await this.putIfChanged(caddyKey(gateway), value, value.hash);
+    }
+  }
+
+  /** Writes a key of the desired bucket only when its content changed (agents act on every put). */
+  private async putIfChanged(key: string, value: unknown, hash: string): Promise<void> {
+    if (this.written.get(key) === hash) return;
+    try {
+      await this.options.bus.desired.put(key, value);
+      this.written.set(key, hash);
+    } catch (error) {
+      this.options.log(`could not write ${key}: ${(error as Error).message}`);
+    }
+  }
+}
+
+function instancesById(plan: Plan | undefined): Map<string, DesiredInstance> {
+  const result = new Map<string, DesiredInstance>();
+  for (const node of Object.values(plan?.desired ?? {}))
+    for (const instance of node.instances) result.set(`${instance.node}/${instance.id}`, instance);
+  return result;
+}
+
+export function diffDesired(before: Plan | undefined, after: Plan): InstanceChange[] {
+  const old = instancesById(before);
+  const next = instancesById(after);
+  const changes: InstanceChange[] = [];
+  for (const [key, instance] of next) {
+    const previous = old.get(key);
+    if (!previous) changes.push({ node: instance.node, instance: instance.id, change: 'add' });
+    else if (JSON.stringify(previous) !== JSON.stringify(instance))
+      changes.push({ node: instance.node, instance: instance.id, change: 'update' });
+  }
+  for (const [key, instance] of old)
+    if (!next.has(key))
+      changes.push({ node: instance.node, instance: instance.id, change: 'remove' });
+  return changes;
+}
