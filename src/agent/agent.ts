@@ -144,7 +144,7 @@ export class Agent {
   async detach(): Promise<void> {
     this.close();
     for (const runner of this.runners.values()) runner.detach();
-    await this.caddy?.stop();
+    this.caddy?.detach();
   }
 
   /** Stops every instance in reverse startup order (dependents first), then Caddy. */

@@ -21,13 +21,14 @@ export interface CaddyProcess {
   dir: string;
   adminListen: string;
   storageDir: string;
+  /** Replaceable, so a test can hand the process to a new (adopting) server. */
   server: CaddyServer;
   /** POST /load; the config must keep admin.listen at `adminListen`. */
   load(config: unknown): Promise<void>;
   /** PEM of the internal CA's root, which signs every `tls: internal` host. */
   rootCertificate(): Promise<string>;
   /** The tail of Caddy's log, for failure messages. */
-  log(): string;
+  log(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -36,24 +37,26 @@ export async function startCaddy(): Promise<CaddyProcess> {
   const adminListen = `127.0.0.1:${await freePort()}`;
   const server = new CaddyServer({ dir, adminListen });
   const stop = async () => {
-    await server.stop();
+    await started.server.stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
     await server.start();
   } catch (error) {
-    await stop();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  return {
+  const started: CaddyProcess = {
     pid: server.pid!,
     dir,
     adminListen,
     storageDir: server.storageDir,
     server,
-    load: (config) => server.load(config),
-    rootCertificate: () => readRootCertificate(server),
-    log: () => server.log(),
+    load: (config) => started.server.load(config),
+    rootCertificate: () => readRootCertificate(started.server),
+    log: () => started.server.log(),
     stop,
   };
+  return started;
 }

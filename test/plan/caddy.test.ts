@@ -292,7 +292,7 @@ describe('through a real Caddy', () => {
           break;
         } catch (error) {
           if (Date.now() > deadline) {
-            throw new Error(`no certificate for ${host}: ${error}\n${caddy.log()}`);
+            throw new Error(`no certificate for ${host}: ${error}\n${await caddy.log()}`);
           }
           await new Promise((resolve) => setTimeout(resolve, 50));
         }

@@ -2,21 +2,21 @@
 // given the last good config again), fed whole configs through its admin API's
 // `POST /load`, which swaps them atomically. A rejected config leaves the previous one
 // serving and comes back as an error.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
+import { tailLog } from '../process/log-files.ts';
+import { ProcessSupervisor } from '../process/supervisor.ts';
 
 export const CADDY_BINARY = process.env['FLOTILLA_CADDY'] ?? 'caddy';
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
-const RESTART_DELAY_MS = 250;
-const LOG_TAIL_BYTES = 16 * 1024;
+const LOG_TAIL_LINES = 30;
 
 export interface CaddyServerOptions {
-  /** Caddy's HOME, XDG dirs, storage and log live here. */
+  /** Caddy's HOME, XDG dirs, storage, log and process record live here. */
   dir: string;
   /** host:port of the admin API; loopback only. */
   adminListen: string;
@@ -25,7 +25,7 @@ export interface CaddyServerOptions {
 export class CaddyRejectedConfig extends Error {}
 
 /** Keeps Caddy (and `caddy validate`) out of the real home: everything under `dir`. */
-export function caddyEnvironment(dir: string): NodeJS.ProcessEnv {
+export function caddyEnvironment(dir: string): Record<string, string> {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: dir,
@@ -34,19 +34,41 @@ export function caddyEnvironment(dir: string): NodeJS.ProcessEnv {
   };
 }
 
-/** Events: `restarted` (pid) after Caddy died and came back, `error` (Error) when it can't. */
+/**
+ * Caddy runs under the same supervisor as services: detached, logging to a file, so it
+ * keeps serving while the agent is down, and is adopted (not restarted) by the next agent.
+ * Events: `restarted` (pid) after Caddy died and came back with the last config.
+ */
 export class CaddyServer extends EventEmitter {
-  private child: ChildProcess | undefined;
+  private readonly supervisor: ProcessSupervisor;
   private lastConfig: unknown;
-  private stopping = false;
-  private logTail = '';
+  private starts = 0;
 
   constructor(private readonly options: CaddyServerOptions) {
     super();
+    const bootstrap = path.join(options.dir, 'bootstrap.json');
+    this.supervisor = new ProcessSupervisor({
+      id: 'caddy',
+      command: [CADDY_BINARY, 'run', '--config', bootstrap],
+      cwd: options.dir,
+      env: caddyEnvironment(options.dir),
+      stop: { signal: 'SIGTERM', timeoutMs: STOP_TIMEOUT_MS },
+      restart: 'always',
+      logDir: options.dir,
+      stateDir: options.dir,
+    });
+    this.supervisor.on('started', ({ adopted }) => {
+      this.starts += 1;
+      if (adopted || this.starts === 1) return;
+      void this.waitForAdmin()
+        .then(() => (this.lastConfig === undefined ? undefined : this.post(this.lastConfig)))
+        .then(() => this.emit('restarted', this.pid))
+        .catch((error: unknown) => this.emit('error', error));
+    });
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.supervisor.status.pid;
   }
 
   get storageDir(): string {
@@ -58,28 +80,15 @@ export class CaddyServer extends EventEmitter {
     return path.join(this.storageDir, 'pki/authorities/local/root.crt');
   }
 
+  /** Starts Caddy, or adopts the one a previous agent left running. */
   async start(): Promise<void> {
     await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
     const bootstrap = path.join(this.options.dir, 'bootstrap.json');
     await writeFile(bootstrap, JSON.stringify({ admin: { listen: this.options.adminListen } }), {
       mode: 0o600,
     });
-    const child = spawn(CADDY_BINARY, ['run', '--config', bootstrap], {
-      env: caddyEnvironment(this.options.dir),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    const remember = (chunk: Buffer) => {
-      this.logTail = (this.logTail + chunk.toString()).slice(-LOG_TAIL_BYTES);
-    };
-    child.stdout?.on('data', remember);
-    child.stderr?.on('data', remember);
-    child.once('exit', () => {
-      if (this.child === child) this.child = undefined;
-      if (!this.stopping) setTimeout(() => void this.revive(), RESTART_DELAY_MS);
-    });
-    await this.waitForAdmin(child);
-    if (this.lastConfig !== undefined) await this.post(this.lastConfig);
+    await this.supervisor.start();
+    await this.waitForAdmin();
   }
 
   /** Replaces the whole config; on rejection the previous config keeps serving. */
@@ -95,30 +104,18 @@ export class CaddyServer extends EventEmitter {
     return JSON.parse(body) as unknown;
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.supervisor.stop();
   }
 
-  log(): string {
-    return this.logTail;
+  /** Leaves Caddy serving the last routes while no agent watches it. */
+  detach(): void {
+    this.supervisor.detach();
   }
 
-  private async revive(): Promise<void> {
-    if (this.stopping) return;
-    try {
-      await this.start();
-      this.emit('restarted', this.pid);
-    } catch (error) {
-      this.emit('error', error);
-      setTimeout(() => void this.revive(), RESTART_DELAY_MS * 4);
-    }
+  /** The tail of Caddy's log, for error messages. */
+  async log(): Promise<string> {
+    return (await tailLog(this.supervisor.logFile, LOG_TAIL_LINES).catch(() => [])).join('\n');
   }
 
   private async post(config: unknown): Promise<void> {
@@ -132,20 +129,25 @@ export class CaddyServer extends EventEmitter {
       throw new CaddyRejectedConfig(`caddy rejected the config: ${extractError(body)}`);
   }
 
-  private async waitForAdmin(child: ChildProcess): Promise<void> {
+  private async waitForAdmin(): Promise<void> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`caddy exited while starting:\n${this.logTail.trim()}`);
-      }
+      const state = this.supervisor.status.state;
+      if (state === 'failed') throw new Error(`caddy keeps exiting:\n${await this.log()}`);
       try {
-        if ((await adminRequest(this.options.adminListen, 'GET', '/config/')).status === 200)
+        if (
+          state === 'running' &&
+          (await adminRequest(this.options.adminListen, 'GET', '/config/')).status === 200
+        )
           return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline)
-        throw new Error(`caddy's admin API did not answer within ${START_TIMEOUT_MS / 1000}s`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `caddy's admin API did not answer within ${START_TIMEOUT_MS / 1000}s:\n${await this.log()}`,
+        );
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -2,7 +2,7 @@
 // back serving the same routes.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CaddyRejectedConfig } from '../../../src/agent/gateway/caddy-server.ts';
+import { CaddyRejectedConfig, CaddyServer } from '../../../src/agent/gateway/caddy-server.ts';
 import { caddyConfig } from '../../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../../src/plan/routes.ts';
 import { startCaddy, type CaddyProcess } from '../../helpers/caddy-process.ts';
@@ -94,5 +94,17 @@ describe('the gateway Caddy', () => {
     await until(routed, 5000);
     const served = (await caddy.server.currentConfig()) as { apps: { http: { servers: object } } };
     expect(Object.keys(served.apps.http.servers)).toEqual(['gateway']);
+  });
+
+  it('is adopted, still serving, by the next agent after the agent goes away', async () => {
+    await caddy.load(config(backendPort));
+    const pid = caddy.server.pid!;
+    caddy.server.detach();
+    expect(await routed()).toBe(true);
+    const next = new CaddyServer({ dir: caddy.dir, adminListen: caddy.adminListen });
+    await next.start();
+    expect(next.pid).toBe(pid);
+    expect(await routed()).toBe(true);
+    caddy.server = next;
   });
 });
