@@ -73,6 +73,10 @@ export class Agent {
   private readonly others = new Map<string, NodeStatus>();
   private caddy: CaddyServer | undefined;
   private gatewayStatus: NodeStatus['gateway'];
+  private gatewayWanted: GatewayValue | undefined;
+  /** Hash of the last config sent to Caddy, accepted or not: a rejected one isn't retried. */
+  private gatewayAttempted: string | undefined;
+  private gatewayLoading: Promise<void> | undefined;
   private watches: Watch[] = [];
   private timers: NodeJS.Timeout[] = [];
   private reportTimer: NodeJS.Timeout | undefined;
@@ -126,7 +130,7 @@ export class Agent {
         await bus.desired.watch(caddyKey(node), (change) => {
           if (change.kind !== 'put') return;
           const parsed = gatewayValueSchema.safeParse(change.value);
-          if (parsed.success) void this.loadGateway(parsed.data);
+          if (parsed.success) this.loadGateway(parsed.data);
         }),
       );
     }
@@ -384,17 +388,28 @@ export class Agent {
     this.gatewayStatus = { ca_path: this.caddy.rootCertificatePath };
   }
 
-  private async loadGateway(value: GatewayValue): Promise<void> {
-    if (!this.caddy || this.gatewayStatus?.config_hash === value.hash) return;
-    try {
-      await this.caddy.load(value.config);
-      this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
-    } catch (error) {
-      const message = (error as Error).message;
-      this.gatewayStatus = { ...this.gatewayStatus, error: message };
-      this.event('gateway.rejected', message);
+  /** Loads arrive faster than Caddy applies them: one at a time, always the newest, once. */
+  private loadGateway(value: GatewayValue): void {
+    this.gatewayWanted = value;
+    this.gatewayLoading ??= this.drainGatewayLoads().finally(
+      () => (this.gatewayLoading = undefined),
+    );
+  }
+
+  private async drainGatewayLoads(): Promise<void> {
+    while (this.caddy && this.gatewayWanted && this.gatewayWanted.hash !== this.gatewayAttempted) {
+      const value = this.gatewayWanted;
+      this.gatewayAttempted = value.hash;
+      try {
+        await this.caddy.load(value.config);
+        this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
+      } catch (error) {
+        const message = (error as Error).message;
+        this.gatewayStatus = { ...this.gatewayStatus, error: message };
+        this.event('gateway.rejected', message);
+      }
+      this.reportSoon();
     }
-    this.reportSoon();
   }
 
   private event(

@@ -1,28 +1,14 @@
 // The real `flotilla` binary, as a user runs it: exit codes, messages, no stack traces.
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { flotilla } from '../helpers/flotilla-cli.ts';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/flotilla.js');
-
-async function flotilla(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
+async function flotillaCli(...args: string[]) {
+  return flotilla(args);
 }
 
 let dir: string;
@@ -35,7 +21,7 @@ afterAll(async () => {
 
 describe('flotilla validate', () => {
   it('accepts the quickstart with exit 0', async () => {
-    const result = await flotilla('validate', '-f', 'examples/quickstart/flotilla.yml');
+    const result = await flotillaCli('validate', '-f', 'examples/quickstart/flotilla.yml');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('is valid: stack quickstart, 5 services on 1 node');
   });
@@ -46,7 +32,7 @@ describe('flotilla validate', () => {
       file,
       'name: bad\nservices:\n  api:\n    run: { command: [node] }\n    depend_on: [db]\n    replicas: -1\n',
     );
-    const result = await flotilla('validate', '-f', file);
+    const result = await flotillaCli('validate', '-f', file);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       `${file}:5:5 error unknown key \`depend_on\` in \`services.api\``,
@@ -58,14 +44,14 @@ describe('flotilla validate', () => {
   });
 
   it('says plainly when the file is missing', async () => {
-    const result = await flotilla('validate', '-f', path.join(dir, 'absent.yml'));
+    const result = await flotillaCli('validate', '-f', path.join(dir, 'absent.yml'));
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no such file');
   });
 
   it('rejects bad usage with exit 2 and a hint', async () => {
-    expect((await flotilla('validate', '--nope')).code).toBe(2);
-    const typo = await flotilla('plna');
+    expect((await flotillaCli('validate', '--nope')).code).toBe(2);
+    const typo = await flotillaCli('plna');
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('did you mean `plan`?');
   });
@@ -78,7 +64,7 @@ describe('flotilla plan', () => {
       file,
       'name: s\nservices:\n  a: { run: { command: [a] }, env: { PW: "${secret:DB_PW}" } }\n',
     );
-    const result = await flotilla('plan', '-f', file, '--json');
+    const result = await flotillaCli('plan', '-f', file, '--json');
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout);
     for (const key of [
@@ -98,7 +84,7 @@ describe('flotilla plan', () => {
   });
 
   it('prints a human summary of the quickstart', async () => {
-    const result = await flotilla('plan', '-f', 'examples/quickstart/flotilla.yml');
+    const result = await flotillaCli('plan', '-f', 'examples/quickstart/flotilla.yml');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Stack quickstart');
     expect(result.stdout).toMatch(/api-2\s+local\s+100\.96\.0\.1\s+http=3001/);
@@ -109,7 +95,7 @@ describe('flotilla plan', () => {
   });
 
   it('shows single artifacts raw', async () => {
-    const caddy = await flotilla(
+    const caddy = await flotillaCli(
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
@@ -117,7 +103,7 @@ describe('flotilla plan', () => {
       'caddy',
     );
     expect(JSON.parse(caddy.stdout)).toHaveProperty('apps.http');
-    const firewall = await flotilla(
+    const firewall = await flotillaCli(
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
@@ -125,7 +111,7 @@ describe('flotilla plan', () => {
       'firewall:local',
     );
     expect(firewall.stdout).toContain('table inet flotilla');
-    const missing = await flotilla(
+    const missing = await flotillaCli(
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
@@ -139,7 +125,7 @@ describe('flotilla plan', () => {
 
 describe('flotilla schema', () => {
   it('prints a JSON Schema every example satisfies and a typo violates', async () => {
-    const result = await flotilla('schema');
+    const result = await flotillaCli('schema');
     expect(result.code).toBe(0);
     const validate = new Ajv2020.default({ strict: false, validateFormats: false }).compile(
       JSON.parse(result.stdout),

@@ -1,0 +1,248 @@
+// `flotilla up` on this machine with real processes, real Caddy and real NATS: crashes,
+// adoption after the agent dies, a killed Caddy, a rejected change, and `down`.
+// One file on purpose: every stack here uses the gateway's fixed ports, so they run in turn.
+import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminRequest } from '../../src/agent/gateway/caddy-server.ts';
+import { readProcStat } from '../../src/agent/process/proc.ts';
+import type { StatusReport } from '../../src/hub/status-report.ts';
+import { flotilla } from '../helpers/flotilla-cli.ts';
+import { gatewayRequest } from '../helpers/https-get.ts';
+
+interface Stack {
+  file: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+
+async function newStack(source: string, extraFiles: string[] = []): Promise<Stack> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'flotilla-life-'));
+  // Service users (postgres) must be able to traverse to their data dir.
+  await chmod(dir, 0o755);
+  const stateDir = path.join(dir, 'state');
+  await cp(source, path.join(dir, 'flotilla.yml'));
+  for (const file of extraFiles) await cp(file, path.join(dir, path.basename(file)));
+  const stack = {
+    file: path.join(dir, 'flotilla.yml'),
+    stateDir,
+    env: { FLOTILLA_STATE_DIR: stateDir },
+  };
+  cleanups.push(async () => {
+    await flotilla(['down', '-f', stack.file], stack.env);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return stack;
+}
+
+async function status(stack: Stack): Promise<StatusReport> {
+  const result = await flotilla(['status', '--json', '-f', stack.file], stack.env);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as StatusReport;
+}
+
+function alive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** Every process the stack runs: instances, Caddy, nats-server and the daemon. */
+async function stackProcesses(stack: Stack, report: StatusReport): Promise<number[]> {
+  const record = async (file: string) =>
+    (JSON.parse(await readFile(file, 'utf8')) as { pid: number }).pid;
+  return [
+    ...report.instances.map((instance) => instance.pid!),
+    await record(path.join(stack.stateDir, 'caddy', 'caddy.json')),
+    Number((await readFile(path.join(stack.stateDir, 'bus', 'nats.pid'), 'utf8')).trim()),
+    await record(path.join(stack.stateDir, 'hub', 'api.json')),
+  ];
+}
+
+async function caCert(stack: Stack): Promise<string> {
+  return readFile(
+    path.join(stack.stateDir, 'caddy', 'storage', 'pki', 'authorities', 'local', 'root.crt'),
+    'utf8',
+  );
+}
+
+/** The upstream dials Caddy is serving right now. */
+async function servedUpstreams(): Promise<string[]> {
+  const { body } = await adminRequest('127.0.0.1:2019', 'GET', '/config/');
+  return [...body.matchAll(/"dial":"([^"]+)"/g)].map((match) => match[1]!);
+}
+
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+describe('the quickstart', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await newStack('examples/quickstart/flotilla.yml');
+    // The quickstart's relative paths resolve from its own folder: use it in place.
+    stack.file = path.resolve('examples/quickstart/flotilla.yml');
+  });
+
+  it('comes up healthy and routed, writes to PostgreSQL through the gateway, and keeps its data across down/up', async () => {
+    const up = await flotilla(['up', '--detach', '-f', stack.file], stack.env);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toContain('every service healthy and routed');
+    const ca = await caCert(stack);
+
+    const visit = await gatewayRequest({
+      host: 'api.localhost',
+      path: '/visits',
+      method: 'POST',
+      ca,
+    });
+    expect(visit.status).toBe(200);
+    const counted = await gatewayRequest({ host: 'quickstart.localhost', path: '/api/visits', ca });
+    expect(JSON.parse(counted.body)).toMatchObject({ visits: 1 });
+    const site = await gatewayRequest({ host: 'quickstart.localhost', path: '/', ca });
+    expect(site.body).toContain('Flotilla quickstart');
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++)
+      seen.add(
+        JSON.parse((await gatewayRequest({ host: 'api.localhost', path: '/', ca })).body).instance,
+      );
+    expect([...seen].sort()).toEqual(['api-1', 'api-2']);
+
+    const before = await stackProcesses(stack, await status(stack));
+    const down = await flotilla(['down', '-f', stack.file], stack.env);
+    expect(down.code, down.stderr).toBe(0);
+    expect(before.filter(alive)).toEqual([]);
+
+    expect((await flotilla(['up', '--detach', '-f', stack.file], stack.env)).code).toBe(0);
+    const again = await gatewayRequest({
+      host: 'api.localhost',
+      path: '/visits',
+      ca: await caCert(stack),
+    });
+    expect(JSON.parse(again.body)).toMatchObject({ visits: 1 });
+    expect((await flotilla(['down', '-f', stack.file], stack.env)).code).toBe(0);
+  }, 120_000);
+});
+
+describe('a two-replica service', () => {
+  let stack: Stack;
+  let ca: string;
+  beforeAll(async () => {
+    stack = await newStack('test/daemon/fixtures/web.yml', ['test/daemon/fixtures/echo-server.js']);
+    const up = await flotilla(['up', '--detach', '-f', stack.file], stack.env);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    ca = await caCert(stack);
+  }, 60_000);
+
+  it('restarts a crashed instance, taking it out of the route table while it is down', async () => {
+    const crashed = (await status(stack)).instances.find((instance) => instance.id === 'web-1')!;
+    process.kill(crashed.pid!, 'SIGKILL');
+    const dial = `127.0.0.1:${crashed.ports.http}`;
+    await eventually(
+      async () => ((await servedUpstreams()).includes(dial) ? undefined : true),
+      2000,
+      'web-1 to leave the routes',
+    );
+    const back = await eventually(
+      async () => {
+        const instance = (await status(stack)).instances.find(
+          (candidate) => candidate.id === 'web-1',
+        )!;
+        return instance.healthy && instance.pid !== crashed.pid ? instance : undefined;
+      },
+      10_000,
+      'web-1 to be restarted',
+    );
+    expect(back.restarts).toBe(1);
+    expect(back.last_exit?.signal).toBe('SIGKILL');
+    await eventually(
+      async () => ((await servedUpstreams()).includes(dial) ? true : undefined),
+      2000,
+      'web-1 to rejoin',
+    );
+  }, 30_000);
+
+  it('adopts running instances when the agent is killed and started again', async () => {
+    const before = await status(stack);
+    const daemon = JSON.parse(
+      await readFile(path.join(stack.stateDir, 'hub', 'api.json'), 'utf8'),
+    ) as { pid: number };
+    process.kill(daemon.pid, 'SIGKILL');
+    // The gateway keeps serving while no agent runs.
+    expect((await gatewayRequest({ host: 'web.localhost', path: '/', ca })).status).toBe(200);
+    const up = await flotilla(['up', '--detach', '--timeout', '20', '-f', stack.file], stack.env);
+    if (up.code !== 0)
+      console.log(
+        up.stdout,
+        up.stderr,
+        await readFile(path.join(stack.stateDir, 'daemon.log'), 'utf8'),
+      );
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const after = await status(stack);
+    expect(
+      after.instances.map((instance) => [instance.id, instance.pid, instance.restarts]),
+    ).toEqual(before.instances.map((instance) => [instance.id, instance.pid, instance.restarts]));
+  }, 60_000);
+
+  it('brings a killed Caddy back with the same routes', async () => {
+    const record = JSON.parse(
+      await readFile(path.join(stack.stateDir, 'caddy', 'caddy.json'), 'utf8'),
+    ) as { pid: number };
+    process.kill(record.pid, 'SIGKILL');
+    const response = await eventually(
+      async () => {
+        const answer = await gatewayRequest({
+          host: 'web.localhost',
+          path: '/x',
+          ca,
+          timeoutMs: 1000,
+        });
+        return answer.status === 200 ? answer : undefined;
+      },
+      10_000,
+      'the gateway to serve again',
+    );
+    expect(JSON.parse(response.body)).toMatchObject({ path: '/x' });
+  }, 30_000);
+
+  it('rejects a bad change and leaves everything running as it was', async () => {
+    const before = await status(stack);
+    const text = await readFile(stack.file, 'utf8');
+    await writeFile(
+      stack.file,
+      `${text}  other:\n    run: { command: [node, echo-server.js] }\n    ports: { http: 47101 }\n`,
+    );
+    const apply = await flotilla(['apply', '-f', stack.file], stack.env);
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain('port 47101 on node `local` is claimed by both');
+    await writeFile(stack.file, text);
+    const after = await status(stack);
+    expect(after.instances.map((instance) => instance.pid)).toEqual(
+      before.instances.map((instance) => instance.pid),
+    );
+  }, 30_000);
+
+  it('leaves no process behind after down', async () => {
+    const processes = await stackProcesses(stack, await status(stack));
+    expect(processes.every(alive)).toBe(true);
+    const down = await flotilla(['down', '-f', stack.file], stack.env);
+    expect(down.code, down.stderr).toBe(0);
+    expect(processes.filter(alive)).toEqual([]);
+  }, 60_000);
+});

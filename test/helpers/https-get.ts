@@ -1,0 +1,41 @@
+import https from 'node:https';
+
+export interface GatewayResponse {
+  status: number;
+  body: string;
+}
+
+/** A request through the gateway on loopback, for `host`, trusting only Caddy's local CA. */
+export function gatewayRequest(options: {
+  host: string;
+  path: string;
+  ca: string;
+  port?: number;
+  method?: string;
+  timeoutMs?: number;
+}): Promise<GatewayResponse> {
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      {
+        host: '127.0.0.1',
+        port: options.port ?? 443,
+        path: options.path,
+        method: options.method ?? 'GET',
+        servername: options.host,
+        headers: { host: options.host },
+        ca: options.ca,
+        agent: false,
+        timeout: options.timeoutMs ?? 5000,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+    request.end();
+  });
+}
