@@ -144,7 +144,7 @@ export function planArtifact(plan: Plan, what: string): { text: string } | { err
   const [kind, node] = what.split(':');
   const pick = <T>(record: Record<string, T>, label: string): T | { error: string } => {
     const key = node ?? Object.keys(record)[0];
-    if (key === undefined || !(key in record)) {
+    if (key === undefined || !Object.hasOwn(record, key)) {
       return {
         error: `no ${label} for ${node ?? 'any node'}; nodes with one: ${Object.keys(record).join(', ') || 'none'}`,
       };

@@ -13,7 +13,7 @@ export function findCycle(graph: DependencyGraph): string[] | undefined {
     state.set(name, 'visiting');
     stack.push(name);
     for (const dependency of graph[name] ?? []) {
-      if (!(dependency in graph)) continue;
+      if (!Object.hasOwn(graph, dependency)) continue;
       const cycle = visit(dependency);
       if (cycle) return cycle;
     }
@@ -34,7 +34,9 @@ export function startupWaves(graph: DependencyGraph): string[][] {
   const depthOf = (name: string): number => {
     const known = depth.get(name);
     if (known !== undefined) return known;
-    const dependencies = (graph[name] ?? []).filter((dependency) => dependency in graph);
+    const dependencies = (graph[name] ?? []).filter((dependency) =>
+      Object.hasOwn(graph, dependency),
+    );
     const value = dependencies.length === 0 ? 0 : 1 + Math.max(...dependencies.map(depthOf));
     depth.set(name, value);
     return value;

@@ -41,8 +41,9 @@ function segmentAllowsEgress(stack: Stack, segment: string): boolean {
 export function classifySource(stack: Stack, entry: string): Source | undefined {
   if (entry.startsWith('node:')) return { kind: 'node', node: entry.slice(5) };
   if (entry.startsWith('service:')) return { kind: 'service', service: entry.slice(8) };
-  if (entry in stack.nodes && !(entry in stack.services)) return { kind: 'node', node: entry };
-  if (entry in stack.services && !(entry in stack.nodes))
+  if (Object.hasOwn(stack.nodes, entry) && !Object.hasOwn(stack.services, entry))
+    return { kind: 'node', node: entry };
+  if (Object.hasOwn(stack.services, entry) && !Object.hasOwn(stack.nodes, entry))
     return { kind: 'service', service: entry };
   if (parseCidr(entry)) return { kind: 'cidr', cidr: entry.includes('/') ? entry : `${entry}/32` };
   return undefined;
@@ -87,7 +88,9 @@ export function computeReachability(stack: Stack): Reachability {
   }
   for (const rule of stack.firewall.allow) {
     const target = parseAllowTarget(rule.to);
-    const service = stack.services[target.service];
+    const service = Object.hasOwn(stack.services, target.service)
+      ? stack.services[target.service]
+      : undefined;
     if (!service) continue;
     const ports = target.port === undefined ? Object.keys(service.ports) : [target.port];
     for (const entry of rule.from) {

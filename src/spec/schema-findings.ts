@@ -74,6 +74,11 @@ const EXPECTED_NAMES: Record<string, string> = {
   record: 'a mapping',
 };
 
+function missingKey(path: PathSegment[]): Finding {
+  const key = String(path.at(-1));
+  return { path, message: `missing required key \`${key}\``, hint: `add \`${key}:\` here` };
+}
+
 export function findingsFromIssues(
   issues: readonly Issue[],
   schema: AnySchema,
@@ -102,19 +107,12 @@ export function findingsFromIssues(
       case 'invalid_type': {
         const found = valueAt(root, path);
         const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
-        if (found === undefined) {
-          return [
-            {
-              path,
-              message: `missing required key \`${String(path.at(-1))}\``,
-              hint: `add \`${String(path.at(-1))}:\` here`,
-            },
-          ];
-        }
+        if (found === undefined) return [missingKey(path)];
         return [{ path, message: `${where}expected ${expected}, found ${describeValue(found)}` }];
       }
       case 'invalid_value': {
         const found = valueAt(root, path);
+        if (found === undefined) return [missingKey(path)];
         const options = issue.values.map(String);
         return [
           {

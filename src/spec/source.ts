@@ -44,8 +44,27 @@ export function parseSource(text: string, file: string): ParsedSource {
       hint: syntaxHint(error.code),
     };
   });
-  const value = syntaxErrors.length > 0 ? undefined : document.toJS({ maxAliasCount: 100 });
-  return { source, syntaxErrors, value };
+  if (syntaxErrors.length > 0) return { source, syntaxErrors, value: undefined };
+  try {
+    return { source, syntaxErrors, value: document.toJS({ maxAliasCount: 100 }) };
+  } catch (error) {
+    // Aliases are resolved here, not while parsing: an unknown anchor or an alias bomb.
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      source,
+      syntaxErrors: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: [],
+          message: `YAML: ${firstLine(message)}`,
+          hint: "check the file's anchors (&name) and aliases (*name)",
+        },
+      ],
+      value: undefined,
+    };
+  }
 }
 
 function firstLine(message: string): string {

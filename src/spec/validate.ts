@@ -103,7 +103,7 @@ function checkServices(stack: Stack, report: Report) {
   const segments = new Set([DEFAULT_SEGMENT, ...Object.keys(stack.networks)]);
   for (const [name, service] of Object.entries(stack.services)) {
     const at = (...rest: PathSegment[]) => ['services', name, ...rest];
-    if (service.node !== undefined && !(service.node in stack.nodes)) {
+    if (service.node !== undefined && !Object.hasOwn(stack.nodes, service.node)) {
       report(at('node'), ...unknownName('node', service.node, Object.keys(stack.nodes)));
     } else if (service.labels !== undefined && eligibleNodes(stack, service).length === 0) {
       report(
@@ -141,7 +141,9 @@ function namedPortProblem(
         ]
       : undefined;
   }
-  return port in service.ports ? undefined : unknownName('port', port, Object.keys(service.ports));
+  return Object.hasOwn(service.ports, port)
+    ? undefined
+    : unknownName('port', port, Object.keys(service.ports));
 }
 
 function checkHealth(
@@ -195,7 +197,9 @@ function checkTemplates(stack: Stack, name: string, service: Service, reportAt: 
       const report = (message: string, hint?: string) =>
         reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
       if (ref.kind === 'service') {
-        const target = stack.services[ref.service];
+        const target = Object.hasOwn(stack.services, ref.service)
+          ? stack.services[ref.service]
+          : undefined;
         if (!target) {
           report(...unknownName('service', ref.service, Object.keys(stack.services)));
         } else if (ref.field !== 'host') {
@@ -259,7 +263,9 @@ function checkFirewall(stack: Stack, report: Report) {
   stack.firewall.allow.forEach((rule, index) => {
     const path = ['firewall', 'allow', index];
     const target = parseAllowTarget(rule.to);
-    const service = stack.services[target.service];
+    const service = Object.hasOwn(stack.services, target.service)
+      ? stack.services[target.service]
+      : undefined;
     if (!service) {
       report(
         [...path, 'to'],
@@ -267,7 +273,7 @@ function checkFirewall(stack: Stack, report: Report) {
       );
       return;
     }
-    if (target.port !== undefined && !(target.port in service.ports)) {
+    if (target.port !== undefined && !Object.hasOwn(service.ports, target.port)) {
       report([...path, 'to'], ...unknownName('port', target.port, Object.keys(service.ports)));
     }
     const internalOnly = serviceSegments(stack, target.service).every(
@@ -276,7 +282,7 @@ function checkFirewall(stack: Stack, report: Report) {
     rule.from.forEach((entry, fromIndex) => {
       const source = classifySource(stack, entry);
       const at = [...path, 'from', fromIndex];
-      if (entry in stack.nodes && entry in stack.services) {
+      if (Object.hasOwn(stack.nodes, entry) && Object.hasOwn(stack.services, entry)) {
         report(
           at,
           `\`${entry}\` is both a node and a service`,
@@ -291,9 +297,9 @@ function checkFirewall(stack: Stack, report: Report) {
           didYouMean(entry, [...Object.keys(stack.nodes), ...Object.keys(stack.services)]) ??
             'write a CIDR such as 198.51.100.0/24, a node name or a service name',
         );
-      } else if (source.kind === 'node' && !(source.node in stack.nodes)) {
+      } else if (source.kind === 'node' && !Object.hasOwn(stack.nodes, source.node)) {
         report(at, ...unknownName('node', source.node, Object.keys(stack.nodes)));
-      } else if (source.kind === 'service' && !(source.service in stack.services)) {
+      } else if (source.kind === 'service' && !Object.hasOwn(stack.services, source.service)) {
         report(at, ...unknownName('service', source.service, Object.keys(stack.services)));
       } else if (source.kind === 'cidr' && internalOnly) {
         report(
@@ -320,9 +326,9 @@ function checkBackups(stack: Stack, report: Report) {
     const at = (...rest: PathSegment[]) => ['backups', 'jobs', name, ...rest];
     if (!targets.includes(job.to))
       report(at('to'), ...unknownName('backup target', job.to, targets));
-    if (job.service !== undefined && !(job.service in stack.services))
+    if (job.service !== undefined && !Object.hasOwn(stack.services, job.service))
       report(at('service'), ...unknownName('service', job.service, Object.keys(stack.services)));
-    if (job.node !== undefined && !(job.node in stack.nodes))
+    if (job.node !== undefined && !Object.hasOwn(stack.nodes, job.node))
       report(at('node'), ...unknownName('node', job.node, Object.keys(stack.nodes)));
   }
   for (const [name, target] of Object.entries(stack.backups.targets)) {
