@@ -8,6 +8,7 @@ import type {
   CaddyRoute,
   JsonValue,
 } from './caddy-json.ts';
+import { groupBy } from './group-by.ts';
 import { compareRoutes, type RouteEntry, type Upstream } from './routes.ts';
 
 export type { CaddyConfig } from './caddy-json.ts';
@@ -37,7 +38,8 @@ const TRY_INTERVAL = '250ms';
 const FAIL_DURATION = '2s';
 
 export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyConfig {
-  const byHost = groupByHost(routes);
+  // Hosts in order, each with its most specific prefix first and the whole-host route last.
+  const byHost = groupBy([...routes].sort(compareRoutes), (route) => route.host);
   const serverRoutes: CaddyRoute[] = [...byHost].map(([host, entries]) => hostRoute(host, entries));
   // Host routes are not terminal, so an unknown host or a path no prefix claims ends here
   // instead of in Caddy's empty 200.
@@ -82,17 +84,6 @@ export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyC
     policies.push({ subjects: acme, issuers: [issuer] });
   }
   return config;
-}
-
-/** Hosts in order, each with its most specific prefix first and the whole-host route last. */
-function groupByHost(routes: readonly RouteEntry[]): Map<string, RouteEntry[]> {
-  const byHost = new Map<string, RouteEntry[]>();
-  for (const entry of [...routes].sort(compareRoutes)) {
-    const entries = byHost.get(entry.host);
-    if (entries) entries.push(entry);
-    else byHost.set(entry.host, [entry]);
-  }
-  return byHost;
 }
 
 function hostRoute(host: string, entries: readonly RouteEntry[]): CaddyRoute {

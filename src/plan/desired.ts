@@ -5,7 +5,9 @@
 import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import type { HealthCheck, Service, Stack } from '../spec/schema.ts';
+import { groupBy } from './group-by.ts';
 import { defaultPortName, type Instance } from './placement.ts';
+import type { Reachability } from './reachability.ts';
 
 export interface DesiredInstance {
   id: string;
@@ -29,7 +31,7 @@ export interface DesiredInstance {
 
 export interface DesiredNode {
   instances: DesiredInstance[];
-  /** name → address entries the agent keeps so services reach each other by name. */
+  /** name → address of the services this node's services may reach, kept by the agent. */
   hosts: Record<string, string>;
 }
 
@@ -44,13 +46,13 @@ export function secretPlaceholder(name: string): string {
   return `\${secret:${name}}`;
 }
 
-/** The address `from` on `fromNode` uses to reach one of `service`'s instances. */
+/** The instance of `service` a client on `fromNode` talks to: a local one if there is one. */
 function nearestInstance(
-  instances: readonly Instance[],
+  byService: Map<string, Instance[]>,
   service: string,
   fromNode: string,
 ): Instance | undefined {
-  const candidates = instances.filter((instance) => instance.service === service);
+  const candidates = byService.get(service) ?? [];
   return candidates.find((instance) => instance.node === fromNode) ?? candidates[0];
 }
 
@@ -58,18 +60,29 @@ export function desiredState(
   stack: Stack,
   instances: readonly Instance[],
   meshAddresses: Record<string, string>,
+  reachability: Reachability,
   options: DesiredOptions,
 ): Record<string, DesiredNode> {
   const hostOf = (target: Instance, fromNode: string) =>
     target.node === fromNode ? '127.0.0.1' : meshAddresses[target.node]!;
+  const byService = groupBy(instances, (instance) => instance.service);
+  const reachableFrom = new Map<string, Set<string>>();
+  for (const grant of reachability.grants) {
+    if (grant.source.kind !== 'service') continue;
+    const targets = reachableFrom.get(grant.source.service) ?? new Set<string>();
+    reachableFrom.set(grant.source.service, targets.add(grant.to));
+  }
   const result: Record<string, DesiredNode> = {};
-  for (const node of Object.keys(stack.nodes)) {
-    const hosts: Record<string, string> = {};
-    for (const service of Object.keys(stack.services)) {
-      const target = nearestInstance(instances, service, node);
-      if (target) hosts[service] = hostOf(target, node);
+  for (const node of Object.keys(stack.nodes)) result[node] = { instances: [], hosts: {} };
+  // A node gets name entries for what its own services may reach, and nothing else.
+  for (const [node, local] of groupBy(instances, (instance) => instance.node)) {
+    const hosts = result[node]!.hosts;
+    for (const service of new Set(local.map((instance) => instance.service))) {
+      for (const reachable of reachableFrom.get(service) ?? []) {
+        const target = nearestInstance(byService, reachable, node);
+        if (target && !Object.hasOwn(hosts, reachable)) hosts[reachable] = hostOf(target, node);
+      }
     }
-    result[node] = { instances: [], hosts };
   }
   for (const instance of instances) {
     const service = stack.services[instance.service]!;
@@ -87,7 +100,7 @@ export function desiredState(
           if (ref.field === 'node') return instance.node;
           return String(instance.index);
         case 'service': {
-          const target = nearestInstance(instances, ref.service, instance.node)!;
+          const target = nearestInstance(byService, ref.service, instance.node)!;
           const host = hostOf(target, instance.node);
           const port = String(
             target.ports[ref.port ?? defaultPortName(stack.services[ref.service]!)!],

@@ -1,6 +1,7 @@
 // Which service ports on which node may be opened from where, resolved from the grants to
 // concrete nodes and CIDRs. Both the nftables ruleset and the Tailscale policy render it.
 import type { Stack } from '../spec/schema.ts';
+import { groupBy } from './group-by.ts';
 import type { Instance } from './placement.ts';
 import type { Reachability, Source } from './reachability.ts';
 
@@ -38,14 +39,16 @@ export interface ServiceAccess {
 
 const byNumber = (a: number, b: number) => a - b;
 
-function sourceNodes(stack: Stack, instances: readonly Instance[], source: NodeSource): string[] {
+function sourceNodes(
+  gateways: string[],
+  byService: Map<string, Instance[]>,
+  source: NodeSource,
+): string[] {
   switch (source.kind) {
     case 'service':
-      return instances
-        .filter((instance) => instance.service === source.service)
-        .map((instance) => instance.node);
+      return (byService.get(source.service) ?? []).map((instance) => instance.node);
     case 'gateway':
-      return gatewayNodes(stack);
+      return gateways;
     case 'node':
       return [source.node];
   }
@@ -70,16 +73,29 @@ export function serviceAccess(input: {
   stack: Stack;
   instances: readonly Instance[];
   reachability: Reachability;
+  /** Only this node's entries (a firewall is rendered per node). */
+  node?: string;
 }): ServiceAccess[] {
   const { stack, instances, reachability } = input;
   const nodeOrder = Object.keys(stack.nodes);
+  // Indexed once: a 2,000-service stack must not scan every instance for every pair.
+  const gateways = gatewayNodes(stack);
+  const byService = groupBy(instances, (instance) => instance.service);
+  const grantsTo = groupBy(reachability.grants, (grant) => grant.to);
+  // Instances come in service declaration order, so each node's groups keep that order.
+  const byNode = groupBy(
+    input.node === undefined
+      ? instances
+      : instances.filter((instance) => instance.node === input.node),
+    (instance) => instance.node,
+  );
   const result: ServiceAccess[] = [];
-  for (const node of nodeOrder) {
-    for (const [service, declared] of Object.entries(stack.services)) {
-      const local = instances.filter(
-        (instance) => instance.service === service && instance.node === node,
-      );
-      if (local.length === 0) continue;
+  for (const node of input.node === undefined ? nodeOrder : [input.node]) {
+    for (const [service, local] of groupBy(
+      byNode.get(node) ?? [],
+      (instance) => instance.service,
+    )) {
+      const declared = stack.services[service]!;
       for (const portName of Object.keys(declared.ports)) {
         const ports = local
           .map((instance) => instance.ports[portName])
@@ -87,13 +103,13 @@ export function serviceAccess(input: {
         const peers = new Set<string>();
         const reasons = new Set<string>();
         const cidrs = new Set<string>();
-        for (const grant of reachability.grants) {
-          if (grant.to !== service || !grant.ports.includes(portName)) continue;
+        for (const grant of grantsTo.get(service) ?? []) {
+          if (!grant.ports.includes(portName)) continue;
           if (grant.source.kind === 'cidr') {
             cidrs.add(grant.source.cidr);
             continue;
           }
-          const remote = sourceNodes(stack, instances, grant.source).filter(
+          const remote = sourceNodes(gateways, byService, grant.source).filter(
             (peer) => peer !== node,
           );
           if (remote.length === 0) continue;

@@ -3,7 +3,7 @@
 // mesh interface and only to the mesh addresses of nodes that reachability allows, plus the
 // outside CIDRs of firewall.allow; nothing else on the host is touched.
 import type { Stack } from '../spec/schema.ts';
-import { BUS_PORT, hubNode, serviceAccess } from './firewall-access.ts';
+import { BUS_PORT, hubNode, serviceAccess, type ServiceAccess } from './firewall-access.ts';
 import { meshInterfaceName, meshListenPort } from './mesh-interface.ts';
 import type { Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
@@ -14,6 +14,8 @@ export interface FirewallInput {
   instances: readonly Instance[];
   meshAddresses: Record<string, string>;
   reachability: Reachability;
+  /** This node's serviceAccess entries, when the caller computed them for every node at once. */
+  access?: ServiceAccess[];
 }
 
 /** One accept rule of the input chain. */
@@ -68,8 +70,7 @@ export function firewallRules(input: FirewallInput): FirewallRule[] {
     });
   }
 
-  for (const access of serviceAccess({ stack, instances, reachability })) {
-    if (access.node !== node) continue;
+  for (const access of input.access ?? serviceAccess({ stack, instances, reachability, node })) {
     const what = `${access.service}:${access.portName}`;
     if (access.peers.length > 0) {
       rules.push({

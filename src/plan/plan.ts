@@ -6,6 +6,8 @@ import { caddyConfig, type CaddyConfig } from './caddy.ts';
 import { monthlyCost, type CostReport } from './cost.ts';
 import { desiredState, type DesiredNode, type DesiredOptions } from './desired.ts';
 import { firewallRuleset } from './firewall.ts';
+import { serviceAccess } from './firewall-access.ts';
+import { groupBy } from './group-by.ts';
 import { allocateMeshAddresses } from './mesh-addresses.ts';
 import { startupWaves } from './order.ts';
 import { placeInstances } from './placement.ts';
@@ -64,6 +66,7 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
   const meshAddresses = allocateMeshAddresses(stack);
   const instances = placeInstances(stack);
   const reachability = computeReachability(stack);
+  const access = groupBy(serviceAccess({ stack, instances, reachability }), (entry) => entry.node);
   const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
   const caddyOptions = {
     httpPort: stack.gateway.http_port,
@@ -94,7 +97,7 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
       ports: instance.ports,
     })),
     order: startupWaves(graph),
-    desired: desiredState(stack, instances, meshAddresses, options),
+    desired: desiredState(stack, instances, meshAddresses, reachability, options),
     routes:
       gateways[0] === undefined ? [] : routeTable(stack, instances, meshAddresses, gateways[0]),
     caddy: Object.fromEntries(
@@ -106,7 +109,14 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
     firewall: Object.fromEntries(
       Object.keys(stack.nodes).map((node) => [
         node,
-        firewallRuleset({ stack, node, instances, meshAddresses, reachability }),
+        firewallRuleset({
+          stack,
+          node,
+          instances,
+          meshAddresses,
+          reachability,
+          access: access.get(node) ?? [],
+        }),
       ]),
     ),
     reachability: { grants: reachability.grants.map(describeGrant), egress: reachability.egress },

@@ -60,23 +60,33 @@ export function parseAllowTarget(target: string): { service: string; port?: stri
 export function computeReachability(stack: Stack): Reachability {
   const grants: Grant[] = [];
   const names = Object.keys(stack.services);
+  const order = new Map(names.map((name, index) => [name, index]));
+  // Members per segment: sources are found through shared segments, not by testing every
+  // pair of services (quadratic in a 2,000-service stack).
+  const members = new Map<string, string[]>();
+  for (const name of names) {
+    for (const segment of serviceSegments(stack, name))
+      members.set(segment, [...(members.get(segment) ?? []), name]);
+  }
   for (const to of names) {
     const ports = Object.keys(stack.services[to]!.ports);
     if (ports.length === 0) continue;
-    const targetSegments = serviceSegments(stack, to);
-    for (const from of names) {
-      // Replicas of one service talk to each other only when they can be on other nodes.
-      if (from === to && stack.services[to]!.replicas < 2) continue;
-      const shared = serviceSegments(stack, from).filter((segment) =>
-        targetSegments.includes(segment),
-      );
-      if (shared.length > 0)
-        grants.push({
-          source: { kind: 'service', service: from },
-          to,
-          ports,
-          via: shared.join(','),
-        });
+    const shared = new Map<string, string[]>();
+    for (const segment of serviceSegments(stack, to)) {
+      for (const from of members.get(segment) ?? []) {
+        // Replicas of one service talk to each other only when they can be on other nodes.
+        if (from === to && stack.services[to]!.replicas < 2) continue;
+        shared.set(from, [...(shared.get(from) ?? []), segment]);
+      }
+    }
+    const sources = [...shared].sort(([a], [b]) => order.get(a)! - order.get(b)!);
+    for (const [from, segments] of sources) {
+      grants.push({
+        source: { kind: 'service', service: from },
+        to,
+        ports,
+        via: segments.join(','),
+      });
     }
   }
   for (const [name, service] of Object.entries(stack.services)) {

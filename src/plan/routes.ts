@@ -2,6 +2,7 @@
 // behind it. The same table feeds plan (every placed instance) and, later, the hub (only
 // the instances its registry reports healthy).
 import type { Route, Stack } from '../spec/schema.ts';
+import { groupBy } from './group-by.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 
 export interface Upstream {
@@ -50,20 +51,19 @@ export function routeTable(
   gatewayNode: string,
 ): RouteEntry[] {
   const entries: RouteEntry[] = [];
+  const byService = groupBy(instances, (instance) => instance.service);
   for (const [name, service] of Object.entries(stack.services)) {
     for (const route of service.routes) {
       const port = route.port ?? defaultPortName(service);
       if (port === undefined) continue; // validate reports a routed service without ports
-      const upstreams = instances
-        .filter((instance) => instance.service === name)
-        .map((instance): Upstream => {
-          const host = instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node];
-          return {
-            instance: instance.id,
-            node: instance.node,
-            dial: `${host}:${instance.ports[port]}`,
-          };
-        });
+      const upstreams = (byService.get(name) ?? []).map((instance): Upstream => {
+        const host = instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node];
+        return {
+          instance: instance.id,
+          node: instance.node,
+          dial: `${host}:${instance.ports[port]}`,
+        };
+      });
       const entry: RouteEntry = {
         host: route.host,
         service: name,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { desiredState } from '../../src/plan/desired.ts';
 import { allocateMeshAddresses } from '../../src/plan/mesh-addresses.ts';
 import { placeInstances } from '../../src/plan/placement.ts';
+import { computeReachability } from '../../src/plan/reachability.ts';
 import { stackSchema } from '../../src/spec/schema.ts';
 
 const stack = stackSchema.parse({
@@ -34,10 +35,16 @@ const stack = stackSchema.parse({
   },
 });
 
-const desired = desiredState(stack, placeInstances(stack), allocateMeshAddresses(stack), {
-  stackDir: '/srv/stack',
-  stateDir: '/var/lib/flotilla',
-});
+const desired = desiredState(
+  stack,
+  placeInstances(stack),
+  allocateMeshAddresses(stack),
+  computeReachability(stack),
+  {
+    stackDir: '/srv/stack',
+    stateDir: '/var/lib/flotilla',
+  },
+);
 
 describe('desired state per node', () => {
   const api = desired.compute!.instances.filter((instance) => instance.service === 'api');
