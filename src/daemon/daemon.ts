@@ -11,7 +11,7 @@ import { connectBus, type Bus } from '../bus/client.ts';
 import { busUsers, ensureCredentials, type BusCredentials } from '../bus/credentials.ts';
 import { requestNode } from '../bus/requests.ts';
 import { startBusServer, type BusServer } from '../bus/server.ts';
-import { DEFAULT_ADMIN_LISTEN } from '../plan/caddy.ts';
+import { adminListen } from '../plan/caddy.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { loadStackFile } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
@@ -92,7 +92,9 @@ export class Daemon {
       stateDir,
       // Secrets arrive with the secrets store; until then a service that needs one is held.
       secrets: () => undefined,
-      ...(stack.nodes[node]!.gateway ? { gateway: { adminListen: DEFAULT_ADMIN_LISTEN } } : {}),
+      ...(stack.nodes[node]!.gateway
+        ? { gateway: { adminListen: adminListen(stack.gateway.admin_port) } }
+        : {}),
       log: this.options.log,
     });
     await this.agent.start();

@@ -7,7 +7,7 @@ import { nodeStatusSchema, type NodeStatus } from '../agent/status.ts';
 import type { Bus } from '../bus/client.ts';
 import type { Watch } from '../bus/kv.ts';
 import { caddyKey, desiredKey } from '../bus/subjects.ts';
-import { caddyConfig, DEFAULT_ADMIN_LISTEN } from '../plan/caddy.ts';
+import { adminListen, caddyConfig } from '../plan/caddy.ts';
 import type { DesiredInstance } from '../plan/desired.ts';
 import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
 import { placeInstances } from '../plan/placement.ts';
@@ -111,7 +111,7 @@ export class Hub {
       const config = caddyConfig(this.liveRoutes(gateway), {
         httpPort: stack.gateway.http_port,
         httpsPort: stack.gateway.https_port,
-        adminListen: DEFAULT_ADMIN_LISTEN,
+        adminListen: adminListen(stack.gateway.admin_port),
         storageDir: path.join(this.options.stateDir, 'caddy', 'storage'),
         ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
       });

@@ -18,15 +18,16 @@ export interface CaddyOptions {
   httpPort: number;
   httpsPort: number;
   acmeEmail?: string;
-  /** Default 127.0.0.1:2019: the admin API must never be reachable from outside. */
+  /** Default adminListen(2019): the admin API must never be reachable from outside. */
   adminListen?: string;
   /** Root of Caddy's file_system storage (certificates, internal CA); Caddy's default otherwise. */
   storageDir?: string;
 }
 
-/** Caddy's admin API port on a gateway node: loopback only, reserved for the gateway. */
-export const CADDY_ADMIN_PORT = 2019;
-export const DEFAULT_ADMIN_LISTEN = `127.0.0.1:${CADDY_ADMIN_PORT}`;
+/** Where Caddy's admin API listens on a gateway node: loopback only, never the network. */
+export function adminListen(port: number): string {
+  return `127.0.0.1:${port}`;
+}
 
 // The hub only lists instances its registry reports healthy; these only bridge the gap
 // until its next update. A request keeps trying other upstreams for TRY_DURATION. An
@@ -46,7 +47,7 @@ export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyC
   serverRoutes.push({ handle: [textResponse(404, 'no route')] });
 
   const config: CaddyConfig = {
-    admin: { listen: options.adminListen ?? DEFAULT_ADMIN_LISTEN },
+    admin: { listen: options.adminListen ?? adminListen(2019) },
     apps: {
       http: {
         http_port: options.httpPort,

@@ -349,8 +349,11 @@ export const stackSchema = z.strictObject({
       http_port: port.default(80),
       https_port: port.default(443),
       acme_email: z.email().optional(),
+      admin_port: port
+        .default(2019)
+        .describe("Caddy's admin API port on loopback; change it to run two stacks on one machine"),
     })
-    .default({ http_port: 80, https_port: 443 }),
+    .default({ http_port: 80, https_port: 443, admin_port: 2019 }),
   nodes: z
     .record(name('node'), nodeSchema)
     .default({

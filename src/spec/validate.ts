@@ -1,7 +1,6 @@
 // Checks that need the whole stack: names that must exist, cycles, ports claimed twice on
 // one node, routes claimed twice, interpolations. Each finding carries the document path
 // of the value to fix; the loader pins it to a line and column.
-import { CADDY_ADMIN_PORT } from '../plan/caddy.ts';
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
@@ -381,7 +380,7 @@ function checkPorts(stack: Stack, report: Report) {
     for (const [portName, port] of [
       ['http_port', stack.gateway.http_port],
       ['https_port', stack.gateway.https_port],
-      ['admin API', CADDY_ADMIN_PORT],
+      ['admin_port', stack.gateway.admin_port],
     ] as const) {
       claims.set(`${node}:${port}`, {
         service: 'the gateway',
