@@ -221,6 +221,31 @@ describe('a two-replica service', () => {
     expect(JSON.parse(response.body)).toMatchObject({ path: '/x' });
   }, 30_000);
 
+  it('restarts a killed nats-server; services keep running and reports resume', async () => {
+    const before = await status(stack);
+    const natsPid = Number(
+      (await readFile(path.join(stack.stateDir, 'bus', 'nats.pid'), 'utf8')).trim(),
+    );
+    process.kill(natsPid, 'SIGKILL');
+    const killedAt = Date.now();
+    const after = await eventually(
+      async () => {
+        const report = await status(stack);
+        const fresh = Object.values(report.nodes).every(
+          (node) => (node.reported_at ?? 0) > killedAt,
+        );
+        return fresh && report.ready ? report : undefined;
+      },
+      20_000,
+      'fresh reports over the restarted bus',
+    );
+    expect(after.instances.map((instance) => instance.pid)).toEqual(
+      before.instances.map((instance) => instance.pid),
+    );
+    const restarted = await flotilla(['restart', 'web', '-f', stack.file], stack.env);
+    expect(restarted.stdout).toContain('restarted 2 instances of web');
+  }, 60_000);
+
   it('rejects a bad change and leaves everything running as it was', async () => {
     const before = await status(stack);
     const text = await readFile(stack.file, 'utf8');
