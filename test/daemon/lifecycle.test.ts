@@ -101,10 +101,25 @@ describe('the quickstart', () => {
   });
 
   it('comes up healthy and routed, writes to PostgreSQL through the gateway, and keeps its data across down/up', async () => {
-    const up = await flotilla(['up', '--detach', '-f', stack.file], stack.env);
+    // The daemon inherits this; no service may.
+    const up = await flotilla(['up', '--detach', '-f', stack.file], {
+      ...stack.env,
+      AGENT_ONLY_MARKER: 'leak-check',
+    });
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toContain('every service healthy and routed');
     const ca = await caCert(stack);
+
+    const report = await status(stack);
+    const environ = async (id: string) => {
+      const pid = report.instances.find((instance) => instance.id === id)!.pid!;
+      return (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean);
+    };
+    const [apiEnv, siteEnv] = [await environ('api-1'), await environ('site-1')];
+    expect(apiEnv).toContain('PORT=3000');
+    expect(siteEnv).toContain('PORT=3100');
+    expect(siteEnv.some((entry) => entry.startsWith('DATABASE_URL='))).toBe(false);
+    expect([...apiEnv, ...siteEnv].some((entry) => entry.includes('leak-check'))).toBe(false);
 
     const visit = await gatewayRequest({
       host: 'api.localhost',

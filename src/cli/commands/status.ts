@@ -29,6 +29,9 @@ export const statusCommand: CommandSpec = {
     }
     const now = Date.now();
     const { color } = output;
+    const urls = new Map<string, string>();
+    for (const route of report.routes)
+      if (!urls.has(route.service)) urls.set(route.service, route.url);
     const rows = report.instances.map((instance) => {
       const exit = instance.last_exit;
       return [
@@ -42,6 +45,7 @@ export const statusCommand: CommandSpec = {
         instance.state === 'running' ? since(instance.started_at, now) : '-',
         String(instance.restarts),
         exit ? `${exit.signal ?? `exit ${exit.code ?? '?'}`} ${since(exit.at, now)} ago` : '-',
+        urls.get(instance.service) ?? '-',
       ];
     });
     writeLine(
@@ -52,7 +56,17 @@ export const statusCommand: CommandSpec = {
       output.out,
       table(
         [
-          ['SERVICE', 'INSTANCE', 'NODE', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'LAST EXIT'],
+          [
+            'SERVICE',
+            'INSTANCE',
+            'NODE',
+            'STATE',
+            'HEALTH',
+            'UPTIME',
+            'RESTARTS',
+            'LAST EXIT',
+            'URL',
+          ],
           ...rows,
         ],
         color.dim,
