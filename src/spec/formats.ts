@@ -83,7 +83,11 @@ export function cronError(expression: string, timezone?: string): string | undef
     CronExpressionParser.parse(expression, timezone ? { tz: timezone } : {});
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    // cron-parser reports some malformed ranges ("-0") as NaN: say what a field may be.
+    return message.includes('NaN')
+      ? 'a field is not a number, range, step or list (e.g. 5, 1-5, */15, 1,15)'
+      : message;
   }
 }
 
