@@ -15,6 +15,7 @@ import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import { startupWaves } from '../plan/order.ts';
 import { CaddyServer } from './gateway/caddy-server.ts';
 import { InstanceRunner } from './instance-runner.ts';
+import { portInUse } from './port-check.ts';
 import { listInstanceRecords, specHash } from './process/instance-records.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import { stopRecordedInstance } from './process/terminate.ts';
@@ -314,6 +315,16 @@ export class Agent {
       if (running) {
         this.event('instance.replaced', `${instance.id} changed: restarting it`);
         await running.stop();
+      } else if (!recorded.has(instance.id)) {
+        const taken = await portInUse(Object.values(instance.ports));
+        if (taken !== undefined) {
+          this.hold(
+            instance,
+            'failed',
+            `port ${taken} is already in use on this node by another program`,
+          );
+          continue;
+        }
       }
       this.held.delete(instance.id);
       this.ensureDataDir(instance);

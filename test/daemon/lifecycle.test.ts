@@ -3,6 +3,7 @@
 // One file on purpose: every stack here uses the gateway's fixed ports, so they run in turn.
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest } from '../../src/agent/gateway/caddy-server.ts';
@@ -130,6 +131,15 @@ describe('the quickstart', () => {
     expect(visit.status).toBe(200);
     const counted = await gatewayRequest({ host: 'quickstart.localhost', path: '/api/visits', ca });
     expect(JSON.parse(counted.body)).toMatchObject({ visits: 1 });
+    await gatewayRequest({ host: 'api.localhost', path: '/jobs', method: 'POST', ca });
+    await eventually(
+      async () => {
+        const done = await gatewayRequest({ host: 'api.localhost', path: '/jobs/done', ca });
+        return JSON.parse(done.body).done === 1 ? true : undefined;
+      },
+      10_000,
+      'the worker to take the job from Redis into PostgreSQL',
+    );
     const site = await gatewayRequest({ host: 'quickstart.localhost', path: '/', ca });
     expect(site.body).toContain('Flotilla quickstart');
     const seen = new Set<string>();
@@ -153,6 +163,26 @@ describe('the quickstart', () => {
     expect(JSON.parse(again.body)).toMatchObject({ visits: 1 });
     expect((await flotilla(['down', '-f', stack.file], stack.env)).code).toBe(0);
   }, 120_000);
+});
+
+describe('a port another program holds', () => {
+  it('fails the instance with the port named instead of starting it', async () => {
+    const stack = await newStack('test/daemon/fixtures/web.yml', [
+      'test/daemon/fixtures/echo-server.js',
+    ]);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(47100, '127.0.0.1', resolve));
+    try {
+      const up = await flotilla(['up', '--detach', '--timeout', '20', '-f', stack.file], stack.env);
+      expect(up.code).toBe(1);
+      expect(up.stdout + up.stderr).toContain(
+        'port 47100 is already in use on this node by another program',
+      );
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+      await flotilla(['down', '-f', stack.file], stack.env);
+    }
+  }, 60_000);
 });
 
 describe('a two-replica service', () => {

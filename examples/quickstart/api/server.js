@@ -39,6 +39,13 @@ const routes = {
   'POST /jobs': async () => ({
     queued: await redis.lpush('jobs', JSON.stringify({ at: Date.now() })),
   }),
+  'GET /jobs/done': async () => {
+    // The worker creates the table on start; until then nothing is done.
+    const { rows } = await db.query("SELECT to_regclass('jobs_done') IS NOT NULL AS ready");
+    if (!rows[0].ready) return { done: 0 };
+    const done = await db.query('SELECT count(*)::int AS n FROM jobs_done');
+    return { done: done.rows[0].n };
+  },
 };
 
 http
