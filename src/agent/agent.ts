@@ -68,7 +68,9 @@ export class Agent {
   private readonly paths: AgentPaths;
   private readonly desiredFile: string;
   private desired: DesiredValue | undefined;
+  /** The revision of the desired state last received, and the last one fully reconciled. */
   private desiredRevision = 0;
+  private reconciledRevision = 0;
   private readonly runners = new Map<string, InstanceRunner>();
   private readonly held = new Map<string, Held>();
   private readonly others = new Map<string, NodeStatus>();
@@ -201,7 +203,7 @@ export class Agent {
       node: this.options.node,
       at: Date.now(),
       agent_pid: process.pid,
-      desired_revision: this.desiredRevision,
+      desired_revision: this.reconciledRevision,
       instances: instances.sort((a, b) => (a.id < b.id ? -1 : 1)),
     };
     if (this.gatewayStatus) status.gateway = this.gatewayStatus;
@@ -269,8 +271,10 @@ export class Agent {
     this.reconciling = this.reconciling.then(async () => {
       this.reconcileQueued = false;
       if (this.closed) return;
+      const revision = this.desiredRevision;
       try {
         await this.reconcile();
+        this.reconciledRevision = revision;
       } catch (error) {
         this.options.log(`reconcile failed: ${(error as Error).message}`);
       }

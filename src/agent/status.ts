@@ -35,6 +35,7 @@ export const nodeStatusSchema = z.object({
   /** When the agent wrote this (ms since epoch): a stale entry means the node is down. */
   at: z.number(),
   agent_pid: z.number().int(),
+  /** The desired-state revision this node has finished converging to. */
   desired_revision: z.number().int(),
   instances: z.array(instanceStatusSchema),
   gateway: gatewayStatusSchema.optional(),

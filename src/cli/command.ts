@@ -9,10 +9,15 @@ export interface ParsedArgs {
 }
 
 export interface CommandSpec {
-  name: string;
-  summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   allowPositionals?: boolean;
   run(args: ParsedArgs, output: Output): Promise<number>;
+}
+
+/** What `flotilla help` lists; the command itself is imported only when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CommandSpec>;
 }

@@ -1,31 +1,62 @@
 // The `flotilla` command: dispatch to one file per command. User mistakes get a message
 // and a hint, never a stack trace; exit 1 for invalid input, 2 for bad usage.
 import { parseArgs } from 'node:util';
-import type { CommandSpec } from './command.ts';
-import { applyCommand } from './commands/apply.ts';
-import { daemonCommand } from './commands/daemon.ts';
-import { downCommand } from './commands/down.ts';
-import { logsCommand } from './commands/logs.ts';
-import { planCommand } from './commands/plan.ts';
-import { restartCommand } from './commands/restart.ts';
-import { statusCommand } from './commands/status.ts';
-import { upCommand } from './commands/up.ts';
-import { schemaCommand } from './commands/schema.ts';
-import { validateCommand } from './commands/validate.ts';
+import type { CommandEntry } from './command.ts';
 import { terminalOutput, writeLine, type Output } from './output.ts';
 import { didYouMean } from '../spec/suggest.ts';
 
-const COMMANDS: CommandSpec[] = [
-  validateCommand,
-  planCommand,
-  upCommand,
-  statusCommand,
-  logsCommand,
-  restartCommand,
-  applyCommand,
-  downCommand,
-  schemaCommand,
-  daemonCommand,
+// Loaded lazily: `flotilla validate` need not import the daemon, the bus and the agent.
+const COMMANDS: CommandEntry[] = [
+  {
+    name: 'validate',
+    summary: 'check a stack file and report every problem with file:line:col',
+    load: async () => (await import('./commands/validate.ts')).validateCommand,
+  },
+  {
+    name: 'plan',
+    summary: 'show what would run where: placement, order, routes, firewall, reachability, cost',
+    load: async () => (await import('./commands/plan.ts')).planCommand,
+  },
+  {
+    name: 'up',
+    summary: 'bring the stack up on this machine (again: apply changes)',
+    load: async () => (await import('./commands/up.ts')).upCommand,
+  },
+  {
+    name: 'status',
+    summary: 'show services and instances: node, state, health, uptime, restarts, URLs',
+    load: async () => (await import('./commands/status.ts')).statusCommand,
+  },
+  {
+    name: 'logs',
+    summary: "print a service's logs (-n lines, -f to follow)",
+    load: async () => (await import('./commands/logs.ts')).logsCommand,
+  },
+  {
+    name: 'restart',
+    summary: "restart a service's instances one at a time",
+    load: async () => (await import('./commands/restart.ts')).restartCommand,
+  },
+  {
+    name: 'apply',
+    summary: 'apply the stack file to the running stack: show the diff, then converge',
+    load: async () => (await import('./commands/apply.ts')).applyCommand,
+  },
+  {
+    name: 'down',
+    summary: 'stop every service (dependents first) and the control plane',
+    load: async () => (await import('./commands/down.ts')).downCommand,
+  },
+  {
+    name: 'schema',
+    summary: 'print the JSON Schema of flotilla.yml (for editor autocompletion)',
+    load: async () => (await import('./commands/schema.ts')).schemaCommand,
+  },
+  {
+    name: 'daemon',
+    summary: "run the hub and this node's agent in the foreground (what `up --detach` starts)",
+    load: async () => (await import('./commands/daemon.ts')).daemonCommand,
+  },
 ];
 
 function help(output: Output): string {
@@ -48,8 +79,8 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
     writeLine(name === undefined ? output.err : output.out, help(output));
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     writeLine(output.err, `flotilla: unknown command "${name}"`);
     writeLine(
       output.err,
@@ -62,8 +93,9 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
     );
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    writeLine(output.out, `${command.summary}\n\nUsage: ${command.usage}`);
+    writeLine(output.out, `${entry.summary}\n\nUsage: ${command.usage}`);
     return 0;
   }
   let args;

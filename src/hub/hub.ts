@@ -41,6 +41,8 @@ export class Hub {
   private current: { stack: Stack; plan: Plan } | undefined;
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly written = new Map<string, string>();
+  /** Per desired-bucket key, the revision of the hub's last write. */
+  private readonly revisions = new Map<string, number>();
   private watch: Watch | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -98,6 +100,11 @@ export class Hub {
     );
   }
 
+  /** The revision of `node`'s desired state the hub last wrote: an agent reporting it has converged. */
+  desiredRevision(node: string): number {
+    return this.revisions.get(desiredKey(node)) ?? 0;
+  }
+
   /** The config hash the hub last wrote for `gateway`: compared with what its agent serves. */
   gatewayHash(gateway: string): string | undefined {
     return this.written.get(caddyKey(gateway));
@@ -124,7 +131,7 @@ export class Hub {
   private async putIfChanged(key: string, value: unknown, hash: string): Promise<void> {
     if (this.written.get(key) === hash) return;
     try {
-      await this.options.bus.desired.put(key, value);
+      this.revisions.set(key, await this.options.bus.desired.put(key, value));
       this.written.set(key, hash);
     } catch (error) {
       this.options.log(`could not write ${key}: ${(error as Error).message}`);

@@ -74,7 +74,11 @@ export function statusReport(hub: Hub, now = Date.now()): StatusReport | undefin
       }));
     }
   }
+  const converged = Object.keys(plan.desired).every(
+    (node) => (statuses.get(node)?.desired_revision ?? 0) >= hub.desiredRevision(node),
+  );
   const ready =
+    converged &&
     instances.every((instance) => instance.healthy) &&
     Object.values(gateways).every((gateway) => gateway.in_sync) &&
     routes.every((route) => route.healthy === route.total);

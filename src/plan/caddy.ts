@@ -35,7 +35,9 @@ export function adminListen(port: number): string {
 // so a lone instance that restarts is waited for instead of refused. No active checks:
 // Caddy 2.6 resets their state on every config load.
 const TRY_DURATION = '5s';
-const TRY_INTERVAL = '250ms';
+// Short: Caddy 2.6 abandons a retry that is waiting when a config load arrives, and the
+// hub's load removing a crashed upstream lands some 30 ms after the crash.
+const TRY_INTERVAL = '20ms';
 const FAIL_DURATION = '2s';
 
 export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyConfig {

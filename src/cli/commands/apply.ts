@@ -9,8 +9,6 @@ import type { CommandSpec } from '../command.ts';
 import path from 'node:path';
 
 export const applyCommand: CommandSpec = {
-  name: 'apply',
-  summary: 'apply the stack file to the running stack: show the diff, then converge',
   usage: 'flotilla apply [-f flotilla.yml] [--timeout 120]',
   options: { file: { type: 'string', short: 'f' }, timeout: { type: 'string' } },
   async run({ values }, output: Output) {

@@ -6,8 +6,6 @@ import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const daemonCommand: CommandSpec = {
-  name: 'daemon',
-  summary: "run the hub and this node's agent in the foreground (what `up --detach` starts)",
   usage: 'flotilla daemon [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
   async run({ values }, output: Output) {

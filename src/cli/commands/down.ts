@@ -1,4 +1,5 @@
 // `flotilla down`: stops every service in reverse dependency order, then the control plane.
+import { readProcStat } from '../../agent/process/proc.ts';
 import { readEndpoint } from '../../hub/api-endpoint.ts';
 import { connectRunningStack } from '../running-stack.ts';
 import { writeLine, type Output } from '../output.ts';
@@ -7,8 +8,6 @@ import type { CommandSpec } from '../command.ts';
 const DOWN_TIMEOUT_MS = 120_000;
 
 export const downCommand: CommandSpec = {
-  name: 'down',
-  summary: 'stop every service (dependents first) and the control plane',
   usage: 'flotilla down [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
   async run({ values }, output: Output) {
@@ -30,12 +29,9 @@ export const downCommand: CommandSpec = {
   },
 };
 
+/** A zombie has exited: waiting for its parent to reap it must not hold `down` up. */
 function alive(pid: number): boolean {
   if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }

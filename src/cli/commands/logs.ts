@@ -5,8 +5,6 @@ import { maskSecrets, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const logsCommand: CommandSpec = {
-  name: 'logs',
-  summary: "print a service's logs (-n lines, -f to follow)",
   usage: 'flotilla logs <service> [-f flotilla.yml] [-n 100] [--follow]',
   options: {
     file: { type: 'string', short: 'f' },

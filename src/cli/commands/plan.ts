@@ -5,8 +5,6 @@ import { toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const planCommand: CommandSpec = {
-  name: 'plan',
-  summary: 'show what would run where: placement, order, routes, firewall, reachability, cost',
   usage:
     'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl]',
   options: {

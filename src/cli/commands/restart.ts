@@ -5,8 +5,6 @@ import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const restartCommand: CommandSpec = {
-  name: 'restart',
-  summary: "restart a service's instances one at a time",
   usage: 'flotilla restart <service> [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
   allowPositionals: true,

@@ -4,8 +4,6 @@ import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const schemaCommand: CommandSpec = {
-  name: 'schema',
-  summary: 'print the JSON Schema of flotilla.yml (for editor autocompletion)',
   usage: 'flotilla schema > flotilla.schema.json',
   options: {},
   async run(_args, output: Output) {

@@ -15,8 +15,6 @@ function since(ms: number | undefined, now: number): string {
 }
 
 export const statusCommand: CommandSpec = {
-  name: 'status',
-  summary: 'show services and instances: node, state, health, uptime, restarts, URLs',
   usage: 'flotilla status [-f flotilla.yml] [--json]',
   options: { file: { type: 'string', short: 'f' }, json: { type: 'boolean' } },
   async run({ values }, output: Output) {

@@ -18,8 +18,6 @@ const BIN = fileURLToPath(new URL('../../../bin/flotilla.js', import.meta.url));
 const DAEMON_START_TIMEOUT_MS = 30_000;
 
 export const upCommand: CommandSpec = {
-  name: 'up',
-  summary: 'bring the stack up on this machine (again: apply changes)',
   usage: 'flotilla up [-f flotilla.yml] [--detach] [--timeout 120]',
   options: {
     file: { type: 'string', short: 'f' },

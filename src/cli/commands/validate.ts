@@ -3,8 +3,6 @@ import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const validateCommand: CommandSpec = {
-  name: 'validate',
-  summary: 'check a stack file and report every problem with file:line:col',
   usage: 'flotilla validate [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
   async run({ values }, output: Output) {
