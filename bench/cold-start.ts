@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runLoad } from './lib/load.ts';
 import {
+  type BenchStack,
   caPath,
   cli,
   cliTimed,
@@ -24,10 +25,9 @@ import {
   machineLine,
   portFree,
   ROOT,
-  runCleanups,
+  runBench,
   sleep,
   teardown,
-  type BenchStack,
   type TimedLine,
 } from './lib/stack.ts';
 import { fmt, max, median, ratio } from './lib/stats.ts';
@@ -256,9 +256,4 @@ async function main(): Promise<void> {
   );
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => runCleanups());
+runBench(main);

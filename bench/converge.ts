@@ -20,21 +20,20 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import {
+  type BenchStack,
   caddyDials,
   caPath,
-  cli,
   cliTimed,
   createStack,
+  downAndTeardown,
   eventually,
   FIXTURES,
   hubStatus,
   machineLine,
-  portFree,
-  runCleanups,
   onCleanup,
+  portFree,
+  runBench,
   sleep,
-  teardown,
-  type BenchStack,
 } from './lib/stack.ts';
 import { fetchText, runLoad } from './lib/load.ts';
 import { fmt, ratio } from './lib/stats.ts';
@@ -363,15 +362,8 @@ async function main(): Promise<void> {
       `goal: when apply returns, ${CHANGED} runs the new env: ${current ? 'PASS' : `FAIL (answered VERSION ${version ?? '—'})`}`,
     );
   } finally {
-    const down = await cli(stack, ['down', '-f', stack.file], 150_000).catch(() => undefined);
-    if (down) console.log(`\ndown: ${fmt(down.ms / 1000)} s (exit ${down.code})`);
-    await teardown(stack);
+    await downAndTeardown(stack);
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => runCleanups());
+runBench(main);

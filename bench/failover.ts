@@ -15,19 +15,18 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runLoad, type RequestResult } from './lib/load.ts';
 import {
+  type BenchStack,
   caddyDials,
   caPath,
-  cli,
   cliOk,
   createStack,
+  downAndTeardown,
   eventually,
   FIXTURES,
   hubStatus,
   machineLine,
-  runCleanups,
+  runBench,
   sleep,
-  teardown,
-  type BenchStack,
 } from './lib/stack.ts';
 import { fmt, max, median, percentileSorted, ratio } from './lib/stats.ts';
 
@@ -247,15 +246,8 @@ async function main(): Promise<void> {
       if (failures.length > 20) console.log(`  … and ${failures.length - 20} more`);
     }
   } finally {
-    const down = await cli(stack, ['down', '-f', stack.file], 150_000).catch(() => undefined);
-    if (down) console.log(`\ndown: ${fmt(down.ms / 1000)} s (exit ${down.code})`);
-    await teardown(stack);
+    await downAndTeardown(stack);
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => runCleanups());
+runBench(main);

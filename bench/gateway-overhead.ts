@@ -17,15 +17,14 @@ import { cpuDuring } from './lib/cpu.ts';
 import { runLoad, type LoadResult, type Target } from './lib/load.ts';
 import {
   caPath,
-  cli,
   cliOk,
   createStack,
+  downAndTeardown,
   eventually,
   FIXTURES,
   hubStatus,
   machineLine,
-  runCleanups,
-  teardown,
+  runBench,
 } from './lib/stack.ts';
 import { fmt, percentileSorted, ratio, table } from './lib/stats.ts';
 
@@ -177,15 +176,8 @@ async function main(): Promise<void> {
     console.log(`\nCPU ms per 1,000 requests (client = this bench process):\n${table(cpuRows)}`);
     console.log('\nno pass/fail goal for this bench: figures and ratios only');
   } finally {
-    const down = await cli(stack, ['down', '-f', stack.file], 150_000).catch(() => undefined);
-    if (down) console.log(`\ndown: ${fmt(down.ms / 1000)} s (exit ${down.code})`);
-    await teardown(stack);
+    await downAndTeardown(stack);
   }
 }
 
-main()
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => runCleanups());
+runBench(main);

@@ -1,23 +1,14 @@
 // CPU time of processes from /proc/<pid>/stat (utime + stime), to say where a load's CPU
 // went: the client, Caddy, the app.
-import { readFileSync } from 'node:fs';
+import { readProcStat } from '../../src/agent/process/proc.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`: 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
 /** User + system CPU time of `pid` in ms, or undefined when it is gone. */
 export function processCpuMs(pid: number): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // Fields after the comm's closing parenthesis start at field 3 (state); utime is field
-  // 14, stime field 15.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  const stat = readProcStat(pid);
+  return stat === undefined ? undefined : (stat.cpuTicks * 1000) / TICKS_PER_SECOND;
 }
 
 /** CPU time of this process (user + system), ms. */

@@ -261,6 +261,23 @@ export async function teardown(
   return killed;
 }
 
+/** The end of a bench's stack: `flotilla down` timed and printed, then teardown. */
+export async function downAndTeardown(stack: BenchStack): Promise<void> {
+  const down = await cli(stack, ['down', '-f', stack.file], 150_000).catch(() => undefined);
+  if (down) console.log(`\ndown: ${(down.ms / 1000).toPrecision(3)} s (exit ${down.code})`);
+  await teardown(stack);
+}
+
+/** Runs a bench: a crash exits non-zero (a missed goal does not); cleanups always run. */
+export function runBench(main: () => Promise<void>): void {
+  main()
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => runCleanups());
+}
+
 const cleanups = new Set<() => Promise<unknown>>();
 let signalsHooked = false;
 

@@ -11,6 +11,8 @@ export interface ProcStat {
   pgrp: number;
   /** Clock ticks after boot when the process started (field 22 of /proc/<pid>/stat). */
   startTime: number;
+  /** User + system CPU time so far, in clock ticks (fields 14 and 15). */
+  cpuTicks: number;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -23,7 +25,12 @@ export function readProcStat(pid: number): ProcStat | undefined {
   // Field 2 (comm) may itself contain spaces and parentheses: the rest starts after the
   // last ')', with field 3 (state) first, so field N sits at index N - 3.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', pgrp: Number(fields[2]), startTime: Number(fields[19]) };
+  return {
+    state: fields[0] ?? '',
+    pgrp: Number(fields[2]),
+    startTime: Number(fields[19]),
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+  };
 }
 
 /** A zombie has finished; only its parent's bookkeeping is left. */
