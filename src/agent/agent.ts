@@ -11,7 +11,7 @@ import type { Bus } from '../bus/client.ts';
 import type { Watch } from '../bus/kv.ts';
 import { serveNodeRequests } from '../bus/requests.ts';
 import { caddyKey, desiredKey, statusKey } from '../bus/subjects.ts';
-import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
+import { desiredNodeSchema, type DesiredInstance } from '../plan/desired.ts';
 import { startupWaves } from '../plan/order.ts';
 import { CaddyServer } from './gateway/caddy-server.ts';
 import { InstanceRunner } from './instance-runner.ts';
@@ -31,9 +31,7 @@ const RECONCILE_EVERY_MS = 2_000;
 /** The desired-bucket value for a node: its desired state, stamped by the hub. */
 export const desiredValueSchema = z.object({
   stack: z.string(),
-  node: z.custom<DesiredNode>(
-    (value) => typeof value === 'object' && value !== null && 'instances' in value,
-  ),
+  node: desiredNodeSchema,
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 

@@ -4,36 +4,52 @@
 // Strings here are therefore templates: a literal `${` is kept escaped as `$${`.
 import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
-import type { HealthCheck, Service, Stack } from '../spec/schema.ts';
+import { z } from 'zod';
+import { healthSchema, SIGNALS, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
 
-export interface DesiredInstance {
-  id: string;
-  service: string;
-  index: number;
-  node: string;
-  runtime:
-    | { kind: 'process'; command: string[]; cwd: string; env_files: string[]; user?: string }
-    | { kind: 'container'; image: string; command?: string[]; volumes: string[] };
-  env: Record<string, string>;
-  ports: Record<string, number>;
+// The schema doubles as the agent's check of what it reads from the bus.
+export const desiredInstanceSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9-]*-\d+$/),
+  service: z.string(),
+  index: z.number().int().min(1),
+  node: z.string(),
+  runtime: z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('process'),
+      command: z.array(z.string()).min(1),
+      cwd: z.string(),
+      env_files: z.array(z.string()),
+      user: z.string().optional(),
+    }),
+    z.object({
+      kind: z.literal('container'),
+      image: z.string(),
+      command: z.array(z.string()).optional(),
+      volumes: z.array(z.string()),
+    }),
+  ]),
+  env: z.record(z.string(), z.string()),
+  ports: z.record(z.string(), z.number().int().min(1).max(65535)),
   /** `${data}`: the service's data directory on its node, created by the agent. */
-  data_dir: string;
-  health?: HealthCheck;
-  depends_on: string[];
-  restart: Service['restart'];
-  stop: Service['stop'];
+  data_dir: z.string(),
+  health: healthSchema.optional(),
+  depends_on: z.array(z.string()),
+  restart: z.enum(['always', 'on-failure', 'never']),
+  stop: z.object({ signal: z.enum(SIGNALS), timeout: z.string() }),
   /** Secret names this instance needs delivered to its node. */
-  secrets: string[];
-}
+  secrets: z.array(z.string()),
+});
+export type DesiredInstance = z.infer<typeof desiredInstanceSchema>;
 
-export interface DesiredNode {
-  instances: DesiredInstance[];
+export const desiredNodeSchema = z.object({
+  instances: z.array(desiredInstanceSchema),
   /** name → address of the services this node's services may reach, kept by the agent. */
-  hosts: Record<string, string>;
-}
+  hosts: z.record(z.string(), z.string()),
+});
+export type DesiredNode = z.infer<typeof desiredNodeSchema>;
 
 export interface DesiredOptions {
   /** Directory of the stack file: relative cwd and env_files resolve against it. */

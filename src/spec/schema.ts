@@ -11,7 +11,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOSTNAME =
   /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const SIGNALS = [
+export const SIGNALS = [
   'SIGTERM',
   'SIGINT',
   'SIGQUIT',
@@ -95,7 +95,7 @@ const nodeSchema = z.strictObject({
     .default('USD'),
 });
 
-const healthSchema = z
+export const healthSchema = z
   .strictObject({
     http: z
       .strictObject({
