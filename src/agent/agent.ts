@@ -20,7 +20,8 @@ import { listInstanceRecords, specHash } from './process/instance-records.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import { stopRecordedInstance } from './process/terminate.ts';
 import { resolveUser } from './process/users.ts';
-import { processSpecFor, type AgentPaths, type SecretLookup } from './process-spec.ts';
+import { processSpecFor, type AgentPaths } from './process-spec.ts';
+import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
 import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status.ts';
 import { STALE_AFTER_MS } from '../hub/registry.ts';
 
@@ -32,6 +33,8 @@ const RECONCILE_EVERY_MS = 2_000;
 export const desiredValueSchema = z.object({
   stack: z.string(),
   node: desiredNodeSchema,
+  /** The secrets this node's instances use, each sealed (age) to this node's key. */
+  secrets: z.record(z.string(), z.string()).default({}),
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 
@@ -49,7 +52,6 @@ export interface AgentOptions {
   busPass: string;
   /** The node's Flotilla state directory. */
   stateDir: string;
-  secrets: SecretLookup;
   /** Set on gateway nodes: where Caddy's admin API listens (loopback). */
   gateway?: { adminListen: string };
   log: (line: string) => void;
@@ -65,6 +67,10 @@ interface Held {
 export class Agent {
   private readonly paths: AgentPaths;
   private readonly desiredFile: string;
+  private identity: { identity: string; recipient: string } | undefined;
+  /** Values opened from the desired state's sealed secrets; never written anywhere. */
+  private secretValues = new Map<string, string>();
+  private desiredUpdates: Promise<void> = Promise.resolve();
   private desired: DesiredValue | undefined;
   /** The revision of the desired state last received, and the last one fully reconciled. */
   private desiredRevision = 0;
@@ -99,10 +105,32 @@ export class Agent {
     return this.paths.logs;
   }
 
+  /** This node's age recipient: the hub seals the node's secrets to it. */
+  get recipient(): string {
+    if (!this.identity) throw new Error('the agent has not started');
+    return this.identity.recipient;
+  }
+
+  private async openSecrets(value: DesiredValue): Promise<void> {
+    const opened = new Map<string, string>();
+    for (const [name, sealed] of Object.entries(value.secrets)) {
+      try {
+        opened.set(name, await openWith(this.identity!.identity, sealed));
+      } catch {
+        this.event('secret.unreadable', `secret ${name} is not sealed to this node's key`);
+      }
+    }
+    this.secretValues = opened;
+  }
+
   async start(): Promise<void> {
     for (const dir of [this.paths.instances, this.paths.logs])
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.identity = await loadOrCreateIdentity(
+      path.join(this.options.stateDir, 'agent', 'identity'),
+    );
     this.desired = this.readSavedDesired();
+    if (this.desired) await this.openSecrets(this.desired);
     if (this.options.gateway) await this.startGateway(this.options.gateway.adminListen);
     await this.reconcileSoon();
     const { bus, node } = this.options;
@@ -120,10 +148,14 @@ export class Agent {
           this.options.log(`ignoring an invalid desired state (revision ${change.revision})`);
           return;
         }
-        this.desired = parsed.data;
-        this.desiredRevision = change.revision;
-        this.saveDesired(parsed.data);
-        void this.reconcileSoon();
+        // Chained: a newer desired state must not be overtaken by an older one's secrets.
+        this.desiredUpdates = this.desiredUpdates.then(async () => {
+          await this.openSecrets(parsed.data);
+          this.desired = parsed.data;
+          this.desiredRevision = change.revision;
+          this.saveDesired(parsed.data);
+          void this.reconcileSoon();
+        });
       }),
     );
     if (this.caddy) {
@@ -299,7 +331,7 @@ export class Agent {
     for (const instance of instances) {
       let spec;
       try {
-        spec = processSpecFor(instance, this.paths, this.options.secrets);
+        spec = processSpecFor(instance, this.paths, (name) => this.secretValues.get(name));
       } catch (error) {
         this.hold(instance, 'failed', (error as Error).message);
         continue;

@@ -48,6 +48,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/down.ts')).downCommand,
   },
   {
+    name: 'secrets',
+    summary: 'set, list, rm, import and roll back secrets (values never on argv or screen)',
+    load: async () => (await import('./commands/secrets.ts')).secretsCommand,
+  },
+  {
     name: 'schema',
     summary: 'print the JSON Schema of flotilla.yml (for editor autocompletion)',
     load: async () => (await import('./commands/schema.ts')).schemaCommand,

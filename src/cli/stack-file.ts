@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
+import { SecretStore } from '../secrets/store.ts';
 import { loadStackFile } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
 import { writeLine, type Output } from './output.ts';
@@ -17,12 +18,21 @@ export interface LoadedStack {
   stateDir: string;
 }
 
+/**
+ * Loads and validates the stack file; with `checkSecrets` (the default), every
+ * `${secret:NAME}` must exist in this machine's secret store for the stack.
+ */
 export async function loadStackOrReport(
   file: string | undefined,
   output: Output,
+  options: { checkSecrets?: boolean } = {},
 ): Promise<LoadedStack | undefined> {
   const chosen = file ?? process.env.FLOTILLA_FILE ?? DEFAULT_STACK_FILE;
-  const result = await loadStackFile(chosen);
+  let result = await loadStackFile(chosen);
+  if (result.ok && options.checkSecrets !== false) {
+    const knownSecrets = await SecretStore.namesIn(stateDirFor(result.stack.name));
+    result = await loadStackFile(chosen, { knownSecrets });
+  }
   if (!result.ok) {
     for (const diagnostic of result.diagnostics)
       writeLine(output.err, formatDiagnostic(diagnostic, output.color.isColorSupported));

@@ -13,6 +13,7 @@ import { requestNode } from '../bus/requests.ts';
 import { startBusServer, type BusServer } from '../bus/server.ts';
 import { adminListen } from '../plan/caddy.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
+import { SecretStore } from '../secrets/store.ts';
 import { loadStackFile } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
@@ -49,6 +50,7 @@ export class Daemon {
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
+  private secrets: SecretStore | undefined;
   private stopping = false;
   private finished!: () => void;
   /** Settles once the daemon has shut down (after `down` or `detach`). */
@@ -76,7 +78,13 @@ export class Daemon {
       onError: (error) => this.options.log(`bus: ${String(error)}`),
     });
     await ensureBuckets(this.hubBus);
-    this.hub = new Hub({ bus: this.hubBus, stateDir, log: this.options.log });
+    this.secrets = await SecretStore.open(stateDir);
+    this.hub = new Hub({
+      bus: this.hubBus,
+      secrets: this.secrets,
+      stateDir,
+      log: this.options.log,
+    });
     await this.hub.start();
     const agentCredentials = agents[node]!;
     this.agentBus = await connectBus({
@@ -90,14 +98,13 @@ export class Daemon {
       bus: this.agentBus,
       busPass: agentCredentials.pass,
       stateDir,
-      // Secrets arrive with the secrets store; until then a service that needs one is held.
-      secrets: () => undefined,
       ...(stack.nodes[node]!.gateway
         ? { gateway: { adminListen: adminListen(stack.gateway.admin_port) } }
         : {}),
       log: this.options.log,
     });
     await this.agent.start();
+    this.hub.setNodeRecipient(node, this.agent.recipient);
     await this.hub.apply({ stack, stackDir: path.dirname(path.resolve(this.options.file)) });
     const token = newApiToken();
     this.api = await startApiServer({
@@ -190,7 +197,7 @@ export class Daemon {
         body: z.object({ file: z.string().optional() }).optional(),
         handle: async ({ body }) => {
           const file = (body as { file?: string } | undefined)?.file ?? this.options.file;
-          const loaded = await loadStackFile(file);
+          const loaded = await loadStackFile(file, { knownSecrets: await this.secrets!.names() });
           if (!loaded.ok) {
             throw new ApiError(
               400,

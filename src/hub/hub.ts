@@ -8,7 +8,9 @@ import type { Bus } from '../bus/client.ts';
 import type { Watch } from '../bus/kv.ts';
 import { caddyKey, desiredKey } from '../bus/subjects.ts';
 import { adminListen, caddyConfig } from '../plan/caddy.ts';
-import type { DesiredInstance } from '../plan/desired.ts';
+import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
+import { sealTo, type SecretStore } from '../secrets/store.ts';
+import { createHash } from 'node:crypto';
 import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
 import { placeInstances } from '../plan/placement.ts';
 import { planStack, type Plan } from '../plan/plan.ts';
@@ -27,6 +29,8 @@ export interface InstanceChange {
 
 export interface HubOptions {
   bus: Bus;
+  /** Where secret values come from when a node needs them. */
+  secrets: SecretStore;
   /** Each node's Flotilla state directory (the same path on every node). */
   stateDir: string;
   log: (line: string) => void;
@@ -43,6 +47,10 @@ export class Hub {
   private readonly written = new Map<string, string>();
   /** Per desired-bucket key, the revision of the hub's last write. */
   private readonly revisions = new Map<string, number>();
+  /** node → its agent's age recipient: the key its secrets are sealed to. */
+  private readonly recipients = new Map<string, string>();
+  /** Sealing is randomized: reuse a sealed value while it is unchanged, so desired states stay stable. */
+  private readonly sealed = new Map<string, string>();
   private watch: Watch | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -76,17 +84,44 @@ export class Hub {
     clearInterval(this.timer);
   }
 
+  setNodeRecipient(node: string, recipient: string): void {
+    this.recipients.set(node, recipient);
+  }
+
   /** Writes every node's desired state; returns what changes for the agents. */
   async apply({ stack, stackDir }: AppliedStack): Promise<InstanceChange[]> {
     const plan = planStack(stack, { stackDir, stateDir: this.options.stateDir });
     const changes = diffDesired(this.current?.plan, plan);
     this.current = { stack, plan };
     for (const [node, desired] of Object.entries(plan.desired)) {
-      const value: DesiredValue = { stack: stack.name, node: desired };
+      const value: DesiredValue = {
+        stack: stack.name,
+        node: desired,
+        secrets: await this.sealFor(node, desired),
+      };
       await this.putIfChanged(desiredKey(node), value, configHash(value));
     }
     await this.publishGateways();
     return changes;
+  }
+
+  /** The secrets `node`'s instances use, each sealed to that node's key only. */
+  private async sealFor(node: string, desired: DesiredNode): Promise<Record<string, string>> {
+    const names = new Set(desired.instances.flatMap((instance) => instance.secrets));
+    if (names.size === 0) return {};
+    const recipient = this.recipients.get(node);
+    if (recipient === undefined) throw new Error(`node ${node} has no key to seal its secrets to`);
+    const result: Record<string, string> = {};
+    for (const [name, value] of await this.options.secrets.values(names)) {
+      const key = `${recipient}\0${name}\0${createHash('sha256').update(value).digest('hex')}`;
+      let sealed = this.sealed.get(key);
+      if (sealed === undefined) {
+        sealed = await sealTo(recipient, value);
+        this.sealed.set(key, sealed);
+      }
+      result[name] = sealed;
+    }
+    return result;
   }
 
   /** Each gateway's route table with only healthy upstreams (as the hub sees them now). */

@@ -11,7 +11,12 @@ import { validateStack } from './validate.ts';
 export type LoadResult =
   { ok: true; stack: Stack; file: string } | { ok: false; diagnostics: Diagnostic[] };
 
-export function parseStackText(text: string, file: string): LoadResult {
+export interface LoadOptions {
+  /** When given, a `${secret:NAME}` not in this set is an error. */
+  knownSecrets?: ReadonlySet<string>;
+}
+
+export function parseStackText(text: string, file: string, options: LoadOptions = {}): LoadResult {
   const { source, syntaxErrors, value } = parseSource(text, file);
   if (syntaxErrors.length > 0) return { ok: false, diagnostics: syntaxErrors };
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -28,7 +33,7 @@ export function parseStackText(text: string, file: string): LoadResult {
   }
   const parsed = stackSchema.safeParse(value);
   if (parsed.success) {
-    const findings = validateStack(parsed.data);
+    const findings = validateStack(parsed.data, options);
     if (findings.length === 0) return { ok: true, stack: parsed.data, file };
     return { ok: false, diagnostics: pin(source, findings) };
   }
@@ -65,7 +70,7 @@ function pin(source: StackSource, findings: Finding[]): Diagnostic[] {
   return findings.map((finding) => pinFinding(source, finding)).sort(compareDiagnostics);
 }
 
-export async function loadStackFile(file: string): Promise<LoadResult> {
+export async function loadStackFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -89,5 +94,5 @@ export async function loadStackFile(file: string): Promise<LoadResult> {
       ],
     };
   }
-  return parseStackText(text, file);
+  return parseStackText(text, file, options);
 }

@@ -17,7 +17,10 @@ import { InterpolationError, parseTemplate, type Part } from './interpolation.ts
 import type { Service, Stack } from './schema.ts';
 import { didYouMean } from './suggest.ts';
 
-export function validateStack(stack: Stack): Finding[] {
+export function validateStack(
+  stack: Stack,
+  options: { knownSecrets?: ReadonlySet<string> } = {},
+): Finding[] {
   const findings: Finding[] = [];
   const report = (path: PathSegment[], message: string, hint?: string) => {
     const finding: Finding = { path, message };
@@ -25,7 +28,7 @@ export function validateStack(stack: Stack): Finding[] {
     findings.push(finding);
   };
   checkNodes(stack, report);
-  checkServices(stack, report);
+  checkServices(stack, report, options.knownSecrets);
   checkCycles(stack, report);
   checkRoutes(stack, report);
   checkFirewall(stack, report);
@@ -97,7 +100,7 @@ function checkNodes(stack: Stack, report: Report) {
   }
 }
 
-function checkServices(stack: Stack, report: Report) {
+function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<string>) {
   const services = Object.keys(stack.services);
   const segments = new Set([DEFAULT_SEGMENT, ...Object.keys(stack.networks)]);
   for (const [name, service] of Object.entries(stack.services)) {
@@ -122,7 +125,7 @@ function checkServices(stack: Stack, report: Report) {
         report(at('networks', index), ...unknownName('network', segment, segments));
     });
     checkHealth(service, at, report);
-    checkTemplates(stack, name, service, report);
+    checkTemplates(stack, name, service, report, knownSecrets);
   }
 }
 
@@ -180,7 +183,13 @@ function templatedStrings(service: Service, name: string): { path: PathSegment[]
   return strings;
 }
 
-function checkTemplates(stack: Stack, name: string, service: Service, reportAt: Report) {
+function checkTemplates(
+  stack: Stack,
+  name: string,
+  service: Service,
+  reportAt: Report,
+  knownSecrets?: ReadonlySet<string>,
+) {
   for (const { path, text } of templatedStrings(service, name)) {
     let parts: Part[];
     try {
@@ -195,7 +204,14 @@ function checkTemplates(stack: Stack, name: string, service: Service, reportAt: 
       const { ref } = part;
       const report = (message: string, hint?: string) =>
         reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
-      if (ref.kind === 'service') {
+      if (ref.kind === 'secret') {
+        if (knownSecrets && !knownSecrets.has(ref.name)) {
+          report(
+            `secret ${ref.name} is not set for service \`${name}\``,
+            `set it first: flotilla secrets set ${ref.name}`,
+          );
+        }
+      } else if (ref.kind === 'service') {
         const target = Object.hasOwn(stack.services, ref.service)
           ? stack.services[ref.service]
           : undefined;

@@ -1,0 +1,173 @@
+// The hub's secret store: every value encrypted at rest with age (X25519) to the hub's own
+// identity, every `set` a new version, `rollback` back to the previous one. Values are
+// decrypted only to be sealed again to the node that runs the service that needs them.
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as age from 'age-encryption';
+import { z } from 'zod';
+
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const storeSchema = z.object({
+  secrets: z.record(
+    z.string().regex(SECRET_NAME),
+    z.object({
+      /** The version in use; rollback moves it back. */
+      current: z.number().int().min(1),
+      versions: z
+        .array(
+          z.object({ version: z.number().int().min(1), at: z.number(), ciphertext: z.string() }),
+        )
+        .min(1),
+    }),
+  ),
+});
+type StoreFile = z.infer<typeof storeSchema>;
+
+export class SecretError extends Error {}
+
+export interface SecretSummary {
+  name: string;
+  current: number;
+  versions: number;
+  updated_at: number;
+}
+
+export function assertSecretName(name: string): void {
+  if (!SECRET_NAME.test(name)) {
+    throw new SecretError(
+      `bad secret name "${name}": letters, digits and underscores, e.g. PG_PASSWORD`,
+    );
+  }
+}
+
+/** An age identity kept in `file` (0600), created on first use. */
+export async function loadOrCreateIdentity(
+  file: string,
+): Promise<{ identity: string; recipient: string }> {
+  let identity: string;
+  try {
+    identity = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    identity = await age.generateIdentity();
+    await writeFile(file, `${identity}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  await chmod(file, 0o600);
+  return { identity, recipient: await age.identityToRecipient(identity) };
+}
+
+export async function sealTo(recipient: string, value: string): Promise<string> {
+  const encrypter = new age.Encrypter();
+  encrypter.addRecipient(recipient);
+  return Buffer.from(await encrypter.encrypt(value)).toString('base64');
+}
+
+export async function openWith(identity: string, sealed: string): Promise<string> {
+  const decrypter = new age.Decrypter();
+  decrypter.addIdentity(identity);
+  return decrypter.decrypt(Buffer.from(sealed, 'base64'), 'text');
+}
+
+export class SecretStore {
+  private constructor(
+    private readonly file: string,
+    private readonly identity: string,
+    private readonly recipient: string,
+  ) {}
+
+  /** The store of a stack's state dir: `<stateDir>/secrets/`. */
+  static async open(stateDir: string): Promise<SecretStore> {
+    const dir = path.join(stateDir, 'secrets');
+    const { identity, recipient } = await loadOrCreateIdentity(path.join(dir, 'hub.identity'));
+    return new SecretStore(path.join(dir, 'store.json'), identity, recipient);
+  }
+
+  /** Names in a state dir's store, without touching (or creating) the hub's identity. */
+  static async namesIn(stateDir: string): Promise<Set<string>> {
+    return new SecretStore(path.join(stateDir, 'secrets', 'store.json'), '', '').names();
+  }
+
+  async list(): Promise<SecretSummary[]> {
+    const { secrets } = await this.read();
+    return Object.entries(secrets)
+      .map(([name, entry]) => ({
+        name,
+        current: entry.current,
+        versions: entry.versions.length,
+        updated_at: entry.versions.find((version) => version.version === entry.current)!.at,
+      }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async names(): Promise<Set<string>> {
+    return new Set(Object.keys((await this.read()).secrets));
+  }
+
+  /** Stores a new version and makes it current; returns its number. */
+  async set(name: string, value: string): Promise<number> {
+    assertSecretName(name);
+    const store = await this.read();
+    const entry = store.secrets[name];
+    const version = (entry?.versions.at(-1)?.version ?? 0) + 1;
+    const ciphertext = await sealTo(this.recipient, value);
+    store.secrets[name] = {
+      current: version,
+      versions: [...(entry?.versions ?? []), { version, at: Date.now(), ciphertext }],
+    };
+    await this.write(store);
+    return version;
+  }
+
+  async remove(name: string): Promise<void> {
+    const store = await this.read();
+    if (!Object.hasOwn(store.secrets, name)) throw new SecretError(`no secret named ${name}`);
+    delete store.secrets[name];
+    await this.write(store);
+  }
+
+  /** Makes the version before the current one current again; returns it. */
+  async rollback(name: string): Promise<number> {
+    const store = await this.read();
+    const entry = Object.hasOwn(store.secrets, name) ? store.secrets[name] : undefined;
+    if (!entry) throw new SecretError(`no secret named ${name}`);
+    const previous = entry.versions.filter((version) => version.version < entry.current).at(-1);
+    if (!previous) throw new SecretError(`${name} has no version before ${entry.current}`);
+    entry.current = previous.version;
+    await this.write(store);
+    return previous.version;
+  }
+
+  /** The current values of `names` (those that exist). */
+  async values(names: Iterable<string>): Promise<Map<string, string>> {
+    const { secrets } = await this.read();
+    const result = new Map<string, string>();
+    for (const name of names) {
+      const entry = Object.hasOwn(secrets, name) ? secrets[name] : undefined;
+      const current = entry?.versions.find((version) => version.version === entry.current);
+      if (current) result.set(name, await openWith(this.identity, current.ciphertext));
+    }
+    return result;
+  }
+
+  private async read(): Promise<StoreFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { secrets: {} };
+      throw error;
+    }
+    const parsed = storeSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new SecretError(`${this.file} is not a Flotilla secret store`);
+    return parsed.data;
+  }
+
+  private async write(store: StoreFile): Promise<void> {
+    // Written aside and renamed: a crash mid-write must not lose every secret.
+    const temporary = `${this.file}.tmp`;
+    await writeFile(temporary, JSON.stringify(store, null, 2), { mode: 0o600 });
+    await rename(temporary, this.file);
+  }
+}
