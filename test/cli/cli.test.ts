@@ -57,6 +57,12 @@ describe('flotilla validate', () => {
   });
 });
 
+async function secretFile(value: string): Promise<string> {
+  const file = path.join(dir, 'secret-value');
+  await writeFile(file, value, { mode: 0o600 });
+  return file;
+}
+
 describe('flotilla plan', () => {
   it('prints JSON with the stable top-level keys and masks secrets', async () => {
     const file = path.join(dir, 'secret.yml');
@@ -64,8 +70,21 @@ describe('flotilla plan', () => {
       file,
       'name: s\nservices:\n  a: { run: { command: [a] }, env: { PW: "${secret:DB_PW}" } }\n',
     );
-    const result = await flotillaCli('plan', '-f', file, '--json');
-    expect(result.code).toBe(0);
+    const env = { FLOTILLA_STATE_DIR: path.join(dir, 'state') };
+    const unset = await flotilla(['plan', '-f', file], env);
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toContain(
+      `${file}:3:42 error in \`\${secret:DB_PW}\`: secret DB_PW is not set for service \`a\``,
+    );
+    const value = 'marker-value-7f3a';
+    const set = await flotilla(
+      ['secrets', 'set', 'DB_PW', '--from-file', await secretFile(value), '-f', file],
+      env,
+    );
+    expect(set.stdout).toContain('DB_PW set (version 1)');
+    const result = await flotilla(['plan', '-f', file, '--json'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toContain(value);
     const plan = JSON.parse(result.stdout);
     for (const key of [
       'placement',

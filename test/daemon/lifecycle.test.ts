@@ -1,7 +1,7 @@
 // `flotilla up` on this machine with real processes, real Caddy and real NATS: crashes,
 // adoption after the agent dies, a killed Caddy, a rejected change, and `down`.
 // One file on purpose: every stack here uses the gateway's fixed ports, so they run in turn.
-import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -316,3 +316,75 @@ describe('a two-replica service', () => {
     expect(processes.filter(alive)).toEqual([]);
   }, 60_000);
 });
+
+describe('secrets', () => {
+  it('reach only the services that declare them, restart only their users when changed, and are never printed or stored in clear', async () => {
+    const stack = await newStack('test/daemon/fixtures/secrets.yml', [
+      'test/daemon/fixtures/echo-server.js',
+    ]);
+    const markers = ['marker-token-5d1e', 'marker-db-8c2f', 'marker-token-v2-a7b0'];
+    const outputs: string[] = [];
+    const run = async (args: string[], input?: string) => {
+      const result = await flotilla(args, stack.env, input);
+      outputs.push(result.stdout, result.stderr);
+      return result;
+    };
+    await run(['secrets', 'set', 'API_TOKEN', '-f', stack.file], markers[0]);
+    await run(['secrets', 'set', 'DB_PASSWORD', '-f', stack.file], markers[1]);
+    const up = await run(['up', '--detach', '-f', stack.file]);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+
+    const before = await status(stack);
+    const environ = async (pid: number) =>
+      (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+    const pidOf = (report: StatusReport, id: string) =>
+      report.instances.find((instance) => instance.id === id)!.pid!;
+    expect(await environ(pidOf(before, 'web-1'))).toContain(`API_TOKEN=${markers[0]}`);
+    const other = await environ(pidOf(before, 'other-1'));
+    expect(other).toContain(`DB_PASSWORD=${markers[1]}`);
+    expect(other.join('\n')).not.toContain(markers[0]);
+    const daemon = JSON.parse(
+      await readFile(path.join(stack.stateDir, 'hub', 'api.json'), 'utf8'),
+    ) as { pid: number };
+    expect((await environ(daemon.pid)).join('\n')).not.toContain('marker-');
+
+    await run(['secrets', 'set', 'API_TOKEN', '-f', stack.file], markers[2]);
+    const after = await eventually(
+      async () => {
+        const report = await status(stack);
+        const replaced = ['web-1', 'web-2'].every((id) => pidOf(report, id) !== pidOf(before, id));
+        return replaced && report.ready ? report : undefined;
+      },
+      20_000,
+      'web to restart with the new token',
+    );
+    expect(await environ(pidOf(after, 'web-2'))).toContain(`API_TOKEN=${markers[2]}`);
+    expect(pidOf(after, 'other-1')).toBe(pidOf(before, 'other-1'));
+
+    await run(['status', '-f', stack.file]);
+    await run(['status', '--json', '-f', stack.file]);
+    await run(['plan', '--json', '-f', stack.file]);
+    await run(['plan', '--show', 'desired', '-f', stack.file]);
+    await run(['logs', 'web', '-f', stack.file]);
+    await run(['secrets', 'list', '-f', stack.file]);
+    await run(['apply', '-f', stack.file]);
+    await run(['down', '-f', stack.file]);
+    const printed = outputs.join('\n');
+    for (const marker of markers) expect(printed).not.toContain(marker);
+    // Every file the stack wrote: the bus's JetStream store, desired.json, logs, records.
+    const stored = await grepTree(stack.stateDir, markers);
+    expect(stored).toEqual([]);
+  }, 120_000);
+});
+
+/** Files under `dir` that contain any of `needles`. */
+async function grepTree(dir: string, needles: string[]): Promise<string[]> {
+  const hits: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const content = await readFile(file, 'latin1');
+    if (needles.some((needle) => content.includes(needle))) hits.push(file);
+  }
+  return hits;
+}

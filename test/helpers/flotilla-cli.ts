@@ -12,12 +12,19 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function flotilla(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Runs `flotilla args…`; `input`, if given, is its standard input. */
+export async function flotilla(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+    const child = run(process.execPath, [BIN, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...env },
       timeout: 180_000,
     });
+    child.child.stdin?.end(input);
+    const { stdout, stderr } = await child;
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
