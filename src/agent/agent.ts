@@ -4,7 +4,7 @@
 // the cluster, reports every change of its instances at once, and on a gateway node feeds
 // Caddy the route config the hub computed.
 import { createHash } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Bus } from '../bus/client.ts';
@@ -20,7 +20,7 @@ import { listInstanceRecords, specHash } from './process/instance-records.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import { stopRecordedInstance } from './process/terminate.ts';
 import { resolveUser } from './process/users.ts';
-import { processSpecFor, type AgentPaths } from './process-spec.ts';
+import { processSpecFor, secretFilePath, type AgentPaths } from './process-spec.ts';
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
 import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status.ts';
 import { STALE_AFTER_MS } from '../hub/registry.ts';
@@ -28,6 +28,7 @@ import { STALE_AFTER_MS } from '../hub/registry.ts';
 const REPORT_DEBOUNCE_MS = 20;
 const REPORT_EVERY_MS = 2_000;
 const RECONCILE_EVERY_MS = 2_000;
+const ROLLING_HEALTH_TIMEOUT_MS = 60_000;
 
 /** The desired-bucket value for a node: its desired state, stamped by the hub. */
 export const desiredValueSchema = z.object({
@@ -97,6 +98,14 @@ export class Agent {
     this.paths = {
       instances: path.join(dir, 'instances'),
       logs: path.join(options.stateDir, 'logs'),
+      // /run is memory: secret files must not outlive a reboot or reach a disk.
+      secretFiles:
+        process.getuid?.() === 0
+          ? path.join(
+              '/run/flotilla',
+              createHash('sha256').update(options.stateDir).digest('hex').slice(0, 12),
+            )
+          : path.join(dir, 'secret-files'),
     };
     this.desiredFile = path.join(dir, 'desired.json');
   }
@@ -209,6 +218,7 @@ export class Agent {
     for (const record of listInstanceRecords(this.paths.instances))
       await stopRecordedInstance(this.paths.instances, record);
     await this.caddy?.stop();
+    rmSync(this.paths.secretFiles, { recursive: true, force: true });
     await this.writeStatus();
   }
 
@@ -248,7 +258,7 @@ export class Agent {
     for (const runner of runners) {
       await runner.stop();
       await runner.start();
-      await this.untilHealthy(runner, 30_000);
+      await this.untilHealthy(runner, ROLLING_HEALTH_TIMEOUT_MS);
     }
     return runners.length;
   }
@@ -264,6 +274,7 @@ export class Agent {
   private async untilHealthy(runner: InstanceRunner, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
+      !this.closed &&
       !runner.status().healthy &&
       runner.status().state !== 'failed' &&
       Date.now() < deadline
@@ -321,6 +332,7 @@ export class Agent {
       this.runners.delete(id);
       this.event('instance.removed', `${id} is no longer desired: stopping it`);
       await runner.stop();
+      rmSync(path.dirname(secretFilePath(this.paths, id, 'x')), { recursive: true, force: true });
     }
     for (const id of this.held.keys()) if (!wanted.has(id)) this.held.delete(id);
     for (const record of listInstanceRecords(this.paths.instances)) {
@@ -360,6 +372,12 @@ export class Agent {
           continue;
         }
       }
+      try {
+        this.writeSecretFiles(instance);
+      } catch (error) {
+        this.hold(instance, 'failed', (error as Error).message);
+        continue;
+      }
       this.held.delete(instance.id);
       this.ensureDataDir(instance);
       const runner = new InstanceRunner({
@@ -377,6 +395,27 @@ export class Agent {
       });
       this.runners.set(instance.id, runner);
       await runner.start();
+      // A replacement rolls: the next replica goes only once this one is healthy again.
+      if (running) await this.untilHealthy(runner, ROLLING_HEALTH_TIMEOUT_MS);
+    }
+  }
+
+  /** The instance's `secret_files`, 0400 and owned by the user it runs as. */
+  private writeSecretFiles(instance: DesiredInstance): void {
+    if (instance.secret_files.length === 0) return;
+    const user = instance.runtime.kind === 'process' ? instance.runtime.user : undefined;
+    const owner = user === undefined ? undefined : resolveUser(user);
+    const dir = path.dirname(secretFilePath(this.paths, instance.id, 'x'));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    for (const name of instance.secret_files) {
+      const value = this.secretValues.get(name);
+      if (value === undefined)
+        throw new Error(`secret ${name} is not set (flotilla secrets set ${name})`);
+      const file = secretFilePath(this.paths, instance.id, name);
+      rmSync(file, { force: true });
+      writeFileSync(file, value, { mode: 0o400 });
+      if (owner) chownSync(file, owner.uid, owner.gid);
     }
   }
 

@@ -19,9 +19,15 @@ export type SecretLookup = (name: string) => string | undefined;
 export class InstanceSpecError extends Error {}
 
 export interface AgentPaths {
+  /** Where secret files go: memory-backed (/run) so they never reach a disk. */
+  secretFiles: string;
   /** Instance records (what runs, to adopt it after an agent restart). */
   instances: string;
   logs: string;
+}
+
+export function secretFilePath(paths: AgentPaths, instance: string, name: string): string {
+  return path.join(paths.secretFiles, instance, name);
 }
 
 export function processSpecFor(
@@ -70,6 +76,12 @@ export function processSpecFor(
     FLOTILLA_SERVICE: instance.service,
     FLOTILLA_INSTANCE: instance.id,
     FLOTILLA_NODE: instance.node,
+    ...Object.fromEntries(
+      instance.secret_files.map((name) => [
+        `${name}_FILE`,
+        secretFilePath(paths, instance.id, name),
+      ]),
+    ),
   };
   const spec: ProcessSpec = {
     id: instance.id,

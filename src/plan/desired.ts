@@ -41,6 +41,8 @@ export const desiredInstanceSchema = z.object({
   stop: z.object({ signal: z.enum(SIGNALS), timeout: z.string() }),
   /** Secret names this instance needs delivered to its node. */
   secrets: z.array(z.string()),
+  /** Secrets the agent writes to 0400 files, announced as NAME_FILE in the env. */
+  secret_files: z.array(z.string()),
 });
 export type DesiredInstance = z.infer<typeof desiredInstanceSchema>;
 
@@ -160,7 +162,8 @@ export function desiredState(
       depends_on: service.depends_on,
       restart: service.restart,
       stop: service.stop,
-      secrets: [...secrets].sort(),
+      secrets: [...new Set([...secrets, ...service.secret_files])].sort(),
+      secret_files: service.secret_files,
     };
     if (health) desired.health = health;
     result[instance.node]!.instances.push(desired);

@@ -272,6 +272,10 @@ export const serviceSchema = z
       })
       .default({ signal: 'SIGTERM', timeout: '10s' }),
     backup: serviceBackupSchema.optional(),
+    secret_files: z
+      .array(z.string().regex(ENV_NAME, { message: 'a secret name, e.g. PG_PASSWORD' }))
+      .default([])
+      .describe('Secrets mounted as 0400 files; NAME_FILE in the env holds the path'),
   })
   .superRefine((service, ctx) => {
     if ((service.run === undefined) === (service.image === undefined)) {

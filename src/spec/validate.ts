@@ -124,6 +124,15 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
       if (!segments.has(segment))
         report(at('networks', index), ...unknownName('network', segment, segments));
     });
+    service.secret_files.forEach((secret, index) => {
+      if (knownSecrets && !knownSecrets.has(secret)) {
+        report(
+          at('secret_files', index),
+          `secret ${secret} is not set for service \`${name}\``,
+          `set it first: flotilla secrets set ${secret}`,
+        );
+      }
+    });
     checkHealth(service, at, report);
     checkTemplates(stack, name, service, report, knownSecrets);
   }

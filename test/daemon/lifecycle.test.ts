@@ -1,7 +1,7 @@
 // `flotilla up` on this machine with real processes, real Caddy and real NATS: crashes,
 // adoption after the agent dies, a killed Caddy, a rejected change, and `down`.
 // One file on purpose: every stack here uses the gateway's fixed ports, so they run in turn.
-import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -343,6 +343,10 @@ describe('secrets', () => {
     const other = await environ(pidOf(before, 'other-1'));
     expect(other).toContain(`DB_PASSWORD=${markers[1]}`);
     expect(other.join('\n')).not.toContain(markers[0]);
+    const fileEntry = other.find((entry) => entry.startsWith('DB_PASSWORD_FILE='))!;
+    const secretFile = fileEntry.slice('DB_PASSWORD_FILE='.length);
+    expect(await readFile(secretFile, 'utf8')).toBe(markers[1]);
+    expect((await stat(secretFile)).mode & 0o777).toBe(0o400);
     const daemon = JSON.parse(
       await readFile(path.join(stack.stateDir, 'hub', 'api.json'), 'utf8'),
     ) as { pid: number };
@@ -369,6 +373,7 @@ describe('secrets', () => {
     await run(['secrets', 'list', '-f', stack.file]);
     await run(['apply', '-f', stack.file]);
     await run(['down', '-f', stack.file]);
+    await expect(stat(secretFile)).rejects.toThrow();
     const printed = outputs.join('\n');
     for (const marker of markers) expect(printed).not.toContain(marker);
     // Every file the stack wrote: the bus's JetStream store, desired.json, logs, records.
