@@ -271,10 +271,15 @@ export class Agent {
     this.requests?.unsubscribe();
   }
 
-  private async untilHealthy(runner: InstanceRunner, timeoutMs: number): Promise<void> {
+  private async untilHealthy(
+    runner: InstanceRunner,
+    timeoutMs: number,
+    revision?: number,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
       !this.closed &&
+      (revision === undefined || revision === this.desiredRevision) &&
       !runner.status().healthy &&
       runner.status().state !== 'failed' &&
       Date.now() < deadline
@@ -325,6 +330,8 @@ export class Agent {
   }
 
   private async reconcile(): Promise<void> {
+    const revision = this.desiredRevision;
+    const replaced = new Map<string, InstanceRunner>();
     const instances = this.desired?.node.instances ?? [];
     const wanted = new Map(instances.map((instance) => [instance.id, instance]));
     for (const [id, runner] of this.runners) {
@@ -349,7 +356,16 @@ export class Agent {
         continue;
       }
       const running = this.runners.get(instance.id);
-      if (running && running.specHash === specHash(spec)) continue;
+      // The process spec holds the rendered secrets; the rest of the instance is compared
+      // as desired (a new health check or stop signal also replaces the instance).
+      const fingerprint = configHash([
+        specHash(spec),
+        instance.health,
+        instance.ports,
+        instance.restart,
+        instance.stop,
+      ]);
+      if (running && running.fingerprint === fingerprint) continue;
       // An instance still running from before (agent restart) is adopted at once; a new one
       // waits until every dependency has a healthy instance somewhere.
       const blocker =
@@ -358,6 +374,10 @@ export class Agent {
         this.hold(instance, 'waiting', `waiting for ${blocker} to be healthy`);
         continue;
       }
+      // A replacement rolls: the next replica goes only once the previous one is healthy
+      // again (or a newer desired state arrives: a stuck rollout must not block its fix).
+      const previous = running ? replaced.get(instance.service) : undefined;
+      if (previous) await this.untilHealthy(previous, ROLLING_HEALTH_TIMEOUT_MS, revision);
       if (running) {
         this.event('instance.replaced', `${instance.id} changed: restarting it`);
         await running.stop();
@@ -385,6 +405,7 @@ export class Agent {
         service: instance.service,
         ports: instance.ports,
         spec,
+        fingerprint,
         ...(instance.health === undefined ? {} : { health: instance.health }),
         onChange: () => {
           this.reportSoon();
@@ -395,8 +416,7 @@ export class Agent {
       });
       this.runners.set(instance.id, runner);
       await runner.start();
-      // A replacement rolls: the next replica goes only once this one is healthy again.
-      if (running) await this.untilHealthy(runner, ROLLING_HEALTH_TIMEOUT_MS);
+      if (running) replaced.set(instance.service, runner);
     }
   }
 

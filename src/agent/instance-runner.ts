@@ -15,6 +15,7 @@ export interface InstanceRunnerOptions {
   ports: Record<string, number>;
   spec: ProcessSpec;
   health?: HealthCheck;
+  fingerprint: string;
   onChange: () => void;
   /** Supervisor events worth an audit entry (exits, failures), already phrased. */
   onEvent: (type: string, message: string, data?: Record<string, unknown>) => void;
@@ -68,8 +69,9 @@ export class InstanceRunner {
     this.supervisor.on('stopped', () => options.onChange());
   }
 
-  get specHash(): string {
-    return this.supervisor.specHash;
+  /** Changes whenever anything this runner was built from changes (process, health, ports…). */
+  get fingerprint(): string {
+    return this.options.fingerprint;
   }
 
   start(): Promise<void> {
@@ -94,7 +96,8 @@ export class InstanceRunner {
       service: this.options.service,
       state: process.state,
       healthy: this.healthy,
-      health_detail: this.healthDetail,
+      // The latest probe's detail, so an instance that never turns healthy says why.
+      health_detail: this.monitor?.current.detail ?? this.healthDetail,
       healthy_since: this.healthySince,
       restarts: process.restarts,
       ports: this.options.ports,

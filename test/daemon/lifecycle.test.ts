@@ -371,6 +371,22 @@ describe('secrets', () => {
     await run(['plan', '--show', 'desired', '-f', stack.file]);
     await run(['logs', 'web', '-f', stack.file]);
     await run(['secrets', 'list', '-f', stack.file]);
+    // A failing health check whose command sees the secret: its failure is reported, the value is not.
+    const healthy = await readFile(stack.file, 'utf8');
+    await writeFile(
+      stack.file,
+      healthy.replace(
+        '    secret_files: [DB_PASSWORD]',
+        "    secret_files: [DB_PASSWORD]\n    health: { exec: { command: [sh, -c, 'echo checking; exit 3'] }, interval: 200ms }",
+      ),
+    );
+    const failing = await run(['apply', '--timeout', '3', '-f', stack.file]);
+    expect(failing.code).toBe(1);
+    expect(
+      (await status(stack)).instances.find((instance) => instance.id === 'other-1')!.health_detail,
+    ).toContain('exit 3');
+    outputs.push(JSON.stringify(await status(stack)));
+    await writeFile(stack.file, healthy);
     await run(['apply', '-f', stack.file]);
     await run(['down', '-f', stack.file]);
     await expect(stat(secretFile)).rejects.toThrow();
