@@ -18,6 +18,8 @@ declare -A wanted=(
   [ip]=iproute2
   [nft]=nftables
   [curl]=curl
+  [ping]=iputils-ping
+  [setpriv]=util-linux
 )
 
 missing=()

@@ -62,6 +62,11 @@ const COMMANDS: CommandEntry[] = [
     summary: "run the hub and this node's agent in the foreground (what `up --detach` starts)",
     load: async () => (await import('./commands/daemon.ts')).daemonCommand,
   },
+  {
+    name: 'lab',
+    summary: 'virtual nodes on this machine: lab up|status|exec|down',
+    load: async () => (await import('./commands/lab.ts')).labCommand,
+  },
 ];
 
 function help(output: Output): string {
@@ -99,7 +104,9 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
     return 2;
   }
   const command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only before `--`: what follows belongs to another program (lab exec … -- ls -h).
+  const ownArgs = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (ownArgs.includes('--help') || ownArgs.includes('-h')) {
     writeLine(output.out, `${entry.summary}\n\nUsage: ${command.usage}`);
     return 0;
   }

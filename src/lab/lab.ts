@@ -1,0 +1,393 @@
+// The lab: virtual VPS on this machine. Each node is a network namespace wired by a veth
+// pair to a bridge that lives in a dedicated "internet" namespace, with a public address
+// from the documentation range 203.0.113.0/24. Nothing is ever created in the host's own
+// namespace: both ends of every veth are born inside lab namespaces.
+//
+// Everything a lab will create is written to its state file BEFORE the first `ip` call,
+// so `down` can remove every piece even after a crash halfway through `up`.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:os';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** A mistake or a situation the user can fix: shown as a message and a hint, exit 1. */
+export class LabError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'LabError';
+  }
+}
+
+export const INTERNET_ADDRESS = '203.0.113.1';
+export const MAX_NODES = 50;
+const PREFIX_LENGTH = 24;
+
+export interface LabNode {
+  name: string;
+  namespace: string;
+  address: string;
+  /** The veth end inside the internet namespace, enslaved to the bridge. */
+  hostLink: string;
+  /** The veth end inside the node's namespace, carrying its public address. */
+  nodeLink: string;
+}
+
+/** One thing `up` creates, in creation order; `down` removes them in reverse. */
+export type LabResource =
+  { kind: 'netns'; name: string } | { kind: 'link'; name: string; namespace: string };
+
+export interface LabState {
+  version: 1;
+  name: string;
+  short: string;
+  createdAt: string;
+  internetNamespace: string;
+  bridge: string;
+  internetAddress: string;
+  nodes: LabNode[];
+  resources: LabResource[];
+}
+
+export function labDir(): string {
+  return process.env.FLOTILLA_LAB_DIR ?? '/var/lib/flotilla/labs';
+}
+
+export function stateFile(name: string): string {
+  return path.join(labDir(), `${name}.json`);
+}
+
+const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+export function checkLabName(name: string): void {
+  if (!LAB_NAME.test(name))
+    throw new LabError(
+      `invalid lab name "${name}"`,
+      'use 1–32 lowercase letters, digits and dashes, starting with a letter or digit',
+    );
+}
+
+/** `fl` + 6 hex digits of the name's hash: short enough for 15-character link names. */
+export function shortId(name: string): string {
+  return `fl${createHash('sha256').update(name).digest('hex').slice(0, 6)}`;
+}
+
+/** The whole lab as it will exist, computed before anything is created (pure). */
+export function planLab(name: string, nodeCount: number): LabState {
+  checkLabName(name);
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
+    throw new LabError(
+      `invalid node count ${nodeCount}`,
+      `use --nodes with a whole number from 1 to ${MAX_NODES}`,
+    );
+  const short = shortId(name);
+  const internetNamespace = `flotilla-${name}-internet`;
+  const bridge = `${short}-br`;
+  const nodes: LabNode[] = [];
+  for (let index = 1; index <= nodeCount; index++)
+    nodes.push({
+      name: `node${index}`,
+      namespace: `flotilla-${name}-node${index}`,
+      address: `203.0.113.${10 + index}`,
+      hostLink: `${short}-h${index}`,
+      nodeLink: `${short}-n${index}`,
+    });
+  const resources: LabResource[] = [
+    { kind: 'netns', name: internetNamespace },
+    { kind: 'link', name: bridge, namespace: internetNamespace },
+  ];
+  for (const node of nodes)
+    resources.push(
+      { kind: 'netns', name: node.namespace },
+      { kind: 'link', name: node.hostLink, namespace: internetNamespace },
+      { kind: 'link', name: node.nodeLink, namespace: node.namespace },
+    );
+  return {
+    version: 1,
+    name,
+    short,
+    createdAt: new Date().toISOString(),
+    internetNamespace,
+    bridge,
+    internetAddress: INTERNET_ADDRESS,
+    nodes,
+    resources,
+  };
+}
+
+// ---- running `ip` -----------------------------------------------------------------------
+
+async function ip(args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('ip', args, { timeout: 15_000 });
+    return stdout;
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException & { stderr?: string };
+    if (failure.code === 'ENOENT')
+      throw new LabError('`ip` was not found', 'install iproute2 (apt-get install iproute2)');
+    const detail = (failure.stderr ?? '').trim() || failure.message;
+    throw new Error(`ip ${args.join(' ')}: ${detail}`);
+  }
+}
+
+export async function listNamespaces(): Promise<Set<string>> {
+  const out = await ip(['netns', 'list']);
+  // Lines look like "name" or "name (id: 3)".
+  return new Set(
+    out
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[0] ?? '')
+      .filter((name) => name !== ''),
+  );
+}
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0)
+    throw new LabError(
+      'the lab needs root: it creates network namespaces, a bridge and veth pairs',
+      'rerun with sudo, e.g. `sudo flotilla lab up`',
+    );
+}
+
+// ---- state file -------------------------------------------------------------------------
+
+export async function readState(name: string): Promise<LabState | undefined> {
+  checkLabName(name);
+  let text: string;
+  try {
+    text = await readFile(stateFile(name), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return JSON.parse(text) as LabState;
+}
+
+export async function requireState(name: string): Promise<LabState> {
+  const state = await readState(name);
+  if (!state)
+    throw new LabError(
+      `no lab named "${name}" (no ${stateFile(name)})`,
+      `create it with \`flotilla lab up --name ${name}\``,
+    );
+  return state;
+}
+
+/** Creates the state file exclusively: two `up`s of one name cannot both succeed. */
+async function recordNewState(state: LabState): Promise<void> {
+  await mkdir(labDir(), { recursive: true });
+  const file = stateFile(state.name);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  try {
+    await writeFile(file, '', { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    await rm(temporary, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw labExists(state.name);
+    throw error;
+  }
+  await rename(temporary, file);
+}
+
+function labExists(name: string): LabError {
+  return new LabError(
+    `lab "${name}" already exists (${stateFile(name)})`,
+    `see it with \`flotilla lab status --name ${name}\`, or remove it with \`flotilla lab down --name ${name}\``,
+  );
+}
+
+// ---- up / down / status / exec -----------------------------------------------------------
+
+export async function labUp(name: string, nodeCount: number): Promise<LabState> {
+  requireRoot();
+  const state = planLab(name, nodeCount);
+  if (await readState(name)) throw labExists(name);
+  const existing = await listNamespaces();
+  const clash = state.resources.find(
+    (resource) => resource.kind === 'netns' && existing.has(resource.name),
+  );
+  if (clash)
+    throw new LabError(
+      `network namespace ${clash.name} already exists but no lab state records it`,
+      `remove it with \`ip netns del ${clash.name}\` if it is a leftover, or pick another --name`,
+    );
+  await recordNewState(state);
+  try {
+    await build(state);
+  } catch (error) {
+    await labDownState(state).catch(() => undefined);
+    throw error;
+  }
+  return state;
+}
+
+async function build(state: LabState): Promise<void> {
+  const inet = state.internetNamespace;
+  await ip(['netns', 'add', inet]);
+  await ip(['-n', inet, 'link', 'set', 'lo', 'up']);
+  await ip(['-n', inet, 'link', 'add', state.bridge, 'type', 'bridge']);
+  await ip([
+    '-n',
+    inet,
+    'addr',
+    'add',
+    `${state.internetAddress}/${PREFIX_LENGTH}`,
+    'dev',
+    state.bridge,
+  ]);
+  await ip(['-n', inet, 'link', 'set', state.bridge, 'up']);
+  for (const node of state.nodes) {
+    await ip(['netns', 'add', node.namespace]);
+    await ip(['-n', node.namespace, 'link', 'set', 'lo', 'up']);
+    // Both ends are created directly inside their namespaces: never in the host's.
+    await ip([
+      '-n',
+      inet,
+      'link',
+      'add',
+      node.hostLink,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      node.nodeLink,
+      'netns',
+      node.namespace,
+    ]);
+    await ip(['-n', inet, 'link', 'set', node.hostLink, 'master', state.bridge]);
+    await ip(['-n', inet, 'link', 'set', node.hostLink, 'up']);
+    await ip([
+      '-n',
+      node.namespace,
+      'addr',
+      'add',
+      `${node.address}/${PREFIX_LENGTH}`,
+      'dev',
+      node.nodeLink,
+    ]);
+    await ip(['-n', node.namespace, 'link', 'set', node.nodeLink, 'up']);
+    await ip(['-n', node.namespace, 'route', 'add', 'default', 'via', state.internetAddress]);
+  }
+}
+
+/** Removes every recorded piece that still exists; missing pieces are fine. */
+export async function labDownState(state: LabState): Promise<void> {
+  let namespaces = await listNamespaces();
+  for (const resource of [...state.resources].reverse()) {
+    if (resource.kind !== 'link') continue;
+    if (!namespaces.has(resource.namespace)) continue; // gone with its namespace
+    // The link may already be gone (with its veth peer): only a failure that leaves it is real.
+    await ip(['-n', resource.namespace, 'link', 'del', resource.name]).catch(() => undefined);
+  }
+  for (const resource of [...state.resources].reverse()) {
+    if (resource.kind !== 'netns' || !namespaces.has(resource.name)) continue;
+    await ip(['netns', 'del', resource.name]).catch(() => undefined);
+  }
+  namespaces = await listNamespaces();
+  const left = state.resources.filter(
+    (resource) => resource.kind === 'netns' && namespaces.has(resource.name),
+  );
+  if (left.length > 0)
+    throw new LabError(
+      `could not remove ${left.map((resource) => resource.name).join(', ')}`,
+      'a process may still be using the namespace; check `ip netns pids <name>`, then rerun `flotilla lab down`',
+    );
+}
+
+/** `down` for a lab name: removes what its state file records, then the file. */
+export async function labDown(name: string): Promise<boolean> {
+  requireRoot();
+  const state = await readState(name);
+  if (!state) return false;
+  await labDownState(state);
+  await rm(stateFile(name), { force: true });
+  return true;
+}
+
+export interface NodeStatus {
+  node: string;
+  namespace: string;
+  address: string;
+  exists: boolean;
+  /** Answers a ping from the internet namespace; undefined when `ping` is not installed. */
+  reachable: boolean | undefined;
+}
+
+async function hasPing(): Promise<boolean> {
+  try {
+    await execFileAsync('ping', ['-V'], { timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function ping(namespace: string, address: string): Promise<boolean> {
+  try {
+    await execFileAsync('ip', ['netns', 'exec', namespace, 'ping', '-c1', '-W1', '-q', address], {
+      timeout: 5_000,
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function labStatus(state: LabState): Promise<NodeStatus[]> {
+  const namespaces = await listNamespaces();
+  const canPing = namespaces.has(state.internetNamespace) && (await hasPing());
+  return Promise.all(
+    state.nodes.map(async (node) => {
+      const exists = namespaces.has(node.namespace);
+      let reachable: boolean | undefined;
+      if (!exists) reachable = false;
+      else if (canPing) reachable = await ping(state.internetNamespace, node.address);
+      return {
+        node: node.name,
+        namespace: node.namespace,
+        address: node.address,
+        exists,
+        reachable,
+      };
+    }),
+  );
+}
+
+export function findNode(state: LabState, nodeName: string): LabNode {
+  const node = state.nodes.find((candidate) => candidate.name === nodeName);
+  if (!node)
+    throw new LabError(
+      `lab "${state.name}" has no node "${nodeName}"`,
+      `its nodes are ${state.nodes.map((candidate) => candidate.name).join(', ')}`,
+    );
+  return node;
+}
+
+/** Runs argv inside the node's namespace with the terminal's stdio; resolves to its exit code. */
+export async function labExec(state: LabState, nodeName: string, argv: string[]): Promise<number> {
+  requireRoot();
+  const node = findNode(state, nodeName);
+  if (!(await listNamespaces()).has(node.namespace))
+    throw new LabError(
+      `node ${node.name}'s namespace ${node.namespace} does not exist`,
+      `recreate the lab: \`flotilla lab down --name ${state.name}\` then \`flotilla lab up --name ${state.name}\``,
+    );
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', node.namespace, ...argv], { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== null) resolve(code);
+      else resolve(128 + (signal ? signalNumber(signal) : 0));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
