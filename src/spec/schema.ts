@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { cronError, explainBadCidr, isValidTimezone, parseCidr, parseDuration } from './formats.ts';
 
-const NAME = /^[a-z][a-z0-9-]{0,62}$/;
+/** Stack, node, service, network and target names: DNS-label-like. */
+export const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const PORT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOSTNAME =
