@@ -8,9 +8,9 @@
 // is authenticated: only the hub holding the 32-byte join secret can mint one, and it expires.
 // One-time use is enforced by the hub with `UsedNonces` + `acceptJoin`.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { readOrCreateSecretFile } from '../secrets/secret-file.ts';
 import { NAME } from '../spec/schema.ts';
 
 export const JOIN_TOKEN_PREFIX = 'flt1_';
@@ -200,42 +200,11 @@ export function acceptJoin(
  * every outstanding token.
  */
 export async function loadOrCreateJoinSecret(dir: string): Promise<Buffer> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, JOIN_SECRET_FILE);
-  const existing = await readSecret(file);
-  if (existing !== undefined) {
-    if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
-    return existing;
-  }
-  const secret = randomBytes(SECRET_BYTES);
-  try {
-    // 'wx': two concurrent callers cannot both write; the loser reads the winner's secret.
-    await writeFile(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const winner = await readSecret(file);
-    if (winner === undefined) throw error;
-    return winner;
-  }
-  return secret;
-}
-
-async function readSecret(file: string): Promise<Buffer | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const hex = text.trim();
-  if (!new RegExp(`^[0-9a-f]{${SECRET_BYTES * 2}}$`).test(hex)) {
-    // Do not overwrite: the file may be mid-write by another process, or hand-edited.
-    throw new Error(
-      `${file} is not a valid join secret (expected ${SECRET_BYTES} bytes as hex); ` +
-        'delete it to create a new one (outstanding join tokens stop working)',
-    );
-  }
+  const hex = await readOrCreateSecretFile(path.join(dir, JOIN_SECRET_FILE), {
+    what: `join secret (${SECRET_BYTES} bytes as hex)`,
+    create: () => randomBytes(SECRET_BYTES).toString('hex'),
+    isValid: (text) => new RegExp(`^[0-9a-f]{${SECRET_BYTES * 2}}$`).test(text),
+  });
   return Buffer.from(hex, 'hex');
 }
 

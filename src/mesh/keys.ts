@@ -4,8 +4,7 @@
 // WireGuard clamps the scalar on use, so an unclamped X25519 key is valid and `wg pubkey`
 // derives the same public key (the tests check this against the real `wg pubkey`).
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readOrCreateSecretFile } from '../secrets/secret-file.ts';
 
 export interface KeyPair {
   /** base64 of 32 bytes, as `wg genkey` prints it. Secret: never log it. */
@@ -53,34 +52,10 @@ export function publicKeyOf(privateKey: string): string {
  * Idempotent: an existing key is kept (and its mode tightened to 0600), never replaced.
  */
 export async function ensureKeyPair(file: string): Promise<{ publicKey: string; file: string }> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const existing = await readKey(file);
-  if (existing !== undefined) {
-    if (((await stat(file)).mode & 0o077) !== 0) await chmod(file, 0o600);
-    return { publicKey: publicKeyOf(existing), file };
-  }
-  const pair = generateKeyPair();
-  try {
-    // 'wx': two concurrent callers cannot both write; the loser reads the winner's key.
-    await writeFile(file, pair.privateKey + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const winner = await readKey(file);
-    if (winner === undefined) throw error;
-    return { publicKey: publicKeyOf(winner), file };
-  }
-  return { publicKey: pair.publicKey, file };
-}
-
-async function readKey(file: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const key = text.trim();
-  if (!isWireGuardKey(key)) throw new Error(`${file} does not hold a WireGuard private key`);
-  return key;
+  const privateKey = await readOrCreateSecretFile(file, {
+    what: 'WireGuard private key',
+    create: () => generateKeyPair().privateKey,
+    isValid: isWireGuardKey,
+  });
+  return { publicKey: publicKeyOf(privateKey), file };
 }

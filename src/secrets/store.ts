@@ -1,10 +1,11 @@
 // The hub's secret store: every value encrypted at rest with age (X25519) to the hub's own
 // identity, every `set` a new version, `rollback` back to the previous one. Values are
 // decrypted only to be sealed again to the node that runs the service that needs them.
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as age from 'age-encryption';
 import { z } from 'zod';
+import { readOrCreateSecretFile } from './secret-file.ts';
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -45,16 +46,11 @@ export function assertSecretName(name: string): void {
 export async function loadOrCreateIdentity(
   file: string,
 ): Promise<{ identity: string; recipient: string }> {
-  let identity: string;
-  try {
-    identity = (await readFile(file, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    identity = await age.generateIdentity();
-    await writeFile(file, `${identity}\n`, { mode: 0o600, flag: 'wx' });
-  }
-  await chmod(file, 0o600);
+  const identity = await readOrCreateSecretFile(file, {
+    what: 'age identity',
+    create: () => age.generateIdentity(),
+    isValid: (text) => text.startsWith('AGE-SECRET-KEY-'),
+  });
   return { identity, recipient: await age.identityToRecipient(identity) };
 }
 
