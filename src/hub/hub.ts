@@ -42,7 +42,8 @@ export interface AppliedStack {
 }
 
 export class Hub {
-  private current: { stack: Stack; plan: Plan } | undefined;
+  /** The applied stack, its plan, and each gateway's full route table (filtered per update). */
+  private current: { stack: Stack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly written = new Map<string, string>();
   /** Per desired-bucket key, the revision of the hub's last write. */
@@ -92,7 +93,15 @@ export class Hub {
   async apply({ stack, stackDir }: AppliedStack): Promise<InstanceChange[]> {
     const plan = planStack(stack, { stackDir, stateDir: this.options.stateDir });
     const changes = diffDesired(this.current?.plan, plan);
-    this.current = { stack, plan };
+    // Route tables depend only on the stack: computed here once, not on every status change.
+    const instances = placeInstances(stack);
+    const meshAddresses = allocateMeshAddresses(stack);
+    const routes = new Map(
+      Object.keys(stack.nodes)
+        .filter((node) => stack.nodes[node]!.gateway)
+        .map((gateway) => [gateway, routeTable(stack, instances, meshAddresses, gateway)] as const),
+    );
+    this.current = { stack, plan, routes };
     for (const [node, desired] of Object.entries(plan.desired)) {
       const value: DesiredValue = {
         stack: stack.name,
@@ -126,13 +135,8 @@ export class Hub {
 
   /** Each gateway's route table with only healthy upstreams (as the hub sees them now). */
   liveRoutes(gateway: string): RouteEntry[] {
-    if (!this.current) return [];
-    const { stack } = this.current;
-    const healthy = healthyInstances(this.statuses.values(), Date.now());
-    return onlyHealthy(
-      routeTable(stack, placeInstances(stack), allocateMeshAddresses(stack), gateway),
-      healthy,
-    );
+    const routes = this.current?.routes.get(gateway) ?? [];
+    return onlyHealthy(routes, healthyInstances(this.statuses.values(), Date.now()));
   }
 
   /** The revision of `node`'s desired state the hub last wrote: an agent reporting it has converged. */

@@ -7,10 +7,6 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-async function flotillaCli(...args: string[]) {
-  return flotilla(args);
-}
-
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'flotilla-cli-'));
@@ -21,7 +17,7 @@ afterAll(async () => {
 
 describe('flotilla validate', () => {
   it('accepts the quickstart with exit 0', async () => {
-    const result = await flotillaCli('validate', '-f', 'examples/quickstart/flotilla.yml');
+    const result = await flotilla(['validate', '-f', 'examples/quickstart/flotilla.yml']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('is valid: stack quickstart, 5 services on 1 node');
   });
@@ -32,7 +28,7 @@ describe('flotilla validate', () => {
       file,
       'name: bad\nservices:\n  api:\n    run: { command: [node] }\n    depend_on: [db]\n    replicas: -1\n',
     );
-    const result = await flotillaCli('validate', '-f', file);
+    const result = await flotilla(['validate', '-f', file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       `${file}:5:5 error unknown key \`depend_on\` in \`services.api\``,
@@ -44,14 +40,14 @@ describe('flotilla validate', () => {
   });
 
   it('says plainly when the file is missing', async () => {
-    const result = await flotillaCli('validate', '-f', path.join(dir, 'absent.yml'));
+    const result = await flotilla(['validate', '-f', path.join(dir, 'absent.yml')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('no such file');
   });
 
   it('rejects bad usage with exit 2 and a hint', async () => {
-    expect((await flotillaCli('validate', '--nope')).code).toBe(2);
-    const typo = await flotillaCli('plna');
+    expect((await flotilla(['validate', '--nope'])).code).toBe(2);
+    const typo = await flotilla(['plna']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('did you mean `plan`?');
   });
@@ -103,7 +99,7 @@ describe('flotilla plan', () => {
   });
 
   it('prints a human summary of the quickstart', async () => {
-    const result = await flotillaCli('plan', '-f', 'examples/quickstart/flotilla.yml');
+    const result = await flotilla(['plan', '-f', 'examples/quickstart/flotilla.yml']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Stack quickstart');
     expect(result.stdout).toMatch(/api-2\s+local\s+100\.96\.0\.1\s+http=3001/);
@@ -114,29 +110,29 @@ describe('flotilla plan', () => {
   });
 
   it('shows single artifacts raw', async () => {
-    const caddy = await flotillaCli(
+    const caddy = await flotilla([
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
       '--show',
       'caddy',
-    );
+    ]);
     expect(JSON.parse(caddy.stdout)).toHaveProperty('apps.http');
-    const firewall = await flotillaCli(
+    const firewall = await flotilla([
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
       '--show',
       'firewall:local',
-    );
+    ]);
     expect(firewall.stdout).toContain('table inet flotilla');
-    const missing = await flotillaCli(
+    const missing = await flotilla([
       'plan',
       '-f',
       'examples/quickstart/flotilla.yml',
       '--show',
       'firewall:nowhere',
-    );
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('nodes with one: local');
   });
@@ -144,7 +140,7 @@ describe('flotilla plan', () => {
 
 describe('flotilla schema', () => {
   it('prints a JSON Schema every example satisfies and a typo violates', async () => {
-    const result = await flotillaCli('schema');
+    const result = await flotilla(['schema']);
     expect(result.code).toBe(0);
     const validate = new Ajv2020.default({ strict: false, validateFormats: false }).compile(
       JSON.parse(result.stdout),
