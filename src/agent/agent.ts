@@ -24,9 +24,12 @@ import { processSpecFor, secretFilePath, type AgentPaths } from './process-spec.
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
 import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status.ts';
 import { STALE_AFTER_MS } from '../hub/registry.ts';
+import { nodeNetworkSchema } from '../mesh/node-network.ts';
+import { configHash } from './config-hash.ts';
+import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
-const REPORT_EVERY_MS = 2_000;
+const REPORT_EVERY_MS = 1_000;
 const RECONCILE_EVERY_MS = 2_000;
 const ROLLING_HEALTH_TIMEOUT_MS = 60_000;
 
@@ -36,15 +39,13 @@ export const desiredValueSchema = z.object({
   node: desiredNodeSchema,
   /** The secrets this node's instances use, each sealed (age) to this node's key. */
   secrets: z.record(z.string(), z.string()).default({}),
+  /** In a cluster: this node's mesh interface and firewall. */
+  network: nodeNetworkSchema.optional(),
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 
 export const gatewayValueSchema = z.object({ hash: z.string(), config: z.unknown() });
 export type GatewayValue = z.infer<typeof gatewayValueSchema>;
-
-export function configHash(config: unknown): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
-}
 
 export interface AgentOptions {
   node: string;
@@ -55,6 +56,10 @@ export interface AgentOptions {
   stateDir: string;
   /** Set on gateway nodes: where Caddy's admin API listens (loopback). */
   gateway?: { adminListen: string };
+  /** In a cluster: applies the mesh and firewall the desired state carries. */
+  network?: NetworkApplier;
+  /** Called after the hub had this agent stop everything (`flotilla down`, `node rm`). */
+  onLeft?: () => void;
   log: (line: string) => void;
 }
 
@@ -92,6 +97,7 @@ export class Agent {
   private reconcileQueued = false;
   private closed = false;
   private requests: { unsubscribe(): void } | undefined;
+  private networkError: string | undefined;
 
   constructor(private readonly options: AgentOptions) {
     const dir = path.join(options.stateDir, 'agent');
@@ -147,7 +153,7 @@ export class Agent {
       await bus.status.watch('node.>', (change) => {
         if (change.kind !== 'put' || change.key === statusKey(node)) return;
         const parsed = nodeStatusSchema.safeParse(change.value);
-        if (parsed.success) this.others.set(parsed.data.node, parsed.data);
+        if (parsed.success) this.others.set(parsed.data.node, { ...parsed.data, at: Date.now() });
         void this.reconcileSoon();
       }),
       await bus.desired.watch(desiredKey(node), (change) => {
@@ -288,7 +294,17 @@ export class Agent {
     }
   }
 
+  /** Stops everything and forgets the desired state, so a restarted agent starts nothing. */
+  private async leave(): Promise<{ stopped: number }> {
+    const stopped = this.runners.size;
+    await this.stopAll();
+    rmSync(this.desiredFile, { force: true });
+    setImmediate(() => this.options.onLeft?.());
+    return { stopped };
+  }
+
   private async answer(verb: string, payload: unknown): Promise<unknown> {
+    if (verb === 'down') return this.leave();
     const request = z
       .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
       .parse(payload);
@@ -329,7 +345,23 @@ export class Agent {
     return this.reconciling;
   }
 
+  /** The mesh and firewall first: instances on other nodes are reached through them. */
+  private async applyNetwork(): Promise<void> {
+    const network = this.desired?.network;
+    if (!network || !this.options.network) return;
+    try {
+      await this.options.network.apply(network);
+      this.networkError = undefined;
+    } catch (error) {
+      const message = `the node's network could not be applied: ${(error as Error).message}`;
+      // Retried on every reconcile: say so once, not every two seconds.
+      if (message !== this.networkError) this.event('network.failed', message);
+      this.networkError = message;
+    }
+  }
+
   private async reconcile(): Promise<void> {
+    await this.applyNetwork();
     const revision = this.desiredRevision;
     const replaced = new Map<string, InstanceRunner>();
     const instances = this.desired?.node.instances ?? [];

@@ -43,6 +43,8 @@ export interface BusServer {
   log(): string;
   /** SIGTERM, then SIGKILL if it hasn't exited after a timeout. */
   stop(): Promise<void>;
+  /** Rewrites the config with these users and has the running server reread it. */
+  reload(users: readonly BusUser[]): Promise<void>;
 }
 
 function busPaths(dir: string) {
@@ -64,22 +66,25 @@ export async function startBusServer(options: BusServerOptions): Promise<BusServ
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   await stopLeftover(paths.pidFile, paths.config);
   const port = options.port || (await previousPort(paths.config)) || (await freePort(host));
-  await writeFile(
-    paths.config,
-    renderServerConfig({
-      serverName: options.serverName ?? 'flotilla',
-      host,
-      port,
-      storeDir: paths.store,
-      pidFile: paths.pidFile,
-      users: options.users,
-      maxMemoryBytes: options.maxMemoryBytes ?? 64 * 1024 * 1024,
-      maxFileBytes: options.maxFileBytes ?? 1024 * 1024 * 1024,
-    }),
-    { mode: 0o600 },
-  );
-  // writeFile's mode only applies when it creates the file.
-  await chmod(paths.config, 0o600);
+  const writeConfig = async (users: readonly BusUser[]) => {
+    await writeFile(
+      paths.config,
+      renderServerConfig({
+        serverName: options.serverName ?? 'flotilla',
+        host,
+        port,
+        storeDir: paths.store,
+        pidFile: paths.pidFile,
+        users,
+        maxMemoryBytes: options.maxMemoryBytes ?? 64 * 1024 * 1024,
+        maxFileBytes: options.maxFileBytes ?? 1024 * 1024 * 1024,
+      }),
+      { mode: 0o600 },
+    );
+    // writeFile's mode only applies when it creates the file.
+    await chmod(paths.config, 0o600);
+  };
+  await writeConfig(options.users);
 
   const child = spawn(NATS_SERVER_BINARY, ['-c', paths.config], {
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -134,6 +139,11 @@ export async function startBusServer(options: BusServerOptions): Promise<BusServ
     exited,
     log: () => logTail,
     stop,
+    async reload(users) {
+      await writeConfig(users);
+      // nats-server rereads its config on SIGHUP, keeping every connection and stream.
+      child.kill('SIGHUP');
+    },
   };
 }
 

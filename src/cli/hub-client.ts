@@ -25,6 +25,10 @@ export class HubClient {
     return this.call<T>('POST', path, body);
   }
 
+  async delete<T>(path: string): Promise<T> {
+    return this.call<T>('DELETE', path);
+  }
+
   /** Calls `onEvent` for each server-sent event until the stream ends or `signal` aborts. */
   async events(
     path: string,

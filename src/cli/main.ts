@@ -63,6 +63,21 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/daemon.ts')).daemonCommand,
   },
   {
+    name: 'hub',
+    summary: 'run the control plane of a multi-node stack on its hub node',
+    load: async () => (await import('./commands/hub.ts')).hubCommand,
+  },
+  {
+    name: 'agent',
+    summary: 'run this node in a cluster: --join <token> the first time',
+    load: async () => (await import('./commands/agent.ts')).agentCommand,
+  },
+  {
+    name: 'node',
+    summary: 'join tokens and the cluster’s nodes: node token|ls|rm',
+    load: async () => (await import('./commands/node.ts')).nodeCommand,
+  },
+  {
     name: 'lab',
     summary: 'virtual nodes on this machine: lab up|status|exec|down',
     load: async () => (await import('./commands/lab.ts')).labCommand,

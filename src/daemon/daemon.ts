@@ -20,6 +20,9 @@ import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/
 import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
 import { Hub } from '../hub/hub.ts';
 import { statusReport } from '../hub/status-report.ts';
+import { hubNode } from '../plan/firewall-access.ts';
+import { planStack } from '../plan/plan.ts';
+import { Cluster, type ClusterHooks } from './cluster.ts';
 
 export interface DaemonOptions {
   /** The stack file (kept so `apply` can reread it). */
@@ -27,9 +30,24 @@ export interface DaemonOptions {
   stack: Stack;
   stateDir: string;
   log: (line: string) => void;
+  /** `flotilla hub`: other nodes join over the mesh. Absent: `flotilla up` on one machine. */
+  cluster?: { node?: string; publicAddress?: string };
 }
 
 export class StackNotSingleNode extends Error {}
+
+export class NotTheHubNode extends Error {}
+
+/** The node a cluster's hub runs on: where plan opens the bus and join ports. */
+function clusterNode(stack: Stack, wanted: string | undefined): string {
+  const hub = hubNode(stack);
+  if (hub === undefined) throw new NotTheHubNode('the stack has no nodes');
+  if (wanted !== undefined && wanted !== hub)
+    throw new NotTheHubNode(
+      `the hub runs on ${hub} (the first gateway node), not ${wanted}: plan opens the bus and join ports there`,
+    );
+  return hub;
+}
 
 /** The node this machine plays: the only node of the stack. */
 function localNode(stack: Stack): string {
@@ -51,6 +69,8 @@ export class Daemon {
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
   private secrets: SecretStore | undefined;
+  private cluster: Cluster | undefined;
+  private node = '';
   private stopping = false;
   private finished!: () => void;
   /** Settles once the daemon has shut down (after `down` or `detach`). */
@@ -59,16 +79,31 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {}
 
   async start(): Promise<{ url: string; token: string }> {
-    const { stack, stateDir } = this.options;
-    const node = localNode(stack);
+    const { stack, stateDir, cluster } = this.options;
+    const node = cluster ? clusterNode(stack, cluster.node) : localNode(stack);
+    this.node = node;
+    const stackDir = path.dirname(path.resolve(this.options.file));
     // The state dir is traversable (service users reach their data dirs through it); what
     // is private below it (bus, hub, agent, caddy, logs) is created 0700.
     await mkdir(stateDir, { recursive: true, mode: 0o755 });
     await chmod(stateDir, 0o755);
     await mkdir(path.join(stateDir, 'hub'), { recursive: true, mode: 0o700 });
     const busDir = path.join(stateDir, 'bus');
-    this.credentials = await ensureCredentials(busDir, [node]);
-    await this.startBus(busDir);
+    let busAddress: { host: string; port: number } | undefined;
+    if (cluster) {
+      this.cluster = await Cluster.open({
+        stateDir,
+        node,
+        publicAddress: cluster.publicAddress ?? stack.nodes[node]!.address,
+        agentIdentityFile: path.join(stateDir, 'agent', 'identity'),
+      });
+      // The mesh first: the bus listens on the hub's mesh address.
+      const plan = planStack(stack, { stackDir, stateDir });
+      await this.cluster.applier.apply(this.cluster.network(stack, plan, node));
+      busAddress = this.cluster.busAddress(plan);
+    }
+    this.credentials = await ensureCredentials(busDir, this.cluster?.members.nodes() ?? [node]);
+    await this.startBus(busDir, busAddress);
     const url = this.busServer!.url;
     const { hub: hubCredentials, agents } = this.credentials;
     this.hubBus = await connectBus({
@@ -84,8 +119,11 @@ export class Daemon {
       secrets: this.secrets,
       stateDir,
       log: this.options.log,
+      ...(this.cluster ? { cluster: this.cluster } : {}),
     });
     await this.hub.start();
+    for (const [member, recipient] of this.cluster?.recipients() ?? [])
+      this.hub.setNodeRecipient(member, recipient);
     const agentCredentials = agents[node]!;
     this.agentBus = await connectBus({
       url,
@@ -101,28 +139,76 @@ export class Daemon {
       ...(stack.nodes[node]!.gateway
         ? { gateway: { adminListen: adminListen(stack.gateway.admin_port) } }
         : {}),
+      ...(this.cluster ? { network: this.cluster.applier } : {}),
       log: this.options.log,
     });
     await this.agent.start();
     this.hub.setNodeRecipient(node, this.agent.recipient);
-    await this.hub.apply({ stack, stackDir: path.dirname(path.resolve(this.options.file)) });
+    await this.hub.apply({ stack, stackDir });
+    await this.cluster?.startJoinListener(this.clusterHooks(busDir), url);
     const token = newApiToken();
     this.api = await startApiServer({
       host: '127.0.0.1',
       port: 0,
       token,
-      routes: this.routes(node),
+      routes: [
+        ...this.routes(node),
+        ...(this.cluster ? this.cluster.routes(this.clusterHooks(busDir)) : []),
+      ],
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
     return { url: this.api.url, token };
   }
 
-  /** Stops every service (dependents first), then Caddy, the bus and the API. */
+  /** Stops every service (dependents first) on every node, then Caddy, the bus and the API. */
   async down(): Promise<void> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    await Promise.all(
+      (this.cluster?.members.nodes() ?? [])
+        .filter((member) => member !== this.node)
+        .map((member) => this.askToLeave(member, 120_000)),
+    );
     await this.agent?.stopAll();
     await this.shutdown();
+  }
+
+  private async askToLeave(node: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.ask(node, 'down', {}, timeoutMs);
+    } catch (error) {
+      this.options.log(`node ${node} did not stop its services: ${(error as Error).message}`);
+    }
+  }
+
+  private clusterHooks(busDir: string): ClusterHooks {
+    const refreshCredentials = async () => {
+      this.credentials = await ensureCredentials(busDir, this.cluster!.members.nodes());
+      await this.busServer!.reload(busUsers(this.credentials));
+    };
+    return {
+      current: () => {
+        const { stack, plan } = this.hub!;
+        return stack && plan ? { stack, plan } : undefined;
+      },
+      credentialsFor: async (node) => {
+        if (!this.credentials!.agents[node]) await refreshCredentials();
+        return this.credentials!.agents[node]!;
+      },
+      changed: async (node, change) => {
+        if (change === 'joined') {
+          this.hub!.setNodeRecipient(node, this.cluster!.members.get(node)!.recipient);
+          this.options.log(`node ${node} joined`);
+          await this.hub!.reapply();
+          return;
+        }
+        // Asked while its credentials still work; a node that is gone just doesn't answer.
+        await this.askToLeave(node, 15_000);
+        await refreshCredentials();
+        await this.hub!.forgetNode(node);
+        this.options.log(`node ${node} was removed`);
+      },
+    };
   }
 
   /** Leaves services running (for the next daemon to adopt) and shuts the control plane down. */
@@ -135,6 +221,7 @@ export class Daemon {
 
   private async shutdown(): Promise<void> {
     this.hub?.stop();
+    await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
     await this.agentBus?.close().catch(() => {});
@@ -143,15 +230,15 @@ export class Daemon {
     this.finished();
   }
 
-  private async startBus(dir: string): Promise<void> {
-    const server = await startBusServer({ dir, users: busUsers(this.credentials!) });
+  private async startBus(dir: string, address?: { host: string; port: number }): Promise<void> {
+    const server = await startBusServer({ dir, users: busUsers(this.credentials!), ...address });
     this.busServer = server;
     void server.exited.then(async (exit) => {
       if (this.stopping) return;
       this.options.log(`the bus (nats-server) exited (${exit.signal ?? exit.code}); restarting it`);
       for (let attempt = 1; !this.stopping; attempt++) {
         try {
-          await this.startBus(dir);
+          await this.startBus(dir, address);
           this.options.log('the bus is back');
           return;
         } catch (error) {
@@ -206,7 +293,8 @@ export class Daemon {
             );
           }
           try {
-            localNode(loaded.stack);
+            if (this.cluster) clusterNode(loaded.stack, this.node);
+            else localNode(loaded.stack);
           } catch (error) {
             throw new ApiError(400, (error as Error).message);
           }

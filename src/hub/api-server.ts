@@ -31,7 +31,7 @@ export type ApiResult =
     };
 
 export interface ApiRoute {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** e.g. /v1/services/:name/restart */
   path: string;
   body?: z.ZodType;
@@ -88,7 +88,11 @@ export interface ApiServer {
 export async function startApiServer(options: {
   host: string;
   port: number;
-  token: string;
+  /**
+   * Required on every call. null only for the public join listener, whose single route
+   * authenticates each request itself (sealed to the hub, carrying a signed one-time token).
+   */
+  token: string | null;
   routes: ApiRoute[];
 }): Promise<ApiServer> {
   const server = http.createServer((request, response) => {
@@ -107,7 +111,7 @@ export async function startApiServer(options: {
     request: http.IncomingMessage,
     response: http.ServerResponse,
   ): Promise<void> {
-    if (!tokenMatches(request.headers.authorization, options.token)) {
+    if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
       throw new ApiError(401, 'missing or wrong API token');
     }
     const url = new URL(request.url ?? '/', 'http://hub');
@@ -151,8 +155,9 @@ export async function startApiServer(options: {
     server.listen(options.port, options.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${options.host}:${port}`,
+    url: `http://${host}:${port}`,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -2,11 +2,12 @@
 // gateway's route config in step with the registry — only instances an agent reports
 // healthy, recomputed the moment a status changes.
 import path from 'node:path';
-import { configHash, type DesiredValue, type GatewayValue } from '../agent/agent.ts';
+import type { DesiredValue, GatewayValue } from '../agent/agent.ts';
+import { configHash } from '../agent/config-hash.ts';
 import { nodeStatusSchema, type NodeStatus } from '../agent/status.ts';
 import type { Bus } from '../bus/client.ts';
 import type { Watch } from '../bus/kv.ts';
-import { caddyKey, desiredKey } from '../bus/subjects.ts';
+import { caddyKey, desiredKey, statusKey } from '../bus/subjects.ts';
 import { adminListen, caddyConfig } from '../plan/caddy.ts';
 import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import { sealTo, type SecretStore } from '../secrets/store.ts';
@@ -16,6 +17,8 @@ import { placeInstances } from '../plan/placement.ts';
 import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
 import type { Stack } from '../spec/schema.ts';
+import type { NodeNetwork } from '../mesh/node-network.ts';
+import { NodeLiveness } from './node-liveness.ts';
 import { healthyInstances, onlyHealthy } from './registry.ts';
 
 /** How often the registry looks for nodes whose reports went stale. */
@@ -27,6 +30,13 @@ export interface InstanceChange {
   change: 'add' | 'remove' | 'update';
 }
 
+/** What a multi-node hub knows beyond the stack: which nodes joined, and their networks. */
+export interface ClusterView {
+  /** Only joined nodes get a desired state: the others have no key to seal secrets to yet. */
+  joined(node: string): boolean;
+  network(stack: Stack, plan: Plan, node: string): NodeNetwork;
+}
+
 export interface HubOptions {
   bus: Bus;
   /** Where secret values come from when a node needs them. */
@@ -34,6 +44,8 @@ export interface HubOptions {
   /** Each node's Flotilla state directory (the same path on every node). */
   stateDir: string;
   log: (line: string) => void;
+  /** Absent on a single machine. */
+  cluster?: ClusterView;
 }
 
 export interface AppliedStack {
@@ -43,7 +55,9 @@ export interface AppliedStack {
 
 export class Hub {
   /** The applied stack, its plan, and each gateway's full route table (filtered per update). */
-  private current: { stack: Stack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
+  private current:
+    { applied: AppliedStack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
+  private readonly liveness = new NodeLiveness();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly written = new Map<string, string>();
   /** Per desired-bucket key, the revision of the hub's last write. */
@@ -58,7 +72,7 @@ export class Hub {
   constructor(private readonly options: HubOptions) {}
 
   get stack(): Stack | undefined {
-    return this.current?.stack;
+    return this.current?.applied.stack;
   }
 
   get plan(): Plan | undefined {
@@ -74,10 +88,26 @@ export class Hub {
       if (change.kind !== 'put') return;
       const parsed = nodeStatusSchema.safeParse(change.value);
       if (!parsed.success) return;
-      this.statuses.set(parsed.data.node, parsed.data);
+      this.statuses.set(parsed.data.node, { ...parsed.data, at: Date.now() });
       void this.publishGateways();
     });
-    this.timer = setInterval(() => void this.publishGateways(), STALENESS_CHECK_MS);
+    this.timer = setInterval(() => {
+      this.reportLiveness();
+      void this.publishGateways();
+    }, STALENESS_CHECK_MS);
+  }
+
+  private reportLiveness(): void {
+    for (const { node, change, at } of this.liveness.update(this.statuses.values(), Date.now())) {
+      const message =
+        change === 'lost'
+          ? `node ${node} is lost: no report since ${new Date(at).toISOString()}; its instances left the routes`
+          : `node ${node} is back`;
+      this.options.log(message);
+      void this.options.bus.events
+        .publish({ type: `node.${change}`, message, node, data: { last_report: at } })
+        .catch(() => {});
+    }
   }
 
   stop(): void {
@@ -89,8 +119,26 @@ export class Hub {
     this.recipients.set(node, recipient);
   }
 
+  /** Writes the current stack's desired states again: after a node joined or left. */
+  async reapply(): Promise<void> {
+    if (this.current) await this.apply(this.current.applied);
+  }
+
+  /** A node left the cluster: its desired state and status go, with its routes. */
+  async forgetNode(node: string): Promise<void> {
+    this.statuses.delete(node);
+    this.liveness.forget(node);
+    this.recipients.delete(node);
+    this.written.delete(desiredKey(node));
+    await this.options.bus.desired.delete(desiredKey(node)).catch(() => {});
+    await this.options.bus.status.delete(statusKey(node)).catch(() => {});
+    await this.reapply();
+  }
+
   /** Writes every node's desired state; returns what changes for the agents. */
-  async apply({ stack, stackDir }: AppliedStack): Promise<InstanceChange[]> {
+  async apply(applied: AppliedStack): Promise<InstanceChange[]> {
+    const { stack, stackDir } = applied;
+    const { cluster } = this.options;
     const plan = planStack(stack, { stackDir, stateDir: this.options.stateDir });
     const changes = diffDesired(this.current?.plan, plan);
     // Route tables depend only on the stack: computed here once, not on every status change.
@@ -101,12 +149,14 @@ export class Hub {
         .filter((node) => stack.nodes[node]!.gateway)
         .map((gateway) => [gateway, routeTable(stack, instances, meshAddresses, gateway)] as const),
     );
-    this.current = { stack, plan, routes };
+    this.current = { applied, plan, routes };
     for (const [node, desired] of Object.entries(plan.desired)) {
+      if (cluster && !cluster.joined(node)) continue;
       const value: DesiredValue = {
         stack: stack.name,
         node: desired,
         secrets: await this.sealFor(node, desired),
+        ...(cluster ? { network: cluster.network(stack, plan, node) } : {}),
       };
       await this.putIfChanged(desiredKey(node), value, configHash(value));
     }
@@ -151,7 +201,7 @@ export class Hub {
 
   private async publishGateways(): Promise<void> {
     if (!this.current) return;
-    const { stack } = this.current;
+    const { stack } = this.current.applied;
     for (const [gateway, node] of Object.entries(stack.nodes)) {
       if (!node.gateway) continue;
       const config = caddyConfig(this.liveRoutes(gateway), {

@@ -276,9 +276,48 @@ async function build(state: LabState): Promise<void> {
   }
 }
 
+/** The processes living in a namespace (e.g. wireguard-go a node started). */
+async function namespacePids(namespace: string): Promise<number[]> {
+  const out = await ip(['netns', 'pids', namespace]).catch(() => '');
+  return out
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((pid) => Number.isInteger(pid) && pid > 1);
+}
+
+/** Like powering a VPS off: whatever still runs in the lab's namespaces is stopped. */
+async function stopNamespaceProcesses(namespaces: readonly string[]): Promise<void> {
+  const signal = async (name: NodeJS.Signals) => {
+    let left = 0;
+    for (const namespace of namespaces)
+      for (const pid of await namespacePids(namespace)) {
+        left++;
+        try {
+          process.kill(pid, name);
+        } catch {
+          // Already gone.
+        }
+      }
+    return left;
+  };
+  if ((await signal('SIGTERM')) === 0) return;
+  for (let waited = 0; waited < 3_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let left = 0;
+    for (const namespace of namespaces) left += (await namespacePids(namespace)).length;
+    if (left === 0) return;
+  }
+  await signal('SIGKILL');
+}
+
 /** Removes every recorded piece that still exists; missing pieces are fine. */
 export async function labDownState(state: LabState): Promise<void> {
   let namespaces = await listNamespaces();
+  await stopNamespaceProcesses(
+    state.resources.flatMap((resource) =>
+      resource.kind === 'netns' && namespaces.has(resource.name) ? [resource.name] : [],
+    ),
+  );
   for (const resource of [...state.resources].reverse()) {
     if (resource.kind !== 'link') continue;
     if (!namespaces.has(resource.namespace)) continue; // gone with its namespace

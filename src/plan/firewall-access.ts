@@ -11,6 +11,9 @@ type NodeSource = Exclude<Source, { kind: 'cidr' }>;
 /** NATS, the bus every agent connects to on the hub node. */
 export const BUS_PORT = 4222;
 
+/** Where new nodes reach the hub before they are on the mesh (requests are sealed to the hub). */
+export const JOIN_PORT = 4280;
+
 export function gatewayNodes(stack: Stack): string[] {
   return Object.entries(stack.nodes)
     .filter(([, node]) => node.gateway)

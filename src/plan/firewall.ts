@@ -3,7 +3,13 @@
 // mesh interface and only to the mesh addresses of nodes that reachability allows, plus the
 // outside CIDRs of firewall.allow; nothing else on the host is touched.
 import type { Stack } from '../spec/schema.ts';
-import { BUS_PORT, hubNode, serviceAccess, type ServiceAccess } from './firewall-access.ts';
+import {
+  BUS_PORT,
+  JOIN_PORT,
+  hubNode,
+  serviceAccess,
+  type ServiceAccess,
+} from './firewall-access.ts';
 import { meshInterfaceName, meshListenPort } from './mesh-interface.ts';
 import type { Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
@@ -67,6 +73,11 @@ export function firewallRules(input: FirewallInput): FirewallRule[] {
       iifname: mesh,
       from: others.map(addressOf),
       comment: 'bus (nats) from the agents',
+    });
+    rules.push({
+      protocol: 'tcp',
+      ports: [JOIN_PORT],
+      comment: 'join: new nodes, before they are on the mesh',
     });
   }
 

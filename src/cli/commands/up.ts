@@ -1,21 +1,16 @@
 // `flotilla up`: brings a stack up on this machine. With --detach it returns once every
 // service is healthy and routed (exit 0) or names what failed (exit 1); without it, it
 // stays in the foreground streaming events until Ctrl-C, which stops everything.
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Daemon, StackNotSingleNode } from '../../daemon/daemon.ts';
 import { readEndpoint } from '../../hub/api-endpoint.ts';
 import { HubClient } from '../hub-client.ts';
 import { awaitConvergence, printEndpoints } from '../progress.ts';
 import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
+import { startDetachedDaemon } from '../detached-daemon.ts';
 import { maskSecrets, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 import { applyAndReport } from './apply.ts';
-
-const BIN = fileURLToPath(new URL('../../../bin/flotilla.js', import.meta.url));
-const DAEMON_START_TIMEOUT_MS = 30_000;
 
 export const upCommand: CommandSpec = {
   usage: 'flotilla up [-f flotilla.yml] [--detach] [--timeout 120]',
@@ -56,35 +51,16 @@ async function answers(client: HubClient): Promise<boolean> {
 }
 
 async function upDetached(loaded: LoadedStack, output: Output, timeoutMs: number): Promise<number> {
-  mkdirSync(loaded.stateDir, { recursive: true, mode: 0o755 });
-  const logFile = path.join(loaded.stateDir, 'daemon.log');
-  const log = openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, [BIN, 'daemon', '-f', path.resolve(loaded.file)], {
-    detached: true,
-    stdio: ['ignore', log, log],
-    env: { ...process.env, FLOTILLA_STATE_DIR: loaded.stateDir, NO_COLOR: '1' },
-  });
-  child.unref();
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const deadline = Date.now() + DAEMON_START_TIMEOUT_MS;
-  let endpoint = await readEndpoint(loaded.stateDir);
-  while (!endpoint || endpoint.pid !== child.pid) {
-    if (exited || Date.now() > deadline) {
-      writeLine(output.err, output.color.red(`the daemon did not start; the end of ${logFile}:`));
-      writeLine(
-        output.err,
-        maskSecrets(readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')),
-      );
-      return 1;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    endpoint = await readEndpoint(loaded.stateDir);
-  }
-  return report(
-    await awaitConvergence(new HubClient(endpoint), output, timeoutMs),
+  const daemon = await startDetachedDaemon(
+    loaded,
+    ['daemon', '-f', path.resolve(loaded.file)],
     output,
-    `log: ${logFile}`,
+  );
+  if (!daemon) return 1;
+  return report(
+    await awaitConvergence(new HubClient(daemon.endpoint), output, timeoutMs),
+    output,
+    `log: ${daemon.logFile}`,
   );
 }
 

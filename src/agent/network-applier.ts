@@ -1,0 +1,40 @@
+// Brings this node's mesh interface and firewall to what the hub's desired state says. Both
+// steps are idempotent; they run again only when the network changes or wireguard-go is gone.
+import { configHash } from './config-hash.ts';
+import { loadNftScript } from './nftables.ts';
+import { bringUpInterface, daemonPid } from '../mesh/wireguard.ts';
+import type { NodeNetwork } from '../mesh/node-network.ts';
+
+export interface NetworkApplierOptions {
+  /** This node's WireGuard private key file. */
+  privateKeyFile: string;
+  /** Where wireguard-go's pid and log files go. */
+  meshDir: string;
+  /** Off for a machine whose firewall Flotilla must not touch. */
+  firewall: boolean;
+}
+
+export class NetworkApplier {
+  private applied: string | undefined;
+
+  constructor(private readonly options: NetworkApplierOptions) {}
+
+  async apply(network: NodeNetwork): Promise<void> {
+    const hash = configHash(network);
+    const ref = { name: network.mesh.interface, stateDir: this.options.meshDir };
+    if (hash === this.applied && (await daemonPid(ref)) !== undefined) return;
+    await bringUpInterface({
+      ...ref,
+      privateKeyFile: this.options.privateKeyFile,
+      address: network.mesh.address,
+      listenPort: network.mesh.listen_port,
+      peers: network.mesh.peers.map((peer) => ({
+        publicKey: peer.public_key,
+        endpoint: peer.endpoint,
+        allowedIps: peer.allowed_ips,
+      })),
+    });
+    if (this.options.firewall && network.firewall !== '') await loadNftScript(network.firewall);
+    this.applied = hash;
+  }
+}

@@ -1,0 +1,86 @@
+// `flotilla node token|ls|rm`: the hub's side of joining and removing nodes.
+import { HubRequestFailed } from '../hub-client.ts';
+import { connectRunningStack } from '../running-stack.ts';
+import { table, toJson, writeLine, type Output } from '../output.ts';
+import type { CommandSpec } from '../command.ts';
+import { parseDuration } from '../../spec/formats.ts';
+
+const USAGE = [
+  'flotilla node token [--node NAME] [--ttl 15m] [-f flotilla.yml]',
+  '       flotilla node ls [--json] [-f flotilla.yml]',
+  '       flotilla node rm <name> [-f flotilla.yml]',
+].join('\n');
+
+interface NodeList {
+  nodes: { node: string; endpoint: string; joined_at: string; hub: boolean }[];
+}
+
+function usageError(output: Output, message: string): number {
+  writeLine(output.err, `flotilla node: ${message}`);
+  writeLine(output.err, `usage: ${USAGE}`);
+  return 2;
+}
+
+export const nodeCommand: CommandSpec = {
+  usage: USAGE,
+  options: {
+    file: { type: 'string', short: 'f' },
+    node: { type: 'string' },
+    ttl: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  allowPositionals: true,
+  async run({ values, positionals }, output: Output) {
+    const [verb, ...rest] = positionals;
+    if (verb !== 'token' && verb !== 'ls' && verb !== 'rm')
+      return usageError(output, verb === undefined ? 'which one?' : `unknown verb "${verb}"`);
+    if (verb === 'rm' ? rest.length !== 1 : rest.length > 0)
+      return usageError(output, verb === 'rm' ? 'name one node to remove' : 'too many arguments');
+    const ttl = values.ttl === undefined ? undefined : parseDuration(values.ttl as string);
+    if (ttl === undefined && values.ttl !== undefined)
+      return usageError(
+        output,
+        `--ttl must be a duration such as 15m, not "${String(values.ttl)}"`,
+      );
+    const running = await connectRunningStack(values.file as string | undefined, output);
+    if (!running) return 1;
+    try {
+      if (verb === 'token') {
+        const { token } = await running.client.post<{ token: string }>('/v1/nodes/token', {
+          ...(values.node === undefined ? {} : { node: values.node }),
+          ...(ttl === undefined ? {} : { ttl_ms: ttl }),
+        });
+        writeLine(output.out, token);
+        return 0;
+      }
+      if (verb === 'rm') {
+        await running.client.delete(`/v1/nodes/${encodeURIComponent(rest[0]!)}`);
+        writeLine(output.out, `removed node ${rest[0]}: its services stopped, its peers dropped`);
+        return 0;
+      }
+      const { nodes } = await running.client.get<NodeList>('/v1/nodes');
+      if (values.json) writeLine(output.out, toJson(nodes));
+      else
+        writeLine(
+          output.out,
+          table(
+            [
+              ['NODE', 'ENDPOINT', 'JOINED', 'ROLE'],
+              ...nodes.map((node) => [
+                node.node,
+                node.endpoint,
+                node.joined_at,
+                node.hub ? 'hub' : 'agent',
+              ]),
+            ],
+            output.color.bold,
+          ),
+        );
+      return 0;
+    } catch (error) {
+      if (!(error instanceof HubRequestFailed)) throw error;
+      writeLine(output.err, `flotilla node ${verb}: ${error.message}`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,92 @@
+// `flotilla agent`: one node of a cluster. Brings up its end of the mesh (reaching the hub
+// first), connects to the bus on the hub's mesh address with its own credentials, and runs
+// the agent. Services keep running while the hub is away; SIGTERM leaves them running for
+// the next agent to adopt; the hub's `down` (or `node rm`) stops them and ends the process.
+import { Agent } from '../agent/agent.ts';
+import { NetworkApplier } from '../agent/network-applier.ts';
+import { connectBus, type Bus } from '../bus/client.ts';
+import type { JoinAnswer } from '../hub/join-protocol.ts';
+import { daemonPid } from '../mesh/wireguard.ts';
+import { agentPaths, joinHub, readMembership, type JoinOptions } from './membership.ts';
+
+export class NotJoined extends Error {}
+
+export interface AgentDaemonOptions {
+  stateDir: string;
+  join?: JoinOptions;
+  log: (line: string) => void;
+}
+
+export class AgentDaemon {
+  private bus: Bus | undefined;
+  private agent: Agent | undefined;
+  private stopping = false;
+  private finished!: () => void;
+  readonly done = new Promise<void>((resolve) => (this.finished = resolve));
+
+  constructor(private readonly options: AgentDaemonOptions) {}
+
+  async start(): Promise<JoinAnswer> {
+    const paths = agentPaths(this.options.stateDir);
+    const membership = this.options.join
+      ? await joinHub(paths, this.options.join)
+      : await readMembership(paths);
+    if (!membership)
+      throw new NotJoined(
+        'this node has not joined a hub yet: run `flotilla node token` on the hub, then `flotilla agent --join <token>` here',
+      );
+    const applier = new NetworkApplier({
+      privateKeyFile: paths.wireguardKey,
+      meshDir: paths.meshDir,
+      firewall: true,
+    });
+    const { mesh } = membership;
+    // A running interface already has the whole peer set: only a fresh one starts from the hub.
+    if ((await daemonPid({ name: mesh.interface, stateDir: paths.meshDir })) === undefined)
+      await applier.apply({
+        mesh: {
+          interface: mesh.interface,
+          address: mesh.address,
+          listen_port: mesh.listen_port,
+          peers: [{ node: 'hub', ...mesh.hub }],
+        },
+        firewall: '',
+      });
+    this.options.log(`connecting to the bus at ${membership.bus.url} over the mesh`);
+    // The hub may be restarting or the tunnel still handshaking: wait for it.
+    this.bus = await connectBus({
+      url: membership.bus.url,
+      user: membership.bus.user,
+      pass: membership.bus.pass,
+      name: `agent ${membership.node}`,
+      waitForServer: true,
+      onError: (error) => this.options.log(`bus: ${String(error)}`),
+    });
+    this.agent = new Agent({
+      node: membership.node,
+      bus: this.bus,
+      busPass: membership.bus.pass,
+      stateDir: this.options.stateDir,
+      network: applier,
+      ...(membership.gateway ? { gateway: { adminListen: membership.gateway.admin_listen } } : {}),
+      onLeft: () => void this.shutdown(),
+      log: this.options.log,
+    });
+    await this.agent.start();
+    return membership;
+  }
+
+  /** Leaves every service running for the next agent to adopt. */
+  async detach(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    await this.agent?.detach();
+    await this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    await this.bus?.close().catch(() => {});
+    this.finished();
+  }
+}

@@ -1,0 +1,188 @@
+// The multi-node half of the hub daemon: the nodes that joined, the hub's own mesh
+// interface, the public join listener, join tokens, and removing nodes. A single-machine
+// `flotilla up` has none of this.
+import path from 'node:path';
+import { z } from 'zod';
+import { NetworkApplier } from '../agent/network-applier.ts';
+import type { Credentials } from '../bus/credentials.ts';
+import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
+import type { ClusterView } from '../hub/hub.ts';
+import { JOIN_PATH, sealedBodySchema } from '../hub/join-protocol.ts';
+import { JoinService } from '../hub/join-service.ts';
+import {
+  DEFAULT_JOIN_TTL_MS,
+  issueJoinToken,
+  loadOrCreateJoinSecret,
+  MAX_JOIN_TTL_MS,
+} from '../hub/join-token.ts';
+import { Members } from '../hub/members.ts';
+import { ensureKeyPair } from '../mesh/keys.ts';
+import { nodeNetwork, type NodeNetwork } from '../mesh/node-network.ts';
+import { BUS_PORT, JOIN_PORT } from '../plan/firewall-access.ts';
+import type { Plan } from '../plan/plan.ts';
+import { loadOrCreateIdentity } from '../secrets/store.ts';
+import type { Stack } from '../spec/schema.ts';
+
+export interface ClusterOptions {
+  stateDir: string;
+  /** The hub's node in the stack. */
+  node: string;
+  /** Where other nodes reach the hub before the mesh: its public address. */
+  publicAddress: string;
+  /** The hub agent's age identity file: the hub node's secrets are sealed to it. */
+  agentIdentityFile: string;
+}
+
+export interface ClusterHooks {
+  current(): { stack: Stack; plan: Plan } | undefined;
+  credentialsFor(node: string): Promise<Credentials>;
+  /** A node joined or left: peers, credentials and desired states must follow. */
+  changed(node: string, change: 'joined' | 'removed'): Promise<void>;
+}
+
+export class Cluster implements ClusterView {
+  private joinListener: ApiServer | undefined;
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    readonly members: Members,
+    private readonly joinIdentity: { identity: string; recipient: string },
+    private readonly joinSecret: Buffer,
+    /** Applies the hub node's own mesh interface and firewall (its agent uses the same). */
+    readonly applier: NetworkApplier,
+  ) {}
+
+  static async open(options: ClusterOptions): Promise<Cluster> {
+    const hubDir = path.join(options.stateDir, 'hub');
+    const meshDir = path.join(options.stateDir, 'mesh');
+    const wireguard = await ensureKeyPair(path.join(meshDir, 'wireguard.key'));
+    const members = await Members.open(hubDir);
+    const own = members.get(options.node);
+    const { recipient } = await loadOrCreateIdentity(options.agentIdentityFile);
+    if (own?.wireguard_key !== wireguard.publicKey || own.endpoint !== options.publicAddress)
+      await members.set(options.node, {
+        wireguard_key: wireguard.publicKey,
+        endpoint: options.publicAddress,
+        recipient,
+        joined_at: own?.joined_at ?? new Date().toISOString(),
+      });
+    return new Cluster(
+      options,
+      members,
+      await loadOrCreateIdentity(path.join(hubDir, 'join.identity')),
+      await loadOrCreateJoinSecret(hubDir),
+      new NetworkApplier({ privateKeyFile: wireguard.file, meshDir, firewall: true }),
+    );
+  }
+
+  joined(node: string): boolean {
+    return this.members.get(node) !== undefined;
+  }
+
+  /** Member nodes' age recipients, for sealing their secrets. */
+  recipients(): [string, string][] {
+    return this.members.entries().map(([node, member]) => [node, member.recipient]);
+  }
+
+  /** ClusterView: what the hub writes into each node's desired state. */
+  network(stack: Stack, plan: Plan, node: string): NodeNetwork {
+    return nodeNetwork(stack, plan, this.members.entries(), node);
+  }
+
+  /** The bus listens on the hub's mesh address only: agents reach it through the tunnel. */
+  busAddress(plan: Plan): { host: string; port: number } {
+    return { host: plan.nodes[this.options.node]!.mesh_address, port: BUS_PORT };
+  }
+
+  async startJoinListener(hooks: ClusterHooks, busUrl: string): Promise<void> {
+    const service = new JoinService({
+      identity: this.joinIdentity.identity,
+      secret: this.joinSecret,
+      members: this.members,
+      hubNode: this.options.node,
+      current: hooks.current,
+      busUrl,
+      credentialsFor: hooks.credentialsFor,
+      joined: (node) => hooks.changed(node, 'joined'),
+    });
+    this.joinListener = await startApiServer({
+      host: '0.0.0.0',
+      port: JOIN_PORT,
+      token: null,
+      routes: [
+        {
+          method: 'POST',
+          path: JOIN_PATH,
+          body: sealedBodySchema,
+          handle: async ({ body }) => ({
+            json: await service.handle(body as z.infer<typeof sealedBodySchema>),
+          }),
+        },
+      ],
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.joinListener?.close();
+  }
+
+  /** The API routes of `flotilla node …`. */
+  routes(hooks: ClusterHooks): ApiRoute[] {
+    return [
+      {
+        method: 'GET',
+        path: '/v1/nodes',
+        handle: async () => ({
+          json: {
+            nodes: this.members.entries().map(([node, member]) => ({
+              node,
+              endpoint: member.endpoint,
+              joined_at: member.joined_at,
+              hub: node === this.options.node,
+            })),
+          },
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/nodes/token',
+        body: z
+          .object({ node: z.string().optional(), ttl_ms: z.number().int().positive().optional() })
+          .optional(),
+        handle: async ({ body }) => {
+          const request = (body ?? {}) as { node?: string; ttl_ms?: number };
+          const stack = hooks.current()?.stack;
+          if (request.node !== undefined && !stack?.nodes[request.node])
+            throw new ApiError(404, `the stack has no node "${request.node}"`);
+          if ((request.ttl_ms ?? 0) > MAX_JOIN_TTL_MS)
+            throw new ApiError(400, 'a join token lives at most 24 hours');
+          const token = issueJoinToken(this.joinSecret, {
+            hubUrl: `http://${this.hostForUrl()}:${JOIN_PORT}`,
+            hubKey: this.joinIdentity.recipient,
+            ...(request.node === undefined ? {} : { node: request.node }),
+            ttlMs: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS,
+          });
+          return { json: { token, expires_in_ms: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS } };
+        },
+      },
+      {
+        method: 'DELETE',
+        path: '/v1/nodes/:name',
+        handle: async ({ params }) => {
+          const node = params.name!;
+          if (node === this.options.node)
+            throw new ApiError(409, `${node} is the hub's own node and cannot be removed`);
+          if (!(await this.members.remove(node)))
+            throw new ApiError(404, `no node named ${node} has joined`);
+          await hooks.changed(node, 'removed');
+          return { json: { removed: node } };
+        },
+      },
+    ];
+  }
+
+  private hostForUrl(): string {
+    const address = this.options.publicAddress;
+    return address.includes(':') ? `[${address}]` : address;
+  }
+}
