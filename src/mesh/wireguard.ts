@@ -7,6 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isAlive } from '../agent/process/proc.ts';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -89,13 +90,7 @@ async function run(netns: string | undefined, argv: string[]): Promise<string> {
 
 /** Alive and not a zombie (a reparented zombie may never be reaped in a container). */
 export async function isProcessAlive(pid: number): Promise<boolean> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  return isAlive(pid);
 }
 
 /** True when `pid` is (still) the wireguard-go serving `name`: guards against PID reuse. */

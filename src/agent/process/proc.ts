@@ -38,6 +38,12 @@ function isDead(stat: ProcStat): boolean {
   return stat.state === 'Z' || stat.state === 'X';
 }
 
+/** Whether `pid` exists and has not exited (a zombie in a container may never be reaped). */
+export function isAlive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && !isDead(stat);
+}
+
 /** Whether `pid` is still the very process that started at `startTime` and has not exited. */
 export function isRunning(pid: number, startTime: number): boolean {
   const stat = readProcStat(pid);

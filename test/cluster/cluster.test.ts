@@ -1,0 +1,244 @@
+// A three-node stack in the lab, for real: WireGuard mesh (wireguard-go), nftables in every
+// node's namespace, the bus over the mesh, Caddy on the gateway routing to other nodes, and
+// failures — an agent killed, a link cut, the hub killed, a node removed. Needs root.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/agent/process/proc.ts';
+import type { StatusReport } from '../../src/hub/status-report.ts';
+import { LabCluster } from '../helpers/lab-cluster.ts';
+
+const isRoot = process.getuid?.() === 0;
+const STACK = 'test/cluster/fixtures/cluster.yml';
+const MESH = { gw: '100.96.0.1', app: '100.96.0.2', store: '100.96.0.3' };
+
+function pids(report: StatusReport): Record<string, number | undefined> {
+  return Object.fromEntries(report.instances.map((instance) => [instance.id, instance.pid]));
+}
+
+const routed = (report: StatusReport, service: string) =>
+  report.routes.find((route) => route.service === service)?.healthy ?? 0;
+
+describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 }, () => {
+  let cluster: LabCluster;
+  let ready: StatusReport;
+
+  beforeAll(async () => {
+    cluster = await LabCluster.start({ stackFile: STACK, nodes: ['gw', 'app', 'store'] });
+    ready = await cluster.until((report) => report.ready, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  }, 120_000);
+
+  it('joins every node: the hub lists them and each instance runs where plan put it', async () => {
+    const nodes = JSON.parse((await cluster.hubCli(['node', 'ls', '--json'])).stdout) as {
+      node: string;
+    }[];
+    expect(nodes.map((node) => node.node)).toEqual(['app', 'gw', 'store']);
+    const where = Object.fromEntries(ready.instances.map((i) => [i.id, i.node]));
+    expect(where).toEqual({
+      'web-1': 'app',
+      'web-2': 'store',
+      'db-1': 'store',
+      'api-1': 'app',
+      'tools-1': 'gw',
+    });
+    // Each node's WireGuard interface has exactly the other two as peers.
+    const peers = await cluster.exec('app', ['wg', 'show', 'flo-app', 'allowed-ips']);
+    expect(peers.stdout).toContain(`${MESH.gw}/32`);
+    expect(peers.stdout).toContain(`${MESH.store}/32`);
+    expect(peers.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('routes from the internet through the gateway to replicas on two other nodes', async () => {
+    const answers = new Set<string>();
+    for (let request = 0; request < 12; request++) {
+      const result = await cluster.viaGateway('web.lab.test');
+      expect(result.code).toBe(0);
+      const body = JSON.parse(result.stdout) as { instance: string; node: string };
+      answers.add(`${body.instance}@${body.node}`);
+    }
+    expect([...answers].sort()).toEqual(['web-1@app', 'web-2@store']);
+  });
+
+  it('resolves ${db.address} to the storage node over the mesh', async () => {
+    const result = await cluster.viaGateway('api.lab.test');
+    expect(JSON.parse(result.stdout)).toEqual({
+      instance: 'api-1',
+      node: 'app',
+      upstream: { instance: 'db-1', node: 'store' },
+    });
+  });
+
+  it('firewalls every node: a storage port answers only the allowed node, over the mesh', async () => {
+    const store = cluster.labNode('store').address;
+    expect(await cluster.connects('app', MESH.store, 5433)).toBe(true);
+    // gw runs no service of db's segment; the internet is never allowed.
+    expect(await cluster.connects('gw', MESH.store, 5433)).toBe(false);
+    expect(await cluster.connects('internet', store, 5433)).toBe(false);
+    // Not even the node that may use it, on the public link instead of the mesh.
+    expect(await cluster.connects('app', store, 5433)).toBe(false);
+    // Web replicas answer the gateway over the mesh, not the internet.
+    expect(await cluster.connects('gw', MESH.store, 8080)).toBe(true);
+    expect(await cluster.connects('internet', store, 8080)).toBe(false);
+    // On the hub: the bus only over the mesh, the join port and the gateway publicly.
+    const hub = cluster.labNode('gw').address;
+    expect(await cluster.connects('internet', hub, 4222)).toBe(false);
+    expect(await cluster.connects('internet', hub, 4280)).toBe(true);
+    expect(await cluster.connects('internet', hub, 443)).toBe(true);
+  });
+
+  it("keeps a node's bus credentials to its own keys, over the mesh", async () => {
+    const membership = path.join(cluster.stateDir('app'), 'agent', 'membership.json');
+    const script = path.resolve('test/cluster/fixtures/read-desired.ts');
+    const read = (node: string) =>
+      cluster.exec('app', [process.execPath, '--import', 'tsx', script, membership, node]);
+    const own = JSON.parse((await read('app')).stdout) as { ok: boolean };
+    const other = JSON.parse((await read('store')).stdout) as { ok: boolean; error?: string };
+    expect(own.ok).toBe(true);
+    expect(other.ok).toBe(false);
+    expect(other.error).toMatch(/permission/i);
+  });
+
+  it('rejects a used token and a forged one, naming the problem', async () => {
+    const opaque = await cluster.exec('internet', [
+      'curl',
+      '-s',
+      '--max-time',
+      '3',
+      `http://${cluster.labNode('gw').address}:4280/v1/join`,
+      '-d',
+      '{"sealed":"not age"}',
+    ]);
+    expect(opaque.stdout).toMatch(/could not be opened/);
+    // Another machine with new keys replays store's used token: a takeover attempt.
+    const intruder = (extra: string[]) =>
+      cluster.exec('app', [
+        process.execPath,
+        path.resolve('bin/flotilla.js'),
+        'agent',
+        '--state-dir',
+        path.join(cluster.dir, 'intruder'),
+        ...extra,
+      ]);
+    const replay = await intruder(['--join', cluster.usedTokens.get('store')!, '--node', 'store']);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toMatch(/already used/);
+    const garbage = await intruder(['--join', 'flt1_nope.nope']);
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toMatch(/not a Flotilla join token/);
+    const notJoined = await intruder([]);
+    expect(notJoined.code).toBe(1);
+    expect(notJoined.stderr).toMatch(/has not joined a hub yet/);
+    // store is still the member it was.
+    expect((await cluster.status()).nodes.store!.up).toBe(true);
+  });
+
+  it('takes a node whose agent died out of the routes within seconds, and back without duplicates', async () => {
+    const before = pids(await cluster.status());
+    const killedAt = Date.now();
+    await cluster.killAgent('store');
+    const lost = await cluster.until((report) => !report.nodes.store!.up, 15_000);
+    const lostAfter = Date.now() - killedAt;
+    expect(routed(lost, 'web')).toBe(1);
+    expect(lostAfter).toBeLessThan(8_000);
+    // web-1 on app keeps serving.
+    for (let request = 0; request < 4; request++)
+      expect(JSON.parse((await cluster.viaGateway('web.lab.test')).stdout)).toMatchObject({
+        node: 'app',
+      });
+    // The hub's liveness check runs every second; its event and log line follow.
+    const logFile = path.join(cluster.stateDir('gw'), 'daemon.log');
+    for (let wait = 0; wait < 30; wait++) {
+      if ((await readFile(logFile, 'utf8')).includes('node store is lost')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await readFile(logFile, 'utf8')).toMatch(
+      /node store is lost: no report since \d{4}-\d\d-\d\dT/,
+    );
+
+    await cluster.startAgent('store');
+    const back = await cluster.until((report) => report.ready, 20_000);
+    expect(pids(back)).toEqual(before);
+    expect(back.instances.every((instance) => instance.restarts === 0)).toBe(true);
+  });
+
+  it('survives a cut link: the node leaves the routes, and returns when the link does', async () => {
+    const link = cluster.labNode('store').nodeLink;
+    await cluster.exec('store', ['ip', 'link', 'set', link, 'down']);
+    try {
+      const lost = await cluster.until((report) => !report.nodes.store!.up, 15_000);
+      expect(routed(lost, 'web')).toBe(1);
+      expect(JSON.parse((await cluster.viaGateway('web.lab.test')).stdout)).toMatchObject({
+        node: 'app',
+      });
+    } finally {
+      await cluster.exec('store', ['ip', 'link', 'set', link, 'up']);
+      await cluster.exec('store', [
+        'ip',
+        'route',
+        'replace',
+        'default',
+        'via',
+        cluster.lab.internetAddress,
+      ]);
+    }
+    const back = await cluster.until((report) => report.ready, 30_000);
+    expect(routed(back, 'web')).toBe(2);
+  });
+
+  it('keeps serving while the hub is down, and restarts nothing when it returns', async () => {
+    const before = pids(await cluster.status());
+    const endpoint = JSON.parse(
+      await readFile(path.join(cluster.stateDir('gw'), 'hub', 'api.json'), 'utf8'),
+    ) as { pid: number };
+    process.kill(endpoint.pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const answers = new Set<string>();
+    for (let request = 0; request < 8; request++) {
+      const result = await cluster.viaGateway('web.lab.test');
+      expect(result.code).toBe(0);
+      answers.add((JSON.parse(result.stdout) as { node: string }).node);
+    }
+    expect([...answers].sort()).toEqual(['app', 'store']);
+
+    const again = await cluster.hubCli([
+      'hub',
+      '--address',
+      cluster.labNode('gw').address,
+      '--detach',
+    ]);
+    expect(again.code).toBe(0);
+    const back = await cluster.until((report) => report.ready, 30_000);
+    expect(pids(back)).toEqual(before);
+    expect(back.instances.every((instance) => instance.restarts === 0)).toBe(true);
+  });
+
+  it('removes a node: its services stop and the other nodes drop it as a peer', async () => {
+    const storePids = (await cluster.status()).instances
+      .filter((instance) => instance.node === 'store')
+      .map((instance) => instance.pid!);
+    const removed = await cluster.hubCli(['node', 'rm', 'store']);
+    expect(removed.code).toBe(0);
+    for (const pid of storePids) expect(isAlive(pid)).toBe(false);
+    const peers = await cluster.exec('app', ['wg', 'show', 'flo-app', 'allowed-ips']);
+    expect(peers.stdout).not.toContain(MESH.store);
+    const nodes = JSON.parse((await cluster.hubCli(['node', 'ls', '--json'])).stdout) as {
+      node: string;
+    }[];
+    expect(nodes.map((node) => node.node)).toEqual(['app', 'gw']);
+    // And it can join again, with a new token.
+    await cluster.join('store');
+    await cluster.until((report) => report.ready, 30_000);
+  });
+
+  it('stops every service on every node with down', async () => {
+    const all = (await cluster.status()).instances.map((instance) => instance.pid!);
+    const down = await cluster.hubCli(['down']);
+    expect(down.code).toBe(0);
+    for (const pid of all) expect(isAlive(pid)).toBe(false);
+    for (const node of ['app', 'store']) expect(cluster.agentPid(node)).toBeUndefined();
+  });
+});
