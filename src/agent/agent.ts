@@ -26,6 +26,7 @@ import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status
 import { STALE_AFTER_MS } from '../hub/registry.ts';
 import { nodeNetworkSchema } from '../mesh/node-network.ts';
 import { configHash } from './config-hash.ts';
+import { updateHostsFile } from './hosts-file.ts';
 import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
@@ -58,6 +59,8 @@ export interface AgentOptions {
   gateway?: { adminListen: string };
   /** In a cluster: applies the mesh and firewall the desired state carries. */
   network?: NetworkApplier;
+  /** In a cluster: the hosts file that gets name → address entries (/etc/hosts). */
+  hostsFile?: string;
   /** Called after the hub had this agent stop everything (`flotilla down`, `node rm`). */
   onLeft?: () => void;
   log: (line: string) => void;
@@ -98,6 +101,7 @@ export class Agent {
   private closed = false;
   private requests: { unsubscribe(): void } | undefined;
   private networkError: string | undefined;
+  private hostsWritten: string | undefined;
 
   constructor(private readonly options: AgentOptions) {
     const dir = path.join(options.stateDir, 'agent');
@@ -345,12 +349,18 @@ export class Agent {
     return this.reconciling;
   }
 
-  /** The mesh and firewall first: instances on other nodes are reached through them. */
+  /** Mesh, firewall and names first: instances on other nodes are reached through them. */
   private async applyNetwork(): Promise<void> {
-    const network = this.desired?.network;
-    if (!network || !this.options.network) return;
+    const desired = this.desired;
+    if (!desired) return;
     try {
-      await this.options.network.apply(network);
+      if (desired.network && this.options.network)
+        await this.options.network.apply(desired.network);
+      const hosts = configHash(desired.node.hosts);
+      if (this.options.hostsFile && hosts !== this.hostsWritten) {
+        await updateHostsFile(this.options.hostsFile, desired.stack, desired.node.hosts);
+        this.hostsWritten = hosts;
+      }
       this.networkError = undefined;
     } catch (error) {
       const message = `the node's network could not be applied: ${(error as Error).message}`;

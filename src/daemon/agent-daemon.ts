@@ -3,6 +3,7 @@
 // the agent. Services keep running while the hub is away; SIGTERM leaves them running for
 // the next agent to adopt; the hub's `down` (or `node rm`) stops them and ends the process.
 import { Agent } from '../agent/agent.ts';
+import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { NetworkApplier } from '../agent/network-applier.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
 import type { JoinAnswer } from '../hub/join-protocol.ts';
@@ -68,6 +69,7 @@ export class AgentDaemon {
       busPass: membership.bus.pass,
       stateDir: this.options.stateDir,
       network: applier,
+      hostsFile: SYSTEM_HOSTS_FILE,
       ...(membership.gateway ? { gateway: { adminListen: membership.gateway.admin_listen } } : {}),
       onLeft: () => void this.shutdown(),
       log: this.options.log,

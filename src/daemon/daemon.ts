@@ -5,6 +5,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.ts';
+import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { followLog, instanceLogFile } from '../agent/process/log-files.ts';
 import { ensureBuckets } from '../bus/buckets.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
@@ -139,7 +140,8 @@ export class Daemon {
       ...(stack.nodes[node]!.gateway
         ? { gateway: { adminListen: adminListen(stack.gateway.admin_port) } }
         : {}),
-      ...(this.cluster ? { network: this.cluster.applier } : {}),
+      // A cluster node is a machine of its own; `up` on a laptop leaves /etc/hosts alone.
+      ...(this.cluster ? { network: this.cluster.applier, hostsFile: SYSTEM_HOSTS_FILE } : {}),
       log: this.options.log,
     });
     await this.agent.start();

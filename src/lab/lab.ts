@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -202,6 +202,20 @@ function labExists(name: string): LabError {
   );
 }
 
+/**
+ * `ip netns exec` bind-mounts /etc/netns/<namespace>/* over /etc: each node gets its own
+ * /etc/hosts (a copy of the machine's), like a VPS, for its agent to keep names in.
+ */
+function namespaceEtcDir(namespace: string): string {
+  return path.join('/etc/netns', namespace);
+}
+
+async function giveOwnHostsFile(namespace: string): Promise<void> {
+  const dir = namespaceEtcDir(namespace);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await copyFile('/etc/hosts', path.join(dir, 'hosts'));
+}
+
 // ---- up / down / status / exec -----------------------------------------------------------
 
 export async function labUp(name: string, nodeCount: number): Promise<LabState> {
@@ -244,6 +258,7 @@ async function build(state: LabState): Promise<void> {
   await ip(['-n', inet, 'link', 'set', state.bridge, 'up']);
   for (const node of state.nodes) {
     await ip(['netns', 'add', node.namespace]);
+    await giveOwnHostsFile(node.namespace);
     await ip(['-n', node.namespace, 'link', 'set', 'lo', 'up']);
     // Both ends are created directly inside their namespaces: never in the host's.
     await ip([
@@ -325,8 +340,10 @@ export async function labDownState(state: LabState): Promise<void> {
     await ip(['-n', resource.namespace, 'link', 'del', resource.name]).catch(() => undefined);
   }
   for (const resource of [...state.resources].reverse()) {
-    if (resource.kind !== 'netns' || !namespaces.has(resource.name)) continue;
-    await ip(['netns', 'del', resource.name]).catch(() => undefined);
+    if (resource.kind !== 'netns') continue;
+    await rm(namespaceEtcDir(resource.name), { recursive: true, force: true });
+    if (namespaces.has(resource.name))
+      await ip(['netns', 'del', resource.name]).catch(() => undefined);
   }
   namespaces = await listNamespaces();
   const left = state.resources.filter(

@@ -72,6 +72,17 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     });
   });
 
+  it("keeps service names in each node's own hosts file, and only what its services reach", async () => {
+    const app = await cluster.exec('app', ['getent', 'hosts', 'db.labcluster.internal']);
+    expect(app.stdout).toMatch(new RegExp(`^${MESH.store.replaceAll('.', '\\.')}\\s+db\\b`));
+    // gw runs nothing that may reach db: no entry for it there.
+    expect((await cluster.exec('gw', ['getent', 'hosts', 'db.labcluster.internal'])).code).not.toBe(
+      0,
+    );
+    // The machine's own /etc/hosts is not a lab node's.
+    expect(await readFile('/etc/hosts', 'utf8')).not.toContain('labcluster');
+  });
+
   it('firewalls every node: a storage port answers only the allowed node, over the mesh', async () => {
     const store = cluster.labNode('store').address;
     expect(await cluster.connects('app', MESH.store, 5433)).toBe(true);
