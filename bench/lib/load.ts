@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface Target {
   /** How reports name it. */
   label: string;
-  /** Loopback port. */
+  /** 127.0.0.1 unless set (a lab node's address, from inside the lab's internet). */
+  address?: string;
   port: number;
   path: string;
   /** Host header, and the TLS server name for HTTPS. */
@@ -76,7 +77,7 @@ export async function runLoad(target: Target, options: LoadOptions): Promise<Loa
     new Promise((resolve) => {
       let reused = false;
       const requestOptions: https.RequestOptions = {
-        host: '127.0.0.1',
+        host: target.address ?? '127.0.0.1',
         port: target.port,
         path: target.path,
         method: 'GET',

@@ -26,11 +26,12 @@ import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status
 import { STALE_AFTER_MS } from '../hub/registry.ts';
 import { nodeNetworkSchema } from '../mesh/node-network.ts';
 import { configHash } from './config-hash.ts';
+import { cutConnections } from './gateway/cut-connections.ts';
 import { updateHostsFile } from './hosts-file.ts';
 import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
-const REPORT_EVERY_MS = 1_000;
+const REPORT_EVERY_MS = 500;
 const RECONCILE_EVERY_MS = 2_000;
 const ROLLING_HEALTH_TIMEOUT_MS = 60_000;
 
@@ -45,7 +46,16 @@ export const desiredValueSchema = z.object({
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 
-export const gatewayValueSchema = z.object({ hash: z.string(), config: z.unknown() });
+export const gatewayValueSchema = z.object({
+  /** Of `config` alone: what the agent reports serving. */
+  hash: z.string(),
+  config: z.unknown(),
+  /**
+   * host:port upstreams on lost nodes: requests in flight to them would hang until the
+   * client gives up, so the gateway cuts those connections and Caddy retries elsewhere.
+   */
+  abandon: z.array(z.string()).default([]),
+});
 export type GatewayValue = z.infer<typeof gatewayValueSchema>;
 
 export interface AgentOptions {
@@ -547,6 +557,9 @@ export class Agent {
       const value = this.gatewayWanted;
       this.gatewayAttempted = value.hash;
       try {
+        // Cut before the reload: Caddy 2.6 answers 502 to a retry that is still waiting
+        // when a reload lands, so the retries should start under the old config.
+        if (value.abandon.length > 0) await cutConnections(value.abandon);
         await this.caddy.load(value.config);
         this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
       } catch (error) {

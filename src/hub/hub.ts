@@ -19,7 +19,7 @@ import { routeTable, type RouteEntry } from '../plan/routes.ts';
 import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../mesh/node-network.ts';
 import { NodeLiveness } from './node-liveness.ts';
-import { healthyInstances, onlyHealthy } from './registry.ts';
+import { healthyInstances, lostNodes, onlyHealthy } from './registry.ts';
 
 /** How often the registry looks for nodes whose reports went stale. */
 const STALENESS_CHECK_MS = 1_000;
@@ -211,7 +211,16 @@ export class Hub {
         storageDir: path.join(this.options.stateDir, 'caddy', 'storage'),
         ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
       });
-      const value: GatewayValue = { hash: configHash(config), config };
+      const lost = lostNodes(this.statuses.values(), Date.now());
+      const abandon = (this.current.routes.get(gateway) ?? [])
+        .flatMap((route) => route.upstreams)
+        .filter((upstream) => lost.has(upstream.node))
+        .map((upstream) => upstream.dial);
+      const value: GatewayValue = {
+        hash: configHash(config),
+        config,
+        abandon: [...new Set(abandon)].sort(),
+      };
       await this.putIfChanged(caddyKey(gateway), value, value.hash);
     }
   }

@@ -2,7 +2,7 @@
 // lost (its instances leave the route table through the registry); the transitions become
 // events, so the audit log says which node was lost and when, and when it came back.
 import type { NodeStatus } from '../agent/status.ts';
-import { STALE_AFTER_MS } from './registry.ts';
+import { lostNodes } from './registry.ts';
 
 export interface LivenessChange {
   node: string;
@@ -17,8 +17,10 @@ export class NodeLiveness {
   /** The changes since the last call, given every node's latest report. */
   update(statuses: Iterable<NodeStatus>, now: number): LivenessChange[] {
     const changes: LivenessChange[] = [];
-    for (const status of statuses) {
-      const stale = now - status.at > STALE_AFTER_MS;
+    const all = [...statuses];
+    const lost = lostNodes(all, now);
+    for (const status of all) {
+      const stale = lost.has(status.node);
       if (stale && !this.lost.has(status.node)) {
         this.lost.add(status.node);
         changes.push({ node: status.node, change: 'lost', at: status.at });

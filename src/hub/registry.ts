@@ -4,11 +4,18 @@ import type { NodeStatus } from '../agent/status.ts';
 import type { RouteEntry } from '../plan/routes.ts';
 
 /**
- * A node whose last report is older than this is considered down. Agents report every
- * second; readers stamp a report with their own clock when it arrives, so clock skew
+ * A node whose last report is older than this is considered down. Agents report twice
+ * a second; readers stamp a report with their own clock when it arrives, so clock skew
  * between nodes does not matter.
  */
-export const STALE_AFTER_MS = 4_000;
+export const STALE_AFTER_MS = 2_000;
+
+/** Nodes whose last report is stale: lost, as far as routing is concerned. */
+export function lostNodes(statuses: Iterable<NodeStatus>, now: number): Set<string> {
+  const lost = new Set<string>();
+  for (const status of statuses) if (now - status.at > STALE_AFTER_MS) lost.add(status.node);
+  return lost;
+}
 
 export function healthyInstances(statuses: Iterable<NodeStatus>, now: number): Set<string> {
   const healthy = new Set<string>();

@@ -39,6 +39,12 @@ const TRY_DURATION = '5s';
 // hub's load removing a crashed upstream lands some 30 ms after the crash.
 const TRY_INTERVAL = '20ms';
 const FAIL_DURATION = '2s';
+// A healthy upstream on the mesh answers a dial in milliseconds; one on a node that just
+// vanished never does. Failing the dial fast lets the request be retried elsewhere.
+const DIAL_TIMEOUT = '1s';
+// A request already sent to an upstream whose connection then fails (the gateway's agent
+// cuts connections to a lost node) is retried elsewhere only when that is safe to repeat.
+const RETRYABLE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 
 export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyConfig {
   // Hosts in order, each with its most specific prefix first and the whole-host route last.
@@ -136,7 +142,9 @@ function reverseProxy(upstreams: readonly Upstream[]): CaddyHandler {
       selection_policy: { policy: 'round_robin' },
       try_duration: TRY_DURATION,
       try_interval: TRY_INTERVAL,
+      retry_match: [{ method: RETRYABLE_METHODS }],
     },
+    transport: { protocol: 'http', dial_timeout: DIAL_TIMEOUT },
     health_checks: { passive: { fail_duration: FAIL_DURATION, max_fails: 1 } },
   };
 }
