@@ -73,12 +73,18 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
   });
 
   it("keeps service names in each node's own hosts file, and only what its services reach", async () => {
-    const app = await cluster.exec('app', ['getent', 'hosts', 'db.labcluster.internal']);
+    const app = await cluster.exec('app', [
+      'getent',
+      '-s',
+      'files',
+      'hosts',
+      'db.labcluster.internal',
+    ]);
     expect(app.stdout).toMatch(new RegExp(`^${MESH.store.replaceAll('.', '\\.')}\\s+db\\b`));
     // gw runs nothing that may reach db: no entry for it there.
-    expect((await cluster.exec('gw', ['getent', 'hosts', 'db.labcluster.internal'])).code).not.toBe(
-      0,
-    );
+    expect(
+      (await cluster.exec('gw', ['getent', '-s', 'files', 'hosts', 'db.labcluster.internal'])).code,
+    ).not.toBe(0);
     // The machine's own /etc/hosts is not a lab node's.
     expect(await readFile('/etc/hosts', 'utf8')).not.toContain('labcluster');
   });
@@ -225,6 +231,28 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     const back = await cluster.until((report) => report.ready, 30_000);
     expect(pids(back)).toEqual(before);
     expect(back.instances.every((instance) => instance.restarts === 0)).toBe(true);
+  });
+
+  it('moves a service: its dependents get the new address', async () => {
+    const moved = await cluster.hubCli(
+      ['apply'],
+      path.resolve('test/cluster/fixtures/cluster-db-moved.yml'),
+    );
+    expect(moved.code).toBe(0);
+    expect(JSON.parse((await cluster.viaGateway('api.lab.test')).stdout)).toMatchObject({
+      upstream: { instance: 'db-1', node: 'app' },
+    });
+    expect(
+      (await cluster.exec('app', ['getent', '-s', 'files', 'hosts', 'db.labcluster.internal']))
+        .stdout,
+    ).toMatch(/^127\.0\.0\.1\s/);
+    const back = await cluster.hubCli(['apply']);
+    expect(back.code).toBe(0);
+    expect(JSON.parse((await cluster.viaGateway('api.lab.test')).stdout)).toMatchObject({
+      upstream: { instance: 'db-1', node: 'store' },
+    });
+    const report = await cluster.until((status) => status.ready, 30_000);
+    expect(report.instances.filter((instance) => instance.id === 'db-1')).toHaveLength(1);
   });
 
   it('removes a node: its services stop and the other nodes drop it as a peer', async () => {

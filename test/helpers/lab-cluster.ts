@@ -87,8 +87,8 @@ export class LabCluster {
     }
   }
 
-  /** The flotilla CLI on the hub node, for this stack. */
-  hubCli(args: string[]): Promise<ExecResult> {
+  /** The flotilla CLI on the hub node, for this stack (or another version of its file). */
+  hubCli(args: string[], stackFile = this.stackFile): Promise<ExecResult> {
     return this.exec(this.nodes[0]!, [
       'env',
       `FLOTILLA_STATE_DIR=${this.stateDir(this.nodes[0]!)}`,
@@ -96,7 +96,7 @@ export class LabCluster {
       BIN,
       ...args,
       '-f',
-      this.stackFile,
+      stackFile,
     ]);
   }
 
@@ -190,9 +190,9 @@ export class LabCluster {
     );
   }
 
-  /** An HTTPS request from the internet namespace to the gateway, for `host`. */
-  async viaGateway(host: string, path = '/'): Promise<ExecResult> {
-    const gateway = this.labNode(this.nodes[0]!).address;
+  /** An HTTPS request from the internet namespace to a gateway (the first node's), for `host`. */
+  async viaGateway(host: string, path = '/', gatewayNode = this.nodes[0]!): Promise<ExecResult> {
+    const gateway = this.labNode(gatewayNode).address;
     return this.exec('internet', [
       'curl',
       '-sk',
