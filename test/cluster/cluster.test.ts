@@ -161,6 +161,7 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     const lostAfter = Date.now() - killedAt;
     expect(routed(lost, 'web')).toBe(1);
     expect(lostAfter).toBeLessThan(8_000);
+    expect((await cluster.hubCli(['status'])).stdout).toMatch(/Nodes: .*store lost \(last report/);
     // web-1 on app keeps serving.
     for (let request = 0; request < 4; request++)
       expect(JSON.parse((await cluster.viaGateway('web.lab.test')).stdout)).toMatchObject({

@@ -50,6 +50,18 @@ export const statusCommand: CommandSpec = {
       output.out,
       `${color.bold(`Stack ${report.stack}`)}: ${report.ready ? color.green('ready') : color.yellow('converging')}`,
     );
+    const nodes = Object.entries(report.nodes);
+    if (nodes.length > 1)
+      writeLine(
+        output.out,
+        `Nodes: ${nodes
+          .map(([node, { up, reported_at: at }]) =>
+            up
+              ? `${node} ${color.green('up')}`
+              : `${node} ${color.red(at === null ? 'no report yet' : `lost (last report ${since(at, now)} ago)`)}`,
+          )
+          .join(', ')}`,
+      );
     writeLine(
       output.out,
       table(
