@@ -1,16 +1,23 @@
 // A three-node stack in the lab, for real: WireGuard mesh (wireguard-go), nftables in every
 // node's namespace, the bus over the mesh, Caddy on the gateway routing to other nodes, and
 // failures — an agent killed, a link cut, the hub killed, a node removed. Needs root.
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/agent/process/proc.ts';
+import { openWith } from '../../src/secrets/store.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { LabCluster } from '../helpers/lab-cluster.ts';
 
 const isRoot = process.getuid?.() === 0;
 const STACK = 'test/cluster/fixtures/cluster.yml';
 const MESH = { gw: '100.96.0.1', app: '100.96.0.2', store: '100.96.0.3' };
+// Unique markers: found anywhere they should not be, they are a leak.
+const SECRETS = {
+  API_KEY: `api-key-${randomBytes(6).toString('hex')}`,
+  DB_PASSWORD: `db-password-${randomBytes(6).toString('hex')}`,
+};
 
 function pids(report: StatusReport): Record<string, number | undefined> {
   return Object.fromEntries(report.instances.map((instance) => [instance.id, instance.pid]));
@@ -24,7 +31,11 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
   let ready: StatusReport;
 
   beforeAll(async () => {
-    cluster = await LabCluster.start({ stackFile: STACK, nodes: ['gw', 'app', 'store'] });
+    cluster = await LabCluster.start({
+      stackFile: STACK,
+      nodes: ['gw', 'app', 'store'],
+      secrets: SECRETS,
+    });
     ready = await cluster.until((report) => report.ready, 60_000);
   }, 120_000);
 
@@ -117,6 +128,59 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     expect(own.ok).toBe(true);
     expect(other.ok).toBe(false);
     expect(other.error).toMatch(/permission/i);
+  });
+
+  it('delivers each secret only to the node that runs its service, sealed to that node', async () => {
+    const environ = async (id: string) => {
+      const pid = ready.instances.find((instance) => instance.id === id)!.pid!;
+      return readFile(`/proc/${pid}/environ`, 'utf8');
+    };
+    expect(await environ('api-1')).toContain(`API_KEY=${SECRETS.API_KEY}`);
+    expect(await environ('api-1')).not.toContain(SECRETS.DB_PASSWORD);
+    expect(await environ('db-1')).toContain(`DB_PASSWORD=${SECRETS.DB_PASSWORD}`);
+    expect(await environ('db-1')).not.toContain(SECRETS.API_KEY);
+    for (const id of ['web-1', 'web-2', 'tools-1']) {
+      expect(await environ(id)).not.toContain(SECRETS.API_KEY);
+      expect(await environ(id)).not.toContain(SECRETS.DB_PASSWORD);
+    }
+    // What each node finds on the bus: only its own services' secrets, and only sealed.
+    const script = path.resolve('test/cluster/fixtures/read-desired.ts');
+    const desiredOf = async (node: string) => {
+      const membership = path.join(cluster.stateDir(node), 'agent', 'membership.json');
+      const { stdout } = await cluster.exec(node, [
+        process.execPath,
+        '--import',
+        'tsx',
+        script,
+        membership,
+        node,
+      ]);
+      return (JSON.parse(stdout) as { value: { secrets: Record<string, string> } }).value;
+    };
+    const app = await desiredOf('app');
+    const store = await desiredOf('store');
+    expect(Object.keys(app.secrets)).toEqual(['API_KEY']);
+    expect(Object.keys(store.secrets)).toEqual(['DB_PASSWORD']);
+    for (const marker of Object.values(SECRETS)) {
+      expect(JSON.stringify(app)).not.toContain(marker);
+      expect(JSON.stringify(store)).not.toContain(marker);
+    }
+    // Sealed to store's key: store opens it, app's key does not.
+    const identity = async (node: string) =>
+      (await readFile(path.join(cluster.stateDir(node), 'agent', 'identity'), 'utf8')).trim();
+    expect(await openWith(await identity('store'), store.secrets.DB_PASSWORD!)).toBe(
+      SECRETS.DB_PASSWORD,
+    );
+    await expect(openWith(await identity('app'), store.secrets.DB_PASSWORD!)).rejects.toThrow();
+    // Nor does the bus keep a value in clear: grep the hub's JetStream store.
+    const files = await readdir(path.join(cluster.stateDir('gw'), 'bus'), { recursive: true });
+    for (const file of files) {
+      const bytes = await readFile(path.join(cluster.stateDir('gw'), 'bus', file)).catch(
+        () => undefined,
+      );
+      if (!bytes) continue;
+      for (const marker of Object.values(SECRETS)) expect(bytes.includes(marker)).toBe(false);
+    }
   });
 
   it('rejects a used token and a forged one, naming the problem', async () => {

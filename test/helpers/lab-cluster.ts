@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { labDownState, labUp, type LabNode, type LabState } from '../../src/lab/lab.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
+import { SecretStore } from '../../src/secrets/store.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/flotilla.js');
@@ -24,6 +25,8 @@ export interface LabClusterOptions {
   stackFile: string;
   /** Stack node names in lab order: the first is the hub (the stack's first gateway). */
   nodes: string[];
+  /** Put in the hub's secret store before it starts. */
+  secrets?: Record<string, string>;
 }
 
 export class LabCluster {
@@ -44,6 +47,9 @@ export class LabCluster {
     const lab = await labUp(`c${randomBytes(3).toString('hex')}`, options.nodes.length);
     const cluster = new LabCluster(lab, dir, path.resolve(options.stackFile), options.nodes);
     try {
+      const store = await SecretStore.open(cluster.stateDir(options.nodes[0]!));
+      for (const [name, value] of Object.entries(options.secrets ?? {}))
+        await store.set(name, value);
       const hub = await cluster.hubCli([
         'hub',
         '--address',
