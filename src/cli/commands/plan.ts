@@ -1,21 +1,35 @@
 import { planStack } from '../../plan/plan.ts';
 import { renderPlan, planArtifact } from '../plan-report.ts';
 import { loadStackOrReport } from '../stack-file.ts';
+import { tailnetStack, TailscaleStatusFileError } from '../tailnet-addresses.ts';
 import { toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 export const planCommand: CommandSpec = {
   usage:
-    'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl]',
+    'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl] [--tailscale-status FILE]',
   options: {
     file: { type: 'string', short: 'f' },
+    'tailscale-status': { type: 'string' },
     json: { type: 'boolean' },
     show: { type: 'string' },
   },
   async run({ values }, output: Output) {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;
-    const plan = planStack(loaded.stack, { stackDir: loaded.dir, stateDir: loaded.stateDir });
+    let stack;
+    try {
+      stack = await tailnetStack(
+        loaded.stack,
+        values['tailscale-status'] as string | undefined,
+        output,
+      );
+    } catch (error) {
+      if (!(error instanceof TailscaleStatusFileError)) throw error;
+      writeLine(output.err, `flotilla plan: ${error.message}`);
+      return 1;
+    }
+    const plan = planStack(stack, { stackDir: loaded.dir, stateDir: loaded.stateDir });
     if (typeof values.show === 'string') {
       const artifact = planArtifact(plan, values.show);
       if ('error' in artifact) {
