@@ -1,5 +1,6 @@
-// Brings this node's mesh interface and firewall to what the hub's desired state says. Both
-// steps are idempotent; they run again only when the network changes or wireguard-go is gone.
+// Brings this node's mesh interface (WireGuard; on a tailnet, Tailscale keeps it) and
+// firewall to what the hub's desired state says. Both steps are idempotent; they run again
+// only when the network changes or wireguard-go is gone.
 import { configHash } from './config-hash.ts';
 import { loadNftScript } from './nftables.ts';
 import { bringUpInterface, daemonPid } from '../mesh/wireguard.ts';
@@ -21,19 +22,22 @@ export class NetworkApplier {
 
   async apply(network: NodeNetwork): Promise<void> {
     const hash = configHash(network);
-    const ref = { name: network.mesh.interface, stateDir: this.options.meshDir };
-    if (hash === this.applied && (await daemonPid(ref)) !== undefined) return;
-    await bringUpInterface({
-      ...ref,
-      privateKeyFile: this.options.privateKeyFile,
-      address: network.mesh.address,
-      listenPort: network.mesh.listen_port,
-      peers: network.mesh.peers.map((peer) => ({
-        publicKey: peer.public_key,
-        endpoint: peer.endpoint,
-        allowedIps: peer.allowed_ips,
-      })),
-    });
+    const { mesh } = network;
+    const ref = mesh && { name: mesh.interface, stateDir: this.options.meshDir };
+    const meshUp = ref === undefined || (await daemonPid(ref)) !== undefined;
+    if (hash === this.applied && meshUp) return;
+    if (mesh && ref)
+      await bringUpInterface({
+        ...ref,
+        privateKeyFile: this.options.privateKeyFile,
+        address: mesh.address,
+        listenPort: mesh.listen_port,
+        peers: mesh.peers.map((peer) => ({
+          publicKey: peer.public_key,
+          endpoint: peer.endpoint,
+          allowedIps: peer.allowed_ips,
+        })),
+      });
     if (this.options.firewall && network.firewall !== '') await loadNftScript(network.firewall);
     this.applied = hash;
   }

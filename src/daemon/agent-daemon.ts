@@ -43,7 +43,7 @@ export class AgentDaemon {
     });
     const { mesh } = membership;
     // A running interface already has the whole peer set: only a fresh one starts from the hub.
-    if ((await daemonPid({ name: mesh.interface, stateDir: paths.meshDir })) === undefined)
+    if (mesh && (await daemonPid({ name: mesh.interface, stateDir: paths.meshDir })) === undefined)
       await applier.apply({
         mesh: {
           interface: mesh.interface,

@@ -23,6 +23,8 @@ import { Hub } from '../hub/hub.ts';
 import { statusReport } from '../hub/status-report.ts';
 import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
+import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
+import { readTailscaleStatus } from '../mesh/tailscale.ts';
 import { Cluster, type ClusterHooks } from './cluster.ts';
 
 export interface DaemonOptions {
@@ -80,7 +82,8 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {}
 
   async start(): Promise<{ url: string; token: string }> {
-    const { stack, stateDir, cluster } = this.options;
+    const { stateDir, cluster } = this.options;
+    const stack = await this.withMeshAddresses(this.options.stack);
     const node = cluster ? clusterNode(stack, cluster.node) : localNode(stack);
     this.node = node;
     const stackDir = path.dirname(path.resolve(this.options.file));
@@ -181,6 +184,14 @@ export class Daemon {
     } catch (error) {
       this.options.log(`node ${node} did not stop its services: ${(error as Error).message}`);
     }
+  }
+
+  /** On a tailnet, the nodes' addresses are Tailscale's: read them, as plan does. */
+  private async withMeshAddresses(stack: Stack): Promise<Stack> {
+    if (!this.options.cluster || stack.mesh.provider !== 'tailscale') return stack;
+    const { stack: pinned, mapping } = withTailnetAddresses(stack, await readTailscaleStatus());
+    for (const node of mapping.missing) this.options.log(mapping.hints[node]!);
+    return pinned;
   }
 
   private clusterHooks(busDir: string): ClusterHooks {
@@ -301,7 +312,7 @@ export class Daemon {
             throw new ApiError(400, (error as Error).message);
           }
           const changes = await this.hub!.apply({
-            stack: loaded.stack,
+            stack: await this.withMeshAddresses(loaded.stack),
             stackDir: path.dirname(path.resolve(file)),
           });
           return { json: { changes } };

@@ -24,17 +24,22 @@ export const joinAnswerSchema = z.strictObject({
   nonce: z.string(),
   node: z.string().regex(NAME),
   stack: z.string(),
-  /** The node's mesh interface: enough to reach the hub (the full peer set comes on the bus). */
-  mesh: z.strictObject({
-    interface: z.string(),
-    address: z.string(),
-    listen_port: z.number().int(),
-    hub: z.strictObject({
-      public_key: z.string(),
-      endpoint: z.string(),
-      allowed_ips: z.array(z.string()),
-    }),
-  }),
+  /**
+   * The node's WireGuard interface: enough to reach the hub (the full peer set comes on the
+   * bus). Absent on a tailnet, where the node reaches the hub through Tailscale.
+   */
+  mesh: z
+    .strictObject({
+      interface: z.string(),
+      address: z.string(),
+      listen_port: z.number().int(),
+      hub: z.strictObject({
+        public_key: z.string(),
+        endpoint: z.string(),
+        allowed_ips: z.array(z.string()),
+      }),
+    })
+    .optional(),
   bus: z.strictObject({ url: z.string(), user: z.string(), pass: z.string() }),
   /** Set when the node is a gateway: where its Caddy's admin API listens. */
   gateway: z.strictObject({ admin_listen: z.string() }).optional(),

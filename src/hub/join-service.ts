@@ -100,18 +100,26 @@ export class JoinService {
     { stack, plan }: { stack: Stack; plan: Plan },
   ): JoinAnswer {
     const { mesh } = nodeNetwork(stack, plan, this.options.members.entries(), node);
-    const hub = mesh.peers.find((peer) => peer.node === this.options.hubNode);
-    if (!hub) throw new Error('the hub is not a member of its own cluster');
+    const hub = mesh?.peers.find((peer) => peer.node === this.options.hubNode);
+    if (mesh && !hub) throw new Error('the hub is not a member of its own cluster');
     return {
       nonce,
       node,
       stack: stack.name,
-      mesh: {
-        interface: mesh.interface,
-        address: mesh.address,
-        listen_port: mesh.listen_port,
-        hub: { public_key: hub.public_key, endpoint: hub.endpoint, allowed_ips: hub.allowed_ips },
-      },
+      ...(mesh && hub
+        ? {
+            mesh: {
+              interface: mesh.interface,
+              address: mesh.address,
+              listen_port: mesh.listen_port,
+              hub: {
+                public_key: hub.public_key,
+                endpoint: hub.endpoint,
+                allowed_ips: hub.allowed_ips,
+              },
+            },
+          }
+        : {}),
       bus: { url: this.options.busUrl, ...bus },
       ...(stack.nodes[node]!.gateway
         ? { gateway: { admin_listen: adminListen(stack.gateway.admin_port) } }

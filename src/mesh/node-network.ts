@@ -1,6 +1,6 @@
 // What a node's network must look like, as the hub tells its agent: the WireGuard interface
-// (address and the exact peer set: every other member of the cluster) and the node's nftables
-// ruleset from plan. Computed by the hub because the peers' keys and endpoints are only known
+// (address and the exact peer set: every other member of the cluster; none on a tailnet,
+// which Tailscale runs) and the node's nftables ruleset from plan. Computed by the hub because the peers' keys and endpoints are only known
 // once nodes have joined; applied by the agent (src/agent/network-applier.ts).
 import { z } from 'zod';
 import type { Member } from '../hub/members.ts';
@@ -8,21 +8,24 @@ import { meshInterfaceName, meshListenPort } from '../plan/mesh-interface.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Stack } from '../spec/schema.ts';
 
+const wireguardMeshSchema = z.object({
+  interface: z.string().regex(/^[A-Za-z0-9_=+.-]{1,15}$/),
+  /** The node's mesh address with the mesh's prefix: the whole mesh routes into the interface. */
+  address: z.string(),
+  listen_port: z.number().int().min(1).max(65535),
+  peers: z.array(
+    z.object({
+      node: z.string(),
+      public_key: z.string(),
+      endpoint: z.string(),
+      allowed_ips: z.array(z.string()),
+    }),
+  ),
+});
+
 export const nodeNetworkSchema = z.object({
-  mesh: z.object({
-    interface: z.string().regex(/^[A-Za-z0-9_=+.-]{1,15}$/),
-    /** The node's mesh address with the mesh's prefix: the whole mesh routes into the interface. */
-    address: z.string(),
-    listen_port: z.number().int().min(1).max(65535),
-    peers: z.array(
-      z.object({
-        node: z.string(),
-        public_key: z.string(),
-        endpoint: z.string(),
-        allowed_ips: z.array(z.string()),
-      }),
-    ),
-  }),
+  /** Absent with mesh.provider tailscale. */
+  mesh: wireguardMeshSchema.optional(),
   /** An `nft -f` script replacing table inet flotilla. */
   firewall: z.string(),
 });
@@ -41,6 +44,8 @@ export function nodeNetwork(
 ): NodeNetwork {
   const self = plan.nodes[node];
   if (!self) throw new Error(`node ${node} is not in the stack`);
+  const firewall = plan.firewall[node] ?? '';
+  if (stack.mesh.provider === 'tailscale') return { firewall };
   const prefix = stack.mesh.cidr.split('/')[1];
   const port = meshListenPort(stack);
   return {
@@ -57,6 +62,6 @@ export function nodeNetwork(
           allowed_ips: [`${plan.nodes[peer]!.mesh_address}/32`],
         })),
     },
-    firewall: plan.firewall[node] ?? '',
+    firewall,
   };
 }

@@ -327,8 +327,15 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     const removed = await cluster.hubCli(['node', 'rm', 'store']);
     expect(removed.code).toBe(0);
     for (const pid of storePids) expect(isAlive(pid)).toBe(false);
-    const peers = await cluster.exec('app', ['wg', 'show', 'flo-app', 'allowed-ips']);
-    expect(peers.stdout).not.toContain(MESH.store);
+    // The agents apply the new peer set as their desired states arrive.
+    let peers = '';
+    for (let wait = 0; wait < 50; wait++) {
+      peers = (await cluster.exec('app', ['wg', 'show', 'flo-app', 'allowed-ips'])).stdout;
+      if (!peers.includes(MESH.store)) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(peers).not.toContain(MESH.store);
+    expect(peers).toContain(MESH.gw);
     const nodes = JSON.parse((await cluster.hubCli(['node', 'ls', '--json'])).stdout) as {
       node: string;
     }[];
