@@ -139,6 +139,9 @@ export function firewallRuleset(input: FirewallInput): string {
     '\t\tct state established,related accept',
     '\t\tct state invalid drop',
     '\t\tiif lo accept comment "same-node traffic, incl. services on 127.0.0.1"',
+    // An allow rule for a CIDR that covers mesh addresses must not let a packet forged with a
+    // mesh source in through the public interface.
+    `\t\tiifname != "${meshInterfaceName(input.stack, input.node)}" ip saddr ${input.stack.mesh.cidr} drop comment "mesh addresses only over the mesh"`,
     '\t\tmeta l4proto { icmp, ipv6-icmp } accept comment "ping, path MTU, IPv6 neighbour discovery"',
     ...rules.map((rule) => `\t\t${renderRule(rule)}`),
     '\t}',

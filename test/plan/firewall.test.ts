@@ -386,8 +386,9 @@ firewall:
       ['allowlisted CIDR → redis, public link', NODE_PUBLIC, REDIS, CLIENT_PUBLIC, 'open'],
       ['internet → db, public link', NODE_PUBLIC, DB, CLIENT_PUBLIC, 'dropped'],
       ['internet → ssh', NODE_PUBLIC, SSH, CLIENT_PUBLIC, 'open'],
-      // A mesh source address arriving on the public link: the path works (ssh), db does not.
-      ['spoofed peer → ssh, public link', NODE_PUBLIC, SSH, PEER_MESH, 'open'],
+      // A mesh source address arriving on the public link is forged: dropped, even for ssh
+      // (an allowed CIDR that covers mesh addresses would otherwise let it in).
+      ['spoofed peer → ssh, public link', NODE_PUBLIC, SSH, PEER_MESH, 'dropped'],
       ['spoofed peer → db, public link', NODE_PUBLIC, DB, PEER_MESH, 'dropped'],
     ];
     const probes = cases.map(([name, host, port, from]) => ({ name, host, port, from }));
