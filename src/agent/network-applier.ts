@@ -1,9 +1,9 @@
 // Brings this node's mesh interface (WireGuard; on a tailnet, Tailscale keeps it) and
 // firewall to what the hub's desired state says. Both steps are idempotent; they run again
-// only when the network changes or wireguard-go is gone.
+// only when the network changes or the interface is gone.
 import { configHash } from './config-hash.ts';
 import { loadNftScript } from './nftables.ts';
-import { bringUpInterface, daemonPid } from '../mesh/wireguard.ts';
+import { bringUpInterface, interfaceRunning } from '../mesh/wireguard.ts';
 import type { NodeNetwork } from '../mesh/node-network.ts';
 
 export interface NetworkApplierOptions {
@@ -24,7 +24,7 @@ export class NetworkApplier {
     const hash = configHash(network);
     const { mesh } = network;
     const ref = mesh && { name: mesh.interface, stateDir: this.options.meshDir };
-    const meshUp = ref === undefined || (await daemonPid(ref)) !== undefined;
+    const meshUp = ref === undefined || (await interfaceRunning(ref));
     if (hash === this.applied && meshUp) return;
     if (mesh && ref)
       await bringUpInterface({

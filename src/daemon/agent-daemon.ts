@@ -7,7 +7,7 @@ import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { NetworkApplier } from '../agent/network-applier.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
 import type { JoinAnswer } from '../hub/join-protocol.ts';
-import { daemonPid } from '../mesh/wireguard.ts';
+import { interfaceRunning } from '../mesh/wireguard.ts';
 import { agentPaths, joinHub, readMembership, type JoinOptions } from './membership.ts';
 
 export class NotJoined extends Error {}
@@ -43,7 +43,7 @@ export class AgentDaemon {
     });
     const { mesh } = membership;
     // A running interface already has the whole peer set: only a fresh one starts from the hub.
-    if (mesh && (await daemonPid({ name: mesh.interface, stateDir: paths.meshDir })) === undefined)
+    if (mesh && !(await interfaceRunning({ name: mesh.interface, stateDir: paths.meshDir })))
       await applier.apply({
         mesh: {
           interface: mesh.interface,

@@ -181,16 +181,40 @@ async function stopPid(pid: number, name: string): Promise<void> {
 
 // ---- up / down -----------------------------------------------------------------------------
 
+/** A kernel WireGuard link: `ip -d` names its kind; a wireguard-go link is a tun device. */
+async function isKernelLink(ref: InterfaceRef): Promise<boolean> {
+  const details = await run(ref.netns, ['ip', '-d', '-o', 'link', 'show', 'dev', ref.name]).catch(
+    () => '',
+  );
+  return /\swireguard\s/.test(details);
+}
+
+/** Kernel WireGuard when the module is there; false (nothing created) when it is not. */
+async function addKernelLink(ref: InterfaceRef): Promise<boolean> {
+  return run(ref.netns, ['ip', 'link', 'add', 'dev', ref.name, 'type', 'wireguard']).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Whether the interface is served: by the kernel, or by its recorded wireguard-go. */
+export async function interfaceRunning(ref: InterfaceRef): Promise<boolean> {
+  return (await daemonPid(ref)) !== undefined || (await isKernelLink(ref));
+}
+
 /**
- * Brings the interface to the spec, idempotently: starts wireguard-go unless its recorded PID
- * still runs, sets key and port, replaces the address, and makes the peer set exactly
- * `spec.peers` (peers not listed are removed; listed ones get their allowed-ips replaced).
- * Returns the wireguard-go PID.
+ * Brings the interface to the spec, idempotently: uses kernel WireGuard when the module is
+ * loaded, else starts wireguard-go unless its recorded PID still runs; sets key and port,
+ * replaces the address, and makes the peer set exactly `spec.peers` (peers not listed are
+ * removed; listed ones get their allowed-ips replaced). Returns the wireguard-go PID, or
+ * undefined for a kernel interface.
  */
-export async function bringUpInterface(spec: InterfaceSpec): Promise<number> {
+export async function bringUpInterface(spec: InterfaceSpec): Promise<number | undefined> {
   checkRef(spec);
   let pid = await daemonPid(spec);
-  if (pid === undefined || !(await isSocket(socketPath(spec.name)))) pid = await startDaemon(spec);
+  const kernel = pid === undefined && ((await isKernelLink(spec)) || (await addKernelLink(spec)));
+  if (!kernel && (pid === undefined || !(await isSocket(socketPath(spec.name)))))
+    pid = await startDaemon(spec);
   const ns = spec.netns;
   await run(ns, [
     'wg',

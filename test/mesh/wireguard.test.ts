@@ -142,7 +142,12 @@ describe.skipIf(!isRoot || !hasWg)('wireguard-go mesh between two lab nodes', ()
   });
 
   it('brings both ends up, pings across the tunnel and records a handshake', async () => {
-    for (const spec of specs) pids.push(await bringUpInterface(spec));
+    for (const spec of specs) {
+      const pid = await bringUpInterface(spec);
+      // No WireGuard kernel module on this machine: the driver falls back to wireguard-go.
+      expect(pid).toBeDefined();
+      pids.push(pid!);
+    }
     expect(new Set(pids).size).toBe(2);
     const [ns1, ns2] = [specs[0]!.netns!, specs[1]!.netns!];
     await inNs(ns1, 'ping', '-c1', '-W2', '100.96.0.2');
