@@ -217,7 +217,7 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     expect((await cluster.status()).nodes.store!.up).toBe(true);
   });
 
-  it('takes a node whose agent died out of the routes within seconds, and back without duplicates', async () => {
+  it('takes a node whose agent died out of the routes within seconds, and back (joining again) without duplicates', async () => {
     const before = pids(await cluster.status());
     const killedAt = Date.now();
     await cluster.killAgent('store');
@@ -241,7 +241,8 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
       /node store is lost: no report since \d{4}-\d\d-\d\dT/,
     );
 
-    await cluster.startAgent('store');
+    // Joining again with the same keys (and its used token) is idempotent.
+    await cluster.startAgent('store', ['--join', cluster.usedTokens.get('store')!]);
     const back = await cluster.until((report) => report.ready, 20_000);
     expect(pids(back)).toEqual(before);
     expect(back.instances.every((instance) => instance.restarts === 0)).toBe(true);
