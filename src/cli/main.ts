@@ -53,6 +53,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/secrets.ts')).secretsCommand,
   },
   {
+    name: 'backup',
+    summary: 'run, list, restore and verify backups (restic, to S3 or a local repository)',
+    load: async () => (await import('./commands/backup.ts')).backupCommand,
+  },
+  {
     name: 'schema',
     summary: 'print the JSON Schema of flotilla.yml (for editor autocompletion)',
     load: async () => (await import('./commands/schema.ts')).schemaCommand,

@@ -171,7 +171,7 @@ const routeSchema = z.strictObject({
   basic_auth: basicAuthSchema.optional(),
 });
 
-const keepSchema = z.strictObject({
+export const keepSchema = z.strictObject({
   last: z.number().int().min(0).optional(),
   hourly: z.number().int().min(0).optional(),
   daily: z.number().int().min(0).optional(),
@@ -193,7 +193,11 @@ const backupFields = {
   hooks: z
     .strictObject({ pre: z.array(argv).default([]), post: z.array(argv).default([]) })
     .optional(),
-  verify: cron.optional().describe('When to restore the latest snapshot and check it'),
+  verify: cron
+    .default('0 4 * * 0')
+    .describe(
+      'When to check the repository (restic check on a 10% sample of the data) and restore the latest snapshot into a scratch server to check it; default Sundays 04:00',
+    ),
   heartbeat: url.optional().describe('Pinged (GET) after each successful backup'),
 };
 
@@ -342,6 +346,13 @@ const backupTargetSchema = z.strictObject({
   }),
   password: z.string().describe('Usually ${secret:NAME}'),
   env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+  cacert: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM file of the CA that signs the endpoint's certificate (a self-hosted MinIO, …); relative to the stack file",
+    ),
 });
 
 export const stackSchema = z.strictObject({

@@ -1,0 +1,157 @@
+// `flotilla backup`: run a job now (or all of them), list snapshots with their figures,
+// restore one, verify the latest by restoring it into a scratch server. Every run prints
+// its event; any failure names the job, gives a hint where there is one, and exits 1.
+import { BackupError } from '../../backup/backup-error.ts';
+import { formatBytes, type BackupEvent } from '../../backup/events.ts';
+import { jobNames, jobSecretNames, resolveJob, type ResolvedJob } from '../../backup/job.ts';
+import { listSnapshots, type SnapshotRow } from '../../backup/list.ts';
+import { restoreJob } from '../../backup/restore.ts';
+import { runBackup } from '../../backup/run.ts';
+import { verifyJob } from '../../backup/verify.ts';
+import { planStack } from '../../plan/plan.ts';
+import { SecretStore } from '../../secrets/store.ts';
+import type { CommandSpec } from '../command.ts';
+import { table, toJson, writeLine, type Output } from '../output.ts';
+import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
+
+const USAGE = `flotilla backup run <job>|--all [-f flotilla.yml]
+       flotilla backup list [job] [--json]
+       flotilla backup restore <job> [--snapshot ID] [--into <service|database|path>]
+       flotilla backup verify <job>|--all`;
+
+/** The named jobs (every job when `name` is undefined), resolved with their secrets. */
+async function resolveJobs(loaded: LoadedStack, name: string | undefined): Promise<ResolvedJob[]> {
+  const { stack, dir, stateDir } = loaded;
+  const names = name === undefined ? jobNames(stack) : [name];
+  const needed = jobSecretNames(stack, names);
+  // Opening the store creates the hub's identity: only when a secret is needed.
+  const secrets =
+    needed.size === 0
+      ? new Map<string, string>()
+      : await (await SecretStore.open(stateDir)).values(needed);
+  const plan = planStack(stack, { stackDir: dir, stateDir });
+  return names.map((job) =>
+    resolveJob(stack, plan, job, (secret) => secrets.get(secret), { stackDir: dir }),
+  );
+}
+
+/** The job's name in front of its failure's message. */
+async function naming<T>(job: ResolvedJob, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof BackupError)) throw error;
+    throw new BackupError(`job ${job.name}: ${error.message}`, error.hint);
+  }
+}
+
+function printEvent(event: BackupEvent, output: Output): boolean {
+  const ok = event.type === 'backup.succeeded' || event.type === 'backup.verified';
+  if (ok) {
+    writeLine(output.out, `${output.color.green('✓')} ${event.message}`);
+    if (event.data.heartbeat !== undefined && event.data.heartbeat !== 'ok')
+      writeLine(output.err, `  heartbeat ${event.data.heartbeat}`);
+    return true;
+  }
+  writeLine(output.err, `${output.color.red('✗')} ${event.message}`);
+  if (event.data.hint !== undefined) writeLine(output.err, `  hint: ${event.data.hint}`);
+  return false;
+}
+
+function snapshotTable(rows: SnapshotRow[], output: Output): string {
+  const bytes = (value: number | undefined) => (value === undefined ? '-' : formatBytes(value));
+  const verified = (row: SnapshotRow) =>
+    row.verified === undefined
+      ? '-'
+      : row.verified.ok
+        ? `yes (${row.verified.detail})`
+        : output.color.red(`FAILED: ${row.verified.detail}`);
+  return table(
+    [
+      ['TIME', 'JOB', 'SNAPSHOT', 'SIZE', 'ADDED', 'VERIFIED'],
+      ...rows.map((row) => [
+        row.time.slice(0, 19).replace('T', ' '),
+        row.job,
+        row.snapshot,
+        bytes(row.bytes_processed),
+        bytes(row.bytes_added),
+        verified(row),
+      ]),
+    ],
+    output.color.dim,
+  );
+}
+
+export const backupCommand: CommandSpec = {
+  usage: USAGE,
+  options: {
+    file: { type: 'string', short: 'f' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+    snapshot: { type: 'string' },
+    into: { type: 'string' },
+  },
+  allowPositionals: true,
+  async run({ values, positionals }, output: Output) {
+    const [verb, name, ...extra] = positionals;
+    const all = values.all === true;
+    const oneOrAll = (name !== undefined) !== all;
+    const usable =
+      extra.length === 0 &&
+      (verb === 'list' ||
+        ((verb === 'run' || verb === 'verify') && oneOrAll) ||
+        (verb === 'restore' && name !== undefined && !all));
+    if (!usable) {
+      writeLine(output.err, `usage: ${USAGE}`);
+      return 2;
+    }
+    const loaded = await loadStackOrReport(values.file as string | undefined, output, {
+      checkSecrets: false,
+    });
+    if (!loaded) return 1;
+    const options = { stateDir: loaded.stateDir };
+    try {
+      const jobs = await resolveJobs(loaded, name);
+      if (jobs.length === 0 && verb !== 'list') {
+        writeLine(output.out, `no backup jobs in ${loaded.file}`);
+        return 0;
+      }
+      if (verb === 'list') {
+        const rows = (
+          await Promise.all(jobs.map((job) => naming(job, listSnapshots(job, options))))
+        ).flat();
+        if (values.json) writeLine(output.out, toJson(rows));
+        else if (rows.length === 0)
+          writeLine(output.out, 'no snapshots yet: flotilla backup run --all');
+        else writeLine(output.out, snapshotTable(rows, output));
+        return 0;
+      }
+      if (verb === 'restore') {
+        const job = jobs[0]!;
+        const done = await naming(
+          job,
+          restoreJob(job, {
+            ...options,
+            snapshot: values.snapshot as string | undefined,
+            into: values.into as string | undefined,
+          }),
+        );
+        writeLine(output.out, `${output.color.green('✓')} restore ${name}: ${done}`);
+        return 0;
+      }
+      let failures = 0;
+      for (const job of jobs) {
+        const event = await (verb === 'run' ? runBackup(job, options) : verifyJob(job, options));
+        if (!printEvent(event, output)) failures += 1;
+      }
+      return failures === 0 ? 0 : 1;
+    } catch (error) {
+      if (!(error instanceof BackupError) && (error as NodeJS.ErrnoException).code === undefined)
+        throw error;
+      writeLine(output.err, `flotilla backup ${verb}: ${(error as Error).message}`);
+      if (error instanceof BackupError && error.hint !== undefined)
+        writeLine(output.err, `hint: ${error.hint}`);
+      return 1;
+    }
+  },
+};
