@@ -28,6 +28,8 @@ import { nodeNetworkSchema } from '../mesh/node-network.ts';
 import { configHash } from './config-hash.ts';
 import { cutConnections } from './gateway/cut-connections.ts';
 import { updateHostsFile } from './hosts-file.ts';
+import { resolvedJobSchema, type ResolvedJob } from '../backup/job.ts';
+import { NodeBackups } from '../backup/node-backups.ts';
 import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
@@ -43,6 +45,8 @@ export const desiredValueSchema = z.object({
   secrets: z.record(z.string(), z.string()).default({}),
   /** In a cluster: this node's mesh interface and firewall. */
   network: nodeNetworkSchema.optional(),
+  /** The backup jobs this node runs, each resolved (with its secrets) and sealed to it. */
+  backups: z.array(z.string()).default([]),
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 
@@ -111,6 +115,7 @@ export class Agent {
   private closed = false;
   private requests: { unsubscribe(): void } | undefined;
   private networkError: string | undefined;
+  private readonly backups: NodeBackups;
   private hostsWritten: string | undefined;
 
   constructor(private readonly options: AgentOptions) {
@@ -128,6 +133,11 @@ export class Agent {
           : path.join(dir, 'secret-files'),
     };
     this.desiredFile = path.join(dir, 'desired.json');
+    this.backups = new NodeBackups({
+      stateDir: options.stateDir,
+      publish: (event) => void options.bus.events.publish(event).catch(() => {}),
+      log: options.log,
+    });
   }
 
   get logDir(): string {
@@ -138,6 +148,21 @@ export class Agent {
   get recipient(): string {
     if (!this.identity) throw new Error('the agent has not started');
     return this.identity.recipient;
+  }
+
+  /** The node's backup jobs, opened; a job that does not open or parse is reported and skipped. */
+  private async openBackupJobs(value: DesiredValue): Promise<ResolvedJob[]> {
+    const jobs: ResolvedJob[] = [];
+    for (const sealed of value.backups) {
+      try {
+        jobs.push(
+          resolvedJobSchema.parse(JSON.parse(await openWith(this.identity!.identity, sealed))),
+        );
+      } catch {
+        this.event('backup.unreadable', "a backup job is not sealed to this node's key");
+      }
+    }
+    return jobs;
   }
 
   private async openSecrets(value: DesiredValue): Promise<void> {
@@ -159,7 +184,10 @@ export class Agent {
       path.join(this.options.stateDir, 'agent', 'identity'),
     );
     this.desired = this.readSavedDesired();
-    if (this.desired) await this.openSecrets(this.desired);
+    if (this.desired) {
+      await this.openSecrets(this.desired);
+      await this.backups.replace(await this.openBackupJobs(this.desired));
+    }
     if (this.options.gateway) await this.startGateway(this.options.gateway.adminListen);
     await this.reconcileSoon();
     const { bus, node } = this.options;
@@ -180,6 +208,7 @@ export class Agent {
         // Chained: a newer desired state must not be overtaken by an older one's secrets.
         this.desiredUpdates = this.desiredUpdates.then(async () => {
           await this.openSecrets(parsed.data);
+          await this.backups.replace(await this.openBackupJobs(parsed.data));
           this.desired = parsed.data;
           this.desiredRevision = change.revision;
           this.saveDesired(parsed.data);
@@ -209,6 +238,7 @@ export class Agent {
   /** The agent goes away and leaves every service running, for the next agent to adopt. */
   async detach(): Promise<void> {
     this.close();
+    await this.backups.stop();
     for (const runner of this.runners.values()) runner.detach();
     this.caddy?.detach();
   }
@@ -216,6 +246,7 @@ export class Agent {
   /** Stops every instance in reverse startup order (dependents first), then Caddy. */
   async stopAll(): Promise<void> {
     this.close();
+    await this.backups.stop();
     await this.reconciling;
     const byService = new Map<string, InstanceRunner[]>();
     for (const [id, runner] of this.runners) {

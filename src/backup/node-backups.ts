@@ -1,49 +1,37 @@
-// The backup jobs of the node this daemon runs on, kept scheduled as the stack changes:
-// each apply resolves the jobs again (targets, secrets, ports may have changed) and
-// replaces the scheduler. Runs and verifies report through `publish` as bus events.
-import type { Plan } from '../plan/plan.ts';
-import type { SecretStore } from '../secrets/store.ts';
-import type { Stack } from '../spec/schema.ts';
+// The backup jobs of one node, kept scheduled by its agent: each new desired state brings
+// the node's jobs (resolved by the hub, sealed to this node because they carry the
+// repository password) and replaces the scheduler when they changed. Runs and verifies
+// report through `publish` as bus events.
+import { configHash } from '../agent/config-hash.ts';
 import type { BackupEvent } from './events.ts';
-import { jobNames, jobSecretNames, resolveJob, type ResolvedJob } from './job.ts';
+import type { ResolvedJob } from './job.ts';
 import { runBackup } from './run.ts';
 import { BackupScheduler } from './scheduler.ts';
 import { verifyJob } from './verify.ts';
 
 export interface NodeBackupsOptions {
-  node: string;
+  /** The node's state dir: backup records and restic's cache live under it. */
   stateDir: string;
-  secrets: SecretStore;
   publish: (event: BackupEvent) => void;
   log: (line: string) => void;
 }
 
 export class NodeBackups {
   private scheduler: BackupScheduler | undefined;
+  private scheduled: string | undefined;
 
   constructor(private readonly options: NodeBackupsOptions) {}
 
-  async update(stack: Stack, plan: Plan, stackDir: string): Promise<void> {
+  /** Schedules exactly these jobs; unchanged jobs keep their scheduler (and running backup). */
+  async replace(jobs: readonly ResolvedJob[]): Promise<void> {
+    const hash = configHash(jobs);
+    if (hash === this.scheduled) return;
     await this.stop();
-    const names = jobNames(stack);
-    const values = await this.options.secrets.values(jobSecretNames(stack, names));
-    const jobs: ResolvedJob[] = [];
-    for (const name of names) {
-      try {
-        const job = resolveJob(stack, plan, name, (secret) => values.get(secret), { stackDir });
-        if (job.node === this.options.node) jobs.push(job);
-        else
-          this.options.log(
-            `backup job ${name} belongs to node ${job.node}: only the hub node's jobs are scheduled yet`,
-          );
-      } catch (error) {
-        this.options.log(`backup job ${name} is not scheduled: ${(error as Error).message}`);
-      }
-    }
+    this.scheduled = hash;
     if (jobs.length === 0) return;
     const runOptions = { stateDir: this.options.stateDir };
     this.scheduler = new BackupScheduler({
-      jobs,
+      jobs: [...jobs],
       run: (job) => runBackup(job, runOptions),
       verify: (job) => verifyJob(job, runOptions),
       onEvent: this.options.publish,
@@ -55,5 +43,6 @@ export class NodeBackups {
   async stop(): Promise<void> {
     await this.scheduler?.stop();
     this.scheduler = undefined;
+    this.scheduled = undefined;
   }
 }

@@ -25,7 +25,6 @@ import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
 import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
 import { readTailscaleStatus } from '../mesh/tailscale.ts';
-import { NodeBackups } from '../backup/node-backups.ts';
 import { Cluster, type ClusterHooks } from './cluster.ts';
 
 export interface DaemonOptions {
@@ -73,7 +72,6 @@ export class Daemon {
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
   private secrets: SecretStore | undefined;
-  private backups: NodeBackups | undefined;
   private cluster: Cluster | undefined;
   private node = '';
   private stopping = false;
@@ -152,14 +150,6 @@ export class Daemon {
     await this.agent.start();
     this.hub.setNodeRecipient(node, this.agent.recipient);
     await this.hub.apply({ stack, stackDir });
-    this.backups = new NodeBackups({
-      node,
-      stateDir,
-      secrets: this.secrets,
-      publish: (event) => void this.hubBus!.events.publish(event).catch(() => {}),
-      log: this.options.log,
-    });
-    await this.backups.update(stack, this.hub.plan!, stackDir);
     await this.cluster?.startJoinListener(this.clusterHooks(busDir), url);
     const token = newApiToken();
     this.api = await startApiServer({
@@ -244,7 +234,6 @@ export class Daemon {
 
   private async shutdown(): Promise<void> {
     this.hub?.stop();
-    await this.backups?.stop();
     await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
@@ -325,7 +314,6 @@ export class Daemon {
           const stackDir = path.dirname(path.resolve(file));
           const stack = await this.withMeshAddresses(loaded.stack);
           const changes = await this.hub!.apply({ stack, stackDir });
-          await this.backups!.update(stack, this.hub!.plan!, stackDir);
           return { json: { changes } };
         },
       },

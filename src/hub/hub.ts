@@ -18,6 +18,7 @@ import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
 import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../mesh/node-network.ts';
+import { backupJobsByNode } from './node-backup-jobs.ts';
 import { NodeLiveness } from './node-liveness.ts';
 import { healthyInstances, lostNodes, onlyHealthy } from './registry.ts';
 
@@ -150,12 +151,22 @@ export class Hub {
         .map((gateway) => [gateway, routeTable(stack, instances, meshAddresses, gateway)] as const),
     );
     this.current = { applied, plan, routes };
+    const jobs = await backupJobsByNode(
+      stack,
+      plan,
+      stackDir,
+      this.options.secrets,
+      this.options.log,
+    );
     for (const [node, desired] of Object.entries(plan.desired)) {
       if (cluster && !cluster.joined(node)) continue;
       const value: DesiredValue = {
         stack: stack.name,
         node: desired,
         secrets: await this.sealFor(node, desired),
+        backups: await Promise.all(
+          (jobs.get(node) ?? []).map((job) => this.sealCached(node, JSON.stringify(job))),
+        ),
         ...(cluster ? { network: cluster.network(stack, plan, node) } : {}),
       };
       await this.putIfChanged(desiredKey(node), value, configHash(value));
@@ -168,19 +179,23 @@ export class Hub {
   private async sealFor(node: string, desired: DesiredNode): Promise<Record<string, string>> {
     const names = new Set(desired.instances.flatMap((instance) => instance.secrets));
     if (names.size === 0) return {};
+    const result: Record<string, string> = {};
+    for (const [name, value] of await this.options.secrets.values(names))
+      result[name] = await this.sealCached(node, value);
+    return result;
+  }
+
+  /** `value` sealed to `node`'s key, reusing an earlier sealing of the same value. */
+  private async sealCached(node: string, value: string): Promise<string> {
     const recipient = this.recipients.get(node);
     if (recipient === undefined) throw new Error(`node ${node} has no key to seal its secrets to`);
-    const result: Record<string, string> = {};
-    for (const [name, value] of await this.options.secrets.values(names)) {
-      const key = `${recipient}\0${name}\0${createHash('sha256').update(value).digest('hex')}`;
-      let sealed = this.sealed.get(key);
-      if (sealed === undefined) {
-        sealed = await sealTo(recipient, value);
-        this.sealed.set(key, sealed);
-      }
-      result[name] = sealed;
+    const key = `${recipient}\0${createHash('sha256').update(value).digest('hex')}`;
+    let sealed = this.sealed.get(key);
+    if (sealed === undefined) {
+      sealed = await sealTo(recipient, value);
+      this.sealed.set(key, sealed);
     }
-    return result;
+    return sealed;
   }
 
   /** Each gateway's route table with only healthy upstreams (as the hub sees them now). */

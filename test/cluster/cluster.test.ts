@@ -2,7 +2,8 @@
 // node's namespace, the bus over the mesh, Caddy on the gateway routing to other nodes, and
 // failures — an agent killed, a link cut, the hub killed, a node removed. Needs root.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/agent/process/proc.ts';
@@ -11,12 +12,13 @@ import type { StatusReport } from '../../src/hub/status-report.ts';
 import { LabCluster } from '../helpers/lab-cluster.ts';
 
 const isRoot = process.getuid?.() === 0;
-const STACK = 'test/cluster/fixtures/cluster.yml';
+const FIXTURES = path.resolve('test/cluster/fixtures');
 const MESH = { gw: '100.96.0.1', app: '100.96.0.2', store: '100.96.0.3' };
 // Unique markers: found anywhere they should not be, they are a leak.
 const SECRETS = {
   API_KEY: `api-key-${randomBytes(6).toString('hex')}`,
   DB_PASSWORD: `db-password-${randomBytes(6).toString('hex')}`,
+  RESTIC_PASSWORD: `restic-password-${randomBytes(6).toString('hex')}`,
 };
 
 function pids(report: StatusReport): Record<string, number | undefined> {
@@ -29,10 +31,29 @@ const routed = (report: StatusReport, service: string) =>
 describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 }, () => {
   let cluster: LabCluster;
   let ready: StatusReport;
+  let work: string;
 
   beforeAll(async () => {
+    // cluster.yml plus a backup job of db's node, its repository and data in a temp dir.
+    work = await mkdtemp(path.join(tmpdir(), 'flotilla-cluster-stack-'));
+    await copyFile(path.join(FIXTURES, 'echo.js'), path.join(work, 'echo.js'));
+    await mkdir(path.join(work, 'notes'));
+    await writeFile(path.join(work, 'notes', 'a.txt'), 'saved on the storage node\n');
+    const stack = `${await readFile(path.join(FIXTURES, 'cluster.yml'), 'utf8')}
+backups:
+  targets:
+    local: { repository: ${path.join(work, 'repo')}, password: '\${secret:RESTIC_PASSWORD}' }
+  jobs:
+    notes:
+      service: db
+      kind: files
+      paths: [${path.join(work, 'notes')}]
+      schedule: '*/2 * * * * *'
+      to: local
+`;
+    await writeFile(path.join(work, 'cluster.yml'), stack);
     cluster = await LabCluster.start({
-      stackFile: STACK,
+      stackFile: path.join(work, 'cluster.yml'),
       nodes: ['gw', 'app', 'store'],
       secrets: SECRETS,
     });
@@ -41,6 +62,7 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
 
   afterAll(async () => {
     await cluster?.close();
+    await rm(work, { recursive: true, force: true });
   }, 120_000);
 
   it('joins every node: the hub lists them and each instance runs where plan put it', async () => {
@@ -183,6 +205,23 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
     }
   });
 
+  it("runs a backup job on the node where its service's data lives", async () => {
+    const record = (node: string) => path.join(cluster.stateDir(node), 'backups', 'notes.json');
+    for (let wait = 0; wait < 100; wait++) {
+      if (await readFile(record('store'), 'utf8').catch(() => undefined)) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await readFile(record('store'), 'utf8')).toContain('"bytes_added"');
+    await expect(readFile(record('gw'), 'utf8')).rejects.toThrow();
+    const list = await cluster.hubCli(['backup', 'list', 'notes', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect((JSON.parse(list.stdout) as unknown[]).length).toBeGreaterThan(0);
+    // The job, with its repository password, reached only store, and only sealed.
+    expect(
+      await readFile(path.join(cluster.stateDir('app'), 'agent', 'desired.json'), 'utf8'),
+    ).not.toContain('notes');
+  });
+
   it('rejects a used token and a forged one, naming the problem', async () => {
     const opaque = await cluster.exec('internet', [
       'curl',
@@ -300,10 +339,7 @@ describe.skipIf(!isRoot)('a stack across three lab nodes', { timeout: 120_000 },
   });
 
   it('moves a service: its dependents get the new address', async () => {
-    const moved = await cluster.hubCli(
-      ['apply'],
-      path.resolve('test/cluster/fixtures/cluster-db-moved.yml'),
-    );
+    const moved = await cluster.hubCli(['apply'], path.join(FIXTURES, 'cluster-db-moved.yml'));
     expect(moved.code).toBe(0);
     expect(JSON.parse((await cluster.viaGateway('api.lab.test')).stdout)).toMatchObject({
       upstream: { instance: 'db-1', node: 'app' },
