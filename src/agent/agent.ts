@@ -29,7 +29,7 @@ import { configHash } from './config-hash.ts';
 import { cutConnections } from './gateway/cut-connections.ts';
 import { updateHostsFile } from './hosts-file.ts';
 import { resolvedJobSchema, type ResolvedJob } from '../backup/job.ts';
-import { NodeBackups } from '../backup/node-backups.ts';
+import { backupRequestSchema, NodeBackups } from '../backup/node-backups.ts';
 import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
@@ -350,6 +350,7 @@ export class Agent {
 
   private async answer(verb: string, payload: unknown): Promise<unknown> {
     if (verb === 'down') return this.leave();
+    if (verb === 'backup') return this.backups.handle(backupRequestSchema.parse(payload));
     const request = z
       .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
       .parse(payload);

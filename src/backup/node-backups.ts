@@ -2,12 +2,26 @@
 // the node's jobs (resolved by the hub, sealed to this node because they carry the
 // repository password) and replaces the scheduler when they changed. Runs and verifies
 // report through `publish` as bus events.
+import { z } from 'zod';
 import { configHash } from '../agent/config-hash.ts';
+import { BackupError } from './backup-error.ts';
 import type { BackupEvent } from './events.ts';
 import type { ResolvedJob } from './job.ts';
+import { restoreJob } from './restore.ts';
 import { runBackup } from './run.ts';
 import { BackupScheduler } from './scheduler.ts';
 import { verifyJob } from './verify.ts';
+
+/** `flotilla backup run|verify|restore` of a multi-node stack: the hub asks the job's node. */
+export const backupRequestSchema = z.object({
+  job: z.string(),
+  action: z.enum(['run', 'verify', 'restore']),
+  snapshot: z.string().optional(),
+  into: z.string().optional(),
+});
+export type BackupRequest = z.infer<typeof backupRequestSchema>;
+
+export type BackupAnswer = { event: BackupEvent } | { restored: string };
 
 export interface NodeBackupsOptions {
   /** The node's state dir: backup records and restic's cache live under it. */
@@ -19,6 +33,7 @@ export interface NodeBackupsOptions {
 export class NodeBackups {
   private scheduler: BackupScheduler | undefined;
   private scheduled: string | undefined;
+  private jobs: readonly ResolvedJob[] = [];
 
   constructor(private readonly options: NodeBackupsOptions) {}
 
@@ -28,6 +43,7 @@ export class NodeBackups {
     if (hash === this.scheduled) return;
     await this.stop();
     this.scheduled = hash;
+    this.jobs = jobs;
     if (jobs.length === 0) return;
     const runOptions = { stateDir: this.options.stateDir };
     this.scheduler = new BackupScheduler({
@@ -38,6 +54,20 @@ export class NodeBackups {
     });
     this.scheduler.start();
     this.options.log(`backups scheduled: ${jobs.map((job) => job.name).join(', ')}`);
+  }
+
+  /** Runs one of this node's jobs now; a run or verify is also published like a scheduled one. */
+  async handle(request: BackupRequest): Promise<BackupAnswer> {
+    const job = this.jobs.find((candidate) => candidate.name === request.job);
+    if (!job) throw new BackupError(`backup job ${request.job} does not run on this node`);
+    const options = { stateDir: this.options.stateDir };
+    if (request.action === 'restore')
+      return { restored: await restoreJob(job, { ...options, ...request }) };
+    const event = await (request.action === 'run'
+      ? runBackup(job, options)
+      : verifyJob(job, options));
+    this.options.publish(event);
+    return { event };
   }
 
   async stop(): Promise<void> {

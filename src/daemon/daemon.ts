@@ -25,6 +25,7 @@ import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
 import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
 import { readTailscaleStatus } from '../mesh/tailscale.ts';
+import { backupRequestSchema, type BackupRequest } from '../backup/node-backups.ts';
 import { Cluster, type ClusterHooks } from './cluster.ts';
 
 export interface DaemonOptions {
@@ -36,6 +37,9 @@ export interface DaemonOptions {
   /** `flotilla hub`: other nodes join over the mesh. Absent: `flotilla up` on one machine. */
   cluster?: { node?: string; publicAddress?: string };
 }
+
+/** A backup or restore of a large database takes a while: the CLI waits for it. */
+const BACKUP_REQUEST_TIMEOUT_MS = 6 * 60 * 60_000;
 
 export class StackNotSingleNode extends Error {}
 
@@ -394,6 +398,19 @@ export class Daemon {
             watch.stop();
           },
         }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/backups/:job',
+        body: backupRequestSchema.omit({ job: true }),
+        handle: async ({ params, body }) => {
+          const job = params.job!;
+          const node = this.hub!.backupNode(job);
+          if (node === undefined)
+            throw new ApiError(404, `no backup job named ${job} is scheduled`);
+          const request = { job, ...(body as Omit<BackupRequest, 'job'>) };
+          return { json: await this.ask(node, 'backup', request, BACKUP_REQUEST_TIMEOUT_MS) };
+        },
       },
       {
         method: 'POST',

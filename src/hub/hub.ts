@@ -59,6 +59,8 @@ export class Hub {
   private current:
     { applied: AppliedStack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
   private readonly liveness = new NodeLiveness();
+  /** Backup job → the node that runs it, as of the last apply. */
+  private backupNodes = new Map<string, string>();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly written = new Map<string, string>();
   /** Per desired-bucket key, the revision of the hub's last write. */
@@ -158,6 +160,9 @@ export class Hub {
       this.options.secrets,
       this.options.log,
     );
+    this.backupNodes = new Map(
+      [...jobs].flatMap(([node, nodeJobs]) => nodeJobs.map((job) => [job.name, node] as const)),
+    );
     for (const [node, desired] of Object.entries(plan.desired)) {
       if (cluster && !cluster.joined(node)) continue;
       const value: DesiredValue = {
@@ -202,6 +207,10 @@ export class Hub {
   liveRoutes(gateway: string): RouteEntry[] {
     const routes = this.current?.routes.get(gateway) ?? [];
     return onlyHealthy(routes, healthyInstances(this.statuses.values(), Date.now()));
+  }
+
+  backupNode(job: string): string | undefined {
+    return this.backupNodes.get(job);
   }
 
   /** The revision of `node`'s desired state the hub last wrote: an agent reporting it has converged. */

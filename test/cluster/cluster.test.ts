@@ -216,6 +216,13 @@ backups:
     const list = await cluster.hubCli(['backup', 'list', 'notes', '--json']);
     expect(list.code, list.stderr).toBe(0);
     expect((JSON.parse(list.stdout) as unknown[]).length).toBeGreaterThan(0);
+    // Run now from the hub: the hub asks store's agent, where the data is.
+    const now = await cluster.hubCli(['backup', 'run', 'notes']);
+    expect(now.code, now.stderr).toBe(0);
+    expect(now.stdout).toMatch(/notes/);
+    const verified = await cluster.hubCli(['backup', 'verify', 'notes']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(await readFile(record('store'), 'utf8')).toMatch(/"ok":\s*true/);
     // The job, with its repository password, reached only store, and only sealed.
     expect(
       await readFile(path.join(cluster.stateDir('app'), 'agent', 'desired.json'), 'utf8'),

@@ -8,6 +8,9 @@ import { listSnapshots, type SnapshotRow } from '../../backup/list.ts';
 import { restoreJob } from '../../backup/restore.ts';
 import { runBackup } from '../../backup/run.ts';
 import { verifyJob } from '../../backup/verify.ts';
+import type { BackupAnswer, BackupRequest } from '../../backup/node-backups.ts';
+import { readEndpoint } from '../../hub/api-endpoint.ts';
+import { HubClient, HubRequestFailed } from '../hub-client.ts';
 import { planStack } from '../../plan/plan.ts';
 import { SecretStore } from '../../secrets/store.ts';
 import type { CommandSpec } from '../command.ts';
@@ -82,6 +85,29 @@ function snapshotTable(rows: SnapshotRow[], output: Output): string {
   );
 }
 
+/**
+ * A multi-node stack's jobs run on the node where the data lives: the CLI asks the running
+ * hub, which asks that node's agent. undefined for a single-node stack (run here).
+ */
+async function hubOfCluster(loaded: LoadedStack): Promise<HubClient | undefined> {
+  if (Object.keys(loaded.stack.nodes).length < 2) return undefined;
+  const endpoint = await readEndpoint(loaded.stateDir);
+  if (!endpoint)
+    throw new BackupError(
+      `stack ${loaded.stack.name} has no hub running here`,
+      'in a multi-node stack, run backup commands on the hub node while `flotilla hub` runs',
+    );
+  return new HubClient(endpoint);
+}
+
+function onItsNode(
+  hub: HubClient,
+  job: ResolvedJob,
+  request: Omit<BackupRequest, 'job'>,
+): Promise<BackupAnswer> {
+  return hub.post<BackupAnswer>(`/v1/backups/${encodeURIComponent(job.name)}`, request);
+}
+
 export const backupCommand: CommandSpec = {
   usage: USAGE,
   options: {
@@ -111,6 +137,7 @@ export const backupCommand: CommandSpec = {
     if (!loaded) return 1;
     const options = { stateDir: loaded.stateDir };
     try {
+      const hub = await hubOfCluster(loaded);
       const jobs = await resolveJobs(loaded, name);
       if (jobs.length === 0 && verb !== 'list') {
         writeLine(output.out, `no backup jobs in ${loaded.file}`);
@@ -128,25 +155,30 @@ export const backupCommand: CommandSpec = {
       }
       if (verb === 'restore') {
         const job = jobs[0]!;
-        const done = await naming(
-          job,
-          restoreJob(job, {
-            ...options,
-            snapshot: values.snapshot as string | undefined,
-            into: values.into as string | undefined,
-          }),
-        );
+        const request = {
+          snapshot: values.snapshot as string | undefined,
+          into: values.into as string | undefined,
+        };
+        const done = hub
+          ? ((await onItsNode(hub, job, { action: 'restore', ...request })) as { restored: string })
+              .restored
+          : await naming(job, restoreJob(job, { ...options, ...request }));
         writeLine(output.out, `${output.color.green('✓')} restore ${name}: ${done}`);
         return 0;
       }
       let failures = 0;
       for (const job of jobs) {
-        const event = await (verb === 'run' ? runBackup(job, options) : verifyJob(job, options));
+        const event = hub
+          ? ((await onItsNode(hub, job, { action: verb })) as { event: BackupEvent }).event
+          : await (verb === 'run' ? runBackup(job, options) : verifyJob(job, options));
         if (!printEvent(event, output)) failures += 1;
       }
       return failures === 0 ? 0 : 1;
     } catch (error) {
-      if (!(error instanceof BackupError) && (error as NodeJS.ErrnoException).code === undefined)
+      if (
+        !(error instanceof BackupError || error instanceof HubRequestFailed) &&
+        (error as NodeJS.ErrnoException).code === undefined
+      )
         throw error;
       writeLine(output.err, `flotilla backup ${verb}: ${(error as Error).message}`);
       if (error instanceof BackupError && error.hint !== undefined)
