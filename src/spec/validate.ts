@@ -6,9 +6,12 @@ import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
 import {
   classifySource,
+  computeReachability,
   DEFAULT_SEGMENT,
+  mayReach,
   parseAllowTarget,
   serviceSegments,
+  type Reachability,
 } from '../plan/reachability.ts';
 import { normalizePath } from '../plan/routes.ts';
 import type { Finding, PathSegment } from './diagnostic.ts';
@@ -101,6 +104,7 @@ function checkNodes(stack: Stack, report: Report) {
 }
 
 function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<string>) {
+  const reachability = computeReachability(stack);
   const services = Object.keys(stack.services);
   const segments = new Set([DEFAULT_SEGMENT, ...Object.keys(stack.networks)]);
   for (const [name, service] of Object.entries(stack.services)) {
@@ -134,7 +138,7 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
       }
     });
     checkHealth(service, at, report);
-    checkTemplates(stack, name, service, report, knownSecrets);
+    checkTemplates(stack, name, service, report, knownSecrets, reachability);
   }
 }
 
@@ -197,7 +201,8 @@ function checkTemplates(
   name: string,
   service: Service,
   reportAt: Report,
-  knownSecrets?: ReadonlySet<string>,
+  knownSecrets: ReadonlySet<string> | undefined,
+  reachability: Reachability,
 ) {
   for (const { path, text } of templatedStrings(service, name)) {
     let parts: Part[];
@@ -226,9 +231,18 @@ function checkTemplates(
           : undefined;
         if (!target) {
           report(...unknownName('service', ref.service, Object.keys(stack.services)));
-        } else if (ref.field !== 'host') {
-          const problem = namedPortProblem(target, ref.port, `\`${ref.service}\``);
+        } else {
+          const problem =
+            ref.field === 'host'
+              ? undefined
+              : namedPortProblem(target, ref.port, `\`${ref.service}\``);
           if (problem) report(...problem);
+          else if (ref.service !== name && !mayReach(reachability, name, ref.service))
+            // The address resolves, but the nodes' firewalls would drop the connection.
+            report(
+              `\`${name}\` refers to \`${ref.service}\` but may not connect to it`,
+              `put both in one of the same \`networks\`, or add to firewall.allow: { from: [${name}], to: ${ref.service} }`,
+            );
         }
       } else if (ref.kind === 'self' && ref.field === 'port') {
         const problem = namedPortProblem(service, ref.port, 'this service');
