@@ -3,6 +3,7 @@
 // directory, a dump or output to a file. Returns what was done, for a person.
 import type { ResolvedJob } from './job.ts';
 import { sourceContext, type RunOptions } from './run.ts';
+import { inRepositoryQueue } from './repository-queue.ts';
 import { SOURCES } from './sources/index.ts';
 import { jobSnapshot } from './sources/source.ts';
 
@@ -14,7 +15,13 @@ export interface RestoreOptions extends RunOptions {
 
 export async function restoreJob(job: ResolvedJob, options: RestoreOptions): Promise<string> {
   const context = sourceContext(job, options.stateDir);
-  const snapshot = await jobSnapshot(context, options.snapshot);
-  const done = await SOURCES[job.source.kind].restore(context, snapshot, options.into);
+  // One hold of the repository from choosing the snapshot to restoring it.
+  const { snapshot, done } = await inRepositoryQueue(job.target.repository, async () => {
+    const snapshot = await jobSnapshot(context, options.snapshot);
+    return {
+      snapshot,
+      done: await SOURCES[job.source.kind].restore(context, snapshot, options.into),
+    };
+  });
   return `snapshot ${snapshot.short_id} of ${snapshot.time.slice(0, 19).replace('T', ' ')}: ${done}`;
 }

@@ -10,6 +10,7 @@ import { withHooks } from './hooks.ts';
 import type { ResolvedJob } from './job.ts';
 import { backupsDir, updateJobRecord } from './records.ts';
 import { Restic } from './restic.ts';
+import { inRepositoryQueue } from './repository-queue.ts';
 import { SOURCES } from './sources/index.ts';
 import { jobTags, type SourceContext } from './sources/source.ts';
 
@@ -43,12 +44,15 @@ export async function runBackup(job: ResolvedJob, options: RunOptions): Promise<
   const started = Date.now();
   try {
     const context = sourceContext(job, options.stateDir);
-    const { summary, removed } = await withHooks(job, async () => {
-      await context.restic.ensureRepository();
-      const summary = await SOURCES[job.source.kind].backup(context);
-      const removed = await context.restic.applyRetention(job.keep, jobTags(job), job.timezone);
-      return { summary, removed };
-    });
+    const { summary, removed } = await withHooks(job, () =>
+      // Backup and retention in one hold of the repository (see repository-queue.ts).
+      inRepositoryQueue(job.target.repository, async () => {
+        await context.restic.ensureRepository();
+        const summary = await SOURCES[job.source.kind].backup(context);
+        const removed = await context.restic.applyRetention(job.keep, jobTags(job), job.timezone);
+        return { summary, removed };
+      }),
+    );
     const durationMs = Date.now() - started;
     await updateJobRecord(options.stateDir, job.name, (record) => {
       record.runs[summary.snapshot_id] = {

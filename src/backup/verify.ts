@@ -7,6 +7,7 @@ import type { ResolvedJob } from './job.ts';
 import { updateJobRecord } from './records.ts';
 import { failureEvent, sourceContext, type RunOptions } from './run.ts';
 import { SOURCES } from './sources/index.ts';
+import { inRepositoryQueue } from './repository-queue.ts';
 import { jobSnapshot } from './sources/source.ts';
 
 /** restic reads back this share of the pack files on each verify. */
@@ -15,11 +16,16 @@ const CHECK_SUBSET = '10%';
 export async function verifyJob(job: ResolvedJob, options: RunOptions): Promise<BackupEvent> {
   const started = Date.now();
   const context = sourceContext(job, options.stateDir);
-  let snapshot;
+  let snapshot: Awaited<ReturnType<typeof jobSnapshot>> | undefined;
   try {
-    snapshot = await jobSnapshot(context);
-    await context.restic.check(CHECK_SUBSET);
-    const verified = await SOURCES[job.source.kind].verify(context, snapshot);
+    // The whole verify holds the repository: a backup's retention must not remove the
+    // snapshot between choosing it and restoring it.
+    const verified = await inRepositoryQueue(job.target.repository, async () => {
+      snapshot = await jobSnapshot(context);
+      await context.restic.check(CHECK_SUBSET);
+      return SOURCES[job.source.kind].verify(context, snapshot);
+    });
+    if (!snapshot) throw new Error('no snapshot was chosen');
     const durationMs = Date.now() - started;
     const { short_id: id } = snapshot;
     await updateJobRecord(options.stateDir, job.name, (record) => {
