@@ -19,6 +19,11 @@ import {
   type Snapshot,
 } from './restic-output.ts';
 
+/** How long a command waits for another process's lock on the repository, retrying. */
+const LOCK_WAIT_MS = 120_000;
+const LOCK_RETRY_FIRST_MS = 250;
+const LOCK_RETRY_MAX_MS = 5_000;
+
 export interface ResticTarget {
   name: string;
   repository: string;
@@ -245,17 +250,25 @@ export class Restic {
           RESTIC_REPOSITORY: this.target.repository,
           RESTIC_PASSWORD_FILE: passwordFile,
         });
+        let lockWaited = 0;
         const exec: Exec = async (args, options = {}) => {
-          const result = await run(['restic', ...this.globalArgs(), ...args], {
-            env: { ...options.env, ...env },
-            cwd: options.cwd,
-            stdin: options.stdin ?? 'ignore',
-          });
-          if (result.code === 0) return result.stdout;
-          const error = resticError(result.stderr);
-          // Removed behind our back: check (and create) it again next time.
-          if (error.failure === 'missing') known.delete(this.target.repository);
-          throw error;
+          for (let wait = LOCK_RETRY_FIRST_MS; ; wait = Math.min(wait * 1.5, LOCK_RETRY_MAX_MS)) {
+            const started = Date.now();
+            const result = await run(['restic', ...this.globalArgs(), ...args], {
+              env: { ...options.env, ...env },
+              cwd: options.cwd,
+              stdin: options.stdin ?? 'ignore',
+            });
+            if (result.code === 0) return result.stdout;
+            const error = resticError(result.stderr);
+            // Removed behind our back: check (and create) it again next time.
+            if (error.failure === 'missing') known.delete(this.target.repository);
+            // Another process (an agent's scheduled backup, another node) holds the lock, and
+            // restic 0.14 does not wait for it. A command fed from a stream cannot be rerun.
+            const retry = error.failure === 'locked' && options.stdin === undefined;
+            if (!retry || (lockWaited += Date.now() - started + wait) > LOCK_WAIT_MS) throw error;
+            await new Promise((resolve) => setTimeout(resolve, wait));
+          }
         };
         return work(exec, env);
       }),

@@ -394,6 +394,12 @@ backups:
     const down = await cluster.hubCli(['down']);
     expect(down.code).toBe(0);
     for (const pid of all) expect(isAlive(pid)).toBe(false);
-    for (const node of ['app', 'store']) expect(cluster.agentPid(node)).toBeUndefined();
+    // The agents exit once they have answered (a running backup is let finish first).
+    const exited = async (node: string) => {
+      for (let wait = 0; wait < 50 && cluster.agentPid(node) !== undefined; wait++)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      return cluster.agentPid(node) === undefined;
+    };
+    for (const node of ['app', 'store']) expect(await exited(node)).toBe(true);
   });
 });
