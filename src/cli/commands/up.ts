@@ -87,7 +87,10 @@ async function upForeground(
   } catch (error) {
     writeLine(output.err, `flotilla up: ${(error as Error).message}`);
     if (error instanceof StackNotSingleNode)
-      writeLine(output.err, 'hint: try a multi-node stack in the lab (flotilla lab up)');
+      writeLine(
+        output.err,
+        'hint: run `flotilla hub` on its hub node and join the others with `flotilla node token` and `flotilla agent --join` (try it first in the lab: flotilla lab up)',
+      );
     await daemon.down();
     return 1;
   }
