@@ -186,7 +186,7 @@ export class Agent {
     this.desired = this.readSavedDesired();
     if (this.desired) {
       await this.openSecrets(this.desired);
-      await this.backups.replace(await this.openBackupJobs(this.desired));
+      void this.backups.replace(await this.openBackupJobs(this.desired));
     }
     if (this.options.gateway) await this.startGateway(this.options.gateway.adminListen);
     await this.reconcileSoon();
@@ -208,7 +208,7 @@ export class Agent {
         // Chained: a newer desired state must not be overtaken by an older one's secrets.
         this.desiredUpdates = this.desiredUpdates.then(async () => {
           await this.openSecrets(parsed.data);
-          await this.backups.replace(await this.openBackupJobs(parsed.data));
+          void this.backups.replace(await this.openBackupJobs(parsed.data));
           this.desired = parsed.data;
           this.desiredRevision = change.revision;
           this.saveDesired(parsed.data);

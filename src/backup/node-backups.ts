@@ -34,26 +34,33 @@ export class NodeBackups {
   private scheduler: BackupScheduler | undefined;
   private scheduled: string | undefined;
   private jobs: readonly ResolvedJob[] = [];
+  private changes: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NodeBackupsOptions) {}
 
-  /** Schedules exactly these jobs; unchanged jobs keep their scheduler (and running backup). */
-  async replace(jobs: readonly ResolvedJob[]): Promise<void> {
-    const hash = configHash(jobs);
-    if (hash === this.scheduled) return;
-    await this.stop();
-    this.scheduled = hash;
-    this.jobs = jobs;
-    if (jobs.length === 0) return;
-    const runOptions = { stateDir: this.options.stateDir };
-    this.scheduler = new BackupScheduler({
-      jobs: [...jobs],
-      run: (job) => runBackup(job, runOptions),
-      verify: (job) => verifyJob(job, runOptions),
-      onEvent: this.options.publish,
+  /**
+   * Schedules exactly these jobs; unchanged jobs keep their scheduler (and running backup).
+   * Replacing waits for a running backup to end, so callers need not wait: a new desired
+   * state must not be held up by a backup. Replacements and stops apply in order.
+   */
+  replace(jobs: readonly ResolvedJob[]): Promise<void> {
+    return this.inOrder(async () => {
+      const hash = configHash(jobs);
+      if (hash === this.scheduled) return;
+      await this.stopScheduler();
+      this.scheduled = hash;
+      this.jobs = jobs;
+      if (jobs.length === 0) return;
+      const runOptions = { stateDir: this.options.stateDir };
+      this.scheduler = new BackupScheduler({
+        jobs: [...jobs],
+        run: (job) => runBackup(job, runOptions),
+        verify: (job) => verifyJob(job, runOptions),
+        onEvent: this.options.publish,
+      });
+      this.scheduler.start();
+      this.options.log(`backups scheduled: ${jobs.map((job) => job.name).join(', ')}`);
     });
-    this.scheduler.start();
-    this.options.log(`backups scheduled: ${jobs.map((job) => job.name).join(', ')}`);
   }
 
   /** Runs one of this node's jobs now; a run or verify is also published like a scheduled one. */
@@ -70,9 +77,20 @@ export class NodeBackups {
     return { event };
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.inOrder(() => this.stopScheduler());
+  }
+
+  private async stopScheduler(): Promise<void> {
     await this.scheduler?.stop();
     this.scheduler = undefined;
     this.scheduled = undefined;
+  }
+
+  private inOrder(step: () => Promise<void>): Promise<void> {
+    this.changes = this.changes.then(step).catch((error: unknown) => {
+      this.options.log(`backups: ${(error as Error).message}`);
+    });
+    return this.changes;
   }
 }

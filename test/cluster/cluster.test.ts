@@ -48,7 +48,7 @@ backups:
       service: db
       kind: files
       paths: [${path.join(work, 'notes')}]
-      schedule: '*/2 * * * * *'
+      schedule: '*/5 * * * * *'
       to: local
 `;
     await writeFile(path.join(work, 'cluster.yml'), stack);
