@@ -238,15 +238,15 @@ export class Agent {
   /** The agent goes away and leaves every service running, for the next agent to adopt. */
   async detach(): Promise<void> {
     this.close();
-    await this.backups.stop();
     for (const runner of this.runners.values()) runner.detach();
     this.caddy?.detach();
+    // Last: a running backup is let finish, and must not hold up the services.
+    await this.backups.stop();
   }
 
-  /** Stops every instance in reverse startup order (dependents first), then Caddy. */
+  /** Stops every instance in reverse startup order (dependents first), then Caddy, then backups. */
   async stopAll(): Promise<void> {
     this.close();
-    await this.backups.stop();
     await this.reconciling;
     const byService = new Map<string, InstanceRunner[]>();
     for (const [id, runner] of this.runners) {
@@ -271,6 +271,8 @@ export class Agent {
     await this.caddy?.stop();
     rmSync(this.paths.secretFiles, { recursive: true, force: true });
     await this.writeStatus();
+    // Last: a running backup is let finish, and must not hold up stopping the services.
+    await this.backups.stop();
   }
 
   status(): NodeStatus {
