@@ -107,21 +107,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   const load = loadFromInternet(cluster, ca);
   await sleep(CUT_AT_MS);
-  const link = cluster.labNode('n3').nodeLink;
   const cutAt = Date.now();
-  await cluster.exec('n3', ['ip', 'link', 'set', link, 'down']);
+  await cluster.cutLink('n3');
   const rerouteMs = await untilRouted(cluster, false, cutAt);
   await sleep(Math.max(0, cutAt + OUTAGE_MS - Date.now()));
   const restoredAt = Date.now();
-  await cluster.exec('n3', ['ip', 'link', 'set', link, 'up']);
-  await cluster.exec('n3', [
-    'ip',
-    'route',
-    'replace',
-    'default',
-    'via',
-    cluster.lab.internetAddress,
-  ]);
+  await cluster.restoreLink('n3');
   const backMs = await untilRouted(cluster, true, restoredAt);
   const report = await load;
 

@@ -591,8 +591,8 @@ export class Agent {
       const value = this.gatewayWanted;
       this.gatewayAttempted = value.hash;
       try {
-        // Cut before the reload: Caddy 2.6 answers 502 to a retry that is still waiting
-        // when a reload lands, so the retries should start under the old config.
+        // Cut before the reload, so no retry of an aborted request is left waiting when the
+        // reload lands (Caddy 2.6 answers 502 to those).
         if (value.abandon.length > 0) await cutConnections(value.abandon);
         await this.caddy.load(value.config);
         this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };

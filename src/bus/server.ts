@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { renderServerConfig } from './config.ts';
 import type { BusUser } from './credentials.ts';
+import { urlHost } from '../spec/formats.ts';
 
 const NATS_SERVER_BINARY = process.env['FLOTILLA_NATS_SERVER'] ?? 'nats-server';
 
@@ -57,7 +58,7 @@ function busPaths(dir: string) {
 }
 
 function busUrl(host: string, port: number): string {
-  return `nats://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `nats://${urlHost(host)}:${port}`;
 }
 
 export async function startBusServer(options: BusServerOptions): Promise<BusServer> {

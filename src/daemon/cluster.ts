@@ -21,6 +21,7 @@ import { nodeNetwork, type NodeNetwork } from '../mesh/node-network.ts';
 import { BUS_PORT, JOIN_PORT } from '../plan/firewall-access.ts';
 import type { Plan } from '../plan/plan.ts';
 import { loadOrCreateIdentity } from '../secrets/store.ts';
+import { urlHost } from '../spec/formats.ts';
 import type { Stack } from '../spec/schema.ts';
 
 export interface ClusterOptions {
@@ -157,7 +158,7 @@ export class Cluster implements ClusterView {
           if ((request.ttl_ms ?? 0) > MAX_JOIN_TTL_MS)
             throw new ApiError(400, 'a join token lives at most 24 hours');
           const token = issueJoinToken(this.joinSecret, {
-            hubUrl: `http://${this.hostForUrl()}:${JOIN_PORT}`,
+            hubUrl: `http://${urlHost(this.options.publicAddress)}:${JOIN_PORT}`,
             hubKey: this.joinIdentity.recipient,
             ...(request.node === undefined ? {} : { node: request.node }),
             ttlMs: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS,
@@ -179,10 +180,5 @@ export class Cluster implements ClusterView {
         },
       },
     ];
-  }
-
-  private hostForUrl(): string {
-    const address = this.options.publicAddress;
-    return address.includes(':') ? `[${address}]` : address;
   }
 }

@@ -154,16 +154,18 @@ export class Daemon {
     await this.agent.start();
     this.hub.setNodeRecipient(node, this.agent.recipient);
     await this.hub.apply({ stack, stackDir });
-    await this.cluster?.startJoinListener(this.clusterHooks(busDir), url);
+    const clusterRoutes: ApiRoute[] = [];
+    if (this.cluster) {
+      const hooks = this.clusterHooks(busDir);
+      await this.cluster.startJoinListener(hooks, url);
+      clusterRoutes.push(...this.cluster.routes(hooks));
+    }
     const token = newApiToken();
     this.api = await startApiServer({
       host: '127.0.0.1',
       port: 0,
       token,
-      routes: [
-        ...this.routes(node),
-        ...(this.cluster ? this.cluster.routes(this.clusterHooks(busDir)) : []),
-      ],
+      routes: [...this.routes(node), ...clusterRoutes],
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
     return { url: this.api.url, token };

@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { urlHost } from '../spec/formats.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -155,9 +156,8 @@ export async function startApiServer(options: {
     server.listen(options.port, options.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${urlHost(options.host)}:${port}`,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

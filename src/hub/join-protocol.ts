@@ -5,6 +5,7 @@
 // nonce, so an impostor that cannot read the request cannot forge an answer.
 import { z } from 'zod';
 import { isWireGuardKey } from '../mesh/keys.ts';
+import { ipAddressSchema } from './members.ts';
 import { openWith, sealTo } from '../secrets/store.ts';
 import { NAME } from '../spec/schema.ts';
 
@@ -16,7 +17,7 @@ export const joinRequestSchema = z.strictObject({
   wireguard_key: z.string().refine(isWireGuardKey, 'a WireGuard public key'),
   recipient: z.string().startsWith('age1'),
   /** The agent's public address; the stack's address for the node when absent. */
-  endpoint: z.union([z.ipv4(), z.ipv6()]).optional(),
+  endpoint: ipAddressSchema.optional(),
 });
 export type JoinRequest = z.infer<typeof joinRequestSchema>;
 

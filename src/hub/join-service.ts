@@ -1,7 +1,6 @@
 // The hub's side of `flotilla agent --join`: opens the sealed request, checks the token
 // (signature, expiry, one-time use), registers the node's keys, gives it bus credentials
 // and answers, sealed to the node, with what it needs to reach the hub over the mesh.
-import { z } from 'zod';
 import type { Credentials } from '../bus/credentials.ts';
 import { nodeNetwork } from '../mesh/node-network.ts';
 import { adminListen } from '../plan/caddy.ts';
@@ -16,7 +15,7 @@ import {
   type JoinRequest,
 } from './join-protocol.ts';
 import { acceptJoin, JoinTokenError, UsedNonces, verifyJoinToken } from './join-token.ts';
-import type { Members } from './members.ts';
+import { ipAddressSchema, type Members } from './members.ts';
 
 export interface JoinServiceOptions {
   /** The hub's join identity (age): requests are sealed to its recipient. */
@@ -69,7 +68,7 @@ export class JoinService {
     if (acceptJoin(this.nonces, payload, sameKeys) === 'replayed')
       throw new ApiError(403, 'this join token was already used: run `flotilla node token` again');
     const endpoint = request.endpoint ?? current.stack.nodes[node]!.address;
-    if (!z.union([z.ipv4(), z.ipv6()]).safeParse(endpoint).success)
+    if (!ipAddressSchema.safeParse(endpoint).success)
       throw new ApiError(400, `node ${node} has no IP address to reach it at: pass --address`);
     await this.options.members.set(node, {
       wireguard_key: request.wireguard_key,

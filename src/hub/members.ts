@@ -6,10 +6,13 @@ import { z } from 'zod';
 import { isWireGuardKey } from '../mesh/keys.ts';
 import { readPrivateJson, writePrivateJson } from '../state/private-json.ts';
 
+/** A node's public address: WireGuard endpoints are addresses, not names. */
+export const ipAddressSchema = z.union([z.ipv4(), z.ipv6()]);
+
 export const memberSchema = z.object({
   wireguard_key: z.string().refine(isWireGuardKey, 'a WireGuard public key'),
   /** The node's public address, where peers send its WireGuard traffic. */
-  endpoint: z.union([z.ipv4(), z.ipv6()]),
+  endpoint: ipAddressSchema,
   /** The node's age recipient. */
   recipient: z.string().startsWith('age1'),
   joined_at: z.string(),

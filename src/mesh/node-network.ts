@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Member } from '../hub/members.ts';
 import { meshInterfaceName, meshListenPort } from '../plan/mesh-interface.ts';
 import type { Plan } from '../plan/plan.ts';
+import { urlHost } from '../spec/formats.ts';
 import type { Stack } from '../spec/schema.ts';
 
 const wireguardMeshSchema = z.object({
@@ -31,10 +32,6 @@ export const nodeNetworkSchema = z.object({
 });
 export type NodeNetwork = z.infer<typeof nodeNetworkSchema>;
 
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 /** `node`'s network, its peers being the other members that are still nodes of the stack. */
 export function nodeNetwork(
   stack: Stack,
@@ -58,7 +55,7 @@ export function nodeNetwork(
         .map(([peer, member]) => ({
           node: peer,
           public_key: member.wireguard_key,
-          endpoint: hostPort(member.endpoint, port),
+          endpoint: `${urlHost(member.endpoint)}:${port}`,
           allowed_ips: [`${plan.nodes[peer]!.mesh_address}/32`],
         })),
     },

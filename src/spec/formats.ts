@@ -99,3 +99,8 @@ export function isValidTimezone(zone: string): boolean {
     return false;
   }
 }
+
+/** An address as it goes before `:port` in a URL or a dial string: IPv6 in brackets. */
+export function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}

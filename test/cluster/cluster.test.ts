@@ -295,8 +295,7 @@ backups:
   });
 
   it('survives a cut link: the node leaves the routes, and returns when the link does', async () => {
-    const link = cluster.labNode('store').nodeLink;
-    await cluster.exec('store', ['ip', 'link', 'set', link, 'down']);
+    await cluster.cutLink('store');
     try {
       const lost = await cluster.until((report) => !report.nodes.store!.up, 15_000);
       expect(routed(lost, 'web')).toBe(1);
@@ -304,15 +303,7 @@ backups:
         node: 'app',
       });
     } finally {
-      await cluster.exec('store', ['ip', 'link', 'set', link, 'up']);
-      await cluster.exec('store', [
-        'ip',
-        'route',
-        'replace',
-        'default',
-        'via',
-        cluster.lab.internetAddress,
-      ]);
+      await cluster.restoreLink('store');
     }
     const back = await cluster.until((report) => report.ready, 30_000);
     expect(routed(back, 'web')).toBe(2);

@@ -11,15 +11,10 @@ import { promisify } from 'node:util';
 import { labDownState, labUp, type LabNode, type LabState } from '../../src/lab/lab.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { SecretStore } from '../../src/secrets/store.ts';
+import type { CliResult } from './flotilla-cli.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/flotilla.js');
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface LabClusterOptions {
   stackFile: string;
@@ -77,7 +72,7 @@ export class LabCluster {
   }
 
   /** argv inside a node's namespace (or the internet's). */
-  async exec(node: string | 'internet', argv: string[], timeoutMs = 30_000): Promise<ExecResult> {
+  async exec(node: string | 'internet', argv: string[], timeoutMs = 30_000): Promise<CliResult> {
     const namespace =
       node === 'internet' ? this.lab.internetNamespace : this.labNode(node).namespace;
     try {
@@ -94,7 +89,7 @@ export class LabCluster {
   }
 
   /** The flotilla CLI on the hub node, for this stack (or another version of its file). */
-  hubCli(args: string[], stackFile = this.stackFile): Promise<ExecResult> {
+  hubCli(args: string[], stackFile = this.stackFile): Promise<CliResult> {
     return this.exec(this.nodes[0]!, [
       'env',
       `FLOTILLA_STATE_DIR=${this.stateDir(this.nodes[0]!)}`,
@@ -196,8 +191,19 @@ export class LabCluster {
     );
   }
 
+  /** Cuts `node` off the internet (its packets vanish, as when a VPS loses its network). */
+  async cutLink(node: string): Promise<void> {
+    await this.exec(node, ['ip', 'link', 'set', this.labNode(node).nodeLink, 'down']);
+  }
+
+  /** Brings `node`'s link back, with the default route the link took with it. */
+  async restoreLink(node: string): Promise<void> {
+    await this.exec(node, ['ip', 'link', 'set', this.labNode(node).nodeLink, 'up']);
+    await this.exec(node, ['ip', 'route', 'replace', 'default', 'via', this.lab.internetAddress]);
+  }
+
   /** An HTTPS request from the internet namespace to a gateway (the first node's), for `host`. */
-  async viaGateway(host: string, path = '/', gatewayNode = this.nodes[0]!): Promise<ExecResult> {
+  async viaGateway(host: string, path = '/', gatewayNode = this.nodes[0]!): Promise<CliResult> {
     const gateway = this.labNode(gatewayNode).address;
     return this.exec('internet', [
       'curl',
