@@ -2,9 +2,9 @@
 // whether a verify restored it. One small JSON file per job under the state dir
 // (`<stateDir>/backups/<job>.json`), keyed by the snapshot's short id; entries for snapshots
 // the retention removed are dropped.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { PrivateJsonError, readPrivateJson, writePrivateJson } from '../state/private-json.ts';
 import { BackupError } from './backup-error.ts';
 
 const recordSchema = z.object({
@@ -32,26 +32,15 @@ function recordFile(stateDir: string, job: string): string {
 
 export async function readJobRecord(stateDir: string, job: string): Promise<JobRecord> {
   const file = recordFile(stateDir, job);
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    return (await readPrivateJson(file, recordSchema)) ?? { runs: {}, verified: {} };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { runs: {}, verified: {} };
-    throw error;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  const parsed = recordSchema.safeParse(value);
-  if (!parsed.success)
+    if (!(error instanceof PrivateJsonError)) throw error;
     throw new BackupError(
       `${file} is not a Flotilla backup record`,
       'remove it: only figures are lost',
     );
-  return parsed.data;
+  }
 }
 
 /** Reads, changes and writes back (aside and renamed: a crash never leaves half a file). */
@@ -62,9 +51,5 @@ export async function updateJobRecord(
 ): Promise<void> {
   const record = await readJobRecord(stateDir, job);
   change(record);
-  const file = recordFile(stateDir, job);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(record, null, 2), { mode: 0o600 });
-  await rename(temporary, file);
+  await writePrivateJson(recordFile(stateDir, job), record);
 }

@@ -1,9 +1,10 @@
 // Bus users and their passwords. Generated once and kept (0600) in the bus directory, so a
 // restarted nats-server accepts the same agents; a node that leaves the stack loses its user.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { readPrivateJson, writePrivateJson } from '../state/private-json.ts';
 import { agentPermissions, hubPermissions, type Permissions } from './permissions.ts';
 import { assertNodeId } from './subjects.ts';
 
@@ -46,19 +47,6 @@ function newPassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-async function readPasswords(file: string): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw error;
-  }
-  const parsed = fileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file} is not a bus credentials file`);
-  return parsed.data.passwords;
-}
-
 /** Loads the hub's and these nodes' credentials, creating missing ones; other nodes are dropped. */
 export async function ensureCredentials(
   dir: string,
@@ -66,7 +54,7 @@ export async function ensureCredentials(
 ): Promise<BusCredentials> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = credentialsPath(dir);
-  const existing = await readPasswords(file);
+  const existing = (await readPrivateJson(file, fileSchema))?.passwords ?? {};
   const users = [HUB_USER, ...nodes.map(agentUser)];
   const passwords = Object.fromEntries(
     users.map((user) => [user, existing[user] ?? newPassword()]),
@@ -74,12 +62,8 @@ export async function ensureCredentials(
   const unchanged =
     Object.keys(existing).length === users.length &&
     users.every((user) => existing[user] === passwords[user]);
-  if (!unchanged) {
-    // Written aside and renamed: a crash mid-write must not lose every node's password.
-    const temporary = `${file}.tmp`;
-    await writeFile(temporary, JSON.stringify({ passwords }, null, 2), { mode: 0o600 });
-    await rename(temporary, file);
-  }
+  // Written aside and renamed: a crash mid-write must not lose every node's password.
+  if (!unchanged) await writePrivateJson(file, { passwords });
   await chmod(file, 0o600);
   const credentials = (user: string): Credentials => ({ user, pass: passwords[user]! });
   return {

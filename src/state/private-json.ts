@@ -4,6 +4,9 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 
+/** The file exists but does not hold what it should. */
+export class PrivateJsonError extends Error {}
+
 /** The file's content, or undefined when it does not exist; throws when it is not valid. */
 export async function readPrivateJson<T>(
   file: string,
@@ -20,16 +23,18 @@ export async function readPrivateJson<T>(
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`${file} is not valid JSON; fix or remove it`);
+    throw new PrivateJsonError(`${file} is not valid JSON; fix or remove it`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new Error(`${file} is not in the expected format; fix or remove it`);
+  if (!parsed.success)
+    throw new PrivateJsonError(`${file} is not in the expected format; fix or remove it`);
   return parsed.data;
 }
 
 export async function writePrivateJson(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.tmp`;
+  // Per process: two writers of one file must not share (and clobber) a temporary.
+  const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await chmod(temporary, 0o600);
   await rename(temporary, file);
