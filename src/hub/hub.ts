@@ -59,6 +59,8 @@ export class Hub {
   private current:
     { applied: AppliedStack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
   private readonly liveness = new NodeLiveness();
+  /** What the gateway configs were last built from. */
+  private published: { current: Hub['current']; basis: string } | undefined;
   /** Backup job → the node that runs it, as of the last apply. */
   private backupNodes = new Map<string, string>();
   private readonly statuses = new Map<string, NodeStatus>();
@@ -225,18 +227,27 @@ export class Hub {
 
   private async publishGateways(): Promise<void> {
     if (!this.current) return;
-    const { stack } = this.current.applied;
+    const now = Date.now();
+    const healthy = healthyInstances(this.statuses.values(), now);
+    const lost = lostNodes(this.statuses.values(), now);
+    // Reports arrive twice a second per node and rarely change who is healthy: build the
+    // configs only when that (or the applied stack) changed.
+    const basis = `${[...healthy].sort().join(',')}|${[...lost].sort().join(',')}`;
+    if (this.published?.current === this.current && this.published.basis === basis) return;
+    const { current } = this;
+    const { stack } = current.applied;
+    let written = true;
     for (const [gateway, node] of Object.entries(stack.nodes)) {
       if (!node.gateway) continue;
-      const config = caddyConfig(this.liveRoutes(gateway), {
+      const routes = current.routes.get(gateway) ?? [];
+      const config = caddyConfig(onlyHealthy(routes, healthy), {
         httpPort: stack.gateway.http_port,
         httpsPort: stack.gateway.https_port,
         adminListen: adminListen(stack.gateway.admin_port),
         storageDir: path.join(this.options.stateDir, 'caddy', 'storage'),
         ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
       });
-      const lost = lostNodes(this.statuses.values(), Date.now());
-      const abandon = (this.current.routes.get(gateway) ?? [])
+      const abandon = routes
         .flatMap((route) => route.upstreams)
         .filter((upstream) => lost.has(upstream.node))
         .map((upstream) => upstream.dial);
@@ -245,18 +256,22 @@ export class Hub {
         config,
         abandon: [...new Set(abandon)].sort(),
       };
-      await this.putIfChanged(caddyKey(gateway), value, value.hash);
+      written = (await this.putIfChanged(caddyKey(gateway), value, value.hash)) && written;
     }
+    // A failed write is retried on the next report or tick.
+    if (written) this.published = { current, basis };
   }
 
   /** Writes a key of the desired bucket only when its content changed (agents act on every put). */
-  private async putIfChanged(key: string, value: unknown, hash: string): Promise<void> {
-    if (this.written.get(key) === hash) return;
+  private async putIfChanged(key: string, value: unknown, hash: string): Promise<boolean> {
+    if (this.written.get(key) === hash) return true;
     try {
       this.revisions.set(key, await this.options.bus.desired.put(key, value));
       this.written.set(key, hash);
+      return true;
     } catch (error) {
       this.options.log(`could not write ${key}: ${(error as Error).message}`);
+      return false;
     }
   }
 }
