@@ -7,15 +7,16 @@ import { NetworkApplier } from '../agent/network-applier.ts';
 import type { Credentials } from '../bus/credentials.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
 import type { ClusterView } from '../hub/hub.ts';
-import { JOIN_PATH, sealedBodySchema } from '../hub/join-protocol.ts';
+import type { AgeKeyPair } from '../hub/join-protocol.ts';
 import { JoinService } from '../hub/join-service.ts';
 import {
   DEFAULT_JOIN_TTL_MS,
   issueJoinToken,
   loadOrCreateJoinSecret,
   MAX_JOIN_TTL_MS,
+  UsedNonces,
 } from '../hub/join-token.ts';
-import { Members } from '../hub/members.ts';
+import { Members, type Member } from '../hub/members.ts';
 import { ensureKeyPair } from '../mesh/keys.ts';
 import { nodeNetwork, type NodeNetwork } from '../mesh/node-network.ts';
 import { BUS_PORT, JOIN_PORT } from '../plan/firewall-access.ts';
@@ -37,9 +38,27 @@ export interface ClusterOptions {
 export interface ClusterHooks {
   current(): { stack: Stack; plan: Plan } | undefined;
   credentialsFor(node: string): Promise<Credentials>;
-  /** A node joined or left: peers, credentials and desired states must follow. */
-  changed(node: string, change: 'joined' | 'removed'): Promise<void>;
+  /**
+   * A node joined or left: peers, credentials and desired states must follow. `replaced`,
+   * on 'joined': the member as it was, when a `--replace` token gave it new keys (log it).
+   */
+  changed(node: string, change: 'joined' | 'removed', replaced?: Member): Promise<void>;
 }
+
+/** What every join answer carries besides the node's own credentials. */
+export interface JoinAnswerBasics {
+  /** The bus URL on the hub's mesh address. */
+  busUrl: string;
+  /** What agents verify the hub's signatures with (opaque to the join). */
+  hubSigningKey: string;
+}
+
+const tokenRequestSchema = z.object({
+  node: z.string().optional(),
+  ttl_ms: z.number().int().positive().optional(),
+  /** The token may give `node`, which has joined, new keys. */
+  replace: z.boolean().optional(),
+});
 
 export class Cluster implements ClusterView {
   private joinListener: ApiServer | undefined;
@@ -47,8 +66,9 @@ export class Cluster implements ClusterView {
   private constructor(
     private readonly options: ClusterOptions,
     readonly members: Members,
-    private readonly joinIdentity: { identity: string; recipient: string },
+    private readonly joinIdentity: AgeKeyPair,
     private readonly joinSecret: Buffer,
+    private readonly usedNonces: UsedNonces,
     /** Applies the hub node's own mesh interface and firewall (its agent uses the same). */
     readonly applier: NetworkApplier,
   ) {}
@@ -60,18 +80,21 @@ export class Cluster implements ClusterView {
     const members = await Members.open(hubDir);
     const own = members.get(options.node);
     const { recipient } = await loadOrCreateIdentity(options.agentIdentityFile);
-    if (own?.wireguard_key !== wireguard.publicKey || own.endpoint !== options.publicAddress)
-      await members.set(options.node, {
-        wireguard_key: wireguard.publicKey,
-        endpoint: options.publicAddress,
-        recipient,
-        joined_at: own?.joined_at ?? new Date().toISOString(),
-      });
+    const self: Member = {
+      wireguard_key: wireguard.publicKey,
+      endpoint: options.publicAddress,
+      recipient,
+      state_dir: options.stateDir,
+      joined_at: own?.joined_at ?? new Date().toISOString(),
+    };
+    const keys = ['wireguard_key', 'endpoint', 'recipient', 'state_dir'] as const;
+    if (!own || keys.some((key) => own[key] !== self[key])) await members.set(options.node, self);
     return new Cluster(
       options,
       members,
       await loadOrCreateIdentity(path.join(hubDir, 'join.identity')),
       await loadOrCreateJoinSecret(hubDir),
+      await UsedNonces.open(hubDir),
       new NetworkApplier({ privateKeyFile: wireguard.file, meshDir, firewall: true }),
     );
   }
@@ -95,31 +118,25 @@ export class Cluster implements ClusterView {
     return { host: plan.nodes[this.options.node]!.mesh_address, port: BUS_PORT };
   }
 
-  async startJoinListener(hooks: ClusterHooks, busUrl: string): Promise<void> {
+  /** Opens the public join port; every answer carries `basics`. */
+  async startJoinListener(hooks: ClusterHooks, basics: JoinAnswerBasics): Promise<void> {
     const service = new JoinService({
-      identity: this.joinIdentity.identity,
+      joinKey: this.joinIdentity,
       secret: this.joinSecret,
+      usedNonces: this.usedNonces,
       members: this.members,
       hubNode: this.options.node,
       current: hooks.current,
-      busUrl,
+      busUrl: basics.busUrl,
+      hubSigningKey: basics.hubSigningKey,
       credentialsFor: hooks.credentialsFor,
-      joined: (node) => hooks.changed(node, 'joined'),
+      joined: (node, replaced) => hooks.changed(node, 'joined', replaced),
     });
     this.joinListener = await startApiServer({
       host: '0.0.0.0',
       port: JOIN_PORT,
       token: null,
-      routes: [
-        {
-          method: 'POST',
-          path: JOIN_PATH,
-          body: sealedBodySchema,
-          handle: async ({ body }) => ({
-            json: await service.handle(body as z.infer<typeof sealedBodySchema>),
-          }),
-        },
-      ],
+      routes: [service.route()],
     });
   }
 
@@ -147,20 +164,21 @@ export class Cluster implements ClusterView {
       {
         method: 'POST',
         path: '/v1/nodes/token',
-        body: z
-          .object({ node: z.string().optional(), ttl_ms: z.number().int().positive().optional() })
-          .optional(),
+        body: tokenRequestSchema.optional(),
         handle: async ({ body }) => {
-          const request = (body ?? {}) as { node?: string; ttl_ms?: number };
+          const request = (body ?? {}) as z.infer<typeof tokenRequestSchema>;
           const stack = hooks.current()?.stack;
           if (request.node !== undefined && !stack?.nodes[request.node])
             throw new ApiError(404, `the stack has no node "${request.node}"`);
+          if (request.replace && request.node === undefined)
+            throw new ApiError(400, 'a token that replaces keys names its node: pass --node');
           if ((request.ttl_ms ?? 0) > MAX_JOIN_TTL_MS)
             throw new ApiError(400, 'a join token lives at most 24 hours');
           const token = issueJoinToken(this.joinSecret, {
             hubUrl: `http://${urlHost(this.options.publicAddress)}:${JOIN_PORT}`,
             hubKey: this.joinIdentity.recipient,
             ...(request.node === undefined ? {} : { node: request.node }),
+            ...(request.replace ? { replace: true } : {}),
             ttlMs: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS,
           });
           return { json: { token, expires_in_ms: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS } };

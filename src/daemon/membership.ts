@@ -5,11 +5,13 @@ import { z } from 'zod';
 import {
   joinAnswerSchema,
   JOIN_PATH,
+  joinProof,
   openJson,
   sealedBodySchema,
   sealJson,
   type JoinAnswer,
   type JoinRequest,
+  type ProvenJoinFields,
 } from '../hub/join-protocol.ts';
 import { JoinTokenError, parseJoinToken } from '../hub/join-token.ts';
 import { ensureKeyPair } from '../mesh/keys.ts';
@@ -22,6 +24,8 @@ const JOIN_TIMEOUT_MS = 15_000;
 export class JoinFailed extends Error {}
 
 export interface AgentPaths {
+  /** The agent's state dir (absolute): the hub plans the node's data under it. */
+  stateDir: string;
   membership: string;
   identity: string;
   wireguardKey: string;
@@ -30,6 +34,7 @@ export interface AgentPaths {
 
 export function agentPaths(stateDir: string): AgentPaths {
   return {
+    stateDir: path.resolve(stateDir),
     membership: path.join(stateDir, 'agent', 'membership.json'),
     identity: path.join(stateDir, 'agent', 'identity'),
     wireguardKey: path.join(stateDir, 'mesh', 'wireguard.key'),
@@ -37,8 +42,26 @@ export function agentPaths(stateDir: string): AgentPaths {
   };
 }
 
+/**
+ * A membership as saved, older ones included: `gateway` used to be `{ admin_listen }` (or
+ * absent), and there was no hub signing key (which cannot be made up: such a node joins again).
+ */
+const savedMembershipSchema = joinAnswerSchema.extend({
+  gateway: z.preprocess(
+    (gateway) => (gateway === undefined || typeof gateway === 'object' ? !!gateway : gateway),
+    z.boolean(),
+  ),
+  hub_signing_key: joinAnswerSchema.shape.hub_signing_key.optional(),
+});
+
 export async function readMembership(paths: AgentPaths): Promise<JoinAnswer | undefined> {
-  return readPrivateJson(paths.membership, joinAnswerSchema);
+  const saved = await readPrivateJson(paths.membership, savedMembershipSchema);
+  if (!saved) return undefined;
+  if (saved.hub_signing_key === undefined)
+    throw new JoinFailed(
+      `${paths.membership} was saved by an older Flotilla and lacks the hub's signing key: run \`flotilla node token --node ${saved.node}\` on the hub, then \`flotilla agent --join <token>\` here (with this state dir, the node keeps its keys)`,
+    );
+  return { ...saved, hub_signing_key: saved.hub_signing_key };
 }
 
 export interface JoinOptions {
@@ -59,13 +82,21 @@ export async function joinHub(paths: AgentPaths, options: JoinOptions): Promise<
   }
   const wireguard = await ensureKeyPair(paths.wireguardKey);
   const identity = await loadOrCreateIdentity(paths.identity);
-  const request: JoinRequest = {
-    token: options.token.trim(),
+  const fields: ProvenJoinFields = {
     wireguard_key: wireguard.publicKey,
     recipient: identity.recipient,
+    state_dir: paths.stateDir,
     ...(options.node === undefined ? {} : { node: options.node }),
     ...(options.address === undefined ? {} : { endpoint: options.address }),
   };
+  // Proves to the hub that this node holds its age identity: a node that has joined gets its
+  // answer again only with the keys it joined with.
+  const proof = joinProof(identity, payload.hubKey, payload.nonce, fields);
+  if (proof === undefined)
+    throw new JoinFailed(
+      `the hub key in this token is not an age X25519 recipient, or ${paths.identity} is not an X25519 identity: is the token from \`flotilla node token\`?`,
+    );
+  const request: JoinRequest = { token: options.token.trim(), ...fields, proof };
   let response: Response;
   try {
     response = await fetch(`${payload.hubUrl}${JOIN_PATH}`, {

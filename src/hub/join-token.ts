@@ -6,11 +6,13 @@
 // The payload is NOT secret (anyone holding the token can read the hub URL and key; that is
 // what lets the joining agent find and pin the hub before it has any other credential), but it
 // is authenticated: only the hub holding the 32-byte join secret can mint one, and it expires.
-// One-time use is enforced by the hub with `UsedNonces` + `acceptJoin`.
+// One-time use is enforced by the hub with `UsedNonces`, kept on disk so a restart does not
+// re-open used tokens.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { readOrCreateSecretFile } from '../secrets/secret-file.ts';
+import { readPrivateJson, writePrivateJson } from '../state/private-json.ts';
 import { NAME } from '../spec/schema.ts';
 
 export const JOIN_TOKEN_PREFIX = 'flt1_';
@@ -18,6 +20,7 @@ export const DEFAULT_JOIN_TTL_MS = 15 * 60_000;
 /** Longest lifetime `issueJoinToken` accepts: a join token is meant to be used right away. */
 export const MAX_JOIN_TTL_MS = 24 * 60 * 60_000;
 export const JOIN_SECRET_FILE = 'join.secret';
+export const USED_NONCES_FILE = 'join-nonces.json';
 
 const SECRET_BYTES = 32;
 const NONCE_BYTES = 16;
@@ -25,7 +28,7 @@ const MAC_BYTES = 32;
 /** Longer than any token we mint; anything bigger is rejected before decoding. */
 const MAX_TOKEN_LENGTH = 4096;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** Same shape as a node name in the stack file (src/spec/schema.ts). */
+const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 
 export const joinTokenPayloadSchema = z
   .object({
@@ -41,12 +44,21 @@ export const joinTokenPayloadSchema = z
         message: 'a node name is lowercase letters, digits and hyphens, starting with a letter',
       })
       .optional(),
+    /**
+     * The operator asked for `node` to get new keys (`flotilla node token --node X --replace`):
+     * without it, a node that has joined keeps the keys it joined with.
+     */
+    replace: z.literal(true).optional(),
     /** Expiry, milliseconds since the epoch. */
     exp: z.number().int().positive(),
     /** Random, base64url: identifies this token for one-time use. */
-    nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+    nonce: z.string().regex(NONCE),
   })
-  .strict();
+  .strict()
+  .refine((payload) => !payload.replace || payload.node !== undefined, {
+    message: "a token that replaces a node's keys names that node",
+    path: ['replace'],
+  });
 
 export type JoinTokenPayload = z.infer<typeof joinTokenPayloadSchema>;
 
@@ -66,6 +78,8 @@ export interface JoinTokenOptions {
   hubUrl: string;
   hubKey: string;
   node?: string;
+  /** Let this token give `node` (required then) new keys. */
+  replace?: boolean;
   /** Lifetime in milliseconds; default 15 minutes, at most 24 hours. */
   ttlMs?: number;
 }
@@ -88,6 +102,7 @@ export function issueJoinToken(
     hubUrl: options.hubUrl,
     hubKey: options.hubKey,
     ...(options.node === undefined ? {} : { node: options.node }),
+    ...(options.replace ? { replace: true } : {}),
     exp: now + ttlMs,
     nonce: randomBytes(NONCE_BYTES).toString('base64url'),
   };
@@ -111,7 +126,7 @@ export function parseJoinToken(token: string): JoinTokenPayload {
 /**
  * Check a token's signature (constant-time), shape and expiry. Returns the payload or throws
  * `JoinTokenError` with code 'malformed', 'bad-signature' or 'expired'. Does not consume the
- * token: pass the payload to `acceptJoin` for one-time use.
+ * token: the caller records its nonce in `UsedNonces`.
  */
 export function verifyJoinToken(
   secret: Uint8Array,
@@ -137,61 +152,50 @@ export function verifyJoinToken(
   return payload;
 }
 
+const usedNoncesSchema = z.strictObject({
+  /** nonce → when its token expires (ms since the epoch). */
+  used: z.record(z.string().regex(NONCE), z.number().int()),
+});
+
 /**
  * Nonces of join tokens that were already used, each remembered until its token expires
- * (after which `verifyJoinToken` rejects the token anyway). In memory: a hub restart forgets
- * them, which only re-opens tokens that are still within their (short) lifetime.
+ * (after which `verifyJoinToken` rejects the token anyway). Kept in `<hub dir>/join-nonces.json`
+ * (0600): in memory only, a hub restart re-opened every used token still within its lifetime.
+ * Not safe for concurrent writers: the join service handles one join at a time.
  */
 export class UsedNonces {
-  readonly #until = new Map<string, number>();
+  private constructor(
+    private readonly file: string,
+    private readonly until: Map<string, number>,
+  ) {}
+
+  static async open(hubDir: string, now: number = Date.now()): Promise<UsedNonces> {
+    const file = path.join(hubDir, USED_NONCES_FILE);
+    const saved = await readPrivateJson(file, usedNoncesSchema);
+    const nonces = new UsedNonces(file, new Map(Object.entries(saved?.used ?? {})));
+    nonces.prune(now);
+    return nonces;
+  }
 
   has(nonce: string, now: number = Date.now()): boolean {
     this.prune(now);
-    return this.#until.has(nonce);
+    return this.until.has(nonce);
   }
 
-  add(nonce: string, expiresAt: number, now: number = Date.now()): void {
+  /** Remembers a used nonce until `expiresAt`, on disk before it returns. */
+  async add(nonce: string, expiresAt: number, now: number = Date.now()): Promise<void> {
     this.prune(now);
-    if (expiresAt > now) this.#until.set(nonce, Math.max(expiresAt, this.#until.get(nonce) ?? 0));
-  }
-
-  prune(now: number = Date.now()): void {
-    for (const [nonce, until] of this.#until) if (until <= now) this.#until.delete(nonce);
+    if (expiresAt > now) this.until.set(nonce, Math.max(expiresAt, this.until.get(nonce) ?? 0));
+    await writePrivateJson(this.file, { used: Object.fromEntries(this.until) });
   }
 
   get size(): number {
-    return this.#until.size;
+    return this.until.size;
   }
-}
 
-export type JoinDecision = 'accepted' | 'replayed';
-
-/**
- * One-time use of a verified join token. A fresh token is accepted and its nonce remembered.
- * A token seen before is 'replayed' -- unless `alreadyJoined` is true, i.e. the hub already has
- * the node the agent claims to be (the token's `node` when set). That makes joining twice with
- * the SAME node name idempotent: a re-run of `flotilla agent --join <token>` on a node that
- * joined is accepted and changes nothing. The caller must check that the agent's node name
- * matches `payload.node` when set, and should tie a repeat join to the identity (e.g. mesh key)
- * the node registered with, so a leaked used token cannot take over an existing node.
- *
- * `payload` must come from `verifyJoinToken`; an expired payload is rejected here too.
- */
-export function acceptJoin(
-  nonces: UsedNonces,
-  payload: JoinTokenPayload,
-  alreadyJoined: boolean,
-  now: number = Date.now(),
-): JoinDecision {
-  if (payload.exp <= now) {
-    throw new JoinTokenError(
-      'expired',
-      `join token expired ${ago(now - payload.exp)}: run \`flotilla node token\` again`,
-    );
+  private prune(now: number): void {
+    for (const [nonce, until] of this.until) if (until <= now) this.until.delete(nonce);
   }
-  if (nonces.has(payload.nonce, now)) return alreadyJoined ? 'accepted' : 'replayed';
-  nonces.add(payload.nonce, payload.exp, now);
-  return 'accepted';
 }
 
 /**

@@ -1,6 +1,7 @@
 // The nodes that have joined the cluster, as the hub remembers them: each node's WireGuard
 // public key and public endpoint (for everyone's peer lists) and its age recipient (what its
-// secrets are sealed to). Kept on disk so a restarted hub knows its cluster without rejoins.
+// secrets are sealed to), and its state dir (where its services' data goes). Kept on disk so
+// a restarted hub knows its cluster without rejoins.
 import path from 'node:path';
 import { z } from 'zod';
 import { isWireGuardKey } from '../mesh/keys.ts';
@@ -15,6 +16,8 @@ export const memberSchema = z.object({
   endpoint: ipAddressSchema,
   /** The node's age recipient. */
   recipient: z.string().startsWith('age1'),
+  /** The agent's state dir; absent for members saved before agents sent it. */
+  state_dir: z.string().optional(),
   joined_at: z.string(),
 });
 export type Member = z.infer<typeof memberSchema>;

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  acceptJoin,
   DEFAULT_JOIN_TTL_MS,
   issueJoinToken,
   JOIN_SECRET_FILE,
   JoinTokenError,
   loadOrCreateJoinSecret,
   parseJoinToken,
+  USED_NONCES_FILE,
   UsedNonces,
   verifyJoinToken,
 } from '../../src/hub/join-token.ts';
@@ -48,6 +48,22 @@ describe('join tokens', () => {
     expect(parseJoinToken(token)).toEqual(payload);
     // a pasted trailing newline is fine
     expect(verifyJoinToken(secret, ` ${token}\n`, NOW)).toEqual(payload);
+  });
+
+  it('carries a replacement only for a named node', () => {
+    const token = issueJoinToken(secret, { ...HUB, node: 'db', replace: true }, NOW);
+    expect(verifyJoinToken(secret, token, NOW)).toMatchObject({ node: 'db', replace: true });
+    expect(verifyJoinToken(secret, issueJoinToken(secret, HUB, NOW), NOW)).not.toHaveProperty(
+      'replace',
+    );
+    expect(() => issueJoinToken(secret, { ...HUB, replace: true }, NOW)).toThrow(
+      /replace: a token that replaces a node's keys names that node/,
+    );
+    // A token signed with replace but no node (never minted, but checked all the same).
+    const payload = { v: 1, ...HUB, replace: true, exp: NOW + 60_000, nonce: 'A'.repeat(22) };
+    expect(
+      joinError(() => verifyJoinToken(secret, signed(secret, JSON.stringify(payload)), NOW)).code,
+    ).toBe('malformed');
   });
 
   it('works without a node name and with a custom lifetime; nonces differ', () => {
@@ -152,41 +168,47 @@ describe('join tokens', () => {
   });
 });
 
-describe('one-time use', () => {
-  it('accepts a token once, then reports a replay', () => {
-    const nonces = new UsedNonces();
-    const payload = verifyJoinToken(secret, issueJoinToken(secret, HUB, NOW), NOW);
-    expect(acceptJoin(nonces, payload, false, NOW)).toBe('accepted');
-    expect(acceptJoin(nonces, payload, false, NOW + 1000)).toBe('replayed');
-    // another token is independent
-    const other = verifyJoinToken(secret, issueJoinToken(secret, HUB, NOW), NOW);
-    expect(acceptJoin(nonces, other, false, NOW)).toBe('accepted');
+describe('used nonces', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'flotilla-nonces-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
 
-  it('is idempotent for a node that already joined', () => {
-    const nonces = new UsedNonces();
-    const payload = verifyJoinToken(
-      secret,
-      issueJoinToken(secret, { ...HUB, node: 'a' }, NOW),
-      NOW,
-    );
-    expect(acceptJoin(nonces, payload, false, NOW)).toBe('accepted');
-    expect(acceptJoin(nonces, payload, true, NOW + 1000)).toBe('accepted');
-    expect(acceptJoin(nonces, payload, true, NOW + 2000)).toBe('accepted');
-    expect(acceptJoin(nonces, payload, false, NOW + 3000)).toBe('replayed');
+  it('survive a restart (a new instance reading the same dir), in a 0600 file', async () => {
+    const nonces = await UsedNonces.open(dir, NOW);
+    expect(nonces.has('nonce-aaaaaaaaaaaaaaaa', NOW)).toBe(false);
+    await nonces.add('nonce-aaaaaaaaaaaaaaaa', NOW + 60_000, NOW);
+    expect(nonces.has('nonce-aaaaaaaaaaaaaaaa', NOW)).toBe(true);
+    const file = path.join(dir, USED_NONCES_FILE);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const restarted = await UsedNonces.open(dir, NOW + 1000);
+    expect(restarted.has('nonce-aaaaaaaaaaaaaaaa', NOW + 1000)).toBe(true);
+    expect(restarted.has('nonce-bbbbbbbbbbbbbbbb', NOW + 1000)).toBe(false);
   });
 
-  it('rejects an expired payload and forgets nonces once their tokens expire', () => {
-    const nonces = new UsedNonces();
-    const payload = verifyJoinToken(secret, issueJoinToken(secret, HUB, NOW), NOW);
-    acceptJoin(nonces, payload, false, NOW);
+  it('are forgotten once their tokens expire, in memory and on disk', async () => {
+    const nonces = await UsedNonces.open(dir, NOW);
+    await nonces.add('nonce-aaaaaaaaaaaaaaaa', NOW + 60_000, NOW);
+    await nonces.add('nonce-bbbbbbbbbbbbbbbb', NOW + 120_000, NOW);
+    expect(nonces.has('nonce-aaaaaaaaaaaaaaaa', NOW + 60_000)).toBe(false);
     expect(nonces.size).toBe(1);
-    expect(nonces.has(payload.nonce, payload.exp - 1)).toBe(true);
-    expect(nonces.has(payload.nonce, payload.exp)).toBe(false);
-    expect(nonces.size).toBe(0);
-    expect(joinError(() => acceptJoin(nonces, payload, false, payload.exp)).code).toBe('expired');
-    nonces.add('stale', NOW - 1, NOW);
-    expect(nonces.size).toBe(0);
+    // An already expired token is not recorded; the next write drops the expired ones.
+    await nonces.add('nonce-cccccccccccccccc', NOW + 60_000, NOW + 90_000);
+    const saved = JSON.parse(await readFile(path.join(dir, USED_NONCES_FILE), 'utf8')) as {
+      used: Record<string, number>;
+    };
+    expect(saved.used).toEqual({ 'nonce-bbbbbbbbbbbbbbbb': NOW + 120_000 });
+    expect((await UsedNonces.open(dir, NOW + 120_000)).size).toBe(0);
+  });
+
+  it('refuse a corrupt file rather than forget what was used', async () => {
+    await writeFile(path.join(dir, USED_NONCES_FILE), '{"used": {"x": "soon"}}\n');
+    await expect(UsedNonces.open(dir)).rejects.toThrow(
+      /join-nonces.json is not in the expected format/,
+    );
   });
 });
 

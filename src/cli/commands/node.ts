@@ -6,7 +6,7 @@ import type { CommandSpec } from '../command.ts';
 import { parseDuration } from '../../spec/formats.ts';
 
 const USAGE = [
-  'flotilla node token [--node NAME] [--ttl 15m] [-f flotilla.yml]',
+  'flotilla node token [--node NAME [--replace]] [--ttl 15m] [-f flotilla.yml]',
   '       flotilla node ls [--json] [-f flotilla.yml]',
   '       flotilla node rm <name> [-f flotilla.yml]',
 ].join('\n');
@@ -28,6 +28,7 @@ export const nodeCommand: CommandSpec = {
     node: { type: 'string' },
     ttl: { type: 'string' },
     json: { type: 'boolean' },
+    replace: { type: 'boolean' },
   },
   allowPositionals: true,
   async run({ values, positionals }, output: Output) {
@@ -36,6 +37,11 @@ export const nodeCommand: CommandSpec = {
       return usageError(output, verb === undefined ? 'which one?' : `unknown verb "${verb}"`);
     if (verb === 'rm' ? rest.length !== 1 : rest.length > 0)
       return usageError(output, verb === 'rm' ? 'name one node to remove' : 'too many arguments');
+    if (values.replace && (verb !== 'token' || values.node === undefined))
+      return usageError(
+        output,
+        '--replace gives one node new keys: `flotilla node token --node NAME --replace`',
+      );
     const ttl = values.ttl === undefined ? undefined : parseDuration(values.ttl as string);
     if (ttl === undefined && values.ttl !== undefined)
       return usageError(
@@ -49,7 +55,13 @@ export const nodeCommand: CommandSpec = {
         const { token } = await running.client.post<{ token: string }>('/v1/nodes/token', {
           ...(values.node === undefined ? {} : { node: values.node }),
           ...(ttl === undefined ? {} : { ttl_ms: ttl }),
+          ...(values.replace ? { replace: true } : {}),
         });
+        if (values.replace)
+          writeLine(
+            output.err,
+            `the machine that joins with this token becomes node ${String(values.node)}, with its own new keys`,
+          );
         writeLine(output.out, token);
         return 0;
       }
