@@ -3,7 +3,7 @@
 import type { HealthCheck } from '../spec/schema.ts';
 import { monitorHealth, type HealthMonitor } from './health/monitor.ts';
 import { ProcessSupervisor, type ProcessSpec } from './process/supervisor.ts';
-import type { InstanceStatus } from './status.ts';
+import type { InstanceStatus } from '../protocol/status.ts';
 
 /** After a start, probe this often until healthy: a fresh instance should join fast. */
 const WARMUP_PROBE_MS = 100;
@@ -139,11 +139,9 @@ export class InstanceRunner {
       this.setHealth(true, 'running (no health check)');
       return;
     }
-    const target = {
-      ports: this.options.ports,
-      env: this.options.spec.env,
-      cwd: this.options.spec.cwd,
-    };
+    // Exactly what the process gets: its user, its rendered environment, its directory.
+    const { env, cwd, user } = this.options.spec;
+    const target = { ports: this.options.ports, env, cwd, ...(user === undefined ? {} : { user }) };
     this.monitor = monitorHealth(check, target, (state) => {
       this.setHealth(state.healthy, state.detail);
       if (state.healthy) clearInterval(this.warmup);

@@ -1,12 +1,15 @@
 // From a desired instance to the exact process the supervisor runs: argv and environment
 // rendered here, on the node, where secrets may be filled in. The environment is explicit:
 // a fixed PATH, the user's HOME, the service's env files, its declared env and Flotilla's
-// discovery variables — never the agent's own environment.
+// discovery variables — never the agent's own environment. Secrets go into the environment
+// or files only: a command line (the service's, or its exec health check's) is readable
+// by every local user in /proc/<pid>/cmdline, so a secret there is refused.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DesiredInstance } from '../plan/desired.ts';
 import { parseDuration } from '../spec/formats.ts';
 import { renderTemplate } from '../spec/interpolation.ts';
+import type { HealthCheck } from '../spec/schema.ts';
 import { parseEnvFile } from './env-file.ts';
 import type { ProcessSpec } from './process/supervisor.ts';
 import { resolveUser } from './process/users.ts';
@@ -26,8 +29,43 @@ export interface AgentPaths {
   logs: string;
 }
 
+/** The directory of one instance's secret files (see secret-files.ts). */
+export function secretDir(paths: AgentPaths, instance: string): string {
+  return path.join(paths.secretFiles, instance);
+}
+
 export function secretFilePath(paths: AgentPaths, instance: string, name: string): string {
-  return path.join(paths.secretFiles, instance, name);
+  return path.join(secretDir(paths, instance), name);
+}
+
+/** Fills in what plan left for the node (secrets); a command line never gets one. */
+function renderer(instance: DesiredInstance, secrets: SecretLookup) {
+  return (text: string, where: 'env' | 'argv') =>
+    renderTemplate(text, (ref) => {
+      if (ref.kind !== 'secret')
+        throw new InstanceSpecError(`unresolved reference in ${instance.id}`);
+      if (where === 'argv')
+        throw new InstanceSpecError(
+          `${instance.id}: secret ${ref.name} on a command line would be readable by every local user (/proc/<pid>/cmdline): pass it in env or secret_files`,
+        );
+      const value = secrets(ref.name);
+      if (value === undefined)
+        throw new InstanceSpecError(
+          `secret ${ref.name} is not set (flotilla secrets set ${ref.name})`,
+        );
+      return value;
+    });
+}
+
+/**
+ * The instance's health check as it runs: an exec check's argv rendered like the command
+ * (plan keeps a literal `${` escaped as `$${`), a secret in it refused.
+ */
+export function healthCheckFor(instance: DesiredInstance): HealthCheck | undefined {
+  const { health } = instance;
+  if (!health?.exec) return health;
+  const render = renderer(instance, () => undefined);
+  return { ...health, exec: { command: health.exec.command.map((arg) => render(arg, 'argv')) } };
 }
 
 export function processSpecFor(
@@ -41,17 +79,7 @@ export function processSpecFor(
       `${instance.id} is a container: the container runtime is not available yet`,
     );
   }
-  const render = (text: string) =>
-    renderTemplate(text, (ref) => {
-      if (ref.kind !== 'secret')
-        throw new InstanceSpecError(`unresolved reference in ${instance.id}`);
-      const value = secrets(ref.name);
-      if (value === undefined)
-        throw new InstanceSpecError(
-          `secret ${ref.name} is not set (flotilla secrets set ${ref.name})`,
-        );
-      return value;
-    });
+  const render = renderer(instance, secrets);
   const home = runtime.user === undefined ? '/root' : resolveUser(runtime.user).home;
   const fromFiles: Record<string, string> = {};
   for (const file of runtime.env_files) {
@@ -66,7 +94,7 @@ export function processSpecFor(
     Object.assign(fromFiles, parseEnvFile(text, path.basename(file)));
   }
   const declared = Object.fromEntries(
-    Object.entries(instance.env).map(([key, value]) => [key, render(value)]),
+    Object.entries(instance.env).map(([key, value]) => [key, render(value, 'env')]),
   );
   const env = {
     PATH: SERVICE_PATH,
@@ -85,7 +113,7 @@ export function processSpecFor(
   };
   const spec: ProcessSpec = {
     id: instance.id,
-    command: runtime.command.map(render),
+    command: runtime.command.map((arg) => render(arg, 'argv')),
     cwd: runtime.cwd,
     env,
     stop: {

@@ -1,11 +1,13 @@
 // From a stack file's `health:` block to a runnable probe for one instance: picks the
-// kind, resolves the named port (default: the instance's first) and the durations.
+// kind, resolves the named port (default: the instance's first) and the durations. An
+// exec check runs as the instance itself does: its user, environment and directory.
 import { parseDuration } from '../../spec/formats.ts';
 import type { HealthCheck } from '../../spec/schema.ts';
+import { resolveUser } from '../process/users.ts';
 import { probeExec } from './exec.ts';
 import { probeHttp } from './http.ts';
 import { probePostgres } from './postgres.ts';
-import type { Probe, ProbeResult } from './probe.ts';
+import { describeError, type Probe, type ProbeResult } from './probe.ts';
 import { probeRedis } from './redis.ts';
 import { probeTcp } from './tcp.ts';
 
@@ -16,6 +18,8 @@ export interface CheckTarget {
   env: Record<string, string>;
   /** The instance's working directory, for exec checks. */
   cwd: string;
+  /** The instance's `user` (`name` or `name:group`), for exec checks; unset: the agent's. */
+  user?: string;
 }
 
 export interface CheckTiming {
@@ -71,7 +75,17 @@ export function healthProbe(check: HealthCheck, target: CheckTarget): Probe {
   }
   if (check.exec) {
     const { command } = check.exec;
-    return (signal) => probeExec({ command, env: target.env, cwd: target.cwd, timeoutMs, signal });
+    const { env, cwd } = target;
+    return (signal) => {
+      let user;
+      try {
+        // Looked up on every probe, like the supervisor on every start: never a stale uid.
+        user = target.user === undefined ? undefined : resolveUser(target.user);
+      } catch (error) {
+        return Promise.resolve({ ok: false, detail: describeError(error) });
+      }
+      return probeExec({ command, env, cwd, timeoutMs, signal, ...(user && { user }) });
+    };
   }
   throw new Error('a health check needs one of: http, tcp, exec, postgres, redis');
 }

@@ -1,6 +1,8 @@
-// Exec check: run an argv (never through a shell) with the instance's environment and
-// working directory; exit 0 is healthy. The command runs in its own process group so a
-// timeout kills everything it started, not just the first process.
+// Exec check: run an argv (never through a shell) as the instance's user, with its
+// environment and working directory; exit 0 is healthy. Never as the agent (root): the
+// check is the service's code (often a script in its own, writable directory), so running
+// it as root would hand the service's user root. The command runs in its own process
+// group so a timeout kills everything it started, not just the first process.
 import { spawn } from 'node:child_process';
 import { runProbe, type ProbeOptions, type ProbeResult } from './probe.ts';
 
@@ -9,6 +11,8 @@ export interface ExecProbeOptions extends ProbeOptions {
   /** The whole environment: the agent's own is never passed through. */
   env: Record<string, string>;
   cwd: string;
+  /** Who runs it: the service's user and group (supplementary groups are dropped). */
+  user?: { uid: number; gid: number };
 }
 
 /** Enough output to explain a failure in one line. */
@@ -32,6 +36,7 @@ export function probeExec(options: ExecProbeOptions): Promise<ProbeResult> {
           env: options.env,
           detached: true,
           stdio: ['ignore', 'pipe', 'pipe'],
+          ...(options.user && { uid: options.user.uid, gid: options.user.gid }),
         });
         const killGroup = () => {
           if (child.pid === undefined) return;

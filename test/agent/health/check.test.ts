@@ -89,6 +89,15 @@ describe('healthProbe', () => {
       detail: 'exit 0',
     });
   });
+
+  it("fails an exec check whose instance's user does not exist, without running it", async () => {
+    const check = healthCheck({ exec: { command: ['true'] } });
+    const target = { ports: {}, env: {}, cwd: '/tmp', user: 'no-such-flotilla-user' };
+    expect(await healthProbe(check, target)()).toEqual({
+      ok: false,
+      detail: 'no user "no-such-flotilla-user" in /etc/passwd',
+    });
+  });
 });
 
 describe('monitorHealth', () => {
