@@ -1,18 +1,39 @@
-// The agent: converges its node to the desired state, over and over. It watches its key in
-// the `desired` bucket (keeping the last copy on disk, so services keep running while the
-// hub or bus is away), starts instances once their dependencies are healthy anywhere in
-// the cluster, reports every change of its instances at once, and on a gateway node feeds
-// Caddy the route config the hub computed.
+// The agent: converges its node to the desired state, over and over. It takes from the hub
+// only what the hub signed for this node (protocol/hub-inbox.ts) and keeps the last desired
+// state on disk, still signed, so services keep running while the hub or bus is away. It
+// starts instances once their dependencies are healthy (locally, or anywhere in the cluster
+// as the hub's directory says), reports every change of its instances at once and otherwise
+// only sends a heartbeat, and on a gateway node feeds Caddy the route config the hub computed.
 import { createHash } from 'node:crypto';
 import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Bus } from '../bus/client.ts';
-import type { Watch } from '../bus/kv.ts';
-import { serveNodeRequests } from '../bus/requests.ts';
-import { caddyKey, desiredKey, statusKey } from '../bus/subjects.ts';
-import { desiredNodeSchema, type DesiredInstance } from '../plan/desired.ts';
+import type { AgentLink } from '../bus/agent-link.ts';
+import type { Reply } from '../bus/hub-link.ts';
+import type { DesiredInstance } from '../plan/desired.ts';
 import { startupWaves } from '../plan/order.ts';
+import {
+  directoryValueSchema,
+  desiredValueSchema,
+  gatewayValueSchema,
+  type DesiredValue,
+  type GatewayValue,
+} from '../protocol/desired.ts';
+import { HubInbox, NOTHING_HELD, type Accepted } from '../protocol/hub-inbox.ts';
+import { HEARTBEAT_MS } from '../protocol/liveness.ts';
+import {
+  HubVerifier,
+  RefusedMessage,
+  signedSchema,
+  type Signed,
+} from '../protocol/signing.ts';
+import {
+  MAX_REFUSALS,
+  type InstanceStatus,
+  type NodeStatus,
+  type Refusal,
+} from '../protocol/status.ts';
+import type { ToNodeKind } from '../protocol/subjects.ts';
 import { CaddyServer } from './gateway/caddy-server.ts';
 import { InstanceRunner } from './instance-runner.ts';
 import { portInUse } from './port-check.ts';
@@ -22,9 +43,6 @@ import { stopRecordedInstance } from './process/terminate.ts';
 import { resolveUser } from './process/users.ts';
 import { processSpecFor, secretFilePath, type AgentPaths } from './process-spec.ts';
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
-import { nodeStatusSchema, type InstanceStatus, type NodeStatus } from './status.ts';
-import { STALE_AFTER_MS } from '../hub/registry.ts';
-import { nodeNetworkSchema } from '../mesh/node-network.ts';
 import { configHash } from './config-hash.ts';
 import { cutConnections } from './gateway/cut-connections.ts';
 import { updateHostsFile } from './hosts-file.ts';
@@ -33,44 +51,31 @@ import { backupRequestSchema, NodeBackups } from '../backup/node-backups.ts';
 import type { NetworkApplier } from './network-applier.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
-const REPORT_EVERY_MS = 500;
-const RECONCILE_EVERY_MS = 2_000;
+/** A safety net for what no event announces (a port freed, a network retry): local work only. */
+const RECONCILE_EVERY_MS = 5_000;
 const ROLLING_HEALTH_TIMEOUT_MS = 60_000;
 
-/** The desired-bucket value for a node: its desired state, stamped by the hub. */
-export const desiredValueSchema = z.object({
-  stack: z.string(),
-  node: desiredNodeSchema,
-  /** The secrets this node's instances use, each sealed (age) to this node's key. */
-  secrets: z.record(z.string(), z.string()).default({}),
-  /** In a cluster: this node's mesh interface and firewall. */
-  network: nodeNetworkSchema.optional(),
-  /** The backup jobs this node runs, each resolved (with its secrets) and sealed to it. */
-  backups: z.array(z.string()).default([]),
+/** What the agent keeps of the hub's messages: the revisions it holds, and its desired state as signed. */
+const savedStateSchema = z.object({
+  held: z.object({
+    desired: z.number().int().nonnegative(),
+    gateway: z.number().int().nonnegative(),
+    directory: z.number().int().nonnegative(),
+  }),
+  desired: signedSchema.nullable(),
 });
-export type DesiredValue = z.infer<typeof desiredValueSchema>;
-
-export const gatewayValueSchema = z.object({
-  /** Of `config` alone: what the agent reports serving. */
-  hash: z.string(),
-  config: z.unknown(),
-  /**
-   * host:port upstreams on lost nodes: requests in flight to them would hang until the
-   * client gives up, so the gateway cuts those connections and Caddy retries elsewhere.
-   */
-  abandon: z.array(z.string()).default([]),
-});
-export type GatewayValue = z.infer<typeof gatewayValueSchema>;
 
 export interface AgentOptions {
   node: string;
-  bus: Bus;
-  /** This agent's bus password: requests from the hub are signed with it. */
-  busPass: string;
+  link: AgentLink;
+  /** The hub's public signing key: only what it signed for this node is acted on. */
+  hubKey: string;
   /** The node's Flotilla state directory. */
   stateDir: string;
-  /** Set on gateway nodes: where Caddy's admin API listens (loopback). */
-  gateway?: { adminListen: string };
+  /** The stack this node belongs to: a desired state for another is refused. */
+  stack: string;
+  /** On gateway nodes: the agent runs Caddy. */
+  gateway?: boolean;
   /** In a cluster: applies the mesh and firewall the desired state carries. */
   network?: NetworkApplier;
   /** In a cluster: the hosts file that gets name → address entries (/etc/hosts). */
@@ -81,7 +86,7 @@ export interface AgentOptions {
 }
 
 /** An instance that has no process yet, and why. */
-interface Held {
+interface HeldInstance {
   instance: DesiredInstance;
   state: 'waiting' | 'failed';
   reason: string;
@@ -89,31 +94,37 @@ interface Held {
 
 export class Agent {
   private readonly paths: AgentPaths;
-  private readonly desiredFile: string;
+  /** The hub's messages this agent holds (hub-inbox.ts), kept across restarts. */
+  private readonly savedFile: string;
+  private readonly inbox: HubInbox;
   private identity: { identity: string; recipient: string } | undefined;
   /** Values opened from the desired state's sealed secrets; never written anywhere. */
   private secretValues = new Map<string, string>();
   private desiredUpdates: Promise<void> = Promise.resolve();
   private desired: DesiredValue | undefined;
+  private desiredSigned: Signed | null = null;
   /** The revision of the desired state last received, and the last one fully reconciled. */
   private desiredRevision = 0;
   private reconciledRevision = 0;
   private readonly runners = new Map<string, InstanceRunner>();
-  private readonly held = new Map<string, Held>();
-  private readonly others = new Map<string, NodeStatus>();
+  private readonly held = new Map<string, HeldInstance>();
+  /** Services with a healthy instance somewhere in the cluster, as the hub's directory says. */
+  private healthyInCluster = new Set<string>();
   private caddy: CaddyServer | undefined;
   private gatewayStatus: NodeStatus['gateway'];
   private gatewayWanted: GatewayValue | undefined;
   /** Hash of the last config sent to Caddy, accepted or not: a rejected one isn't retried. */
   private gatewayAttempted: string | undefined;
   private gatewayLoading: Promise<void> | undefined;
-  private watches: Watch[] = [];
+  private readonly refused: Refusal[] = [];
   private timers: NodeJS.Timeout[] = [];
   private reportTimer: NodeJS.Timeout | undefined;
+  /** What the last full report said (without its time): a heartbeat carries its hash. */
+  private reportedHash = '';
   private reconciling: Promise<void> = Promise.resolve();
   private reconcileQueued = false;
   private closed = false;
-  private requests: { unsubscribe(): void } | undefined;
+  private subscription: { unsubscribe(): void } | undefined;
   private networkError: string | undefined;
   private readonly backups: NodeBackups;
   private hostsWritten: string | undefined;
@@ -132,10 +143,13 @@ export class Agent {
             )
           : path.join(dir, 'secret-files'),
     };
-    this.desiredFile = path.join(dir, 'desired.json');
+    this.savedFile = path.join(dir, 'hub-state.json');
+    this.inbox = new HubInbox(new HubVerifier(options.hubKey), options.node, {
+      ...NOTHING_HELD,
+    });
     this.backups = new NodeBackups({
       stateDir: options.stateDir,
-      publish: (event) => void options.bus.events.publish(event).catch(() => {}),
+      publish: (event) => options.link.event(event),
       log: options.log,
     });
   }
@@ -183,55 +197,73 @@ export class Agent {
     this.identity = await loadOrCreateIdentity(
       path.join(this.options.stateDir, 'agent', 'identity'),
     );
-    this.desired = this.readSavedDesired();
+    this.restoreSaved();
     if (this.desired) {
       await this.openSecrets(this.desired);
       void this.backups.replace(await this.openBackupJobs(this.desired));
     }
-    if (this.options.gateway) await this.startGateway(this.options.gateway.adminListen);
-    await this.reconcileSoon();
-    const { bus, node } = this.options;
-    this.watches.push(
-      await bus.status.watch('node.>', (change) => {
-        if (change.kind !== 'put' || change.key === statusKey(node)) return;
-        const parsed = nodeStatusSchema.safeParse(change.value);
-        if (parsed.success) this.others.set(parsed.data.node, { ...parsed.data, at: Date.now() });
-        void this.reconcileSoon();
-      }),
-      await bus.desired.watch(desiredKey(node), (change) => {
-        if (change.kind !== 'put') return;
-        const parsed = desiredValueSchema.safeParse(change.value);
-        if (!parsed.success) {
-          this.options.log(`ignoring an invalid desired state (revision ${change.revision})`);
-          return;
-        }
-        // Chained: a newer desired state must not be overtaken by an older one's secrets.
-        this.desiredUpdates = this.desiredUpdates.then(async () => {
-          await this.openSecrets(parsed.data);
-          void this.backups.replace(await this.openBackupJobs(parsed.data));
-          this.desired = parsed.data;
-          this.desiredRevision = change.revision;
-          this.saveDesired(parsed.data);
-          void this.reconcileSoon();
-        });
-      }),
-    );
-    if (this.caddy) {
-      this.watches.push(
-        await bus.desired.watch(caddyKey(node), (change) => {
-          if (change.kind !== 'put') return;
-          const parsed = gatewayValueSchema.safeParse(change.value);
-          if (parsed.success) this.loadGateway(parsed.data);
-        }),
-      );
-    }
-    this.requests = serveNodeRequests(bus, this.options.busPass, (verb, payload) =>
-      this.answer(verb, payload),
-    );
+    if (this.options.gateway) await this.startGateway();
+    if (this.desired) await this.reconcileSoon();
+    this.subscription = this.options.link.listen((kind, signed) => this.receive(kind, signed));
     this.timers.push(
-      setInterval(() => void this.report(), REPORT_EVERY_MS),
+      setInterval(() => this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.reconcileSoon(), RECONCILE_EVERY_MS),
     );
+    this.reportSoon();
+  }
+
+  /** Everything from the hub comes through here: checked, then acted on, or refused. */
+  private receive(kind: ToNodeKind, signed: Signed | undefined): void {
+    let accepted: Accepted;
+    try {
+      accepted = this.inbox.accept(kind, signed);
+    } catch (error) {
+      if (!(error instanceof RefusedMessage)) throw error;
+      this.refuse(kind, error.message);
+      return;
+    }
+    if (accepted.type === 'duplicate') return;
+    if (accepted.type === 'request') {
+      void this.answer(accepted.verb, accepted.body).then((reply) =>
+        this.options.link.reply(accepted.id, reply),
+      );
+      return;
+    }
+    if (accepted.kind === 'gateway') {
+      this.saveState();
+      if (this.caddy) this.loadGateway(gatewayValueSchema.parse(accepted.body));
+      else this.refuse('gateway', 'a gateway config for a node that runs no gateway');
+      return;
+    }
+    if (accepted.kind === 'directory') {
+      this.saveState();
+      this.healthyInCluster = new Set(directoryValueSchema.parse(accepted.body).healthy);
+      void this.reconcileSoon();
+      return;
+    }
+    const value = desiredValueSchema.parse(accepted.body);
+    if (value.stack !== this.options.stack) {
+      this.refuse('desired', `a desired state of stack ${value.stack}, not ${this.options.stack}`);
+      return;
+    }
+    const revision = accepted.revision;
+    // Chained: a newer desired state must not be overtaken by an older one's secrets.
+    this.desiredUpdates = this.desiredUpdates.then(async () => {
+      await this.openSecrets(value);
+      void this.backups.replace(await this.openBackupJobs(value));
+      this.desired = value;
+      this.desiredSigned = signed!;
+      this.desiredRevision = revision;
+      this.saveState();
+      void this.reconcileSoon();
+    });
+  }
+
+  /** Says why something from the hub was not acted on: in the log, the audit log and the status. */
+  private refuse(what: string, reason: string): void {
+    this.refused.push({ what, reason, at: Date.now() });
+    if (this.refused.length > MAX_REFUSALS) this.refused.shift();
+    this.event('hub.refused', `refused a ${what} message: ${reason}`);
     this.reportSoon();
   }
 
@@ -270,7 +302,7 @@ export class Agent {
       await stopRecordedInstance(this.paths.instances, record);
     await this.caddy?.stop();
     rmSync(this.paths.secretFiles, { recursive: true, force: true });
-    await this.writeStatus();
+    this.sendFinalReport();
     // Last: a running backup is let finish, and must not hold up stopping the services.
     await this.backups.stop();
   }
@@ -298,6 +330,7 @@ export class Agent {
       agent_pid: process.pid,
       desired_revision: this.reconciledRevision,
       instances: instances.sort((a, b) => (a.id < b.id ? -1 : 1)),
+      refused: [...this.refused],
     };
     if (this.gatewayStatus) status.gateway = this.gatewayStatus;
     return status;
@@ -320,8 +353,7 @@ export class Agent {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.reportTimer);
-    for (const watch of this.watches) watch.stop();
-    this.requests?.unsubscribe();
+    this.subscription?.unsubscribe();
   }
 
   private async untilHealthy(
@@ -345,13 +377,30 @@ export class Agent {
   private async leave(): Promise<{ stopped: number }> {
     const stopped = this.runners.size;
     await this.stopAll();
-    rmSync(this.desiredFile, { force: true });
+    this.desired = undefined;
+    this.desiredSigned = null;
+    this.saveState();
     setImmediate(() => this.options.onLeft?.());
     return { stopped };
   }
 
-  private async answer(verb: string, payload: unknown): Promise<unknown> {
+  /** The hub's request, carried out; its error's message goes back as the answer. */
+  private async answer(verb: string, payload: unknown): Promise<Reply> {
+    try {
+      return { ok: true, result: await this.carryOut(verb, payload) };
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async carryOut(verb: string, payload: unknown): Promise<unknown> {
     if (verb === 'down') return this.leave();
+    if (verb === 'status') {
+      // The hub has no copy of the last report (it restarted): send it now.
+      this.reportedHash = '';
+      this.report();
+      return {};
+    }
     if (verb === 'backup') return this.backups.handle(backupRequestSchema.parse(payload));
     const request = z
       .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
@@ -415,6 +464,9 @@ export class Agent {
   }
 
   private async reconcile(): Promise<void> {
+    // Without a desired state (a fresh node, or a saved one refused) nothing is known to be
+    // unwanted: what runs keeps running until the hub says otherwise.
+    if (!this.desired) return;
     await this.applyNetwork();
     const revision = this.desiredRevision;
     const replaced = new Map<string, InstanceRunner>();
@@ -537,7 +589,7 @@ export class Agent {
     }
   }
 
-  private hold(instance: DesiredInstance, state: Held['state'], reason: string): void {
+  private hold(instance: DesiredInstance, state: HeldInstance['state'], reason: string): void {
     const previous = this.held.get(instance.id);
     if (previous?.reason !== reason)
       this.event(
@@ -548,23 +600,21 @@ export class Agent {
     this.held.set(instance.id, { instance, state, reason });
   }
 
-  /** The first dependency of `instance` with no healthy instance anywhere, if any. */
+  /** The first dependency of `instance` with no healthy instance here or anywhere, if any. */
   private unhealthyDependency(instance: DesiredInstance): string | undefined {
-    const now = Date.now();
-    const healthy = new Set<string>();
+    const healthy = new Set(this.healthyInCluster);
     for (const runner of this.runners.values()) {
       const status = runner.status();
       if (status.healthy) healthy.add(status.service);
     }
-    for (const status of this.others.values()) {
-      if (now - status.at > STALE_AFTER_MS) continue;
-      for (const other of status.instances) if (other.healthy) healthy.add(other.service);
-    }
     return instance.depends_on.find((dependency) => !healthy.has(dependency));
   }
 
-  private async startGateway(adminListen: string): Promise<void> {
-    this.caddy = new CaddyServer({ dir: path.join(this.options.stateDir, 'caddy'), adminListen });
+  private async startGateway(): Promise<void> {
+    this.caddy = new CaddyServer({
+      dir: path.join(this.options.stateDir, 'caddy'),
+      stack: this.options.stack,
+    });
     this.caddy.on('restarted', (pid: number) => {
       this.event(
         'gateway.restarted',
@@ -611,48 +661,90 @@ export class Agent {
     extra: { instance?: string; service?: string; data?: Record<string, unknown> } = {},
   ): void {
     this.options.log(message);
-    const event = { type, message, node: this.options.node, ...extra };
+    const event = { type, message, at: Date.now(), node: this.options.node, ...extra };
     if (event.data === undefined) delete event.data;
-    void this.options.bus.events.publish(event).catch(() => {
-      // The bus is away: the line above is in the agent's log; the event is lost.
-    });
+    // The bus may be away: the line above is in the agent's log, the event is lost.
+    this.options.link.event(event);
   }
 
   private reportSoon(): void {
     if (this.reportTimer || this.closed) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
-      void this.report();
+      this.report();
     }, REPORT_DEBOUNCE_MS);
   }
 
-  private async report(): Promise<void> {
+  /** A full report, when it says something the last one did not. */
+  private report(): void {
     if (this.closed) return;
-    await this.writeStatus();
+    const status = this.status();
+    const hash = statusHash(status);
+    if (hash === this.reportedHash) return;
+    this.reportedHash = hash;
+    this.options.link.status(status);
   }
 
-  private async writeStatus(): Promise<void> {
+  /** Alive, and what it holds; a change no event announced goes out as a full report instead. */
+  private heartbeat(): void {
+    if (this.closed) return;
+    if (statusHash(this.status()) !== this.reportedHash) {
+      this.report();
+      return;
+    }
+    this.options.link.heartbeat({ status_hash: this.reportedHash, held: { ...this.inbox.held } });
+  }
+
+  /** The last report for the hub (the hub takes what it says after `down` as final). */
+  private sendFinalReport(): void {
+    this.reportedHash = '';
+    this.options.link.status(this.status());
+  }
+
+  /** The saved desired state, if it still checks out against the hub's key; else nothing. */
+  private restoreSaved(): void {
+    let text: string;
     try {
-      await this.options.bus.status.put(statusKey(this.options.node), this.status());
+      text = readFileSync(this.savedFile, 'utf8');
     } catch {
-      // The bus is away; the next periodic report catches up.
+      return;
+    }
+    const saved = savedStateSchema.safeParse(JSON.parse(text) as unknown);
+    if (!saved.success) {
+      this.refuse('saved', `${this.savedFile} is not a saved hub state; waiting for the hub`);
+      return;
+    }
+    Object.assign(this.inbox.held, saved.data.held);
+    if (saved.data.desired === null) return;
+    // Checked like a message from the hub: a file edited on this node is not the hub's word.
+    const held = this.inbox.held.desired;
+    this.inbox.held.desired = 0;
+    try {
+      const accepted = this.inbox.accept('desired', saved.data.desired);
+      if (accepted.type !== 'state' || accepted.revision !== held)
+        throw new RefusedMessage(`its revision is not the ${held} this node last accepted`);
+      this.desired = desiredValueSchema.parse(accepted.body);
+      this.desiredSigned = saved.data.desired;
+      this.desiredRevision = accepted.revision;
+    } catch (error) {
+      this.inbox.held.desired = held;
+      if (!(error instanceof RefusedMessage)) throw error;
+      this.refuse('saved desired', error.message);
     }
   }
 
-  private readSavedDesired(): DesiredValue | undefined {
-    try {
-      const parsed = desiredValueSchema.safeParse(
-        JSON.parse(readFileSync(this.desiredFile, 'utf8')),
-      );
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
+  private saveState(): void {
+    const temporary = `${this.savedFile}.${process.pid}.tmp`;
+    const state: z.infer<typeof savedStateSchema> = {
+      held: { ...this.inbox.held },
+      desired: this.desiredSigned,
+    };
+    writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
+    renameSync(temporary, this.savedFile);
   }
+}
 
-  private saveDesired(value: DesiredValue): void {
-    const temporary = `${this.desiredFile}.tmp`;
-    writeFileSync(temporary, JSON.stringify(value), { mode: 0o600 });
-    renameSync(temporary, this.desiredFile);
-  }
+/** Of a report without its time: two reports saying the same have the same hash. */
+function statusHash(status: NodeStatus): string {
+  return configHash({ ...status, at: 0 });
 }

@@ -1,7 +1,5 @@
-// The hub creates the buckets and the stream (agents can't): idempotently, and bringing an
-// existing one's settings up to date. The KV streams are declared here rather than by
-// nats.js's KV creation so that `status` can refuse rollup headers: with them, any agent
-// could publish `Nats-Rollup: all` to its own key and wipe every node's status.
+// The hub creates its bucket and the events stream: idempotently, and bringing an existing
+// one's settings up to date. Only the hub uses JetStream; agents have no access to it.
 import { DiscardPolicy, nanos, RetentionPolicy, StorageType, type StreamConfig } from 'nats';
 import type { Bus } from './client.ts';
 import {
@@ -10,23 +8,25 @@ import {
   EVENTS_SUBJECTS,
   kvStream,
   kvSubject,
-  STATUS_BUCKET,
-} from './subjects.ts';
+} from '../protocol/subjects.ts';
+import { MAX_PAYLOAD_BYTES } from './config.ts';
 
 const MiB = 1024 * 1024;
+const LEGACY_STATUS_BUCKET = 'status';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function kvConfig(bucket: string, history: number, allowRollup: boolean): Partial<StreamConfig> {
+function kvConfig(bucket: string, history: number): Partial<StreamConfig> {
   return {
     name: kvStream(bucket),
     subjects: [kvSubject(bucket, '>')],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     max_msgs_per_subject: history,
-    max_msg_size: MiB,
+    max_msg_size: MAX_PAYLOAD_BYTES,
     discard: DiscardPolicy.New,
     allow_direct: true,
-    allow_rollup_hdrs: allowRollup,
+    // nats.js purges a key with a rollup; only the hub can publish here.
+    allow_rollup_hdrs: true,
     deny_delete: true,
     num_replicas: 1,
   };
@@ -34,10 +34,9 @@ function kvConfig(bucket: string, history: number, allowRollup: boolean): Partia
 
 function busStreamConfigs(): Partial<StreamConfig>[] {
   return [
-    // Revisions of each node's desired state, to see what changed and to roll back.
-    kvConfig(DESIRED_BUCKET, 5, true),
-    // No TTL: a stale entry is judged by the timestamp inside it, so a dead node stays visible.
-    kvConfig(STATUS_BUCKET, 1, false),
+    // What the hub sent each node, a few revisions back, to see what changed and to roll
+    // back; its revisions number the signed messages, so they must only ever grow.
+    kvConfig(DESIRED_BUCKET, 5),
     {
       name: EVENTS_STREAM,
       subjects: [EVENTS_SUBJECTS],
@@ -67,4 +66,6 @@ export async function ensureBuckets(bus: Bus): Promise<void> {
     if (existing) await manager.streams.update(name, { ...existing.config, ...config });
     else await manager.streams.add(config);
   }
+  // Flotilla before 0.2 kept agents' reports in JetStream, where any agent could write.
+  await manager.streams.delete(kvStream(LEGACY_STATUS_BUCKET)).catch(() => false);
 }

@@ -3,6 +3,9 @@
 // password can't break the syntax.
 import type { BusUser } from './credentials.ts';
 
+/** The largest message: a big stack's desired state must fit (nats-server's default is 1 MiB). */
+export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
 export interface ServerConfigOptions {
   /** Stable across restarts: JetStream state is tied to the server's identity. */
   serverName: string;
@@ -22,6 +25,7 @@ export function renderServerConfig(options: ServerConfigOptions): string {
     port: options.port,
     // No `http`/`http_port`: the monitoring endpoint stays off.
     pid_file: options.pidFile,
+    max_payload: MAX_PAYLOAD_BYTES,
     jetstream: {
       store_dir: options.storeDir,
       max_memory_store: options.maxMemoryBytes,

@@ -5,8 +5,8 @@ import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { readPrivateJson, writePrivateJson } from '../state/private-json.ts';
-import { agentPermissions, hubPermissions, type Permissions } from './permissions.ts';
-import { assertNodeId } from './subjects.ts';
+import { agentPermissions, hubPermissions, type Permissions } from '../protocol/permissions.ts';
+import { assertNodeId } from '../protocol/subjects.ts';
 
 const HUB_USER = 'hub';
 
@@ -32,11 +32,6 @@ const fileSchema = z.object({ passwords: z.record(z.string(), z.string().min(32)
 
 function agentUser(node: string): string {
   return `agent-${assertNodeId(node)}`;
-}
-
-/** The node an agent user belongs to; undefined for the hub (or anything else). */
-export function nodeOfUser(user: string): string | undefined {
-  return user.startsWith('agent-') ? assertNodeId(user.slice('agent-'.length)) : undefined;
 }
 
 export function credentialsPath(dir: string): string {

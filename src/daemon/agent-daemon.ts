@@ -5,7 +5,9 @@
 import { Agent } from '../agent/agent.ts';
 import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { NetworkApplier } from '../agent/network-applier.ts';
-import { connectBus, type Bus } from '../bus/client.ts';
+import { AgentLink } from '../bus/agent-link.ts';
+import { closeConnection, connectNats } from '../bus/connection.ts';
+import type { NatsConnection } from 'nats';
 import type { JoinAnswer } from '../hub/join-protocol.ts';
 import { interfaceRunning } from '../mesh/wireguard.ts';
 import { agentPaths, joinHub, readMembership, type JoinOptions } from './membership.ts';
@@ -19,7 +21,7 @@ export interface AgentDaemonOptions {
 }
 
 export class AgentDaemon {
-  private bus: Bus | undefined;
+  private connection: NatsConnection | undefined;
   private agent: Agent | undefined;
   private stopping = false;
   private finished!: () => void;
@@ -55,22 +57,22 @@ export class AgentDaemon {
       });
     this.options.log(`connecting to the bus at ${membership.bus.url} over the mesh`);
     // The hub may be restarting or the tunnel still handshaking: wait for it.
-    this.bus = await connectBus({
+    this.connection = await connectNats({
       url: membership.bus.url,
       user: membership.bus.user,
       pass: membership.bus.pass,
       name: `agent ${membership.node}`,
       waitForServer: true,
-      onError: (error) => this.options.log(`bus: ${String(error)}`),
     });
     this.agent = new Agent({
       node: membership.node,
-      bus: this.bus,
-      busPass: membership.bus.pass,
+      link: new AgentLink(this.connection, membership.node),
+      hubKey: membership.hub_signing_key,
+      stack: membership.stack,
       stateDir: this.options.stateDir,
       network: applier,
       hostsFile: SYSTEM_HOSTS_FILE,
-      ...(membership.gateway ? { gateway: { adminListen: membership.gateway.admin_listen } } : {}),
+      gateway: membership.gateway,
       onLeft: () => void this.shutdown(),
       log: this.options.log,
     });
@@ -88,7 +90,7 @@ export class AgentDaemon {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
-    await this.bus?.close().catch(() => {});
+    if (this.connection) await closeConnection(this.connection).catch(() => {});
     this.finished();
   }
 }

@@ -3,16 +3,19 @@
 // multi-node cluster; here they just share a process.
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.ts';
 import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { followLog, instanceLogFile } from '../agent/process/log-files.ts';
+import { AgentLink } from '../bus/agent-link.ts';
 import { ensureBuckets } from '../bus/buckets.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
+import { closeConnection, connectNats } from '../bus/connection.ts';
 import { busUsers, ensureCredentials, type BusCredentials } from '../bus/credentials.ts';
-import { requestNode } from '../bus/requests.ts';
+import { HubLink } from '../bus/hub-link.ts';
 import { startBusServer, type BusServer } from '../bus/server.ts';
-import { adminListen } from '../plan/caddy.ts';
+import { HubSigningKey } from '../protocol/signing.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { SecretStore } from '../secrets/store.ts';
 import { loadStackFile } from '../spec/load.ts';
@@ -70,7 +73,7 @@ function localNode(stack: Stack): string {
 export class Daemon {
   private busServer: BusServer | undefined;
   private hubBus: Bus | undefined;
-  private agentBus: Bus | undefined;
+  private agentConnection: NatsConnection | undefined;
   private hub: Hub | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
@@ -122,31 +125,26 @@ export class Daemon {
     });
     await ensureBuckets(this.hubBus);
     this.secrets = await SecretStore.open(stateDir);
+    const signingKey = await HubSigningKey.loadOrCreate(path.join(stateDir, 'hub', 'signing.key'));
     this.hub = new Hub({
       bus: this.hubBus,
+      link: new HubLink(this.hubBus.connection, signingKey),
       secrets: this.secrets,
       stateDir,
       log: this.options.log,
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
-    await this.hub.start();
+    this.hub.start();
     for (const [member, recipient] of this.cluster?.recipients() ?? [])
       this.hub.setNodeRecipient(member, recipient);
-    const agentCredentials = agents[node]!;
-    this.agentBus = await connectBus({
-      url,
-      ...agentCredentials,
-      name: `agent ${node}`,
-      onError: (error) => this.options.log(`bus: ${String(error)}`),
-    });
+    this.agentConnection = await connectNats({ url, ...agents[node]!, name: `agent ${node}` });
     this.agent = new Agent({
       node,
-      bus: this.agentBus,
-      busPass: agentCredentials.pass,
+      link: new AgentLink(this.agentConnection, node),
+      hubKey: signingKey.publicKey,
+      stack: stack.name,
       stateDir,
-      ...(stack.nodes[node]!.gateway
-        ? { gateway: { adminListen: adminListen(stack.gateway.admin_port) } }
-        : {}),
+      gateway: stack.nodes[node]!.gateway,
       // A cluster node is a machine of its own; `up` on a laptop leaves /etc/hosts alone.
       ...(this.cluster ? { network: this.cluster.applier, hostsFile: SYSTEM_HOSTS_FILE } : {}),
       log: this.options.log,
@@ -157,7 +155,10 @@ export class Daemon {
     const clusterRoutes: ApiRoute[] = [];
     if (this.cluster) {
       const hooks = this.clusterHooks(busDir);
-      await this.cluster.startJoinListener(hooks, url);
+      await this.cluster.startJoinListener(hooks, {
+        busUrl: url,
+        hubSigningKey: signingKey.publicKey,
+      });
       clusterRoutes.push(...this.cluster.routes(hooks));
     }
     const token = newApiToken();
@@ -243,7 +244,7 @@ export class Daemon {
     await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
-    await this.agentBus?.close().catch(() => {});
+    if (this.agentConnection) await closeConnection(this.agentConnection).catch(() => {});
     await this.hubBus?.close().catch(() => {});
     await this.busServer?.stop();
     this.finished();
@@ -285,9 +286,8 @@ export class Daemon {
   }
 
   private ask(node: string, verb: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
-    const credentials = this.credentials!.agents[node];
-    if (!credentials) throw new ApiError(404, `no node named ${node}`);
-    return requestNode(this.hubBus!, { node, pass: credentials.pass }, verb, payload, timeoutMs);
+    if (!this.credentials!.agents[node]) throw new ApiError(404, `no node named ${node}`);
+    return this.hub!.request(node, verb, payload, timeoutMs);
   }
 
   private routes(node: string): ApiRoute[] {
@@ -391,9 +391,7 @@ export class Daemon {
         path: '/v1/events',
         handle: async () => ({
           events: async (send, signal) => {
-            const watch = await this.hubBus!.events.subscribe(({ event }) => send('event', event), {
-              credentials: this.credentials!,
-            });
+            const watch = await this.hubBus!.events.subscribe(({ event }) => send('event', event));
             await new Promise<void>((resolve) =>
               signal.addEventListener('abort', () => resolve(), { once: true }),
             );

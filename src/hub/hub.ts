@@ -1,15 +1,23 @@
-// The hub: turns the stack into each node's desired state on the bus, and keeps every
-// gateway's route config in step with the registry — only instances an agent reports
-// healthy, recomputed the moment a status changes.
+// The hub: turns the stack into each node's desired state and sends it, signed for that
+// node, and keeps every gateway's route config and every node's directory in step with the
+// registry — only instances an agent reports healthy, recomputed the moment a report
+// changes. A node's reports are taken as that node's only because they arrive on its own
+// subject (bus permissions); what a report claims about its sender is checked against it.
 import path from 'node:path';
-import type { DesiredValue, GatewayValue } from '../agent/agent.ts';
 import { configHash } from '../agent/config-hash.ts';
-import { nodeStatusSchema, type NodeStatus } from '../agent/status.ts';
 import type { Bus } from '../bus/client.ts';
-import type { Watch } from '../bus/kv.ts';
-import { caddyKey, desiredKey, statusKey } from '../bus/subjects.ts';
-import { adminListen, caddyConfig } from '../plan/caddy.ts';
+import type { HubLink } from '../bus/hub-link.ts';
+import { caddyConfig } from '../plan/caddy.ts';
 import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
+import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
+import { busEventSchema } from '../protocol/events.ts';
+import { LIVENESS_CHECK_MS } from '../protocol/liveness.ts';
+import {
+  heartbeatSchema,
+  nodeStatusSchema,
+  type NodeStatus,
+} from '../protocol/status.ts';
+import type { FromNodeKind } from '../protocol/subjects.ts';
 import { sealTo, type SecretStore } from '../secrets/store.ts';
 import { createHash } from 'node:crypto';
 import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
@@ -20,10 +28,9 @@ import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../mesh/node-network.ts';
 import { backupJobsByNode } from './node-backup-jobs.ts';
 import { NodeLiveness } from './node-liveness.ts';
-import { healthyInstances, lostNodes, onlyHealthy } from './registry.ts';
+import { Outbox } from './outbox.ts';
+import { healthyInstances, healthyServices, lostNodes, onlyHealthy } from './registry.ts';
 
-/** How often the registry looks for nodes whose reports went stale. */
-const STALENESS_CHECK_MS = 1_000;
 
 export interface InstanceChange {
   node: string;
@@ -40,6 +47,7 @@ export interface ClusterView {
 
 export interface HubOptions {
   bus: Bus;
+  link: HubLink;
   /** Where secret values come from when a node needs them. */
   secrets: SecretStore;
   /** Each node's Flotilla state directory (the same path on every node). */
@@ -59,22 +67,25 @@ export class Hub {
   private current:
     { applied: AppliedStack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
   private readonly liveness = new NodeLiveness();
-  /** What the gateway configs were last built from. */
+  /** What the gateway configs and directories were last built from. */
   private published: { current: Hub['current']; basis: string } | undefined;
   /** Backup job → the node that runs it, as of the last apply. */
   private backupNodes = new Map<string, string>();
+  /** Each node's last full report; `at` is when the hub last heard from the node at all. */
   private readonly statuses = new Map<string, NodeStatus>();
-  private readonly written = new Map<string, string>();
-  /** Per desired-bucket key, the revision of the hub's last write. */
-  private readonly revisions = new Map<string, number>();
+  private readonly reportHashes = new Map<string, string>();
+  /** When the hub last asked a node for a full report (it has none, or a stale one). */
+  private readonly askedForReport = new Map<string, number>();
+  private readonly outbox: Outbox;
   /** node → its agent's age recipient: the key its secrets are sealed to. */
   private readonly recipients = new Map<string, string>();
   /** Sealing is randomized: reuse a sealed value while it is unchanged, so desired states stay stable. */
   private readonly sealed = new Map<string, string>();
-  private watch: Watch | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: HubOptions) {}
+  constructor(private readonly options: HubOptions) {
+    this.outbox = new Outbox(options.bus, options.link, options.log);
+  }
 
   get stack(): Stack | undefined {
     return this.current?.applied.stack;
@@ -88,18 +99,58 @@ export class Hub {
     return this.statuses;
   }
 
-  async start(): Promise<void> {
-    this.watch = await this.options.bus.status.watch('node.>', (change) => {
-      if (change.kind !== 'put') return;
-      const parsed = nodeStatusSchema.safeParse(change.value);
-      if (!parsed.success) return;
-      this.statuses.set(parsed.data.node, { ...parsed.data, at: Date.now() });
-      void this.publishGateways();
+  start(): void {
+    this.options.link.listen({
+      onMessage: (kind, node, value) => this.receive(kind, node, value),
+      onInvalid: (kind, node, why) => this.options.log(`ignored a ${kind} from ${node}: ${why}`),
     });
     this.timer = setInterval(() => {
       this.reportLiveness();
-      void this.publishGateways();
-    }, STALENESS_CHECK_MS);
+      void this.publishDerived();
+    }, LIVENESS_CHECK_MS);
+  }
+
+  /** Asks `node`'s agent to do `verb` (see Agent for the verbs). */
+  request(node: string, verb: string, body: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.options.link.request(node, verb, body, timeoutMs);
+  }
+
+  private receive(kind: FromNodeKind, node: string, value: unknown): void {
+    // Only members (and, on one machine, the stack's node) are listened to.
+    const known = this.recipients.has(node);
+    if (!known) return;
+    const now = Date.now();
+    if (kind === 'event') {
+      const event = busEventSchema.safeParse(value);
+      if (!event.success) return this.options.log(`ignored an invalid event from ${node}`);
+      void this.options.bus.events.publish(event.data, { node }).catch(() => {});
+      return;
+    }
+    if (kind === 'heartbeat') {
+      const heartbeat = heartbeatSchema.safeParse(value);
+      if (!heartbeat.success) return this.options.log(`ignored an invalid heartbeat from ${node}`);
+      const status = this.statuses.get(node);
+      if (status && this.reportHashes.get(node) === heartbeat.data.status_hash) {
+        status.at = now;
+      } else if (now - (this.askedForReport.get(node) ?? 0) > 1_000) {
+        // The hub restarted, or missed a report: ask for a full one.
+        this.askedForReport.set(node, now);
+        void this.request(node, 'status', {}).catch(() => {});
+      }
+      this.outbox.catchUp(node, heartbeat.data.held, now);
+      return;
+    }
+    const status = nodeStatusSchema.safeParse(value);
+    if (!status.success) return this.options.log(`ignored an invalid status report from ${node}`);
+    if (status.data.node !== node) {
+      this.options.log(
+        `ignored a status report from ${node} that claims to be from ${status.data.node}`,
+      );
+      return;
+    }
+    this.reportHashes.set(node, configHash({ ...status.data, at: 0 }));
+    this.statuses.set(node, { ...status.data, at: now });
+    void this.publishDerived();
   }
 
   private reportLiveness(): void {
@@ -116,7 +167,7 @@ export class Hub {
   }
 
   stop(): void {
-    this.watch?.stop();
+    this.options.link.close();
     clearInterval(this.timer);
   }
 
@@ -129,14 +180,13 @@ export class Hub {
     if (this.current) await this.apply(this.current.applied);
   }
 
-  /** A node left the cluster: its desired state and status go, with its routes. */
+  /** A node left the cluster: what it was sent and what it reported go, with its routes. */
   async forgetNode(node: string): Promise<void> {
     this.statuses.delete(node);
+    this.reportHashes.delete(node);
     this.liveness.forget(node);
     this.recipients.delete(node);
-    this.written.delete(desiredKey(node));
-    await this.options.bus.desired.delete(desiredKey(node)).catch(() => {});
-    await this.options.bus.status.delete(statusKey(node)).catch(() => {});
+    await this.outbox.forget(node);
     await this.reapply();
   }
 
@@ -176,9 +226,9 @@ export class Hub {
         ),
         ...(cluster ? { network: cluster.network(stack, plan, node) } : {}),
       };
-      await this.putIfChanged(desiredKey(node), value, configHash(value));
+      await this.outbox.send(node, 'desired', value, configHash(value));
     }
-    await this.publishGateways();
+    await this.publishDerived();
     return changes;
   }
 
@@ -215,36 +265,47 @@ export class Hub {
     return this.backupNodes.get(job);
   }
 
-  /** The revision of `node`'s desired state the hub last wrote: an agent reporting it has converged. */
+  /** The revision of `node`'s desired state the hub last sent: an agent reporting it has converged. */
   desiredRevision(node: string): number {
-    return this.revisions.get(desiredKey(node)) ?? 0;
+    return this.outbox.revision(node, 'desired');
   }
 
-  /** The config hash the hub last wrote for `gateway`: compared with what its agent serves. */
+  /** The config hash the hub last sent `gateway`: compared with what its agent serves. */
   gatewayHash(gateway: string): string | undefined {
-    return this.written.get(caddyKey(gateway));
+    return this.outbox.hash(gateway, 'gateway');
   }
 
-  private async publishGateways(): Promise<void> {
+  /** Gateway configs and directories: both follow who is healthy and who is lost. */
+  private async publishDerived(): Promise<void> {
     if (!this.current) return;
     const now = Date.now();
     const healthy = healthyInstances(this.statuses.values(), now);
     const lost = lostNodes(this.statuses.values(), now);
-    // Reports arrive twice a second per node and rarely change who is healthy: build the
-    // configs only when that (or the applied stack) changed.
+    // Reports rarely change who is healthy: rebuild only when that (or the stack) changed.
     const basis = `${[...healthy].sort().join(',')}|${[...lost].sort().join(',')}`;
     if (this.published?.current === this.current && this.published.basis === basis) return;
     const { current } = this;
+    const sent = await Promise.all([
+      this.publishGateways(current, healthy, lost),
+      this.publishDirectories(current.plan, healthyServices(this.statuses.values(), now)),
+    ]);
+    // A failed write is retried on the next report or tick.
+    if (sent.every(Boolean)) this.published = { current, basis };
+  }
+
+  private async publishGateways(
+    current: NonNullable<Hub['current']>,
+    healthy: ReadonlySet<string>,
+    lost: ReadonlySet<string>,
+  ): Promise<boolean> {
     const { stack } = current.applied;
-    let written = true;
+    let sent = true;
     for (const [gateway, node] of Object.entries(stack.nodes)) {
-      if (!node.gateway) continue;
+      if (!node.gateway || !this.recipients.has(gateway)) continue;
       const routes = current.routes.get(gateway) ?? [];
       const config = caddyConfig(onlyHealthy(routes, healthy), {
         httpPort: stack.gateway.http_port,
         httpsPort: stack.gateway.https_port,
-        adminListen: adminListen(stack.gateway.admin_port),
-        storageDir: path.join(this.options.stateDir, 'caddy', 'storage'),
         ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
       });
       const abandon = routes
@@ -256,23 +317,23 @@ export class Hub {
         config,
         abandon: [...new Set(abandon)].sort(),
       };
-      written = (await this.putIfChanged(caddyKey(gateway), value, value.hash)) && written;
+      sent = (await this.outbox.send(gateway, 'gateway', value, value.hash)) && sent;
     }
-    // A failed write is retried on the next report or tick.
-    if (written) this.published = { current, basis };
+    return sent;
   }
 
-  /** Writes a key of the desired bucket only when its content changed (agents act on every put). */
-  private async putIfChanged(key: string, value: unknown, hash: string): Promise<boolean> {
-    if (this.written.get(key) === hash) return true;
-    try {
-      this.revisions.set(key, await this.options.bus.desired.put(key, value));
-      this.written.set(key, hash);
-      return true;
-    } catch (error) {
-      this.options.log(`could not write ${key}: ${(error as Error).message}`);
-      return false;
+  /** Each node learns which of the services it depends on are healthy somewhere. */
+  private async publishDirectories(plan: Plan, healthy: ReadonlySet<string>): Promise<boolean> {
+    let sent = true;
+    for (const [node, desired] of Object.entries(plan.desired)) {
+      if (!this.recipients.has(node)) continue;
+      const needed = new Set(desired.instances.flatMap((instance) => instance.depends_on));
+      const value: DirectoryValue = {
+        healthy: [...needed].filter((service) => healthy.has(service)).sort(),
+      };
+      sent = (await this.outbox.send(node, 'directory', value, configHash(value))) && sent;
     }
+    return sent;
   }
 }
 

@@ -1,7 +1,7 @@
 // Which nodes are reporting and which went silent: a node whose status report is stale is
 // lost (its instances leave the route table through the registry); the transitions become
 // events, so the audit log says which node was lost and when, and when it came back.
-import type { NodeStatus } from '../agent/status.ts';
+import type { NodeStatus } from '../protocol/status.ts';
 import { lostNodes } from './registry.ts';
 
 export interface LivenessChange {

@@ -1,14 +1,9 @@
-// The hub's registry: which instances are healthy, from the agents' status reports. The
-// gateway's route table is filtered through it, so Caddy only ever sees healthy upstreams.
-import type { NodeStatus } from '../agent/status.ts';
+// The hub's registry: which instances are healthy, from the agents' reports. The gateway's
+// route table is filtered through it, so Caddy only ever sees healthy upstreams, and each
+// node's directory (which of its dependencies are healthy somewhere) is derived from it.
+import { STALE_AFTER_MS } from '../protocol/liveness.ts';
+import type { NodeStatus } from '../protocol/status.ts';
 import type { RouteEntry } from '../plan/routes.ts';
-
-/**
- * A node whose last report is older than this is considered down. Agents report twice
- * a second; readers stamp a report with their own clock when it arrives, so clock skew
- * between nodes does not matter.
- */
-export const STALE_AFTER_MS = 2_000;
 
 /** Nodes whose last report is stale: lost, as far as routing is concerned. */
 export function lostNodes(statuses: Iterable<NodeStatus>, now: number): Set<string> {
@@ -17,15 +12,21 @@ export function lostNodes(statuses: Iterable<NodeStatus>, now: number): Set<stri
   return lost;
 }
 
-export function healthyInstances(statuses: Iterable<NodeStatus>, now: number): Set<string> {
-  const healthy = new Set<string>();
+function* healthyOnLiveNodes(statuses: Iterable<NodeStatus>, now: number) {
   for (const status of statuses) {
     if (now - status.at > STALE_AFTER_MS) continue;
-    for (const instance of status.instances) {
-      if (instance.healthy && instance.state === 'running') healthy.add(instance.id);
-    }
+    for (const instance of status.instances)
+      if (instance.healthy && instance.state === 'running') yield instance;
   }
-  return healthy;
+}
+
+export function healthyInstances(statuses: Iterable<NodeStatus>, now: number): Set<string> {
+  return new Set([...healthyOnLiveNodes(statuses, now)].map((instance) => instance.id));
+}
+
+/** Services with at least one healthy instance on a live node. */
+export function healthyServices(statuses: Iterable<NodeStatus>, now: number): Set<string> {
+  return new Set([...healthyOnLiveNodes(statuses, now)].map((instance) => instance.service));
 }
 
 export function onlyHealthy(

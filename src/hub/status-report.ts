@@ -1,9 +1,9 @@
 // What `flotilla status` and `up` show: every desired instance with its live state, every
 // route with how many healthy upstreams it has, and whether each gateway serves the routes
 // the hub last computed. `ready` is the condition `up --detach` waits for.
-import type { InstanceStatus, NodeStatus } from '../agent/status.ts';
+import { STALE_AFTER_MS } from '../protocol/liveness.ts';
+import type { InstanceStatus, NodeStatus } from '../protocol/status.ts';
 import type { Hub } from './hub.ts';
-import { STALE_AFTER_MS } from './registry.ts';
 
 export interface InstanceReport extends InstanceStatus {
   node: string;
