@@ -3,7 +3,7 @@
 // keys, and attackers sending sealed requests of their own: a second token for a member, a
 // used token replayed with the member's public keys, the same after a hub restart, and the
 // two legitimate ways in (the member itself joining again, and `node token --replace`).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as age from 'age-encryption';
@@ -294,6 +294,18 @@ describe('join tokens and existing members', () => {
       /node store has joined at 203\.0\.113\.13, not 203\.0\.113\.99: to move it, run `flotilla node token --node store --replace`/,
     );
     expect(await readFile(path.join(hub.dir, 'members.json'), 'utf8')).toBe(before);
+  });
+
+  it('records the state dir of a member saved before agents sent one, and nothing else', async () => {
+    const older: Member = { ...storeMember };
+    delete older.state_dir;
+    const file = path.join(hub.dir, 'members.json');
+    const all = await hub.membersOnDisk();
+    await writeFile(file, JSON.stringify({ members: { ...all, store: older } }));
+    await hub.restart();
+    expect(await join('store', { token: storeToken })).toEqual(storeAnswer);
+    expect((await hub.membersOnDisk()).store).toEqual(storeMember);
+    expect(hub.joined).toEqual([{ node: 'store' }]);
   });
 
   it('(e) gives the member new keys with a --replace token for it, and only then', async () => {
