@@ -2,7 +2,7 @@
 // input, same output, no I/O — so every artifact is unit-tested and `plan` can be shown
 // before anything changes.
 import type { Stack } from '../spec/schema.ts';
-import { adminListen, caddyConfig, type CaddyConfig } from './caddy.ts';
+import { caddyConfig, type CaddyConfig } from './caddy.ts';
 import { monthlyCost, type CostReport } from './cost.ts';
 import { desiredState, type DesiredNode, type DesiredOptions } from './desired.ts';
 import { firewallRuleset } from './firewall.ts';
@@ -71,7 +71,6 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
   const caddyOptions = {
     httpPort: stack.gateway.http_port,
     httpsPort: stack.gateway.https_port,
-    adminListen: adminListen(stack.gateway.admin_port),
     ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
   };
   const graph = Object.fromEntries(

@@ -10,7 +10,7 @@ import { ensureBuckets } from '../../src/bus/buckets.ts';
 import { connectBus, type Bus } from '../../src/bus/client.ts';
 import { busUsers, credentialsPath, ensureCredentials } from '../../src/bus/credentials.ts';
 import { startBusServer, type BusServer } from '../../src/bus/server.ts';
-import { desiredKey } from '../../src/bus/subjects.ts';
+import { recordKey } from '../../src/protocol/subjects.ts';
 
 const servers: BusServer[] = [];
 const buses: Bus[] = [];
@@ -89,7 +89,7 @@ describe('the bus server', () => {
     const hub = await connectBus({ url: server.url, ...credentials.hub, name: 'hub' });
     buses.push(hub);
     await ensureBuckets(hub);
-    const revision = await hub.desired.put(desiredKey('a'), { instances: [], hosts: {} });
+    const revision = await hub.desired.put(recordKey('desired', 'a'), { instances: [], hosts: {} });
 
     const reconnected = statusEvent(hub, 'reconnect');
     process.kill(server.pid, 'SIGKILL');
@@ -100,8 +100,8 @@ describe('the bus server', () => {
 
     // The hub's connection finds the same URL again and logs in with the same password.
     await reconnected;
-    expect(await hub.desired.get(desiredKey('a'))).toEqual({
-      key: desiredKey('a'),
+    expect(await hub.desired.get(recordKey('desired', 'a'))).toEqual({
+      key: recordKey('desired', 'a'),
       revision,
       value: { instances: [], hosts: {} },
     });
