@@ -2,6 +2,7 @@
 // everything except what the stack says may connect. Service ports are open only on the
 // mesh interface and only to the mesh addresses of nodes that reachability allows, plus the
 // outside CIDRs of firewall.allow; nothing else on the host is touched.
+import { canonicalCidr } from '../spec/formats.ts';
 import type { Stack } from '../spec/schema.ts';
 import {
   BUS_PORT,
@@ -113,10 +114,22 @@ function nftComment(text: string): string {
   return `"${clipped}"`;
 }
 
+/**
+ * An address or network as it goes into the ruleset: rewritten from its parsed value, and
+ * never anything nft could read differently (a leading 0 is octal to it). Validation
+ * refuses such input first; reaching this throw is a bug, not a user mistake.
+ */
+function nftAddress(text: string): string {
+  const canonical = canonicalCidr(text);
+  if (canonical === undefined)
+    throw new Error(`not a canonical IPv4 address or network: "${text}"`);
+  return canonical;
+}
+
 function renderRule(rule: FirewallRule): string {
   const match = [
     rule.iifname === undefined ? undefined : `iifname "${rule.iifname}"`,
-    rule.from === undefined ? undefined : `ip saddr ${nftSet(rule.from)}`,
+    rule.from === undefined ? undefined : `ip saddr ${nftSet(rule.from.map(nftAddress))}`,
     `${rule.protocol} dport ${nftSet(rule.ports)}`,
   ].filter((part) => part !== undefined);
   return `${match.join(' ')} accept comment ${nftComment(rule.comment)}`;
@@ -141,7 +154,7 @@ export function firewallRuleset(input: FirewallInput): string {
     '\t\tiif lo accept comment "same-node traffic, incl. services on 127.0.0.1"',
     // An allow rule for a CIDR that covers mesh addresses must not let a packet forged with a
     // mesh source in through the public interface.
-    `\t\tiifname != "${meshInterfaceName(input.stack, input.node)}" ip saddr ${input.stack.mesh.cidr} drop comment "mesh addresses only over the mesh"`,
+    `\t\tiifname != "${meshInterfaceName(input.stack, input.node)}" ip saddr ${nftAddress(input.stack.mesh.cidr)} drop comment "mesh addresses only over the mesh"`,
     '\t\tmeta l4proto { icmp, ipv6-icmp } accept comment "ping, path MTU, IPv6 neighbour discovery"',
     ...rules.map((rule) => `\t\t${renderRule(rule)}`),
     '\t}',

@@ -2,7 +2,7 @@
 // Services sharing a segment reach each other's ports; the gateway reaches routed ports;
 // allow rules add nodes, services or outside CIDRs. The firewall and the Tailscale ACL
 // are both rendered from this one answer.
-import { parseCidr } from '../spec/formats.ts';
+import { canonicalCidr } from '../spec/formats.ts';
 import type { Stack } from '../spec/schema.ts';
 import { defaultPortName } from './placement.ts';
 
@@ -45,8 +45,9 @@ export function classifySource(stack: Stack, entry: string): Source | undefined 
     return { kind: 'node', node: entry };
   if (Object.hasOwn(stack.services, entry) && !Object.hasOwn(stack.nodes, entry))
     return { kind: 'service', service: entry };
-  if (parseCidr(entry)) return { kind: 'cidr', cidr: entry.includes('/') ? entry : `${entry}/32` };
-  return undefined;
+  // Rewritten from its parsed value: only a canonical network ever reaches a ruleset.
+  const cidr = canonicalCidr(entry.includes('/') ? entry : `${entry}/32`);
+  return cidr === undefined ? undefined : { kind: 'cidr', cidr };
 }
 
 /** `redis` → all of redis's ports; `redis.main` → that one. */

@@ -3,7 +3,16 @@
 // Cross-references (a depends_on naming a real service, …) are checked in validate.ts,
 // because they need the whole document.
 import { z } from 'zod';
-import { cronError, explainBadCidr, isValidTimezone, parseCidr, parseDuration } from './formats.ts';
+import {
+  cronError,
+  explainBadCidr,
+  explainBadIPv4,
+  inetAton,
+  isValidTimezone,
+  parseCidr,
+  parseDuration,
+  parseIPv4,
+} from './formats.ts';
 
 /** Stack, node, service, network and target names: DNS-label-like. */
 export const NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -37,6 +46,29 @@ export const duration = z
 export const cidr = z.string().superRefine((text, ctx) => {
   if (!parseCidr(text))
     ctx.addIssue({ code: 'custom', message: `bad CIDR "${text}": ${explainBadCidr(text)}` });
+});
+
+/** An IPv4 address in canonical dotted decimal (nft and the kernel read `010` as octal 8). */
+const ipv4 = z.string().superRefine((text, ctx) => {
+  if (parseIPv4(text) === undefined)
+    ctx.addIssue({ code: 'custom', message: `bad address "${text}": ${explainBadIPv4(text)}` });
+});
+
+/**
+ * A node's public address: a canonical IPv4 address or a DNS name. Text that libc would
+ * read as an address (`10.1`, `0x0a000001`, `010.0.0.1`) is an address, so it must be a
+ * canonical one.
+ */
+const nodeAddress = z.string().superRefine((text, ctx) => {
+  if (inetAton(text) !== undefined || /^[\d.]+$/.test(text)) {
+    if (parseIPv4(text) === undefined)
+      ctx.addIssue({ code: 'custom', message: `bad address "${text}": ${explainBadIPv4(text)}` });
+  } else if (!/^[a-z0-9.-]+$/i.test(text)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `bad address "${text}": write an IPv4 address such as 203.0.113.10 or a DNS name`,
+    });
+  }
 });
 
 const cron = z.string().superRefine((text, ctx) => {
@@ -79,11 +111,8 @@ const meshSchema = z.strictObject({
 });
 
 const nodeSchema = z.strictObject({
-  address: z
-    .string()
-    .min(1)
-    .describe('Public address (IPv4 or DNS name) the other nodes and SSH use'),
-  mesh_address: z.string().optional().describe('Pin this node to a mesh address inside mesh.cidr'),
+  address: nodeAddress.describe('Public address (IPv4 or DNS name) the other nodes and SSH use'),
+  mesh_address: ipv4.optional().describe('Pin this node to a mesh address inside mesh.cidr'),
   ssh: z
     .strictObject({ user: z.string().default('root'), port: port.default(22) })
     .default({ user: 'root', port: 22 }),

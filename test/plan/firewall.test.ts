@@ -14,6 +14,7 @@ import { placeInstances } from '../../src/plan/placement.ts';
 import { computeReachability } from '../../src/plan/reachability.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 import type { Stack } from '../../src/spec/schema.ts';
+import { LISTENER, PROBER } from './netns-scripts.ts';
 
 const run = promisify(execFile);
 
@@ -407,28 +408,3 @@ firewall:
     );
   });
 });
-
-/** Listens on every port in argv, on all addresses; prints once all are listening. */
-const LISTENER = `
-const net = require('node:net');
-const ports = process.argv.slice(1).map(Number);
-let pending = ports.length;
-for (const port of ports) {
-  net.createServer((socket) => socket.end()).listen(port, '0.0.0.0', () => {
-    if (--pending === 0) process.stdout.write('ready\\n');
-  });
-}
-`;
-
-/** Runs every probe at once: open, refused, or dropped (no answer within 1 s). */
-const PROBER = `
-const net = require('node:net');
-const probes = JSON.parse(process.argv[1]);
-Promise.all(probes.map((probe) => new Promise((resolve) => {
-  const socket = net.connect({ host: probe.host, port: probe.port, localAddress: probe.from });
-  const done = (verdict) => { socket.destroy(); resolve([probe.name, verdict]); };
-  socket.setTimeout(1000, () => done('dropped'));
-  socket.once('connect', () => done('open'));
-  socket.once('error', (error) => done(error.code === 'ECONNREFUSED' ? 'refused' : error.code));
-}))).then((results) => process.stdout.write(JSON.stringify(Object.fromEntries(results))));
-`;
