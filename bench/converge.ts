@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     const routed = report.routes.filter(
       (route) => route.healthy === route.total && route.total > 0,
     ).length;
-    const dials = new Set(await caddyDials(GATEWAY.admin_port));
+    const dials = new Set(await caddyDials(stack));
     const routedServices = services.filter((service) => service.routes.length > 0);
     const served = routedServices.filter((service) =>
       dials.has(`127.0.0.1:${service.port}`),

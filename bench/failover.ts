@@ -37,7 +37,6 @@ const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 4);
 const PAUSE_MS = Number(process.env['BENCH_PAUSE_MS'] ?? 2);
 const HOST = 'failover.localhost';
 const HTTPS_PORT = 18443;
-const ADMIN_PORT = 12019;
 const REPLICAS = ['web-1', 'web-2'];
 const POLL_MS = 5;
 const GOAL_REMOVAL_MS = 2000;
@@ -61,7 +60,7 @@ async function upstreamsReady(
   stack: BenchStack,
 ): Promise<Map<string, { pid: number; dial: string }> | undefined> {
   const report = await hubStatus(stack);
-  const dials = new Set(await caddyDials(ADMIN_PORT));
+  const dials = new Set(await caddyDials(stack));
   const ready = new Map<string, { pid: number; dial: string }>();
   for (const id of REPLICAS) {
     const instance = report.instances.find((candidate) => candidate.id === id);
@@ -75,13 +74,14 @@ async function upstreamsReady(
 
 /** Polls Caddy's config until `present(dials)` holds; the ms since `since`, or undefined. */
 async function watchDials(
+  stack: BenchStack,
   present: (dials: string[]) => boolean,
   since: number,
   until: number,
 ): Promise<number | undefined> {
   while (performance.now() < until) {
     try {
-      if (present(await caddyDials(ADMIN_PORT))) return performance.now() - since;
+      if (present(await caddyDials(stack))) return performance.now() - since;
     } catch {
       // The admin API is briefly away while Caddy swaps configs: look again.
     }
@@ -165,6 +165,7 @@ async function main(): Promise<void> {
         process.kill(pid, 'SIGKILL');
         kills.push(kill);
         const removed = await watchDials(
+          stack,
           (dials) => !dials.includes(dial),
           kill.at,
           kill.at + WATCH_LIMIT_MS,
@@ -173,6 +174,7 @@ async function main(): Promise<void> {
         // Back: the same dial served again, by the restarted process.
         const nextSlot = started + (k + 2) * KILL_EVERY_MS;
         const rejoined = await watchDials(
+          stack,
           (dials) => dials.includes(dial),
           kill.at,
           Math.min(nextSlot - 50, kill.at + WATCH_LIMIT_MS),

@@ -13,6 +13,7 @@ import {
   listInstanceRecords,
   readInstanceRecord,
 } from '../../src/agent/process/instance-records.ts';
+import { adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
 import { readProcStat } from '../../src/agent/process/proc.ts';
 import { readEndpoint } from '../../src/hub/api-endpoint.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
@@ -118,14 +119,16 @@ export function caPath(stack: BenchStack): string {
 
 const adminAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
 
-/** The upstream dials in the config Caddy serves now (`GET /config/` on its admin API). */
-export function caddyDials(adminPort: number, timeoutMs = 2000): Promise<string[]> {
+/** The upstream dials in the config Caddy serves now (`GET /config/` on its admin socket). */
+export function caddyDials(stack: BenchStack, timeoutMs = 2000): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const request = http.get(
       {
-        host: '127.0.0.1',
-        port: adminPort,
+        socketPath: adminSocketPath(path.join(stack.stateDir, 'caddy')),
         path: '/config/',
+        // The empty Host Caddy's admin API requires on a unix socket.
+        setHost: false,
+        headers: { Host: '' },
         agent: adminAgent,
         timeout: timeoutMs,
       },

@@ -32,9 +32,8 @@ export type CaddyIssuer =
       };
     };
 
+/** No `admin` nor `storage`: the gateway node's agent adds its own. */
 export type CaddyConfig = {
-  admin: { listen: string };
-  storage?: { module: 'file_system'; root: string };
   apps: {
     http: {
       http_port: number;

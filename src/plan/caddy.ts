@@ -1,5 +1,7 @@
 // The gateway's whole Caddy config, computed from the route table. Pure: the agent on the
-// gateway node POSTs it to Caddy's `/load`, which swaps it in atomically.
+// gateway node POSTs it to Caddy's `/load`, which swaps it in atomically. Where Caddy's admin
+// API listens and where it keeps certificates are that node's own settings: its agent puts
+// them into every config it loads, whoever computed the rest.
 import { corsHandler } from './caddy-cors.ts';
 import type {
   CaddyConfig,
@@ -18,15 +20,6 @@ export interface CaddyOptions {
   httpPort: number;
   httpsPort: number;
   acmeEmail?: string;
-  /** Default adminListen(2019): the admin API must never be reachable from outside. */
-  adminListen?: string;
-  /** Root of Caddy's file_system storage (certificates, internal CA); Caddy's default otherwise. */
-  storageDir?: string;
-}
-
-/** Where Caddy's admin API listens on a gateway node: loopback only, never the network. */
-export function adminListen(port: number): string {
-  return `127.0.0.1:${port}`;
 }
 
 // The hub only lists instances its registry reports healthy; these only bridge the gap
@@ -55,7 +48,6 @@ export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyC
   serverRoutes.push({ handle: [textResponse(404, 'no route')] });
 
   const config: CaddyConfig = {
-    admin: { listen: options.adminListen ?? adminListen(2019) },
     apps: {
       http: {
         http_port: options.httpPort,
@@ -65,9 +57,6 @@ export function caddyConfig(routes: RouteEntry[], options: CaddyOptions): CaddyC
       tls: { automation: { policies: [] } },
     },
   };
-  if (options.storageDir !== undefined) {
-    config.storage = { module: 'file_system', root: options.storageDir };
-  }
   const hostsBy = (tls: RouteEntry['tls']) =>
     [...byHost].filter(([, entries]) => entries[0]?.tls === tls).map(([host]) => host);
   const internal = hostsBy('internal');

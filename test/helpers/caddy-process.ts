@@ -1,8 +1,10 @@
-// A throwaway Caddy for tests: the agent's own CaddyServer in a temp dir, its admin API on
-// a free loopback port. Stopped by the PID it was started with, never by name.
-import { mkdtemp, rm } from 'node:fs/promises';
+// A throwaway Caddy for tests: the agent's own CaddyServer in a temp dir (as root, Caddy runs
+// as flotilla-caddy, like on a node), its admin API on the socket in that dir. Stopped by the
+// PID it was started with, never by name.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
 import {
   CADDY_BINARY,
   caddyEnvironment,
@@ -17,13 +19,13 @@ export const caddyEnv = caddyEnvironment;
 
 export interface CaddyProcess {
   pid: number;
-  /** Temp dir holding HOME, XDG dirs and `storage/`; removed by stop(). */
+  /** Temp dir holding Caddy's dir (`caddy/`); removed by stop(). */
   dir: string;
-  adminListen: string;
-  storageDir: string;
+  /** The CaddyServer's dir, to hand to a new (adopting) server. */
+  caddyDir: string;
+  adminSocket: string;
   /** Replaceable, so a test can hand the process to a new (adopting) server. */
   server: CaddyServer;
-  /** POST /load; the config must keep admin.listen at `adminListen`. */
   load(config: unknown): Promise<void>;
   /** PEM of the internal CA's root, which signs every `tls: internal` host. */
   rootCertificate(): Promise<string>;
@@ -32,10 +34,23 @@ export interface CaddyProcess {
   stop(): Promise<void>;
 }
 
-export async function startCaddy(): Promise<CaddyProcess> {
+export interface StartCaddyOptions {
+  /** Default `test`. */
+  stack?: string;
+  /** Default: the CaddyServer's (/run/flotilla/ports as root). */
+  portClaimsDir?: string;
+}
+
+export async function startCaddy(options: StartCaddyOptions = {}): Promise<CaddyProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-caddy-'));
-  const adminListen = `127.0.0.1:${await freePort()}`;
-  const server = new CaddyServer({ dir, adminListen });
+  // mkdtemp makes it 0700: Caddy's user must get through it to its own directories.
+  await chmod(dir, 0o711);
+  const caddyDir = path.join(dir, 'caddy');
+  const server = new CaddyServer({
+    dir: caddyDir,
+    stack: options.stack ?? 'test',
+    ...(options.portClaimsDir === undefined ? {} : { portClaimsDir: options.portClaimsDir }),
+  });
   const stop = async () => {
     await started.server.stop();
     await rm(dir, { recursive: true, force: true });
@@ -50,8 +65,8 @@ export async function startCaddy(): Promise<CaddyProcess> {
   const started: CaddyProcess = {
     pid: server.pid!,
     dir,
-    adminListen,
-    storageDir: server.storageDir,
+    caddyDir,
+    adminSocket: adminSocketPath(caddyDir),
     server,
     load: (config) => started.server.load(config),
     rootCertificate: () => readRootCertificate(started.server),

@@ -115,12 +115,7 @@ describe('caddyConfig shape', () => {
   });
 
   it('keeps internal hosts away from ACME and the OS trust store', () => {
-    const config = caddyConfig(routes, {
-      ...OPTIONS,
-      acmeEmail: 'ops@example.com',
-      adminListen: '127.0.0.1:3019',
-      storageDir: '/var/lib/flotilla/caddy',
-    });
+    const config = caddyConfig(routes, { ...OPTIONS, acmeEmail: 'ops@example.com' });
     expect(config.apps.tls.automation.policies).toEqual([
       { subjects: ['app.test'], issuers: [{ module: 'internal' }] },
       {
@@ -135,13 +130,11 @@ describe('caddyConfig shape', () => {
       },
     ]);
     expect(config.apps.pki?.certificate_authorities.local.install_trust).toBe(false);
-    expect(config.admin.listen).toBe('127.0.0.1:3019');
-    expect(config.storage).toEqual({ module: 'file_system', root: '/var/lib/flotilla/caddy' });
   });
 
-  it('defaults: loopback admin, Caddy storage, no policy for an absent issuer', () => {
+  it("leaves the admin endpoint and storage to the gateway node's agent", () => {
     const config = caddyConfig([entry('api.example.com', ['127.0.0.1:1'])], OPTIONS);
-    expect(config.admin.listen).toBe('127.0.0.1:2019');
+    expect(config).not.toHaveProperty('admin');
     expect(config).not.toHaveProperty('storage');
     expect(config.apps).not.toHaveProperty('pki');
     expect(config.apps.tls.automation.policies).toEqual([
@@ -185,11 +178,7 @@ describe('caddy validate', () => {
       entry('mcp.example.com', [], { path: '/pub', cors: publicCors }),
       entry('app.test', ['127.0.0.1:3002']),
     ];
-    const config = caddyConfig(routes, {
-      ...OPTIONS,
-      acmeEmail: 'ops@example.com',
-      storageDir: path.join(dir, 'storage'),
-    });
+    const config = caddyConfig(routes, { ...OPTIONS, acmeEmail: 'ops@example.com' });
     await expect(validate(config)).resolves.toBeUndefined();
     await expect(validate(caddyConfig([], OPTIONS))).resolves.toBeUndefined();
   });
@@ -218,8 +207,7 @@ describe('through a real Caddy', () => {
   let backendA: string;
 
   function gatewayConfig(routes: RouteEntry[]) {
-    const { adminListen, storageDir } = caddy;
-    return caddyConfig(routes, { httpPort, httpsPort, adminListen, storageDir });
+    return caddyConfig(routes, { httpPort, httpsPort });
   }
 
   async function backend(name: string, headers: Record<string, string> = {}): Promise<string> {

@@ -1,6 +1,8 @@
 // The gateway's Caddy process: a rejected config changes nothing, and a killed Caddy comes
 // back serving the same routes.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaddyRejectedConfig, CaddyServer } from '../../../src/agent/gateway/caddy-server.ts';
 import { caddyConfig } from '../../../src/plan/caddy.ts';
@@ -23,12 +25,7 @@ function config(upstreamPort: number) {
     tls: 'internal',
     upstreams: [{ instance: 'web-1', node: 'local', dial: `127.0.0.1:${upstreamPort}` }],
   };
-  return caddyConfig([route], {
-    httpPort,
-    httpsPort,
-    adminListen: caddy.adminListen,
-    storageDir: caddy.storageDir,
-  });
+  return caddyConfig([route], { httpPort, httpsPort });
 }
 
 /** GET through the gateway's plain-HTTP port: the redirect proves the host is routed. */
@@ -101,9 +98,12 @@ describe('the gateway Caddy', () => {
     const pid = caddy.server.pid!;
     caddy.server.detach();
     expect(await routed()).toBe(true);
-    const next = new CaddyServer({ dir: caddy.dir, adminListen: caddy.adminListen });
+    const next = new CaddyServer({ dir: caddy.caddyDir, stack: 'test' });
     await next.start();
     expect(next.pid).toBe(pid);
+    // The adopted process is Caddy itself (setpriv, as root, exec'd into it in place).
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(path.basename(argv[0]!)).toBe('caddy');
     expect(await routed()).toBe(true);
     caddy.server = next;
   });
