@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayPortInUse } from '../../src/agent/gateway/port-claims.ts';
+import { GatewayPortInUse, networkNamespace } from '../../src/agent/gateway/port-claims.ts';
 import { programName, tcpListeners } from '../../src/agent/port-check.ts';
 import { caddyConfig } from '../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../src/plan/routes.ts';
@@ -121,13 +121,14 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
 
   it('ignores the claim of a gateway whose Caddy is gone, and records its own', async () => {
     const port = await freePort();
+    const file = path.join(claimsDir, networkNamespace(), String(port));
     const dead = spawnSync('true').pid;
     await writeFile(
-      path.join(claimsDir, String(port)),
+      file,
       JSON.stringify({ stack: 'ghost', dir: '/nonexistent', pid: dead, startTime: 1 }),
     );
     await beta.load(config('beta', { http: await freePort(), https: port }));
-    const claim = JSON.parse(await readFile(path.join(claimsDir, String(port)), 'utf8')) as object;
+    const claim = JSON.parse(await readFile(file, 'utf8')) as object;
     expect(claim).toMatchObject({ stack: 'beta', pid: beta.server.pid });
   });
 

@@ -23,17 +23,20 @@ export class CaddyDirError extends Error {
   }
 }
 
+/** useradd runs when another agent (a second stack, a lab node) holds its lock: retry. */
+const USERADD_ATTEMPTS = 5;
+const USERADD_RETRY_MS = 200;
+
 /** The system user `name`, created (no home, no login) when missing. */
 export async function ensureSystemUser(name: string): Promise<SystemUser> {
-  try {
-    return resolveUser(name);
-  } catch (error) {
-    if (!(error instanceof UnknownUserError)) throw error;
-  }
-  try {
-    await run(
-      'useradd',
-      [
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return resolveUser(name);
+    } catch (error) {
+      if (!(error instanceof UnknownUserError)) throw error;
+    }
+    try {
+      await run('useradd', [
         '--system',
         '--user-group',
         '--no-create-home',
@@ -44,18 +47,13 @@ export async function ensureSystemUser(name: string): Promise<SystemUser> {
         '--comment',
         'Flotilla gateway (Caddy)',
         name,
-      ],
-      { timeout: 30_000 },
-    );
-  } catch (error) {
-    // Another agent (a second stack) may have created it in the meantime.
-    try {
-      return resolveUser(name);
-    } catch {
-      throw new Error(`cannot create the system user ${name}: ${(error as Error).message}`);
+      ]);
+    } catch (error) {
+      if (attempt === USERADD_ATTEMPTS)
+        throw new Error(`cannot create the system user ${name}: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, USERADD_RETRY_MS));
     }
   }
-  return resolveUser(name);
 }
 
 /**

@@ -1,9 +1,11 @@
 // Which stack's gateway holds which port on this machine. Two stacks' Caddys on one port do
 // not fail: Caddy sets SO_REUSEPORT, both bind, and the kernel splits the connections between
 // two different gateways. So before a load, the gateway claims the ports its config listens
-// on, one small record per port (`<dir>/<port>` → stack, Caddy's dir and pid), and refuses a
-// port another live gateway claimed, naming that stack; then asks the kernel whether anything
-// else listens there. A record is trusted only while its Caddy process is alive.
+// on, one small record per port (`<dir>/net-<netns>/<port>` → stack, Caddy's dir and pid), and
+// refuses a port another live gateway claimed, naming that stack; then asks the kernel
+// whether anything else listens there. A record is trusted only while its Caddy process is
+// alive. Ports belong to a network namespace: lab nodes on one machine each have their 443.
+import { readlinkSync } from 'node:fs';
 import { link, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +58,7 @@ export class PortClaims {
     claimsDir: string,
     private readonly owner: { stack: string; dir: string },
   ) {
-    this.dir = path.resolve(claimsDir);
+    this.dir = path.join(path.resolve(claimsDir), networkNamespace());
     this.owner = { stack: owner.stack, dir: path.resolve(owner.dir) };
   }
 
@@ -171,6 +173,12 @@ export class PortClaims {
   private file(port: number): string {
     return path.join(this.dir, String(port));
   }
+}
+
+/** `net-<inode>` of this process's network namespace, which its Caddy shares. */
+export function networkNamespace(): string {
+  // The link reads `net:[4026531833]`.
+  return `net-${/\d+/.exec(readlinkSync('/proc/self/ns/net'))?.[0] ?? 'unknown'}`;
 }
 
 function isLive(claim: Claim): boolean {

@@ -1,10 +1,12 @@
 // Caddy's own directories when the agent is root: a tree a root Caddy left is handed to
 // flotilla-caddy without following a link out of it, and a state directory Caddy's user
 // cannot get through is refused with a hint instead of a Caddy that keeps exiting.
-import { lstatSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CADDY_USER,
@@ -14,6 +16,8 @@ import {
   ownedDirectory,
 } from '../../../src/agent/gateway/caddy-user.ts';
 import type { SystemUser } from '../../../src/agent/process/users.ts';
+
+const run = promisify(execFile);
 
 describe.skipIf(process.getuid?.() !== 0)("Caddy's directories", () => {
   let dir: string;
@@ -27,9 +31,18 @@ describe.skipIf(process.getuid?.() !== 0)("Caddy's directories", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('is idempotent about the system user', async () => {
+  it('creates the system user once, also when several agents ask at the same time', async () => {
     expect(await ensureSystemUser(CADDY_USER)).toEqual(user);
     expect(user.uid).not.toBe(0);
+    const name = `flt-test-${process.pid}`;
+    try {
+      const created = await Promise.all([1, 2, 3].map(() => ensureSystemUser(name)));
+      expect(new Set(created.map((each) => each.uid)).size).toBe(1);
+      expect(created[0]).toMatchObject({ name, home: '/nonexistent' });
+      expect(readFileSync('/etc/passwd', 'utf8')).toContain(`${name}:x:${created[0]!.uid}:`);
+    } finally {
+      await run('userdel', [name]).catch(() => undefined);
+    }
   });
 
   it('hands over what a root Caddy left, certificates included, never following a link', async () => {
