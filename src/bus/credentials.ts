@@ -46,13 +46,19 @@ function newPassword(): string {
 export async function ensureCredentials(
   dir: string,
   nodes: readonly string[],
+  /** Nodes that get a new password: a node given new keys must not keep the old machine's login. */
+  renew: readonly string[] = [],
 ): Promise<BusCredentials> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = credentialsPath(dir);
   const existing = (await readPrivateJson(file, fileSchema))?.passwords ?? {};
   const users = [HUB_USER, ...nodes.map(agentUser)];
+  const renewed = new Set(renew.map(agentUser));
   const passwords = Object.fromEntries(
-    users.map((user) => [user, existing[user] ?? newPassword()]),
+    users.map((user) => [
+      user,
+      renewed.has(user) ? newPassword() : (existing[user] ?? newPassword()),
+    ]),
   );
   const unchanged =
     Object.keys(existing).length === users.length &&

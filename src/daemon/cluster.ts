@@ -37,7 +37,7 @@ export interface ClusterOptions {
 
 export interface ClusterHooks {
   current(): { stack: Stack; plan: Plan } | undefined;
-  credentialsFor(node: string): Promise<Credentials>;
+  credentialsFor(node: string, options?: { renew: boolean }): Promise<Credentials>;
   /**
    * A node joined or left: peers, credentials and desired states must follow. `replaced`,
    * on 'joined': the member as it was, when a `--replace` token gave it new keys (log it).

@@ -202,8 +202,8 @@ export class Daemon {
   }
 
   private clusterHooks(busDir: string): ClusterHooks {
-    const refreshCredentials = async () => {
-      this.credentials = await ensureCredentials(busDir, this.cluster!.members.nodes());
+    const refreshCredentials = async (renew: string[] = []) => {
+      this.credentials = await ensureCredentials(busDir, this.cluster!.members.nodes(), renew);
       await this.busServer!.reload(busUsers(this.credentials));
     };
     return {
@@ -211,14 +211,19 @@ export class Daemon {
         const { stack, plan } = this.hub!;
         return stack && plan ? { stack, plan } : undefined;
       },
-      credentialsFor: async (node) => {
-        if (!this.credentials!.agents[node]) await refreshCredentials();
+      credentialsFor: async (node, options) => {
+        if (options?.renew) await refreshCredentials([node]);
+        else if (!this.credentials!.agents[node]) await refreshCredentials();
         return this.credentials!.agents[node]!;
       },
-      changed: async (node, change) => {
+      changed: async (node, change, replaced) => {
         if (change === 'joined') {
           this.hub!.setNodeRecipient(node, this.cluster!.members.get(node)!.recipient);
-          this.options.log(`node ${node} joined`);
+          this.options.log(
+            replaced
+              ? `node ${node} joined with new keys, replacing WireGuard key ${replaced.wireguard_key} (joined ${replaced.joined_at}) and its bus password`
+              : `node ${node} joined`,
+          );
           await this.hub!.reapply();
           return;
         }

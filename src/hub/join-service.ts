@@ -42,8 +42,11 @@ export interface JoinServiceOptions {
   busUrl: string;
   /** Copied into every answer: what agents verify the hub's signatures with. */
   hubSigningKey: string;
-  /** Bus credentials for a node, created (and the bus reloaded) when it has none yet. */
-  credentialsFor(node: string): Promise<Credentials>;
+  /**
+   * Bus credentials for a node, created (and the bus reloaded) when it has none yet, or
+   * replaced when `renew`: a re-keyed node's old machine must lose its bus login too.
+   */
+  credentialsFor(node: string, options?: { renew: boolean }): Promise<Credentials>;
   /**
    * The node's record changed (it joined, or got new keys): peers and desired states must be
    * rewritten. `replaced` is the member as it was, when a `--replace` token re-keyed it.
@@ -110,7 +113,7 @@ export class JoinService {
       state_dir: request.state_dir,
       joined_at: new Date().toISOString(),
     });
-    const bus = await this.options.credentialsFor(node);
+    const bus = await this.options.credentialsFor(node, { renew: existing !== undefined });
     await this.options.joined(node, existing);
     return sealJson(request.recipient, this.answer(node, payload.nonce, bus, current));
   }

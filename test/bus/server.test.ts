@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ensureBuckets } from '../../src/bus/buckets.ts';
 import { connectBus, type Bus } from '../../src/bus/client.ts';
+import { closeConnection, connectNats } from '../../src/bus/connection.ts';
 import { busUsers, credentialsPath, ensureCredentials } from '../../src/bus/credentials.ts';
 import { startBusServer, type BusServer } from '../../src/bus/server.ts';
 import { recordKey } from '../../src/protocol/subjects.ts';
@@ -80,6 +81,28 @@ describe('the bus server', () => {
     expect(shrunk.agents['a']).toEqual(first.agents['a']);
     expect(shrunk.agents['b']).toBeUndefined();
     expect(shrunk.agents['c']!.pass).not.toBe(first.agents['b']!.pass);
+  });
+
+  it("renews a node's password on request and logs the old holder out on reload", async () => {
+    const dir = await tempDir();
+    const server = await start(dir, ['a', 'b']);
+    const before = await ensureCredentials(dir, ['a', 'b']);
+    const old = await connectNats({ url: server.url, ...before.agents['a']!, name: 'old a' });
+    const dropped = (async () => {
+      for await (const status of old.status()) if (status.type === 'disconnect') return;
+    })();
+    const renewed = await ensureCredentials(dir, ['a', 'b'], ['a']);
+    expect(renewed.agents['a']!.pass).not.toBe(before.agents['a']!.pass);
+    expect(renewed.agents['b']).toEqual(before.agents['b']);
+    expect(renewed.hub).toEqual(before.hub);
+    await server.reload(busUsers(renewed));
+    await dropped;
+    await closeConnection(old);
+    await expect(
+      connectNats({ url: server.url, ...before.agents['a']!, name: 'old a again' }),
+    ).rejects.toThrow(/authorization/i);
+    const fresh = await connectNats({ url: server.url, ...renewed.agents['a']!, name: 'new a' });
+    await closeConnection(fresh);
   });
 
   it('comes back from SIGKILL on the same port, with its data and the same users', async () => {

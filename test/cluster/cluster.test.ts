@@ -140,16 +140,22 @@ backups:
     expect(await cluster.connects('internet', hub, 443)).toBe(true);
   });
 
-  it("keeps a node's bus credentials to its own keys, over the mesh", async () => {
+  it("gives a node's bus credentials no access to the hub's records, its own included", async () => {
     const membership = path.join(cluster.stateDir('app'), 'agent', 'membership.json');
-    const script = path.resolve('test/cluster/fixtures/read-desired.ts');
-    const read = (node: string) =>
-      cluster.exec('app', [process.execPath, '--import', 'tsx', script, membership, node]);
-    const own = JSON.parse((await read('app')).stdout) as { ok: boolean };
-    const other = JSON.parse((await read('store')).stdout) as { ok: boolean; error?: string };
-    expect(own.ok).toBe(true);
-    expect(other.ok).toBe(false);
-    expect(other.error).toMatch(/permission/i);
+    const script = path.resolve('test/cluster/fixtures/read-record.ts');
+    for (const node of ['app', 'store']) {
+      const result = await cluster.exec('app', [
+        process.execPath,
+        '--import',
+        'tsx',
+        script,
+        membership,
+        node,
+      ]);
+      const read = JSON.parse(result.stdout) as { ok: boolean; error?: string };
+      expect(read.ok, node).toBe(false);
+      expect(read.error, node).toMatch(/permission/i);
+    }
   });
 
   it('delivers each secret only to the node that runs its service, sealed to that node', async () => {
@@ -165,19 +171,14 @@ backups:
       expect(await environ(id)).not.toContain(SECRETS.API_KEY);
       expect(await environ(id)).not.toContain(SECRETS.DB_PASSWORD);
     }
-    // What each node finds on the bus: only its own services' secrets, and only sealed.
-    const script = path.resolve('test/cluster/fixtures/read-desired.ts');
+    // What each node was sent (its agent keeps it as signed): only its own services'
+    // secrets, and only sealed.
     const desiredOf = async (node: string) => {
-      const membership = path.join(cluster.stateDir(node), 'agent', 'membership.json');
-      const { stdout } = await cluster.exec(node, [
-        process.execPath,
-        '--import',
-        'tsx',
-        script,
-        membership,
-        node,
-      ]);
-      return (JSON.parse(stdout) as { value: { secrets: Record<string, string> } }).value;
+      const saved = JSON.parse(
+        await readFile(path.join(cluster.stateDir(node), 'agent', 'hub-state.json'), 'utf8'),
+      ) as { desired: { payload: string } };
+      return (JSON.parse(saved.desired.payload) as { body: { secrets: Record<string, string> } })
+        .body;
     };
     const app = await desiredOf('app');
     const store = await desiredOf('store');
@@ -225,7 +226,7 @@ backups:
     expect(await readFile(record('store'), 'utf8')).toMatch(/"ok":\s*true/);
     // The job, with its repository password, reached only store, and only sealed.
     expect(
-      await readFile(path.join(cluster.stateDir('app'), 'agent', 'desired.json'), 'utf8'),
+      await readFile(path.join(cluster.stateDir('app'), 'agent', 'hub-state.json'), 'utf8'),
     ).not.toContain('notes');
   });
 
