@@ -103,6 +103,16 @@ export class Cluster implements ClusterView {
     return this.members.get(node) !== undefined;
   }
 
+  stateDirs(): Record<string, string> {
+    return Object.fromEntries(
+      this.members
+        .entries()
+        .flatMap(([node, member]) =>
+          member.state_dir === undefined ? [] : [[node, member.state_dir] as const],
+        ),
+    );
+  }
+
   /** Member nodes' age recipients, for sealing their secrets. */
   recipients(): [string, string][] {
     return this.members.entries().map(([node, member]) => [node, member.recipient]);

@@ -12,11 +12,7 @@ import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
 import { busEventSchema } from '../protocol/events.ts';
 import { LIVENESS_CHECK_MS } from '../protocol/liveness.ts';
-import {
-  heartbeatSchema,
-  nodeStatusSchema,
-  type NodeStatus,
-} from '../protocol/status.ts';
+import { heartbeatSchema, nodeStatusSchema, type NodeStatus } from '../protocol/status.ts';
 import type { FromNodeKind } from '../protocol/subjects.ts';
 import { sealTo, type SecretStore } from '../secrets/store.ts';
 import { createHash } from 'node:crypto';
@@ -31,7 +27,6 @@ import { NodeLiveness } from './node-liveness.ts';
 import { Outbox } from './outbox.ts';
 import { healthyInstances, healthyServices, lostNodes, onlyHealthy } from './registry.ts';
 
-
 export interface InstanceChange {
   node: string;
   instance: string;
@@ -42,6 +37,8 @@ export interface InstanceChange {
 export interface ClusterView {
   /** Only joined nodes get a desired state: the others have no key to seal secrets to yet. */
   joined(node: string): boolean;
+  /** Each joined node's state dir, where its services' data lives. */
+  stateDirs(): Record<string, string>;
   network(stack: Stack, plan: Plan, node: string): NodeNetwork;
 }
 
@@ -194,7 +191,11 @@ export class Hub {
   async apply(applied: AppliedStack): Promise<InstanceChange[]> {
     const { stack, stackDir } = applied;
     const { cluster } = this.options;
-    const plan = planStack(stack, { stackDir, stateDir: this.options.stateDir });
+    const plan = planStack(stack, {
+      stackDir,
+      stateDir: this.options.stateDir,
+      ...(cluster ? { nodeStateDirs: cluster.stateDirs() } : {}),
+    });
     const changes = diffDesired(this.current?.plan, plan);
     // Route tables depend only on the stack: computed here once, not on every status change.
     const instances = placeInstances(stack);

@@ -7,6 +7,12 @@ import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import { z } from 'zod';
 import { healthSchema, SIGNALS, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
+import {
+  localSegments,
+  localSegmentsSchema,
+  serviceCgroup,
+  serviceCgroupSchema,
+} from './local-segments.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
 
@@ -23,6 +29,8 @@ export const desiredInstanceSchema = z.object({
       cwd: z.string(),
       env_files: z.array(z.string()),
       user: z.string().optional(),
+      /** The cgroup (under the cgroup2 root) its processes run in: its local segment. */
+      cgroup: serviceCgroupSchema.optional(),
     }),
     z.object({
       kind: z.literal('container'),
@@ -50,6 +58,8 @@ export const desiredNodeSchema = z.object({
   instances: z.array(desiredInstanceSchema),
   /** name → address of the services this node's services may reach, kept by the agent. */
   hosts: z.record(z.string(), z.string()),
+  /** Which local service ports each native service may connect to (absent: none enforced). */
+  segments: localSegmentsSchema.optional(),
 });
 export type DesiredNode = z.infer<typeof desiredNodeSchema>;
 
@@ -58,6 +68,8 @@ export interface DesiredOptions {
   stackDir: string;
   /** Where services keep data on a node: `${data}` is `<stateDir>/data/<service>`. */
   stateDir: string;
+  /** Nodes whose agent keeps its state elsewhere (`flotilla agent --state-dir`). */
+  nodeStateDirs?: Readonly<Record<string, string>>;
 }
 
 export function secretPlaceholder(name: string): string {
@@ -90,8 +102,10 @@ export function desiredState(
     const targets = reachableFrom.get(grant.source.service) ?? new Set<string>();
     reachableFrom.set(grant.source.service, targets.add(grant.to));
   }
+  const segments = localSegments(stack, instances, reachability);
   const result: Record<string, DesiredNode> = {};
-  for (const node of Object.keys(stack.nodes)) result[node] = { instances: [], hosts: {} };
+  for (const node of Object.keys(stack.nodes))
+    result[node] = { instances: [], hosts: {}, segments: segments[node]! };
   // A node gets name entries for what its own services may reach, and nothing else.
   for (const [node, local] of groupBy(instances, (instance) => instance.node)) {
     const hosts = result[node]!.hosts;
@@ -104,7 +118,8 @@ export function desiredState(
   }
   for (const instance of instances) {
     const service = stack.services[instance.service]!;
-    const dataDir = path.join(options.stateDir, 'data', instance.service);
+    const stateDir = options.nodeStateDirs?.[instance.node] ?? options.stateDir;
+    const dataDir = path.join(stateDir, 'data', instance.service);
     const secrets = new Set<string>();
     const resolve = (ref: Reference): string => {
       switch (ref.kind) {
@@ -140,6 +155,7 @@ export function desiredState(
             path.resolve(options.stackDir, service.run?.cwd ?? '.', file),
           ),
           ...(service.run.user === undefined ? {} : { user: service.run.user }),
+          cgroup: serviceCgroup(stack.name, instance.node, instance.service),
         }
       : {
           kind: 'container',

@@ -2,7 +2,7 @@
 // node's namespace, the bus over the mesh, Caddy on the gateway routing to other nodes, and
 // failures — an agent killed, a link cut, the hub killed, a node removed. Needs root.
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,14 @@ backups:
       if (!bytes) continue;
       for (const marker of Object.values(SECRETS)) expect(bytes.includes(marker)).toBe(false);
     }
+  });
+
+  it("keeps a service's data under its own node's state dir, not the hub's", async () => {
+    const pid = ready.instances.find((instance) => instance.id === 'db-1')!.pid!;
+    const dataDir = path.join(cluster.stateDir('store'), 'data', 'db');
+    expect(await readFile(`/proc/${pid}/environ`, 'utf8')).toContain(`DATA=${dataDir}\0`);
+    expect((await stat(dataDir)).isDirectory()).toBe(true);
+    await expect(stat(path.join(cluster.stateDir('gw'), 'data', 'db'))).rejects.toThrow();
   });
 
   it("runs a backup job on the node where its service's data lives", async () => {
