@@ -23,36 +23,43 @@ export class CaddyDirError extends Error {
   }
 }
 
-/** useradd runs when another agent (a second stack, a lab node) holds its lock: retry. */
-const USERADD_ATTEMPTS = 5;
-const USERADD_RETRY_MS = 200;
+/**
+ * useradd checks that the name is free before it locks /etc/passwd: two agents creating the
+ * user at once (two stacks, lab nodes) both succeed, and the last one's uid wins over the uid
+ * the first already used. So one useradd at a time, under a lock of our own.
+ */
+const USERADD_LOCK = '/run/flotilla/useradd.lock';
+const USERADD_LOCK_TIMEOUT_S = 60;
 
 /** The system user `name`, created (no home, no login) when missing. */
 export async function ensureSystemUser(name: string): Promise<SystemUser> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return resolveUser(name);
-    } catch (error) {
-      if (!(error instanceof UnknownUserError)) throw error;
-    }
-    try {
-      await run('useradd', [
-        '--system',
-        '--user-group',
-        '--no-create-home',
-        '--home-dir',
-        '/nonexistent',
-        '--shell',
-        '/usr/sbin/nologin',
-        '--comment',
-        'Flotilla gateway (Caddy)',
-        name,
-      ]);
-    } catch (error) {
-      if (attempt === USERADD_ATTEMPTS)
-        throw new Error(`cannot create the system user ${name}: ${(error as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, USERADD_RETRY_MS));
-    }
+  try {
+    return resolveUser(name);
+  } catch (error) {
+    if (!(error instanceof UnknownUserError)) throw error;
+  }
+  let failure: unknown;
+  await mkdir(path.dirname(USERADD_LOCK), { recursive: true, mode: 0o700 });
+  await run('flock', [
+    `--timeout=${USERADD_LOCK_TIMEOUT_S}`,
+    USERADD_LOCK,
+    'useradd',
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    '/nonexistent',
+    '--shell',
+    '/usr/sbin/nologin',
+    '--comment',
+    'Flotilla gateway (Caddy)',
+    name,
+  ]).catch((error: unknown) => (failure = error)); // exit 9: another agent created it first
+  try {
+    return resolveUser(name);
+  } catch {
+    const why = failure instanceof Error ? failure.message : 'useradd added no entry';
+    throw new Error(`cannot create the system user ${name}: ${why}`);
   }
 }
 
