@@ -21,12 +21,7 @@ import {
 } from '../protocol/desired.ts';
 import { HubInbox, NOTHING_HELD, type Accepted } from '../protocol/hub-inbox.ts';
 import { HEARTBEAT_MS } from '../protocol/liveness.ts';
-import {
-  HubVerifier,
-  RefusedMessage,
-  signedSchema,
-  type Signed,
-} from '../protocol/signing.ts';
+import { HubVerifier, RefusedMessage, signedSchema, type Signed } from '../protocol/signing.ts';
 import {
   MAX_REFUSALS,
   type InstanceStatus,
@@ -647,7 +642,7 @@ export class Agent {
         await this.caddy.load(value.config);
         this.gatewayStatus = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
       } catch (error) {
-        const message = (error as Error).message;
+        const message = withHint(error);
         this.gatewayStatus = { ...this.gatewayStatus, error: message };
         this.event('gateway.rejected', message);
       }
@@ -742,6 +737,12 @@ export class Agent {
     writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
     renameSync(temporary, this.savedFile);
   }
+}
+
+/** An error's message, and its hint when it has one (a port another stack holds, say). */
+function withHint(error: unknown): string {
+  const { message, hint } = error as { message: string; hint?: unknown };
+  return typeof hint === 'string' ? `${message}\nhint: ${hint}` : message;
 }
 
 /** Of a report without its time: two reports saying the same have the same hash. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRequest } from '../../src/agent/gateway/caddy-server.ts';
+import { adminRequest, adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
 import { readProcStat } from '../../src/agent/process/proc.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { flotilla } from '../helpers/flotilla-cli.ts';
@@ -70,8 +70,9 @@ async function caCert(stack: Stack): Promise<string> {
 }
 
 /** The upstream dials Caddy is serving right now. */
-async function servedUpstreams(): Promise<string[]> {
-  const { body } = await adminRequest('127.0.0.1:2019', 'GET', '/config/');
+async function servedUpstreams(stack: Stack): Promise<string[]> {
+  const socket = adminSocketPath(path.join(stack.stateDir, 'caddy'));
+  const { body } = await adminRequest(socket, 'GET', '/config/');
   return [...body.matchAll(/"dial":"([^"]+)"/g)].map((match) => match[1]!);
 }
 
@@ -200,7 +201,7 @@ describe('a two-replica service', () => {
     process.kill(crashed.pid!, 'SIGKILL');
     const dial = `127.0.0.1:${crashed.ports.http}`;
     await eventually(
-      async () => ((await servedUpstreams()).includes(dial) ? undefined : true),
+      async () => ((await servedUpstreams(stack)).includes(dial) ? undefined : true),
       2000,
       'web-1 to leave the routes',
     );
@@ -217,7 +218,7 @@ describe('a two-replica service', () => {
     expect(back.restarts).toBe(1);
     expect(back.last_exit?.signal).toBe('SIGKILL');
     await eventually(
-      async () => ((await servedUpstreams()).includes(dial) ? true : undefined),
+      async () => ((await servedUpstreams(stack)).includes(dial) ? true : undefined),
       2000,
       'web-1 to rejoin',
     );

@@ -4,7 +4,7 @@
 // `close()`: the stack with `flotilla down`, agents by their recorded PIDs, then the lab.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,8 @@ export class LabCluster {
 
   static async start(options: LabClusterOptions): Promise<LabCluster> {
     const dir = await mkdtemp(path.join(tmpdir(), 'flotilla-cluster-'));
+    // Caddy runs as its own user on the gateway node: it must be able to reach its dir.
+    await chmod(dir, 0o755);
     process.env.FLOTILLA_LAB_DIR = path.join(dir, 'labs');
     const lab = await labUp(`c${randomBytes(3).toString('hex')}`, options.nodes.length);
     const cluster = new LabCluster(lab, dir, path.resolve(options.stackFile), options.nodes);
