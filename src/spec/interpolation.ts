@@ -1,6 +1,7 @@
 // `${…}` references inside stack-file strings: secrets, other services' addresses and the
 // service's own port and data directory. Parsing is separate from resolving so validate
 // can check every reference and plan can render them without duplicating the grammar.
+import { isSecretName, SECRET_NAME_RULE } from './secret-name.ts';
 import { closest } from './suggest.ts';
 
 export type Reference =
@@ -19,7 +20,6 @@ export class InterpolationError extends Error {
   }
 }
 
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SERVICE_FIELDS = ['host', 'port', 'address'];
 const SELF_FIELDS = ['port', 'data', 'node', 'instance'];
 
@@ -69,10 +69,10 @@ function parseReference(source: string): Reference {
           : 'secrets are written `${secret:NAME}`',
       );
     }
-    if (!SECRET_NAME.test(name)) {
+    if (!isSecretName(name)) {
       throw new InterpolationError(
         `bad secret name in \`\${${source}}\``,
-        'a secret name is letters, digits and underscores, e.g. ${secret:PG_PASSWORD}',
+        `a secret name is ${SECRET_NAME_RULE}`,
       );
     }
     return { kind: 'secret', name };

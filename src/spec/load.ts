@@ -1,6 +1,7 @@
 // Reads a stack file and returns either a validated Stack or every problem in it, each
-// pinned to file:line:col. A user mistake never throws.
-import { readFile } from 'node:fs/promises';
+// pinned to file:line:col. A user mistake never throws. The file's size is capped: the hub
+// loads the file a client names (`POST /v1/apply`), and a 50 MB file must not cost minutes.
+import { open } from 'node:fs/promises';
 import { compareDiagnostics, type Diagnostic, type Finding } from './diagnostic.ts';
 import { pruneValue } from './prune.ts';
 import { findingsFromIssues } from './schema-findings.ts';
@@ -16,7 +17,35 @@ export interface LoadOptions {
   knownSecrets?: ReadonlySet<string>;
 }
 
+/**
+ * Far above any real stack (2,000 generated services are 0.8 MiB), and a bound on the
+ * worst: yaml alone spends ~15 µs a byte on hostile shapes (a million nested `[`).
+ */
+export const MAX_STACK_FILE_BYTES = 2 * 1024 * 1024;
+
+function tooBig(file: string, bytes: number): LoadResult {
+  const limit = `${MAX_STACK_FILE_BYTES / 1024 / 1024} MiB`;
+  // Past the cap, only a regular file's size is known: a device or pipe is just too big.
+  const size =
+    bytes > MAX_STACK_FILE_BYTES + 1 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `over ${limit}`;
+  return {
+    ok: false,
+    diagnostics: [
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: [],
+        message: `the file is ${size}: a stack file may be at most ${limit}`,
+        hint: `check that -f names your stack file: ${limit} is far more than any real stack needs (2,000 services fit in 1 MiB)`,
+      },
+    ],
+  };
+}
+
 export function parseStackText(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_STACK_FILE_BYTES) return tooBig(file, bytes);
   const { source, syntaxErrors, value } = parseSource(text, file);
   if (syntaxErrors.length > 0) return { ok: false, diagnostics: syntaxErrors };
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -31,10 +60,34 @@ export function parseStackText(text: string, file: string, options: LoadOptions 
       ],
     };
   }
+  try {
+    return checkValue(source, value, options);
+  } catch (error) {
+    // zod gathers a list's problems with push(...problems), the dependency check recurses
+    // along depends_on: a 1 MiB file of either exhausts the stack. Not a real stack file.
+    if (!(error instanceof RangeError && /call stack/.test(error.message))) throw error;
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: [],
+          message:
+            'the file is too large to check: it has too many problems or too long a depends_on chain',
+          hint: 'check that -f names your stack file; a real stack has far fewer services and problems',
+        },
+      ],
+    };
+  }
+}
+
+function checkValue(source: StackSource, value: object, options: LoadOptions): LoadResult {
   const parsed = stackSchema.safeParse(value);
   if (parsed.success) {
     const findings = validateStack(parsed.data, options);
-    if (findings.length === 0) return { ok: true, stack: parsed.data, file };
+    if (findings.length === 0) return { ok: true, stack: parsed.data, file: source.file };
     return { ok: false, diagnostics: pin(source, findings) };
   }
   const findings = findingsFromIssues(parsed.error.issues, stackSchema, value);
@@ -70,10 +123,31 @@ function pin(source: StackSource, findings: Finding[]): Diagnostic[] {
   return findings.map((finding) => pinFinding(source, finding)).sort(compareDiagnostics);
 }
 
-export async function loadStackFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
-  let text: string;
+/** The file's text, or its size when it is over the cap (read no further than that). */
+async function readCapped(file: string): Promise<{ text: string } | { bytes: number }> {
+  const handle = await open(file, 'r');
   try {
-    text = await readFile(file, 'utf8');
+    const { size } = await handle.stat();
+    // One byte more than allowed: reading it proves the file too big (it may be growing,
+    // or a device such as /dev/zero whose size says nothing).
+    const buffer = Buffer.allocUnsafe(MAX_STACK_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_STACK_FILE_BYTES) return { bytes: Math.max(size, length) };
+    return { text: buffer.toString('utf8', 0, length) };
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function loadStackFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
+  let read;
+  try {
+    read = await readCapped(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return {
@@ -94,5 +168,6 @@ export async function loadStackFile(file: string, options: LoadOptions = {}): Pr
       ],
     };
   }
-  return parseStackText(text, file, options);
+  if ('bytes' in read) return tooBig(file, read.bytes);
+  return parseStackText(read.text, file, options);
 }

@@ -1,5 +1,8 @@
 // The YAML text of a stack file with positions, so a problem found at a document path
 // (services.api.ports.http) can be reported at the line and column a user edits.
+// Linear in the file's size: yaml's own duplicate-key check (`uniqueKeys`) compares every
+// key of a mapping with every earlier one, so 40k keys took 11.7 s; ours is one pass with
+// a Set per mapping, and finding a path's node uses an index per mapping, not a scan.
 import {
   isMap,
   isPair,
@@ -9,8 +12,15 @@ import {
   parseDocument,
   type Document,
   type Node,
+  type Pair,
+  type YAMLMap,
 } from 'yaml';
-import type { Diagnostic, Finding, PathSegment } from './diagnostic.ts';
+import {
+  compareDiagnostics,
+  type Diagnostic,
+  type Finding,
+  type PathSegment,
+} from './diagnostic.ts';
 
 export interface StackSource {
   file: string;
@@ -29,21 +39,24 @@ export function parseSource(text: string, file: string): ParsedSource {
   const lines = new LineCounter();
   const document = parseDocument(text, {
     lineCounter: lines,
-    uniqueKeys: true,
+    uniqueKeys: false,
     prettyErrors: false,
   });
   const source = { file, document, lines };
-  const syntaxErrors = document.errors.map((error): Diagnostic => {
-    const position = lines.linePos(error.pos[0]);
-    return {
-      file,
-      line: position.line,
-      col: position.col,
-      path: [],
-      message: `YAML: ${firstLine(error.message)}`,
-      hint: syntaxHint(error.code),
-    };
-  });
+  const syntaxErrors = [
+    ...document.errors.map((error): Diagnostic => {
+      const position = lines.linePos(error.pos[0]);
+      return {
+        file,
+        line: position.line,
+        col: position.col,
+        path: [],
+        message: `YAML: ${firstLine(error.message)}`,
+        hint: syntaxHint(error.code),
+      };
+    }),
+    ...duplicateKeys(source),
+  ].sort(compareDiagnostics);
   if (syntaxErrors.length > 0) return { source, syntaxErrors, value: undefined };
   try {
     return { source, syntaxErrors, value: document.toJS({ maxAliasCount: 100 }) };
@@ -67,6 +80,46 @@ export function parseSource(text: string, file: string): ParsedSource {
   }
 }
 
+/**
+ * Every key that repeats an earlier key of its mapping, compared as yaml's `uniqueKeys`
+ * does. A loop over a stack of nodes, not recursion: nesting a million deep must not throw.
+ */
+function duplicateKeys({ file, document, lines }: StackSource): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const pending: unknown[] = [document.contents];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    // Item by item: spreading a list of a million items into push() overflows the stack.
+    if (isSeq(node)) for (const item of node.items) pending.push(item);
+    if (!isMap(node)) continue;
+    const seen = new Map<string, number>();
+    for (const pair of node.items) {
+      pending.push(pair.key, pair.value);
+      const key = pair.key;
+      // yaml compares other keys (mappings, lists, aliases, !!binary) by identity: never equal.
+      if (!isScalar(key) || (typeof key.value === 'object' && key.value !== null)) continue;
+      const identity = `${typeof key.value}:${String(key.value)}`;
+      const offset = key.range?.[0] ?? 0;
+      const first = seen.get(identity);
+      if (first === undefined) {
+        seen.set(identity, offset);
+        continue;
+      }
+      const position = lines.linePos(offset);
+      const earlier = lines.linePos(first);
+      diagnostics.push({
+        file,
+        line: position.line,
+        col: position.col,
+        path: [],
+        message: `YAML: map keys must be unique: \`${String(key.value)}\` is already at ${earlier.line}:${earlier.col}`,
+        hint: syntaxHint('DUPLICATE_KEY'),
+      });
+    }
+  }
+  return diagnostics;
+}
+
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
@@ -85,6 +138,21 @@ function syntaxHint(code: string): string | undefined {
   }
 }
 
+/** A mapping's pairs by key text, built once per mapping (the first pair wins, like a scan). */
+const pairIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairNamed(map: YAMLMap, segment: PathSegment): Pair | undefined {
+  let index = pairIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const item of map.items)
+      if (isPair(item) && isScalar(item.key) && !index.has(String(item.key.value)))
+        index.set(String(item.key.value), item);
+    pairIndexes.set(map, index);
+  }
+  return index.get(String(segment));
+}
+
 /** The deepest YAML node along `path`, and whether the whole path was found. */
 function locate(source: StackSource, path: PathSegment[], atKey: boolean): Node | undefined {
   let node: unknown = source.document.contents;
@@ -92,10 +160,8 @@ function locate(source: StackSource, path: PathSegment[], atKey: boolean): Node 
   for (const [index, segment] of path.entries()) {
     const last = index === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find(
-        (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
-      );
-      if (!pair || !isPair(pair)) return found;
+      const pair = pairNamed(node, segment);
+      if (!pair) return found;
       if (last && atKey && isScalar(pair.key)) return pair.key;
       node = pair.value;
       if (isScalar(node) || isMap(node) || isSeq(node)) found = node;

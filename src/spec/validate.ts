@@ -1,6 +1,6 @@
 // Checks that need the whole stack: names that must exist, cycles, ports claimed twice on
-// one node, routes claimed twice, interpolations. Each finding carries the document path
-// of the value to fix; the loader pins it to a line and column.
+// one node, routes claimed twice, interpolations, no secret on a command line. Each finding
+// carries the document path of the value to fix; the loader pins it to a line and column.
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
@@ -18,6 +18,8 @@ import type { Finding, PathSegment } from './diagnostic.ts';
 import { cidrContains, explainBadCidr, parseCidr, parseIPv4 } from './formats.ts';
 import { InterpolationError, parseTemplate, type Part } from './interpolation.ts';
 import type { Service, Stack } from './schema.ts';
+import { isSecretName, SECRET_NAME_RULE } from './secret-name.ts';
+import { secretOnCommandLine, type CommandLine } from './secret-on-argv.ts';
 import { didYouMean } from './suggest.ts';
 
 export function validateStack(
@@ -129,7 +131,13 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
         report(at('networks', index), ...unknownName('network', segment, segments));
     });
     service.secret_files.forEach((secret, index) => {
-      if (knownSecrets && !knownSecrets.has(secret)) {
+      if (!isSecretName(secret)) {
+        report(
+          at('secret_files', index),
+          `bad secret name "${secret}"`,
+          `a secret name is ${SECRET_NAME_RULE}`,
+        );
+      } else if (knownSecrets && !knownSecrets.has(secret)) {
         report(
           at('secret_files', index),
           `secret ${secret} is not set for service \`${name}\``,
@@ -176,23 +184,26 @@ function checkHealth(
   }
 }
 
+interface TemplatedString {
+  path: PathSegment[];
+  text: string;
+  /** Set for an argument of a command: no secret may be rendered into it. */
+  commandLine?: CommandLine;
+}
+
 /** Every string that may hold `${…}` references, with the references allowed there. */
-function templatedStrings(service: Service, name: string): { path: PathSegment[]; text: string }[] {
+function templatedStrings(service: Service, name: string): TemplatedString[] {
   const at = (...rest: PathSegment[]) => ['services', name, ...rest];
-  const strings: { path: PathSegment[]; text: string }[] = [];
+  const strings: TemplatedString[] = [];
   for (const [key, value] of Object.entries(service.env)) {
     if (typeof value === 'string') strings.push({ path: at('env', key), text: value });
   }
-  service.run?.command.forEach((text, index) =>
-    strings.push({ path: at('run', 'command', index), text }),
-  );
-  service.command?.forEach((text, index) => strings.push({ path: at('command', index), text }));
-  service.health?.exec?.command.forEach((text, index) =>
-    strings.push({ path: at('health', 'exec', 'command', index), text }),
-  );
-  service.backup?.command?.forEach((text, index) =>
-    strings.push({ path: at('backup', 'command', index), text }),
-  );
+  const command = (argv: string[] | undefined, commandLine: CommandLine, ...path: PathSegment[]) =>
+    argv?.forEach((text, index) => strings.push({ path: at(...path, index), text, commandLine }));
+  command(service.run?.command, 'process', 'run', 'command');
+  command(service.command, 'container', 'command');
+  command(service.health?.exec?.command, 'health', 'health', 'exec', 'command');
+  command(service.backup?.command, 'backup', 'backup', 'command');
   return strings;
 }
 
@@ -204,7 +215,7 @@ function checkTemplates(
   knownSecrets: ReadonlySet<string> | undefined,
   reachability: Reachability,
 ) {
-  for (const { path, text } of templatedStrings(service, name)) {
+  for (const { path, text, commandLine } of templatedStrings(service, name)) {
     let parts: Part[];
     try {
       parts = parseTemplate(text);
@@ -219,7 +230,9 @@ function checkTemplates(
       const report = (message: string, hint?: string) =>
         reportAt(path, `in \`\${${part.source}}\`: ${message}`, hint);
       if (ref.kind === 'secret') {
-        if (knownSecrets && !knownSecrets.has(ref.name)) {
+        if (commandLine) {
+          report(...secretOnCommandLine(commandLine, ref.name));
+        } else if (knownSecrets && !knownSecrets.has(ref.name)) {
           report(
             `secret ${ref.name} is not set for service \`${name}\``,
             `set it first: flotilla secrets set ${ref.name}`,
@@ -368,6 +381,22 @@ function checkBackups(stack: Stack, report: Report) {
       report(at('service'), ...unknownName('service', job.service, Object.keys(stack.services)));
     if (job.node !== undefined && !Object.hasOwn(stack.nodes, job.node))
       report(at('node'), ...unknownName('node', job.node, Object.keys(stack.nodes)));
+    // Its other references resolve when the job runs, against its service's instance.
+    job.command?.forEach((text, index) => {
+      let parts: Part[];
+      try {
+        parts = parseTemplate(text);
+      } catch (error) {
+        if (!(error instanceof InterpolationError)) throw error;
+        report(at('command', index), error.message, error.hint);
+        return;
+      }
+      for (const part of parts) {
+        if (!('ref' in part) || part.ref.kind !== 'secret') continue;
+        const [message, hint] = secretOnCommandLine('backup', part.ref.name);
+        report(at('command', index), `in \`\${${part.source}}\`: ${message}`, hint);
+      }
+    });
   }
   for (const [name, target] of Object.entries(stack.backups.targets)) {
     for (const [path, text] of [

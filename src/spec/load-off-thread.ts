@@ -1,0 +1,83 @@
+// loadStackFile on a worker thread, for the hub: `POST /v1/apply` loads the file a client
+// names, and even under the size cap a hostile file costs yaml many seconds of CPU. On a
+// worker the hub's event loop keeps serving (status, health, other nodes) meanwhile, and a
+// load that runs past its time limit is stopped with the thread.
+// One thread, started on first use and kept: starting one costs about a second (tsx compiles
+// the loader and its imports). It never keeps the process alive while idle.
+import { Worker } from 'node:worker_threads';
+import type { LoadOptions, LoadResult } from './load.ts';
+
+/** A 2,000-service stack loads in under a second; 30 s is not a stack file. */
+export const LOAD_TIMEOUT_MS = 30_000;
+
+type Reply = { result: LoadResult } | { error: string };
+
+let worker: Worker | undefined;
+/** Loads run one after the other: a time limit then measures one load, not a queue. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Same result as loadStackFile(file, options), computed on the loader thread. */
+export function loadStackFileOffThread(
+  file: string,
+  options: LoadOptions = {},
+  timeoutMs = LOAD_TIMEOUT_MS,
+): Promise<LoadResult> {
+  const load = queue.then(() => loadOnThread(file, options, timeoutMs));
+  queue = load.catch(() => undefined);
+  return load;
+}
+
+/** Stops the loader thread (the next load starts a new one). */
+export async function stopLoaderThread(): Promise<void> {
+  const stopping = worker;
+  worker = undefined;
+  await stopping?.terminate();
+}
+
+function loadOnThread(file: string, options: LoadOptions, timeoutMs: number): Promise<LoadResult> {
+  worker ??= new Worker(new URL('./load-worker.mjs', import.meta.url));
+  const thread = worker;
+  thread.ref();
+  return new Promise((resolve, reject) => {
+    const settle = () => {
+      clearTimeout(timer);
+      thread.off('message', onReply).off('error', onFailure).off('exit', onExit);
+      thread.unref();
+    };
+    const onReply = (reply: Reply) => {
+      settle();
+      if ('error' in reply) reject(new Error(`loading ${file} failed: ${reply.error}`));
+      else resolve(reply.result);
+    };
+    const onFailure = (error: Error) => {
+      settle();
+      if (worker === thread) worker = undefined;
+      reject(error);
+    };
+    const onExit = (code: number) =>
+      onFailure(new Error(`the stack file loader's thread exited with code ${code}`));
+    const timer = setTimeout(() => {
+      settle();
+      void stopLoaderThread();
+      resolve(timedOut(file, timeoutMs));
+    }, timeoutMs);
+    thread.on('message', onReply).on('error', onFailure).on('exit', onExit);
+    thread.postMessage({ file, options });
+  });
+}
+
+function timedOut(file: string, timeoutMs: number): LoadResult {
+  return {
+    ok: false,
+    diagnostics: [
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: [],
+        message: `checking the file took over ${timeoutMs / 1000} s, so it was stopped`,
+        hint: 'check that the file is your stack file: a stack of 2,000 services is checked in about a second',
+      },
+    ],
+  };
+}
