@@ -24,6 +24,7 @@ import { HEARTBEAT_MS } from '../protocol/liveness.ts';
 import { HubVerifier, RefusedMessage, signedSchema, type Signed } from '../protocol/signing.ts';
 import {
   MAX_REFUSALS,
+  reportHash,
   type InstanceStatus,
   type NodeStatus,
   type Refusal,
@@ -674,7 +675,7 @@ export class Agent {
   private report(): void {
     if (this.closed) return;
     const status = this.status();
-    const hash = statusHash(status);
+    const hash = reportHash(status);
     if (hash === this.reportedHash) return;
     this.reportedHash = hash;
     this.options.link.status(status);
@@ -683,7 +684,7 @@ export class Agent {
   /** Alive, and what it holds; a change no event announced goes out as a full report instead. */
   private heartbeat(): void {
     if (this.closed) return;
-    if (statusHash(this.status()) !== this.reportedHash) {
+    if (reportHash(this.status()) !== this.reportedHash) {
       this.report();
       return;
     }
@@ -743,9 +744,4 @@ export class Agent {
 function withHint(error: unknown): string {
   const { message, hint } = error as { message: string; hint?: unknown };
   return typeof hint === 'string' ? `${message}\nhint: ${hint}` : message;
-}
-
-/** Of a report without its time: two reports saying the same have the same hash. */
-function statusHash(status: NodeStatus): string {
-  return configHash({ ...status, at: 0 });
 }

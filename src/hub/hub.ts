@@ -3,7 +3,6 @@
 // registry — only instances an agent reports healthy, recomputed the moment a report
 // changes. A node's reports are taken as that node's only because they arrive on its own
 // subject (bus permissions); what a report claims about its sender is checked against it.
-import path from 'node:path';
 import { configHash } from '../agent/config-hash.ts';
 import type { Bus } from '../bus/client.ts';
 import type { HubLink } from '../bus/hub-link.ts';
@@ -12,7 +11,12 @@ import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
 import { busEventSchema } from '../protocol/events.ts';
 import { LIVENESS_CHECK_MS } from '../protocol/liveness.ts';
-import { heartbeatSchema, nodeStatusSchema, type NodeStatus } from '../protocol/status.ts';
+import {
+  heartbeatSchema,
+  nodeStatusSchema,
+  reportHash,
+  type NodeStatus,
+} from '../protocol/status.ts';
 import type { FromNodeKind } from '../protocol/subjects.ts';
 import { sealTo, type SecretStore } from '../secrets/store.ts';
 import { createHash } from 'node:crypto';
@@ -145,7 +149,7 @@ export class Hub {
       );
       return;
     }
-    this.reportHashes.set(node, configHash({ ...status.data, at: 0 }));
+    this.reportHashes.set(node, reportHash(value as object));
     this.statuses.set(node, { ...status.data, at: now });
     void this.publishDerived();
   }

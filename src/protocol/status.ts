@@ -3,6 +3,7 @@
 // goes out when something in it changes; in between, a small heartbeat says the node is alive
 // and which revisions it holds. The hub takes the node from the subject, never from the value.
 import { z } from 'zod';
+import { configHash } from '../agent/config-hash.ts';
 
 /** How many refusals a status keeps: enough to see a pattern, small enough to send often. */
 export const MAX_REFUSALS = 5;
@@ -71,3 +72,11 @@ export type InstanceStatus = z.infer<typeof instanceStatusSchema>;
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export type Refusal = z.infer<typeof refusalSchema>;
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/**
+ * Of a report as sent, without its time: the agent puts it in its heartbeat, the hub
+ * compares it with the report it holds (hashed as received, not as a schema rebuilt it).
+ */
+export function reportHash(report: object): string {
+  return configHash({ ...report, at: 0 });
+}
