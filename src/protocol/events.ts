@@ -4,7 +4,10 @@ import { z } from 'zod';
 
 export const busEventSchema = z.object({
   /** Dotted lowercase, e.g. `health.changed`, `deploy.finished`. */
-  type: z.string().regex(/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/).max(100),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/)
+    .max(100),
   /** ms since epoch */
   at: z.number().int().nonnegative(),
   node: z.string().max(100).optional(),

@@ -78,7 +78,10 @@ export class HubSigningKey {
     const pem = await readOrCreateSecretFile(file, {
       what: 'hub signing key (Ed25519, PKCS#8 PEM)',
       create: () =>
-        generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+        generateKeyPairSync('ed25519').privateKey.export({
+          type: 'pkcs8',
+          format: 'pem',
+        }) as string,
       isValid: isEd25519PrivateKey,
     });
     const key = createPrivateKey(pem);
@@ -98,7 +101,10 @@ export class HubVerifier {
 
   constructor(publicKey: string) {
     try {
-      this.key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey }, format: 'jwk' });
+      this.key = createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: publicKey },
+        format: 'jwk',
+      });
     } catch {
       throw new Error('the hub signing key in this node’s membership is not an Ed25519 key');
     }
@@ -107,10 +113,7 @@ export class HubVerifier {
   /** The message inside `signed` if the hub signed it for `node`; RefusedMessage otherwise. */
   open(signed: Signed, node: string): SignedMessage {
     const signature = Buffer.from(signed.sig, 'base64url');
-    if (
-      signature.length !== 64 ||
-      !verify(null, Buffer.from(signed.payload), this.key, signature)
-    )
+    if (signature.length !== 64 || !verify(null, Buffer.from(signed.payload), this.key, signature))
       throw new RefusedMessage("bad signature: not signed by this cluster's hub");
     let message: SignedMessage;
     try {
