@@ -4,7 +4,7 @@
 import type { ResolvedJob } from './job.ts';
 import { readJobRecord, type JobRecord } from './records.ts';
 import { sourceContext, type RunOptions } from './run.ts';
-import { jobTags } from './sources/source.ts';
+import { isSafetySnapshot, jobTags } from './sources/source.ts';
 
 export interface SnapshotRow {
   job: string;
@@ -14,6 +14,8 @@ export interface SnapshotRow {
   bytes_processed?: number;
   bytes_added?: number;
   verified?: JobRecord['verified'][string];
+  /** Taken of the live data just before a restore replaced it. */
+  safety?: true;
 }
 
 export async function listSnapshots(job: ResolvedJob, options: RunOptions): Promise<SnapshotRow[]> {
@@ -31,6 +33,7 @@ export async function listSnapshots(job: ResolvedJob, options: RunOptions): Prom
       time: snapshot.time,
       ...(run ? { bytes_processed: run.bytes_processed, bytes_added: run.bytes_added } : {}),
       ...(verified ? { verified } : {}),
+      ...(isSafetySnapshot(snapshot) ? { safety: true as const } : {}),
     };
   });
 }

@@ -7,7 +7,7 @@ import { configHash } from '../agent/config-hash.ts';
 import { BackupError } from './backup-error.ts';
 import type { BackupEvent } from './events.ts';
 import type { ResolvedJob } from './job.ts';
-import { restoreJob } from './restore.ts';
+import { restoreJob, type RestoreResult } from './restore.ts';
 import { runBackup } from './run.ts';
 import { BackupScheduler } from './scheduler.ts';
 import { verifyJob } from './verify.ts';
@@ -18,10 +18,12 @@ export const backupRequestSchema = z.object({
   action: z.enum(['run', 'verify', 'restore']),
   snapshot: z.string().optional(),
   into: z.string().optional(),
+  /** The job's name: a restore over live data without it is refused here, on the node. */
+  confirm: z.string().optional(),
 });
 export type BackupRequest = z.infer<typeof backupRequestSchema>;
 
-export type BackupAnswer = { event: BackupEvent } | { restored: string };
+export type BackupAnswer = { event: BackupEvent } | RestoreResult;
 
 export interface NodeBackupsOptions {
   /** The node's state dir: backup records and restic's cache live under it. */
@@ -68,8 +70,7 @@ export class NodeBackups {
     const job = this.jobs.find((candidate) => candidate.name === request.job);
     if (!job) throw new BackupError(`backup job ${request.job} does not run on this node`);
     const options = { stateDir: this.options.stateDir };
-    if (request.action === 'restore')
-      return { restored: await restoreJob(job, { ...options, ...request }) };
+    if (request.action === 'restore') return restoreJob(job, { ...options, ...request });
     const event = await (request.action === 'run'
       ? runBackup(job, options)
       : verifyJob(job, options));

@@ -12,7 +12,7 @@ import { backupsDir, updateJobRecord } from './records.ts';
 import { Restic } from './restic.ts';
 import { inRepositoryQueue } from './repository-queue.ts';
 import { SOURCES } from './sources/index.ts';
-import { jobTags, type SourceContext } from './sources/source.ts';
+import { jobTags, snapshotLabels, type SourceContext } from './sources/source.ts';
 
 export interface RunOptions {
   /** The stack's state dir: records and restic's cache live under it. */
@@ -48,7 +48,7 @@ export async function runBackup(job: ResolvedJob, options: RunOptions): Promise<
       // Backup and retention in one hold of the repository (see repository-queue.ts).
       inRepositoryQueue(job.target.repository, async () => {
         await context.restic.ensureRepository();
-        const summary = await SOURCES[job.source.kind].backup(context);
+        const summary = await SOURCES[job.source.kind].backup(context, snapshotLabels(job));
         const removed = await context.restic.applyRetention(job.keep, jobTags(job), job.timezone);
         return { summary, removed };
       }),

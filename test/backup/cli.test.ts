@@ -79,7 +79,7 @@ describe('flotilla backup', () => {
     expect(table.stdout).toContain(`yes (3 tables, ${rows} rows)`);
 
     await db.query('DROP TABLE events, orders, customers');
-    const restore = await backup('restore', 'db');
+    const restore = await backup('restore', 'db', '--yes');
     expectClean(restore);
     expect(restore.code).toBe(0);
     expect(restore.stdout).toMatch(/^✓ restore db: snapshot [0-9a-f]{8} of .*: restored database/);
@@ -109,11 +109,13 @@ describe('flotilla backup', () => {
     expect(result.stderr).toMatch(/^ {2}hint: .*password/m);
     expect(result.stderr + result.stdout).not.toContain(wrong);
     expectClean(result);
-    // Back to the right password: the one snapshot is still there, unharmed.
+    // Back to the right password: the run's snapshot and the restore's safety snapshot
+    // are still there, unharmed.
     await flotilla(['secrets', 'rollback', 'RESTIC_PASSWORD', '-f', file], env);
     const listed = await backup('list', '--json');
     expect(JSON.parse(listed.stdout)).toMatchObject([
       { job: 'db', verified: { ok: true }, bytes_processed: expect.any(Number) },
+      { job: 'db', safety: true },
     ]);
   }, 60_000);
 });

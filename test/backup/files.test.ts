@@ -88,14 +88,19 @@ describe('a files backup', () => {
 
     await rm(data, { recursive: true });
     const into = path.join(dir, 'restored');
-    expect(await restoreJob(jobs.app!, { ...options(), into })).toContain(`under ${into}`);
+    expect((await restoreJob(jobs.app!, { ...options(), into })).restored).toContain(
+      `under ${into}`,
+    );
     const restored = path.join(into, data);
     expect(await tree(restored, KEPT)).toEqual(original);
     await expect(readFile(path.join(restored, 'nested', 'scratch.tmp'))).rejects.toThrow('ENOENT');
   }, 30_000);
 
-  it('needs --into to restore', async () => {
+  it('needs --into to restore, and confirmation to put the files back in place', async () => {
     await expect(restoreJob(jobs.app!, options())).rejects.toThrow('needs --into');
+    await expect(restoreJob(jobs.app!, { ...options(), into: '/' })).rejects.toThrow(
+      `restoring app replaces the live files ${data}: not confirmed, nothing was changed`,
+    );
   });
 
   it('verify restores into a temp dir and checks every file', async () => {

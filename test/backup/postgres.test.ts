@@ -125,13 +125,17 @@ describe('a PostgreSQL backup to S3 (s3rver over HTTPS)', () => {
   it('restores into the service after the tables are dropped, identical to the row', async () => {
     await db.query('DROP TABLE events; DROP TABLE orders; DROP TABLE customers;');
     await expect(checksums(db)).rejects.toThrow(/does not exist/);
-    const done = await restoreJob(job, options());
-    expect(done).toContain('restored database postgres of db');
+    const done = await restoreJob(job, { ...options(), confirm: 'db' });
+    expect(done.restored).toContain('restored database postgres of db');
+    expect(done.safety).toMatch(/^[0-9a-f]{8}$/);
     expect(await checksums(db)).toEqual(original);
   }, 60_000);
 
   it('restores into a new database by name, and refuses an existing one', async () => {
-    await restoreJob(job, { ...options(), into: 'copy' });
+    // A new database replaces nothing: no confirmation, no safety snapshot.
+    expect(await restoreJob(job, { ...options(), into: 'copy' })).toEqual({
+      restored: expect.stringContaining('restored into the new database copy') as string,
+    });
     expect(await checksums(db, 'copy')).toEqual(original);
     await expect(restoreJob(job, { ...options(), into: 'copy' })).rejects.toThrow(
       'database copy already exists',

@@ -116,13 +116,14 @@ describe('a Redis backup', () => {
   it('restores every key into the running server, replacing what is there', async () => {
     await client.flushall();
     await client.set('junk', 'written after the backup');
-    const done = await restoreJob(job, { stateDir: dir });
-    expect(done).toContain(`restored ${2 * KEYS_PER_DB} keys into redis`);
+    const done = await restoreJob(job, { stateDir: dir, confirm: 'redis' });
+    expect(done.restored).toContain(`restored ${2 * KEYS_PER_DB} keys into redis`);
+    expect(done.safety).toMatch(/^[0-9a-f]{8}$/);
     expect(await fingerprint()).toEqual(original);
     expect(await client.exists('junk')).toBe(0);
   }, 30_000);
 
-  it('verify loads the latest RDB into a scratch redis-server and counts its keys', async () => {
+  it('verify loads the latest RDB (not the safety snapshot) into a scratch redis-server and counts its keys', async () => {
     const event = await verifyJob(job, { stateDir: dir });
     expect(event).toMatchObject({
       type: 'backup.verified',
@@ -132,7 +133,7 @@ describe('a Redis backup', () => {
 
   it('restores the RDB file to a path, never over an existing file', async () => {
     const target = path.join(dir, 'restored.rdb');
-    expect(await restoreJob(job, { stateDir: dir, into: target })).toContain(target);
+    expect((await restoreJob(job, { stateDir: dir, into: target })).restored).toContain(target);
     const rdb = await readFile(target);
     expect(rdb.subarray(0, 5).toString()).toBe('REDIS');
     await expect(restoreJob(job, { stateDir: dir, into: target })).rejects.toThrow('exists');

@@ -4,10 +4,11 @@ import { BackupError } from '../backup-error.ts';
 import { baseEnv } from '../child.ts';
 import type { Snapshot } from '../restic-output.ts';
 import { verifyRestoredFiles } from './restored-files.ts';
-import { dumpToPath, snapshotLabels, type BackupSource, type SourceContext } from './source.ts';
+import type { SnapshotLabels } from '../restic.ts';
+import { dumpToPath, type BackupSource, type SourceContext } from './source.ts';
 
 export const commandSource: BackupSource = {
-  backup({ job, restic }: SourceContext) {
+  backup({ job, restic }: SourceContext, labels: SnapshotLabels) {
     if (job.source.kind !== 'command') throw new Error(`${job.name} is not a command job`);
     const argv = job.source.command;
     return restic.backupStream(
@@ -17,9 +18,12 @@ export const commandSource: BackupSource = {
         step: { argv, options: { env: baseEnv(), cwd: job.cwd } },
       },
       `${job.name}.out`,
-      snapshotLabels(job),
+      labels,
     );
   },
+
+  // Its output only ever goes to a new file.
+  replaces: () => undefined,
 
   async restore(context: SourceContext, snapshot: Snapshot, into: string | undefined) {
     if (into === undefined)

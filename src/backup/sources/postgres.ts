@@ -7,10 +7,10 @@ import type { ResolvedJob } from '../job.ts';
 import { LocalPostgres } from '../local-postgres.ts';
 import { withPg, type PgServer } from '../pg-client.ts';
 import type { Snapshot } from '../restic-output.ts';
+import type { SnapshotLabels } from '../restic.ts';
 import {
   dumpToPath,
   isPath,
-  snapshotLabels,
   streamedFile,
   type BackupSource,
   type SourceContext,
@@ -75,7 +75,7 @@ async function countRows(server: PgServer, database: string): Promise<Verified> 
 }
 
 export const postgresSource: BackupSource = {
-  backup({ job, restic }: SourceContext) {
+  backup({ job, restic }: SourceContext, labels: SnapshotLabels) {
     const source = postgresOf(job);
     return restic.backupStream(
       {
@@ -92,8 +92,13 @@ export const postgresSource: BackupSource = {
         },
       },
       `${source.database}.pgdump`,
-      snapshotLabels(job),
+      labels,
     );
+  },
+
+  replaces(job: ResolvedJob, into: string | undefined) {
+    if (into !== undefined && into !== job.service) return undefined;
+    return `the live database ${postgresOf(job).database} of ${job.service ?? 'the service'}`;
   },
 
   async restore(context: SourceContext, snapshot: Snapshot, into: string | undefined) {

@@ -9,13 +9,8 @@ import type { ResolvedJob } from '../job.ts';
 import { LocalRedis } from '../local-redis.ts';
 import { withRedis, type RedisAddress } from '../redis-client.ts';
 import type { Snapshot } from '../restic-output.ts';
-import {
-  dumpToPath,
-  isPath,
-  snapshotLabels,
-  type BackupSource,
-  type SourceContext,
-} from './source.ts';
+import type { SnapshotLabels } from '../restic.ts';
+import { dumpToPath, isPath, type BackupSource, type SourceContext } from './source.ts';
 
 const SAVE_TIMEOUT_MS = 30 * 60_000;
 const POLL_MS = 100;
@@ -132,10 +127,16 @@ async function withSnapshotLoaded<T>(
 }
 
 export const redisSource: BackupSource = {
-  async backup({ job, restic }: SourceContext) {
+  async backup({ job, restic }: SourceContext, labels: SnapshotLabels) {
     const source = redisOf(job);
     const file = await withRedis(source, freshRdb);
-    return restic.backupStream({ kind: 'file', path: file }, 'dump.rdb', snapshotLabels(job));
+    return restic.backupStream({ kind: 'file', path: file }, 'dump.rdb', labels);
+  },
+
+  replaces(job: ResolvedJob, into: string | undefined) {
+    // A path gets a new file; any other name is refused by restore.
+    if (into !== undefined && into !== job.service) return undefined;
+    return `every key of ${job.service ?? 'the service'}`;
   },
 
   async restore(context: SourceContext, snapshot: Snapshot, into: string | undefined) {

@@ -19,7 +19,12 @@ export interface Verified {
 }
 
 export interface BackupSource {
-  backup(context: SourceContext): Promise<BackupSummary>;
+  backup(context: SourceContext, labels: SnapshotLabels): Promise<BackupSummary>;
+  /**
+   * What restoring into `into` (what the user passed with --into, if anything) would
+   * replace of the live data, for a person; undefined when it only writes something new.
+   */
+  replaces(job: ResolvedJob, into: string | undefined): string | undefined;
   /** Restores `snapshot`; `into` is what the user passed (--into), if anything. */
   restore(context: SourceContext, snapshot: Snapshot, into: string | undefined): Promise<string>;
   /** Restores `snapshot` somewhere disposable and checks what came back. */
@@ -31,16 +36,37 @@ export function jobTags(job: ResolvedJob): string[] {
   return [`stack=${job.stack}`, `job=${job.name}`, `kind=${job.source.kind}`];
 }
 
-export function snapshotLabels(job: ResolvedJob): SnapshotLabels {
-  return { tags: jobTags(job), host: job.node };
+/**
+ * The extra tag of a safety snapshot: the live data as it was just before a restore
+ * replaced it. Retention keeps these as a group of their own (`--group-by tags`), so they
+ * never push a job's regular snapshots out.
+ */
+export const SAFETY_TAG = 'safety';
+
+export function snapshotLabels(job: ResolvedJob, extraTags: string[] = []): SnapshotLabels {
+  return { tags: [...jobTags(job), ...extraTags], host: job.node };
 }
 
-/** The snapshot `id` (full or short) of the job, or its latest. */
+export function isSafetySnapshot(snapshot: Snapshot): boolean {
+  return snapshot.tags?.includes(SAFETY_TAG) ?? false;
+}
+
+/**
+ * The snapshot `id` (full or short) of the job, or its latest regular one: the latest is
+ * never a safety snapshot, or a second `restore` would quietly undo the first.
+ */
 export async function jobSnapshot({ job, restic }: SourceContext, id?: string): Promise<Snapshot> {
   const snapshots = await restic.snapshots(jobTags(job));
   const found =
-    id === undefined ? snapshots.at(-1) : snapshots.find((snapshot) => snapshot.id.startsWith(id));
+    id === undefined
+      ? snapshots.filter((snapshot) => !isSafetySnapshot(snapshot)).at(-1)
+      : snapshots.find((snapshot) => snapshot.id.startsWith(id));
   if (found) return found;
+  if (id === undefined && snapshots.length > 0)
+    throw new BackupError(
+      `job ${job.name} has only safety snapshots`,
+      `name one with --snapshot (flotilla backup list ${job.name}), or make one: flotilla backup run ${job.name}`,
+    );
   throw new BackupError(
     id === undefined
       ? `job ${job.name} has no snapshot yet`

@@ -1,11 +1,20 @@
 // `flotilla backup`: run a job now (or all of them), list snapshots with their figures,
 // restore one, verify the latest by restoring it into a scratch server. Every run prints
-// its event; any failure names the job, gives a hint where there is one, and exits 1.
+// its event; any failure names the job, gives a hint where there is one, and exits 1. A
+// restore over live data needs --yes (or the job's name typed at the terminal): without
+// it, exit 2 and nothing changes; with it, the safety snapshot taken first is named.
+import { createInterface } from 'node:readline/promises';
 import { BackupError } from '../../backup/backup-error.ts';
 import { formatBytes, type BackupEvent } from '../../backup/events.ts';
 import { jobNames, jobSecretNames, resolveJob, type ResolvedJob } from '../../backup/job.ts';
 import { listSnapshots, type SnapshotRow } from '../../backup/list.ts';
-import { restoreJob } from '../../backup/restore.ts';
+import { restoreJob, type RestoreResult } from '../../backup/restore.ts';
+import {
+  assertConfirmed,
+  ConfirmationRequired,
+  liveDataReplaced,
+  restoreBackCommand,
+} from '../../backup/restore-guard.ts';
 import { runBackup } from '../../backup/run.ts';
 import { verifyJob } from '../../backup/verify.ts';
 import type { BackupAnswer, BackupRequest } from '../../backup/node-backups.ts';
@@ -19,7 +28,7 @@ import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
 
 const USAGE = `flotilla backup run <job>|--all [-f flotilla.yml]
        flotilla backup list [job] [--json]
-       flotilla backup restore <job> [--snapshot ID] [--into <service|database|path>]
+       flotilla backup restore <job> [--snapshot ID] [--into <service|database|path>] [--yes]
        flotilla backup verify <job>|--all`;
 
 /** The named jobs (every job when `name` is undefined), resolved with their secrets. */
@@ -74,7 +83,7 @@ function snapshotTable(rows: SnapshotRow[], output: Output): string {
       ['TIME', 'JOB', 'SNAPSHOT', 'SIZE', 'ADDED', 'VERIFIED'],
       ...rows.map((row) => [
         row.time.slice(0, 19).replace('T', ' '),
-        row.job,
+        row.safety ? `${row.job} (safety)` : row.job,
         row.snapshot,
         bytes(row.bytes_processed),
         bytes(row.bytes_added),
@@ -100,6 +109,32 @@ async function hubOfCluster(loaded: LoadedStack): Promise<HubClient | undefined>
   return new HubClient(endpoint);
 }
 
+/** The job's name if the restore is confirmed: by --yes, or typed at the terminal. */
+async function confirmation(
+  job: ResolvedJob,
+  into: string | undefined,
+  yes: boolean,
+  output: Output,
+): Promise<string | undefined> {
+  if (yes) return job.name;
+  const replaced = liveDataReplaced(job, into);
+  if (replaced === undefined || !process.stdin.isTTY) return undefined;
+  const prompt = createInterface({ input: process.stdin, output: output.err });
+  // Ctrl-D or Ctrl-C at the prompt is a no (the question alone would wait forever).
+  const closed = new AbortController();
+  prompt.once('close', () => closed.abort());
+  prompt.once('SIGINT', () => prompt.close());
+  try {
+    const question = `restoring ${job.name} replaces ${replaced} (a safety snapshot of it is taken first).\ntype the job name to go on: `;
+    return (await prompt.question(question, { signal: closed.signal })).trim();
+  } catch (error) {
+    if (closed.signal.aborted) return undefined;
+    throw error;
+  } finally {
+    prompt.close();
+  }
+}
+
 function onItsNode(
   hub: HubClient,
   job: ResolvedJob,
@@ -116,6 +151,7 @@ export const backupCommand: CommandSpec = {
     json: { type: 'boolean' },
     snapshot: { type: 'string' },
     into: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
   },
   allowPositionals: true,
   async run({ values, positionals }, output: Output) {
@@ -155,15 +191,20 @@ export const backupCommand: CommandSpec = {
       }
       if (verb === 'restore') {
         const job = jobs[0]!;
-        const request = {
-          snapshot: values.snapshot as string | undefined,
-          into: values.into as string | undefined,
-        };
-        const done = hub
-          ? ((await onItsNode(hub, job, { action: 'restore', ...request })) as { restored: string })
-              .restored
+        const into = values.into as string | undefined;
+        const confirm = await confirmation(job, into, values.yes === true, output);
+        // The node checks again; checking here too spares asking it for a sure refusal.
+        assertConfirmed(job, into, confirm);
+        const request = { snapshot: values.snapshot as string | undefined, into, confirm };
+        const result = hub
+          ? ((await onItsNode(hub, job, { action: 'restore', ...request })) as RestoreResult)
           : await naming(job, restoreJob(job, { ...options, ...request }));
-        writeLine(output.out, `${output.color.green('✓')} restore ${name}: ${done}`);
+        writeLine(output.out, `${output.color.green('✓')} restore ${name}: ${result.restored}`);
+        if (result.safety !== undefined)
+          writeLine(
+            output.out,
+            `  safety snapshot ${result.safety} holds the data as it was before; to put it back: ${restoreBackCommand(job.name, result.safety, into)}`,
+          );
         return 0;
       }
       let failures = 0;
@@ -183,7 +224,7 @@ export const backupCommand: CommandSpec = {
       writeLine(output.err, `flotilla backup ${verb}: ${(error as Error).message}`);
       if (error instanceof BackupError && error.hint !== undefined)
         writeLine(output.err, `hint: ${error.hint}`);
-      return 1;
+      return error instanceof ConfirmationRequired ? 2 : 1;
     }
   },
 };
