@@ -1,4 +1,5 @@
 // The human view of a plan: what runs where, in which order, reachable how, for how much.
+import { localSegmentsRuleset } from '../plan/local-segments.ts';
 import type { Plan } from '../plan/plan.ts';
 import { maskSecrets, table, type Output } from './output.ts';
 
@@ -100,7 +101,8 @@ export function renderPlan(plan: Plan, output: Output): string {
       (plan.reachability.grants.length === 0
         ? '  (nothing reaches anything)'
         : table([['TO', 'PORTS', 'FROM', 'VIA'], ...groupedGrants(plan)], header)) +
-        `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}`,
+        `\n  internet egress: ${plan.reachability.egress.join(', ') || 'none'}` +
+        plan.reachability.enforcement.map((note) => `\n  ${note}`).join(''),
     ),
   );
   parts.push(
@@ -108,7 +110,8 @@ export function renderPlan(plan: Plan, output: Output): string {
       output,
       'Firewall',
       `  one nftables table \`inet flotilla\` per node: ${Object.keys(plan.firewall).join(', ')}` +
-        `\n  see a ruleset with: flotilla plan --show firewall:<node>`,
+        `\n  see a ruleset with: flotilla plan --show firewall:<node>` +
+        `\n  segments between the services of one node: flotilla plan --show segments:<node>`,
     ),
   );
   if (plan.acl)
@@ -139,7 +142,7 @@ function groupedGrants(plan: Plan): string[][] {
   });
 }
 
-/** One artifact of the plan, raw, for `--show`: caddy[:node], firewall:<node>, acl, desired[:node]. */
+/** One artifact of the plan, raw, for `--show`: caddy[:node], firewall:<node>, segments:<node>, acl, desired[:node]. */
 export function planArtifact(plan: Plan, what: string): { text: string } | { error: string } {
   const [kind, node] = what.split(':');
   const pick = <T>(record: Record<string, T>, label: string): T | { error: string } => {
@@ -164,12 +167,18 @@ export function planArtifact(plan: Plan, what: string): { text: string } | { err
     case 'desired':
       value = pick(plan.desired, 'desired state');
       break;
+    case 'segments': {
+      // As the agent renders it on a machine that mounts cgroup2 at /sys/fs/cgroup.
+      const desired = pick(plan.desired, 'desired state');
+      value = 'error' in desired ? desired : localSegmentsRuleset(desired.segments!);
+      break;
+    }
     case 'acl':
       value = plan.acl ?? { error: 'no Tailscale ACL: the mesh provider is not tailscale' };
       break;
     default:
       return {
-        error: `unknown artifact "${what}": use caddy[:node], firewall[:node], desired[:node] or acl`,
+        error: `unknown artifact "${what}": use caddy[:node], firewall[:node], segments[:node], desired[:node] or acl`,
       };
   }
   if (

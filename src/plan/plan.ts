@@ -8,10 +8,11 @@ import { desiredState, type DesiredNode, type DesiredOptions } from './desired.t
 import { firewallRuleset } from './firewall.ts';
 import { serviceAccess } from './firewall-access.ts';
 import { groupBy } from './group-by.ts';
+import { segmentEnforcement } from './local-segments.ts';
 import { allocateMeshAddresses } from './mesh-addresses.ts';
 import { startupWaves } from './order.ts';
 import { placeInstances } from './placement.ts';
-import { computeReachability, type Grant, type Source } from './reachability.ts';
+import { computeReachability, describeSource, type Grant } from './reachability.ts';
 import { routeTable, type RouteEntry } from './routes.ts';
 import { tailscaleAcl, type TailscalePolicy } from './tailscale-acl.ts';
 
@@ -40,22 +41,11 @@ export interface Plan {
   reachability: {
     grants: { from: string; to: string; ports: string[]; via: string }[];
     egress: string[];
+    /** What enforces the grants, and what it does not cover. */
+    enforcement: string[];
   };
   acl: TailscalePolicy | null;
   cost: CostReport;
-}
-
-export function describeSource(source: Source): string {
-  switch (source.kind) {
-    case 'service':
-      return source.service;
-    case 'node':
-      return `node:${source.node}`;
-    case 'gateway':
-      return 'gateway';
-    case 'cidr':
-      return source.cidr;
-  }
 }
 
 function describeGrant(grant: Grant) {
@@ -119,7 +109,11 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
         }),
       ]),
     ),
-    reachability: { grants: reachability.grants.map(describeGrant), egress: reachability.egress },
+    reachability: {
+      grants: reachability.grants.map(describeGrant),
+      egress: reachability.egress,
+      enforcement: segmentEnforcement(stack),
+    },
     acl: tailscaleAcl({ stack, instances, reachability }),
     cost: monthlyCost(stack),
   };

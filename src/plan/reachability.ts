@@ -50,6 +50,20 @@ export function classifySource(stack: Stack, entry: string): Source | undefined 
   return cidr === undefined ? undefined : { kind: 'cidr', cidr };
 }
 
+/** A source as the stack file names it: `api`, `node:ops`, `gateway`, `10.0.0.0/8`. */
+export function describeSource(source: Source): string {
+  switch (source.kind) {
+    case 'service':
+      return source.service;
+    case 'node':
+      return `node:${source.node}`;
+    case 'gateway':
+      return 'gateway';
+    case 'cidr':
+      return source.cidr;
+  }
+}
+
 /** `redis` → all of redis's ports; `redis.main` → that one. */
 export function parseAllowTarget(target: string): { service: string; port?: string } {
   const dot = target.indexOf('.');

@@ -81,6 +81,7 @@ describe('desired state per node', () => {
       command: ['node', 'server.js'],
       cwd: '/srv/stack/apps/api',
       env_files: ['/srv/stack/apps/api/.env'],
+      cgroup: 'flotilla/demo/compute/api',
     });
     expect(desired.storage!.instances[0]!.runtime).toEqual({
       kind: 'process',
@@ -88,6 +89,7 @@ describe('desired state per node', () => {
       cwd: '/srv/stack',
       env_files: [],
       user: 'postgres',
+      cgroup: 'flotilla/demo/storage/db',
     });
     expect(
       desired.compute!.instances.find((instance) => instance.service === 'cache')!.runtime,

@@ -1,9 +1,9 @@
 // The agent's supervisor for one native-process instance. It spawns the command in its own
-// process group with exactly the environment it was given and its output going straight to
-// the instance's log file, restarts it with PM2-style backoff, stops it gracefully, and
-// leaves it running when the agent goes away, so that the next agent adopts it instead of
-// starting a duplicate.
-import { spawn, type ChildProcess } from 'node:child_process';
+// process group (and, when told, in its service's cgroup: its local network segment) with
+// exactly the environment it was given and its output going straight to the instance's log
+// file, restarts it with PM2-style backoff, stops it gracefully, and leaves it running when
+// the agent goes away, so that the next agent adopts it instead of starting a duplicate.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import {
   openLogFile,
   rotateLog,
 } from './log-files.ts';
+import { cgroup2Mount, cgroupOf, CgroupError, startInCgroup } from './cgroup.ts';
 import { isRunning, readProcStat, signalGroup } from './proc.ts';
 import { stopRecordedInstance, terminateGroup, type StopPolicy } from './terminate.ts';
 import { resolveUser } from './users.ts';
@@ -39,6 +40,12 @@ export interface ProcessSpec {
   env: Record<string, string>;
   /** System user to run as: `name` or `name:group`. */
   user?: string;
+  /**
+   * The cgroup2 cgroup (relative to the cgroup2 root, e.g. `flotilla/<stack>/<node>/<service>`)
+   * the process is started in: its local network segment. A start that cannot enter it
+   * fails; a running process found outside it is replaced.
+   */
+  cgroup?: string;
   stop: StopPolicy;
   restart: RestartPolicy;
   logDir: string;
@@ -102,6 +109,12 @@ interface Running {
 
 /** Instance ids name files: no separators, no dot-dot. */
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function requireCgroup2(): string {
+  const mount = cgroup2Mount();
+  if (mount === undefined) throw new CgroupError('cgroup2 is not mounted on this machine');
+  return mount;
+}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -230,7 +243,7 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
       await mkdir(this.spec.stateDir, { recursive: true, mode: 0o700 });
       await this.rotateLogs();
       previous = mayAdopt ? this.liveRecord() : undefined;
-      if (previous && previous.specHash !== this.specHash) {
+      if (previous && (previous.specHash !== this.specHash || !this.inItsCgroup(previous.pid))) {
         // An outdated copy of this instance is still running: replace it, never run two.
         await terminateGroup(previous.pid, previous.stop);
         previous = undefined;
@@ -248,6 +261,11 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
   private liveRecord(): InstanceRecord | undefined {
     const record = readInstanceRecord(this.spec.stateDir, this.spec.id);
     return record && isRunning(record.pid, record.startTime) ? record : undefined;
+  }
+
+  /** Whether `pid` runs in the spec's cgroup (or the spec has none). */
+  private inItsCgroup(pid: number): boolean {
+    return this.spec.cgroup === undefined || cgroupOf(pid) === `/${this.spec.cgroup}`;
   }
 
   private adopt(record: InstanceRecord): void {
@@ -271,7 +289,7 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
     try {
       const user = this.spec.user === undefined ? undefined : resolveUser(this.spec.user);
       fd = openLogFile(this.logFile);
-      child = spawn(program, args, {
+      const options: SpawnOptions = {
         cwd: this.spec.cwd,
         env: this.spec.env,
         // Its own process group, so a stop reaches everything it started; and no tie to
@@ -279,7 +297,10 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
         detached: true,
         stdio: ['ignore', fd, fd],
         ...(user && { uid: user.uid, gid: user.gid }),
-      });
+      };
+      const start = () => spawn(program, args, options);
+      const cgroup = this.spec.cgroup;
+      child = cgroup === undefined ? start() : startInCgroup(requireCgroup2(), cgroup, start);
     } catch (error) {
       this.onExit(undefined, { code: null, signal: null }, describe(error));
       return;

@@ -1,0 +1,100 @@
+// Enforces a node's local segments (plan's policy, in the desired state) on this machine:
+// makes each native service's cgroup, then loads the stack's output-chain table, rendered
+// with where this machine mounts cgroup2. Single node or cluster alike: this table is the
+// only firewall `flotilla up` touches, and it matches only processes in Flotilla's cgroups.
+// nft turns each cgroup path into an id when the table is loaded, so it is loaded again
+// whenever a cgroup's id changes (one made again), not only when the policy does; until
+// then the table's catch-all keeps a remade cgroup away from every service port.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  CGROUP_ROOT,
+  localSegmentsRuleset,
+  localSegmentsTable,
+  nodeCgroup,
+  serviceCgroup,
+  type LocalSegments,
+} from '../plan/local-segments.ts';
+import { configHash } from './config-hash.ts';
+import { loadNftScript } from './nftables.ts';
+import { cgroup2Mount, ensureCgroup, removeCgroup } from './process/cgroup.ts';
+
+export class SegmentEnforcer {
+  /** Why segments cannot be enforced on this machine; undefined when they can. */
+  readonly unavailable: string | undefined;
+  private readonly mount: string | undefined;
+  /** Fingerprint of the policy, mount and cgroup ids last loaded. */
+  private applied: string | undefined;
+
+  constructor() {
+    this.mount = cgroup2Mount();
+    this.unavailable =
+      process.getuid?.() !== 0
+        ? 'the agent does not run as root'
+        : this.mount === undefined
+          ? 'cgroup2 is not mounted (see /proc/self/mountinfo)'
+          : undefined;
+  }
+
+  /** The cgroup an instance starts in (the desired state's), when segments are enforced here. */
+  cgroupFor(cgroup: string | undefined): string | undefined {
+    return this.unavailable === undefined ? cgroup : undefined;
+  }
+
+  /**
+   * Makes the cgroups and loads the table, unless nothing changed since the last load.
+   * Call it before starting instances: a connection opened before the table exists is not
+   * cut by it later. A node without native services gets no table.
+   */
+  async apply(segments: LocalSegments): Promise<void> {
+    const mount = this.mount;
+    if (this.unavailable !== undefined || mount === undefined) return;
+    const ids = [
+      ensureCgroup(mount, CGROUP_ROOT),
+      ...segments.services.map(({ service }) =>
+        ensureCgroup(mount, serviceCgroup(segments.stack, segments.node, service)),
+      ),
+    ];
+    const hash = configHash({ segments, mount, ids });
+    if (hash === this.applied) return;
+    await loadNftScript(
+      segments.services.length === 0
+        ? withoutTable(segments.stack)
+        : localSegmentsRuleset(segments, mount),
+    );
+    this.applied = hash;
+    this.removeCgroups(segments, new Set(segments.services.map(({ service }) => service)));
+  }
+
+  /** Removes the table and, once their processes are gone, this node's service cgroups. */
+  async remove(segments: LocalSegments): Promise<void> {
+    const mount = this.mount;
+    if (this.unavailable !== undefined || mount === undefined) return;
+    await loadNftScript(withoutTable(segments.stack));
+    this.applied = undefined;
+    this.removeCgroups(segments, new Set());
+    const node = nodeCgroup(segments.stack, segments.node);
+    for (const cgroup of [node, path.dirname(node), CGROUP_ROOT]) removeCgroup(mount, cgroup);
+  }
+
+  /** Best effort: a cgroup that still holds a process stays, and goes on a later call. */
+  private removeCgroups(segments: LocalSegments, keep: ReadonlySet<string>): void {
+    const node = nodeCgroup(segments.stack, segments.node);
+    let entries;
+    try {
+      entries = readdirSync(path.join(this.mount!, node), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && !keep.has(entry.name))
+        removeCgroup(this.mount!, path.join(node, entry.name));
+    }
+  }
+}
+
+/** Deletes the stack's table whether or not it exists, in one nft transaction. */
+function withoutTable(stack: string): string {
+  const table = localSegmentsTable(stack);
+  return `table inet ${table} {}\ndelete table inet ${table}\n`;
+}
