@@ -19,12 +19,16 @@ import { configHash } from './config-hash.ts';
 import { loadNftScript } from './nftables.ts';
 import { cgroup2Mount, ensureCgroup, removeCgroup } from './process/cgroup.ts';
 
+export class SegmentsNotAppliedError extends Error {}
+
 export class SegmentEnforcer {
   /** Why segments cannot be enforced on this machine; undefined when they can. */
   readonly unavailable: string | undefined;
   private readonly mount: string | undefined;
   /** Fingerprint of the policy, mount and cgroup ids last loaded. */
   private applied: string | undefined;
+  /** Why the last load failed (an earlier table, if any, stays loaded). */
+  private failure: string | undefined;
 
   constructor() {
     this.mount = cgroup2Mount();
@@ -36,9 +40,18 @@ export class SegmentEnforcer {
           : undefined;
   }
 
-  /** The cgroup an instance starts in (the desired state's), when segments are enforced here. */
+  /**
+   * The cgroup an instance starts in (the desired state's), when segments are enforced here.
+   * Throws until the table is loaded: a service started before it would open connections
+   * the table never sees.
+   */
   cgroupFor(cgroup: string | undefined): string | undefined {
-    return this.unavailable === undefined ? cgroup : undefined;
+    if (this.unavailable !== undefined || cgroup === undefined) return undefined;
+    if (this.applied === undefined)
+      throw new SegmentsNotAppliedError(
+        `the segment table of this node is not loaded${this.failure ? `: ${this.failure}` : ' yet'}`,
+      );
+    return cgroup;
   }
 
   /**
@@ -57,12 +70,18 @@ export class SegmentEnforcer {
     ];
     const hash = configHash({ segments, mount, ids });
     if (hash === this.applied) return;
-    await loadNftScript(
-      segments.services.length === 0
-        ? withoutTable(segments.stack)
-        : localSegmentsRuleset(segments, mount),
-    );
+    try {
+      await loadNftScript(
+        segments.services.length === 0
+          ? withoutTable(segments.stack)
+          : localSegmentsRuleset(segments, mount),
+      );
+    } catch (error) {
+      this.failure = (error as Error).message;
+      throw error;
+    }
     this.applied = hash;
+    this.failure = undefined;
     this.removeCgroups(segments, new Set(segments.services.map(({ service }) => service)));
   }
 

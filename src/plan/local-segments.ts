@@ -158,7 +158,9 @@ export function localSegmentsRuleset(
 /** What enforces reachability and where it stops, said plainly for `plan`. */
 export function segmentEnforcement(stack: Stack): string[] {
   const native = Object.entries(stack.services).filter(([, service]) => service.run);
-  const asRoot = native.filter(([, service]) => service.run?.user === undefined);
+  const asRoot = native.filter(([, service]) =>
+    [undefined, 'root', '0'].includes(service.run?.user?.split(':')[0]),
+  );
   const containers = Object.entries(stack.services).filter(([, service]) => service.image);
   const notes = [
     'between nodes: each node admits only the nodes granted (per node: every process on a granted node)',

@@ -94,23 +94,24 @@ const node = desiredState(stack, placeInstances(stack), allocateMeshAddresses(st
 const enforcer = new SegmentEnforcer();
 if (enforcer.unavailable) throw new Error(enforcer.unavailable);
 
-const supervise = (service) => {
-  const instance = node.instances.find((candidate) => candidate.service === service);
+const instanceOf = (service) => node.instances.find((candidate) => candidate.service === service);
+const supervise = (service, cgroup = enforcer.cgroupFor(instanceOf(service).runtime.cgroup)) => {
+  const instance = instanceOf(service);
   return new ProcessSupervisor({
     id: instance.id,
     command: instance.runtime.command,
     cwd: '/',
     env: { PATH: '/usr/bin:/bin' },
     user: instance.runtime.user,
-    cgroup: enforcer.cgroupFor(instance.runtime.cgroup),
+    cgroup,
     stop: { signal: 'SIGTERM', timeoutMs: 2000 },
     restart: 'never',
     logDir: path.join(dir, 'logs'),
     stateDir: path.join(dir, 'state'),
   });
 };
-const runClient = async (service) => {
-  const supervisor = supervise(service);
+const runClient = async (service, cgroup) => {
+  const supervisor = supervise(service, cgroup);
   const exited = once(supervisor, 'exited');
   await supervisor.start();
   await exited;
@@ -128,9 +129,15 @@ const outside = () => new Promise((resolve) => {
 // anyway (its bus connection), this script's needs holding open until it is done.
 const alive = setInterval(() => {}, 1000);
 const result = {};
+try {
+  enforcer.cgroupFor(instanceOf('db').runtime.cgroup);
+  result.beforeApply = 'would start';
+} catch (error) {
+  result.beforeApply = error.message;
+}
+await enforcer.apply(node.segments);
 const db = supervise('db');
 try {
-  await enforcer.apply(node.segments);
   await db.start();
   result.dbCgroup = cgroupOf(db.status.pid);
   for (let tries = 0; (await outside()) !== 'served'; tries++) {
@@ -141,7 +148,7 @@ try {
   result.spy = await runClient('spy');
   result.outside = await outside();
   await enforcer.remove(node.segments);
-  result.spyWithoutTable = await runClient('spy');
+  result.spyWithoutTable = await runClient('spy', instanceOf('spy').runtime.cgroup);
 } finally {
   await db.stop();
   await enforcer.remove(node.segments);
@@ -229,6 +236,8 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
       const line = stdout.split('\n').find((text) => text.startsWith('RESULT '));
       const result = JSON.parse(line!.slice('RESULT '.length));
 
+      // No service starts before the table is loaded.
+      expect(result.beforeApply).toBe('the segment table of this node is not loaded yet');
       expect(result.dbCgroup).toBe(`/flotilla/${STACK}/local/db`);
       const everywhere = (verdict: string) => ({
         '127.0.0.1': verdict,
