@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { CommandEntry } from './command.ts';
 import { terminalOutput, writeLine, type Output } from './output.ts';
+import { checkPositionals, UsageError } from './usage.ts';
 import { didYouMean } from '../spec/suggest.ts';
 
 // Loaded lazily: `flotilla validate` need not import the daemon, the bus and the agent.
@@ -130,22 +131,28 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
     writeLine(output.out, `${entry.summary}\n\nUsage: ${command.usage}`);
     return 0;
   }
+  const badUsage = (error: UsageError) => {
+    writeLine(output.err, `flotilla ${name}: ${error.message}`);
+    if (error.hint !== undefined) writeLine(output.err, `hint: ${error.hint}`);
+    writeLine(output.err, `usage: ${command.usage}`);
+    return 2;
+  };
   let args;
   try {
     args = parseArgs({
       args: rest,
       options: command.options,
-      allowPositionals: command.allowPositionals ?? false,
+      allowPositionals: true,
       strict: true,
     });
   } catch (error) {
-    writeLine(output.err, `flotilla ${name}: ${(error as Error).message}`);
-    writeLine(output.err, `usage: ${command.usage}`);
-    return 2;
+    return badUsage(new UsageError((error as Error).message));
   }
   try {
+    checkPositionals(name, command.positionals, args.positionals);
     return await command.run(args, output);
   } catch (error) {
+    if (error instanceof UsageError) return badUsage(error);
     // Reaching here is a Flotilla bug, not a user mistake: say so plainly.
     writeLine(output.err, `flotilla ${name}: internal error: ${(error as Error).message}`);
     writeLine(

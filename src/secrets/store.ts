@@ -1,17 +1,16 @@
 // The hub's secret store: every value encrypted at rest with age (X25519) to the hub's own
 // identity, every `set` a new version, `rollback` back to the previous one. Values are
 // decrypted only to be sealed again to the node that runs the service that needs them.
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as age from 'age-encryption';
 import { z } from 'zod';
+import { isSecretName, SECRET_NAME_RULE } from '../spec/secret-name.ts';
+import { PrivateJsonError, readPrivateJson, writePrivateJson } from '../state/private-json.ts';
 import { readOrCreateSecretFile } from './secret-file.ts';
-
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const storeSchema = z.object({
   secrets: z.record(
-    z.string().regex(SECRET_NAME),
+    z.string().refine(isSecretName),
     z.object({
       /** The version in use; rollback moves it back. */
       current: z.number().int().min(1),
@@ -35,11 +34,7 @@ export interface SecretSummary {
 }
 
 export function assertSecretName(name: string): void {
-  if (!SECRET_NAME.test(name)) {
-    throw new SecretError(
-      `bad secret name "${name}": letters, digits and underscores, e.g. PG_PASSWORD`,
-    );
-  }
+  if (!isSecretName(name)) throw new SecretError(`bad secret name "${name}": ${SECRET_NAME_RULE}`);
 }
 
 /** An age identity kept in `file` (0600), created on first use. */
@@ -103,17 +98,29 @@ export class SecretStore {
 
   /** Stores a new version and makes it current; returns its number. */
   async set(name: string, value: string): Promise<number> {
-    assertSecretName(name);
+    return (await this.setAll(new Map([[name, value]]))).get(name)!;
+  }
+
+  /**
+   * Stores a new version of each secret in one write: every name is checked first, so a
+   * bad one changes nothing. Returns each secret's new version.
+   */
+  async setAll(values: ReadonlyMap<string, string>): Promise<Map<string, number>> {
+    for (const name of values.keys()) assertSecretName(name);
     const store = await this.read();
-    const entry = store.secrets[name];
-    const version = (entry?.versions.at(-1)?.version ?? 0) + 1;
-    const ciphertext = await sealTo(this.recipient, value);
-    store.secrets[name] = {
-      current: version,
-      versions: [...(entry?.versions ?? []), { version, at: Date.now(), ciphertext }],
-    };
+    const versions = new Map<string, number>();
+    for (const [name, value] of values) {
+      const entry = Object.hasOwn(store.secrets, name) ? store.secrets[name] : undefined;
+      const version = (entry?.versions.at(-1)?.version ?? 0) + 1;
+      const ciphertext = await sealTo(this.recipient, value);
+      store.secrets[name] = {
+        current: version,
+        versions: [...(entry?.versions ?? []), { version, at: Date.now(), ciphertext }],
+      };
+      versions.set(name, version);
+    }
     await this.write(store);
-    return version;
+    return versions;
   }
 
   async remove(name: string): Promise<void> {
@@ -148,22 +155,16 @@ export class SecretStore {
   }
 
   private async read(): Promise<StoreFile> {
-    let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      return (await readPrivateJson(this.file, storeSchema)) ?? { secrets: {} };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { secrets: {} };
-      throw error;
+      if (!(error instanceof PrivateJsonError)) throw error;
+      throw new SecretError(`${this.file} is not a Flotilla secret store`);
     }
-    const parsed = storeSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new SecretError(`${this.file} is not a Flotilla secret store`);
-    return parsed.data;
   }
 
+  /** Written aside (a temporary per process) and renamed: a crash never loses every secret. */
   private async write(store: StoreFile): Promise<void> {
-    // Written aside and renamed: a crash mid-write must not lose every secret.
-    const temporary = `${this.file}.tmp`;
-    await writeFile(temporary, JSON.stringify(store, null, 2), { mode: 0o600 });
-    await rename(temporary, this.file);
+    await writePrivateJson(this.file, store);
   }
 }

@@ -64,7 +64,13 @@ describe('importing secrets', () => {
   it('reads a .env file', () => {
     expect(
       parseSecretsFile('# comment\nexport A=1\nB="two words"\nC=\'x#y\'\n', '.env', 'dotenv'),
-    ).toEqual({ A: '1', B: 'two words', C: 'x#y' });
+    ).toEqual(
+      new Map([
+        ['A', '1'],
+        ['B', 'two words'],
+        ['C', 'x#y'],
+      ]),
+    );
   });
 
   it('reads `doppler secrets download --no-file --format json` output', () => {
@@ -73,10 +79,9 @@ describe('importing secrets', () => {
       DATABASE_URL: 'postgres://u:p@h/db',
       STRIPE_KEY: 'sk_live_x',
     });
-    expect(parseSecretsFile(doppler, 'doppler.json', 'doppler-json')).toMatchObject({
-      DATABASE_URL: 'postgres://u:p@h/db',
-      STRIPE_KEY: 'sk_live_x',
-    });
+    const secrets = parseSecretsFile(doppler, 'doppler.json', 'doppler-json');
+    expect(secrets.get('DATABASE_URL')).toBe('postgres://u:p@h/db');
+    expect(secrets.get('STRIPE_KEY')).toBe('sk_live_x');
     expect(() => parseSecretsFile('{"A": 1}', 'd.json', 'doppler-json')).toThrow(
       'NAME: "value" strings',
     );

@@ -23,6 +23,7 @@ export const agentCommand: CommandSpec = {
     address: { type: 'string' },
     'state-dir': { type: 'string' },
   },
+  positionals: [],
   async run({ values }, output: Output) {
     const address = values.address as string | undefined;
     if (address !== undefined && isIP(address) === 0) {

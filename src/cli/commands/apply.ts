@@ -11,6 +11,7 @@ import path from 'node:path';
 export const applyCommand: CommandSpec = {
   usage: 'flotilla apply [-f flotilla.yml] [--timeout 120]',
   options: { file: { type: 'string', short: 'f' }, timeout: { type: 'string' } },
+  positionals: [],
   async run({ values }, output: Output) {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;

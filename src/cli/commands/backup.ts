@@ -23,6 +23,7 @@ import { HubClient, HubRequestFailed } from '../hub-client.ts';
 import { planStack } from '../../plan/plan.ts';
 import { SecretStore } from '../../secrets/store.ts';
 import type { CommandSpec } from '../command.ts';
+import { UsageError } from '../usage.ts';
 import { table, toJson, writeLine, type Output } from '../output.ts';
 import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
 
@@ -153,20 +154,16 @@ export const backupCommand: CommandSpec = {
     into: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
   },
-  allowPositionals: true,
+  positionals: {
+    verbs: { run: ['[job]'], list: ['[job]'], restore: ['<job>'], verify: ['[job]'] },
+  },
   async run({ values, positionals }, output: Output) {
-    const [verb, name, ...extra] = positionals;
+    // main checked the verb and its words against `positionals` above.
+    const [verb, name] = positionals as ['run' | 'list' | 'restore' | 'verify', string?];
     const all = values.all === true;
-    const oneOrAll = (name !== undefined) !== all;
-    const usable =
-      extra.length === 0 &&
-      (verb === 'list' ||
-        ((verb === 'run' || verb === 'verify') && oneOrAll) ||
-        (verb === 'restore' && name !== undefined && !all));
-    if (!usable) {
-      writeLine(output.err, `usage: ${USAGE}`);
-      return 2;
-    }
+    if (verb === 'restore' && all) throw new UsageError('restore takes one job, not --all');
+    if ((verb === 'run' || verb === 'verify') && (name !== undefined) === all)
+      throw new UsageError(`${verb} takes one job or --all`);
     const loaded = await loadStackOrReport(values.file as string | undefined, output, {
       checkSecrets: false,
     });

@@ -37,6 +37,7 @@ export async function runDaemon(
 export const daemonCommand: CommandSpec = {
   usage: 'flotilla daemon [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
+  positionals: [],
   async run({ values }, output: Output) {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;

@@ -10,6 +10,7 @@ const DOWN_TIMEOUT_MS = 120_000;
 export const downCommand: CommandSpec = {
   usage: 'flotilla down [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
+  positionals: [],
   async run({ values }, output: Output) {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;

@@ -20,6 +20,7 @@ export const hubCommand: CommandSpec = {
     address: { type: 'string' },
     detach: { type: 'boolean', short: 'd' },
   },
+  positionals: [],
   async run({ values }, output: Output) {
     const address = values.address as string | undefined;
     if (address !== undefined && isIP(address) === 0) {

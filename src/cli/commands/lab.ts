@@ -1,6 +1,7 @@
 // `flotilla lab up|status|exec|down`: virtual nodes in network namespaces on this machine.
 import { table, toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
+import { UsageError } from '../usage.ts';
 import {
   LabError,
   labDown,
@@ -19,12 +20,6 @@ const USAGE = [
   '       flotilla lab down [--name NAME]',
 ].join('\n');
 
-function usageError(output: Output, message: string): number {
-  writeLine(output.err, `flotilla lab: ${message}`);
-  writeLine(output.err, `usage: ${USAGE}`);
-  return 2;
-}
-
 export const labCommand: CommandSpec = {
   usage: USAGE,
   options: {
@@ -32,17 +27,16 @@ export const labCommand: CommandSpec = {
     name: { type: 'string' },
     json: { type: 'boolean' },
   },
-  allowPositionals: true,
+  positionals: { verbs: { up: [], status: [], exec: ['<node>', '<command>...'], down: [] } },
   async run({ values, positionals }, output: Output) {
-    const [verb, ...rest] = positionals;
+    // main checked the verb and its words against `positionals` above.
+    const [verb, ...rest] = positionals as ['up' | 'status' | 'exec' | 'down', ...string[]];
     const name = (values.name as string | undefined) ?? 'lab';
     try {
       switch (verb) {
         case 'up': {
-          if (rest.length > 0) return usageError(output, `unexpected argument "${rest[0]}"`);
           const raw = (values.nodes as string | undefined) ?? '3';
-          if (!/^\d+$/.test(raw))
-            return usageError(output, `--nodes must be a number, not "${raw}"`);
+          if (!/^\d+$/.test(raw)) throw new UsageError(`--nodes must be a number, not "${raw}"`);
           const state = await labUp(name, Number(raw));
           writeLine(
             output.out,
@@ -62,7 +56,6 @@ export const labCommand: CommandSpec = {
           return 0;
         }
         case 'status': {
-          if (rest.length > 0) return usageError(output, `unexpected argument "${rest[0]}"`);
           requireRoot();
           const state = await requireState(name);
           const nodes = await labStatus(state);
@@ -107,13 +100,10 @@ export const labCommand: CommandSpec = {
         }
         case 'exec': {
           const [node, ...argv] = rest;
-          if (node === undefined) return usageError(output, 'exec needs a node name');
-          if (argv.length === 0) return usageError(output, 'exec needs a command after `--`');
           const state = await requireState(name);
-          return await labExec(state, node, argv);
+          return await labExec(state, node!, argv);
         }
         case 'down': {
-          if (rest.length > 0) return usageError(output, `unexpected argument "${rest[0]}"`);
           const removed = await labDown(name);
           writeLine(
             output.out,
@@ -123,10 +113,6 @@ export const labCommand: CommandSpec = {
           );
           return 0;
         }
-        case undefined:
-          return usageError(output, 'missing subcommand (up, status, exec or down)');
-        default:
-          return usageError(output, `unknown subcommand "${verb}" (up, status, exec or down)`);
       }
     } catch (error) {
       if (!(error instanceof LabError)) throw error;

@@ -11,13 +11,9 @@ export const logsCommand: CommandSpec = {
     lines: { type: 'string', short: 'n' },
     follow: { type: 'boolean' },
   },
-  allowPositionals: true,
+  positionals: ['<service>'],
   async run({ values, positionals }, output: Output) {
-    const [service] = positionals;
-    if (service === undefined) {
-      writeLine(output.err, 'usage: flotilla logs <service> [-n 100] [--follow]');
-      return 2;
-    }
+    const service = positionals[0]!;
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
     const lines = Number(values.lines ?? (values.follow ? 10 : 100));

@@ -30,13 +30,10 @@ export const nodeCommand: CommandSpec = {
     json: { type: 'boolean' },
     replace: { type: 'boolean' },
   },
-  allowPositionals: true,
+  positionals: { verbs: { token: [], ls: [], rm: ['<name>'] } },
   async run({ values, positionals }, output: Output) {
-    const [verb, ...rest] = positionals;
-    if (verb !== 'token' && verb !== 'ls' && verb !== 'rm')
-      return usageError(output, verb === undefined ? 'which one?' : `unknown verb "${verb}"`);
-    if (verb === 'rm' ? rest.length !== 1 : rest.length > 0)
-      return usageError(output, verb === 'rm' ? 'name one node to remove' : 'too many arguments');
+    // main checked the verb and its words against `positionals` above.
+    const [verb, ...rest] = positionals as ['token' | 'ls' | 'rm', ...string[]];
     if (values.replace && (verb !== 'token' || values.node === undefined))
       return usageError(
         output,

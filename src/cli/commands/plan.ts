@@ -14,6 +14,7 @@ export const planCommand: CommandSpec = {
     json: { type: 'boolean' },
     show: { type: 'string' },
   },
+  positionals: [],
   async run({ values }, output: Output) {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;

@@ -7,13 +7,9 @@ import type { CommandSpec } from '../command.ts';
 export const restartCommand: CommandSpec = {
   usage: 'flotilla restart <service> [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
-  allowPositionals: true,
+  positionals: ['<service>'],
   async run({ values, positionals }, output: Output) {
-    const [service] = positionals;
-    if (service === undefined) {
-      writeLine(output.err, 'usage: flotilla restart <service>');
-      return 2;
-    }
+    const service = positionals[0]!;
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
     try {

@@ -6,6 +6,7 @@ import type { CommandSpec } from '../command.ts';
 export const schemaCommand: CommandSpec = {
   usage: 'flotilla schema > flotilla.schema.json',
   options: {},
+  positionals: [],
   async run(_args, output: Output) {
     const schema = z.toJSONSchema(stackSchema, { io: 'input', unrepresentable: 'any' });
     writeLine(

@@ -4,12 +4,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readEndpoint } from '../../hub/api-endpoint.ts';
-import { parseSecretsFile, type ImportFormat } from '../../secrets/import.ts';
+import { parseSecretsFile } from '../../secrets/import.ts';
 import { assertSecretName, SecretError, SecretStore } from '../../secrets/store.ts';
 import { HubClient } from '../hub-client.ts';
 import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
 import { table, toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
+import { UsageError } from '../usage.ts';
 
 const USAGE = `flotilla secrets set NAME [--from-file FILE]   (the value is read from stdin)
        flotilla secrets list [--json]
@@ -40,6 +41,12 @@ async function redeliver(loaded: LoadedStack, output: Output): Promise<void> {
   }
 }
 
+/** Said to whoever typed a value after `secrets set NAME`: it is exposed already. */
+const VALUE_ON_ARGV =
+  'the value is read from stdin, never from the command line: printf %s "$VALUE" | flotilla secrets set NAME (or --from-file FILE). Nothing was stored. What you typed is in your shell history and was visible to every local user in `ps`: remove it from the history (`history -d N`, or edit ~/.bash_history) and treat the value as exposed';
+
+type Verb = 'set' | 'list' | 'rm' | 'import' | 'rollback';
+
 export const secretsCommand: CommandSpec = {
   usage: USAGE,
   options: {
@@ -48,19 +55,35 @@ export const secretsCommand: CommandSpec = {
     format: { type: 'string' },
     json: { type: 'boolean' },
   },
-  allowPositionals: true,
+  positionals: {
+    verbs: {
+      set: { words: ['NAME'], secretExtra: VALUE_ON_ARGV },
+      list: [],
+      rm: ['NAME'],
+      import: ['FILE'],
+      rollback: ['NAME'],
+    },
+  },
   async run({ values, positionals }, output: Output) {
-    const [verb, argument] = positionals;
+    // main checked the verb and its words against `positionals` above.
+    const [verb, argument] = positionals as [Verb, string?];
+    const format = (values.format ?? 'dotenv') as string;
+    if (format !== 'dotenv' && format !== 'doppler-json')
+      throw new UsageError(`unknown --format ${format}`, 'dotenv (the default) or doppler-json');
     const loaded = await loadStackOrReport(values.file as string | undefined, output, {
       checkSecrets: false,
     });
     if (!loaded) return 1;
-    const store = await SecretStore.open(loaded.stateDir);
     try {
+      // Checked before the store is opened (which may create it): a bad name changes nothing.
+      if (verb === 'set' || verb === 'rm' || verb === 'rollback') assertSecretName(argument!);
+      const entries =
+        verb === 'import'
+          ? parseSecretsFile(await readFile(argument!, 'utf8'), argument!, format)
+          : undefined;
+      const store = await SecretStore.open(loaded.stateDir);
       switch (verb) {
         case 'set': {
-          if (argument === undefined) break;
-          assertSecretName(argument);
           const fromFile = values['from-file'] as string | undefined;
           if (fromFile === undefined && process.stdin.isTTY)
             writeLine(output.err, `value of ${argument} (then Ctrl-D):`);
@@ -68,7 +91,7 @@ export const secretsCommand: CommandSpec = {
             fromFile === undefined ? await readStdin() : await readFile(fromFile, 'utf8');
           if (value === '')
             throw new SecretError('refusing an empty value: pipe it in, or use --from-file');
-          const version = await store.set(argument, value);
+          const version = await store.set(argument!, value);
           writeLine(output.out, `${argument} set (version ${version})`);
           await redeliver(loaded, output);
           return 0;
@@ -98,33 +121,20 @@ export const secretsCommand: CommandSpec = {
           return 0;
         }
         case 'rm': {
-          if (argument === undefined) break;
-          await store.remove(argument);
+          await store.remove(argument!);
           writeLine(output.out, `${argument} removed`);
           return 0;
         }
         case 'rollback': {
-          if (argument === undefined) break;
-          const version = await store.rollback(argument);
+          const version = await store.rollback(argument!);
           writeLine(output.out, `${argument} is back at version ${version}`);
           await redeliver(loaded, output);
           return 0;
         }
         case 'import': {
-          if (argument === undefined) break;
-          const format = (values.format ?? 'dotenv') as string;
-          if (format !== 'dotenv' && format !== 'doppler-json')
-            throw new SecretError(`unknown format ${format}: dotenv or doppler-json`);
-          const entries = parseSecretsFile(
-            await readFile(argument, 'utf8'),
-            argument,
-            format as ImportFormat,
-          );
-          for (const [name, value] of Object.entries(entries)) await store.set(name, value);
-          writeLine(
-            output.out,
-            `imported ${Object.keys(entries).length} secrets: ${Object.keys(entries).join(', ')}`,
-          );
+          await store.setAll(entries!);
+          const names = [...entries!.keys()];
+          writeLine(output.out, `imported ${names.length} secrets: ${names.join(', ')}`);
           await redeliver(loaded, output);
           return 0;
         }
@@ -132,10 +142,8 @@ export const secretsCommand: CommandSpec = {
     } catch (error) {
       if (!(error instanceof SecretError) && (error as NodeJS.ErrnoException).code === undefined)
         throw error;
-      writeLine(output.err, `flotilla secrets: ${(error as Error).message}`);
+      writeLine(output.err, `flotilla secrets ${verb}: ${(error as Error).message}`);
       return 1;
     }
-    writeLine(output.err, `usage: ${USAGE}`);
-    return 2;
   },
 };

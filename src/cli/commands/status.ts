@@ -17,6 +17,7 @@ function since(ms: number | undefined, now: number): string {
 export const statusCommand: CommandSpec = {
   usage: 'flotilla status [-f flotilla.yml] [--json]',
   options: { file: { type: 'string', short: 'f' }, json: { type: 'boolean' } },
+  positionals: [],
   async run({ values }, output: Output) {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;

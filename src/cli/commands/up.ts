@@ -19,6 +19,7 @@ export const upCommand: CommandSpec = {
     detach: { type: 'boolean', short: 'd' },
     timeout: { type: 'string' },
   },
+  positionals: [],
   async run({ values }, output: Output) {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;

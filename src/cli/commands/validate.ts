@@ -5,6 +5,7 @@ import type { CommandSpec } from '../command.ts';
 export const validateCommand: CommandSpec = {
   usage: 'flotilla validate [-f flotilla.yml]',
   options: { file: { type: 'string', short: 'f' } },
+  positionals: [],
   async run({ values }, output: Output) {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;
