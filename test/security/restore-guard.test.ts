@@ -128,6 +128,28 @@ describe('restoring over live data', () => {
     expect(await owners('accounts_copy')).toEqual(['ada', 'grace']);
   }, 60_000);
 
+  it('a restore that fails still names the safety snapshot, with the command that puts it back', async () => {
+    // Created after the backup: pg_restore --clean cannot drop the table under it.
+    await db.query('CREATE VIEW owner_names AS SELECT owner FROM accounts');
+    try {
+      const live = await owners();
+      const failed = await backup('restore', 'db', '--yes');
+      expect(failed.code).toBe(1);
+      const named =
+        /^flotilla backup restore: job db: pg_restore failed .* \(the data as it was before is in safety snapshot ([0-9a-f]{8})\)$/m.exec(
+          failed.stderr,
+        );
+      expect(named, failed.stderr).not.toBeNull();
+      expect(failed.stderr).toContain(
+        `to put it back: flotilla backup restore db --snapshot ${named![1]} --yes\n`,
+      );
+      // One transaction: nothing of the failed restore stayed.
+      expect(await owners()).toEqual(live);
+    } finally {
+      await db.query('DROP VIEW owner_names');
+    }
+  }, 60_000);
+
   it("the agent refuses a hub's request without the job's name, and takes the safety snapshot with it", async () => {
     const node = new NodeBackups({
       stateDir: path.join(dir, 'agent'),
