@@ -65,26 +65,26 @@ export function localSegments(
   const bySource = groupBy(reachability.grants, (grant) => describeSource(grant.source));
   const result: Record<string, LocalSegments> = {};
   for (const node of Object.keys(stack.nodes)) {
-    const local = byNode.get(node) ?? [];
-    const guarded = [...new Set(local.flatMap((instance) => Object.values(instance.ports)))];
-    const services = [...new Set(local.map((instance) => instance.service))]
+    const local = groupBy(byNode.get(node) ?? [], (instance) => instance.service);
+    const guarded = [
+      ...new Set([...local.values()].flat().flatMap((instance) => Object.values(instance.ports))),
+    ];
+    const services = [...local.keys()]
       .filter((service) => stack.services[service]?.run !== undefined)
       .map((service) => {
-        // A grant from a service lets its processes in; one from this node, every service's.
-        const granted = new Set<string>();
-        for (const grant of [
-          ...(bySource.get(service) ?? []),
-          ...(bySource.get(`node:${node}`) ?? []),
-        ])
-          for (const portName of grant.ports) granted.add(`${grant.to}.${portName}`);
         const may = new Set<number>();
-        for (const target of local) {
-          for (const [portName, number] of Object.entries(target.ports)) {
-            // A service always reaches its own ports (its replicas, its own tools).
-            if (target.service === service || granted.has(`${target.service}.${portName}`))
-              may.add(number);
-          }
-        }
+        const open = (target: string, portNames: readonly string[]) => {
+          for (const instance of local.get(target) ?? [])
+            for (const portName of portNames) {
+              const number = instance.ports[portName];
+              if (number !== undefined) may.add(number);
+            }
+        };
+        // A service always reaches its own ports (its replicas, its own tools); a grant
+        // from it lets its processes in, and one from this node every service's.
+        open(service, Object.keys(stack.services[service]!.ports));
+        for (const grant of bySource.get(service) ?? []) open(grant.to, grant.ports);
+        for (const grant of bySource.get(`node:${node}`) ?? []) open(grant.to, grant.ports);
         return {
           service,
           may:

@@ -78,7 +78,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { ProcessSupervisor } from ${src('agent/process/supervisor.ts')};
 import { SegmentEnforcer } from ${src('agent/segment-enforcer.ts')};
-import { cgroupOf } from ${src('agent/process/cgroup.ts')};
+import { cgroup2Mount, cgroupOf, removeCgroup } from ${src('agent/process/cgroup.ts')};
 import { desiredState } from ${src('plan/desired.ts')};
 import { allocateMeshAddresses } from ${src('plan/mesh-addresses.ts')};
 import { placeInstances } from ${src('plan/placement.ts')};
@@ -146,6 +146,9 @@ try {
   }
   result.api = await runClient('api');
   result.spy = await runClient('spy');
+  // Its cgroup made again after the table was loaded: a new id, unknown to the table.
+  if (!removeCgroup(cgroup2Mount(), instanceOf('spy').runtime.cgroup)) throw new Error('spy cgroup busy');
+  result.spyRemade = await runClient('spy', instanceOf('spy').runtime.cgroup);
   result.outside = await outside();
   await enforcer.remove(node.segments);
   result.spyWithoutTable = await runClient('spy', instanceOf('spy').runtime.cgroup);
@@ -246,6 +249,8 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
       });
       expect(result.api).toEqual({ escaped: 'EACCES', ...everywhere('served') });
       expect(result.spy).toEqual({ escaped: 'EACCES', ...everywhere('refused') });
+      // A cgroup the table does not know (made again since) is refused by its catch-all.
+      expect(result.spyRemade).toEqual({ escaped: 'EACCES', ...everywhere('refused') });
       expect(result.outside).toBe('served');
       // The refusal is the table's: without it the same spy is served.
       expect(result.spyWithoutTable).toEqual({ escaped: 'EACCES', ...everywhere('served') });
