@@ -42,7 +42,7 @@ export function serviceCgroup(stack: string, node: string, service: string): str
   return `${nodeCgroup(stack, node)}/${service}`;
 }
 
-/** A cgroup path as the desired state carries it: four names, nothing to escape with. */
+/** A cgroup path as the desired state carries it: `flotilla` and three names, nothing to escape with. */
 export const serviceCgroupSchema = z
   .string()
   .regex(new RegExp(`^${CGROUP_ROOT}(/${NAME.source.slice(1, -1)}){3}$`));
