@@ -4,8 +4,7 @@
 // starts instances once their dependencies are healthy (locally, or anywhere in the cluster
 // as the hub's directory says), reports every change of its instances at once and otherwise
 // only sends a heartbeat, and on a gateway node feeds Caddy the route config the hub computed.
-import { createHash } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AgentLink } from '../bus/agent-link.ts';
@@ -37,7 +36,15 @@ import { listInstanceRecords, specHash } from './process/instance-records.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import { stopRecordedInstance } from './process/terminate.ts';
 import { resolveUser } from './process/users.ts';
-import { processSpecFor, secretFilePath, type AgentPaths } from './process-spec.ts';
+import { healthCheckFor, processSpecFor, type AgentPaths } from './process-spec.ts';
+import type { ProcessSpec } from './process/supervisor.ts';
+import type { HealthCheck } from '../spec/schema.ts';
+import {
+  removeAllSecretFiles,
+  removeSecretFiles,
+  secretFilesRoot,
+  writeSecretFiles,
+} from './secret-files.ts';
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
 import { configHash } from './config-hash.ts';
 import { cutConnections } from './gateway/cut-connections.ts';
@@ -130,14 +137,7 @@ export class Agent {
     this.paths = {
       instances: path.join(dir, 'instances'),
       logs: path.join(options.stateDir, 'logs'),
-      // /run is memory: secret files must not outlive a reboot or reach a disk.
-      secretFiles:
-        process.getuid?.() === 0
-          ? path.join(
-              '/run/flotilla',
-              createHash('sha256').update(options.stateDir).digest('hex').slice(0, 12),
-            )
-          : path.join(dir, 'secret-files'),
+      secretFiles: secretFilesRoot(options.stateDir),
     };
     this.savedFile = path.join(dir, 'hub-state.json');
     this.inbox = new HubInbox(new HubVerifier(options.hubKey), options.node, {
@@ -297,7 +297,7 @@ export class Agent {
     for (const record of listInstanceRecords(this.paths.instances))
       await stopRecordedInstance(this.paths.instances, record);
     await this.caddy?.stop();
-    rmSync(this.paths.secretFiles, { recursive: true, force: true });
+    removeAllSecretFiles(this.paths);
     this.sendFinalReport();
     // Last: a running backup is let finish, and must not hold up stopping the services.
     await this.backups.stop();
@@ -473,7 +473,7 @@ export class Agent {
       this.runners.delete(id);
       this.event('instance.removed', `${id} is no longer desired: stopping it`);
       await runner.stop();
-      rmSync(path.dirname(secretFilePath(this.paths, id, 'x')), { recursive: true, force: true });
+      removeSecretFiles(this.paths, id);
     }
     for (const id of this.held.keys()) if (!wanted.has(id)) this.held.delete(id);
     for (const record of listInstanceRecords(this.paths.instances)) {
@@ -482,9 +482,11 @@ export class Agent {
     }
     const recorded = new Set(listInstanceRecords(this.paths.instances).map((record) => record.id));
     for (const instance of instances) {
-      let spec;
+      let spec: ProcessSpec;
+      let health: HealthCheck | undefined;
       try {
         spec = processSpecFor(instance, this.paths, (name) => this.secretValues.get(name));
+        health = healthCheckFor(instance);
       } catch (error) {
         this.hold(instance, 'failed', (error as Error).message);
         continue;
@@ -527,7 +529,7 @@ export class Agent {
         }
       }
       try {
-        this.writeSecretFiles(instance);
+        writeSecretFiles(this.paths, instance, (name) => this.secretValues.get(name));
       } catch (error) {
         this.hold(instance, 'failed', (error as Error).message);
         continue;
@@ -540,7 +542,7 @@ export class Agent {
         ports: instance.ports,
         spec,
         fingerprint,
-        ...(instance.health === undefined ? {} : { health: instance.health }),
+        ...(health === undefined ? {} : { health }),
         onChange: () => {
           this.reportSoon();
           void this.reconcileSoon();
@@ -551,25 +553,6 @@ export class Agent {
       this.runners.set(instance.id, runner);
       await runner.start();
       if (running) replaced.set(instance.service, runner);
-    }
-  }
-
-  /** The instance's `secret_files`, 0400 and owned by the user it runs as. */
-  private writeSecretFiles(instance: DesiredInstance): void {
-    if (instance.secret_files.length === 0) return;
-    const user = instance.runtime.kind === 'process' ? instance.runtime.user : undefined;
-    const owner = user === undefined ? undefined : resolveUser(user);
-    const dir = path.dirname(secretFilePath(this.paths, instance.id, 'x'));
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (owner) chownSync(dir, owner.uid, owner.gid);
-    for (const name of instance.secret_files) {
-      const value = this.secretValues.get(name);
-      if (value === undefined)
-        throw new Error(`secret ${name} is not set (flotilla secrets set ${name})`);
-      const file = secretFilePath(this.paths, instance.id, name);
-      rmSync(file, { force: true });
-      writeFileSync(file, value, { mode: 0o400 });
-      if (owner) chownSync(file, owner.uid, owner.gid);
     }
   }
 

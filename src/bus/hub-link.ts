@@ -28,6 +28,13 @@ export type Reply = z.infer<typeof replySchema>;
 /** The node answered with an error (its message), or did not answer in time. */
 export class NodeRequestError extends Error {
   override readonly name = 'NodeRequestError';
+  constructor(
+    message: string,
+    /** No answer came: the node is down, cut off, or refused the request as not the hub's. */
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface HubLinkHandlers {
@@ -39,7 +46,7 @@ export interface HubLinkHandlers {
 
 interface Pending {
   node: string;
-  resolve(reply: Reply): void;
+  resolve(reply: Reply | 'timeout'): void;
   timer: NodeJS.Timeout;
 }
 
@@ -116,15 +123,8 @@ export class HubLink {
     timeoutMs = DEFAULT_TIMEOUT_MS,
   ): Promise<unknown> {
     const id = randomBytes(12).toString('base64url');
-    const reply = new Promise<Reply>((resolve) => {
-      const timer = setTimeout(
-        () =>
-          this.settle(id, {
-            ok: false,
-            error: `node ${node} did not answer within ${Math.round(timeoutMs / 1000)} s`,
-          }),
-        timeoutMs,
-      );
+    const reply = new Promise<Reply | 'timeout'>((resolve) => {
+      const timer = setTimeout(() => this.settle(id, 'timeout'), timeoutMs);
       this.pending.set(id, { node, resolve, timer });
     });
     this.publish(
@@ -132,6 +132,11 @@ export class HubLink {
       this.signer.sign({ kind: 'request', node, id, issued_at: Date.now(), verb, body }),
     );
     const answer = await reply;
+    if (answer === 'timeout')
+      throw new NodeRequestError(
+        `node ${node} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+        true,
+      );
     if (!answer.ok) throw new NodeRequestError(answer.error);
     return answer.result;
   }
@@ -143,7 +148,7 @@ export class HubLink {
       this.settle(id, { ok: false, error: 'the hub is shutting down' });
   }
 
-  private settle(id: string, reply: Reply): void {
+  private settle(id: string, reply: Reply | 'timeout'): void {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);

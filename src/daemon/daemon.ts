@@ -13,7 +13,7 @@ import { ensureBuckets } from '../bus/buckets.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
 import { closeConnection, connectNats } from '../bus/connection.ts';
 import { busUsers, ensureCredentials, type BusCredentials } from '../bus/credentials.ts';
-import { HubLink } from '../bus/hub-link.ts';
+import { HubLink, NodeRequestError } from '../bus/hub-link.ts';
 import { startBusServer, type BusServer } from '../bus/server.ts';
 import { HubSigningKey } from '../protocol/signing.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
@@ -290,9 +290,21 @@ export class Daemon {
     ];
   }
 
-  private ask(node: string, verb: string, payload: unknown, timeoutMs?: number): Promise<unknown> {
+  /** A node's refusal is the caller's to fix (400); silence is the node's (504). */
+  private async ask(
+    node: string,
+    verb: string,
+    payload: unknown,
+    timeoutMs?: number,
+  ): Promise<unknown> {
     if (!this.credentials!.agents[node]) throw new ApiError(404, `no node named ${node}`);
-    return this.hub!.request(node, verb, payload, timeoutMs);
+    try {
+      return await this.hub!.request(node, verb, payload, timeoutMs);
+    } catch (error) {
+      if (error instanceof NodeRequestError)
+        throw new ApiError(error.timedOut ? 504 : 400, error.message);
+      throw error;
+    }
   }
 
   private routes(node: string): ApiRoute[] {
