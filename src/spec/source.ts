@@ -82,7 +82,7 @@ export function parseSource(text: string, file: string): ParsedSource {
 
 /**
  * Every key that repeats an earlier key of its mapping, compared as yaml's `uniqueKeys`
- * does. A loop over a stack of nodes, not recursion: nesting a million deep must not throw.
+ * does. A loop, not recursion: its depth is not bounded by the call stack.
  */
 function duplicateKeys({ file, document, lines }: StackSource): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
