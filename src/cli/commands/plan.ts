@@ -1,3 +1,5 @@
+// `flotilla plan`: what would run where (placement, order, routes, firewall, reachability,
+// cost) as a summary, JSON, or one generated artifact (--show), without changing anything.
 import { planStack } from '../../plan/plan.ts';
 import { renderPlan, planArtifact } from '../plan-report.ts';
 import { loadStackOrReport } from '../stack-file.ts';

@@ -1,3 +1,5 @@
+// `flotilla schema`: the JSON Schema of flotilla.yml, generated from the zod schema the
+// loader uses, so editors complete and check exactly what validate accepts.
 import { z } from 'zod';
 import { stackSchema } from '../../spec/schema.ts';
 import { writeLine, type Output } from '../output.ts';

@@ -1,3 +1,5 @@
+// `flotilla validate`: every problem in the stack file at once, as file:line:col with a
+// hint (exit 1), or a one-line summary of what it declares.
 import { loadStackOrReport } from '../stack-file.ts';
 import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
