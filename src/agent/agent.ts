@@ -52,6 +52,7 @@ import { updateHostsFile } from './hosts-file.ts';
 import { resolvedJobSchema, type ResolvedJob } from '../backup/job.ts';
 import { backupRequestSchema, NodeBackups } from '../backup/node-backups.ts';
 import type { NetworkApplier } from './network-applier.ts';
+import { SegmentEnforcer } from './segment-enforcer.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
 /** A safety net for what no event announces (a port freed, a network retry): local work only. */
@@ -131,6 +132,8 @@ export class Agent {
   private networkError: string | undefined;
   private readonly backups: NodeBackups;
   private hostsWritten: string | undefined;
+  /** Network segments between this node's own services (cgroups and an nftables table). */
+  private readonly segments = new SegmentEnforcer();
 
   constructor(private readonly options: AgentOptions) {
     const dir = path.join(options.stateDir, 'agent');
@@ -193,6 +196,10 @@ export class Agent {
     this.identity = await loadOrCreateIdentity(
       path.join(this.options.stateDir, 'agent', 'identity'),
     );
+    if (this.segments.unavailable !== undefined)
+      this.options.log(
+        `network segments between this node's services are not enforced: ${this.segments.unavailable}`,
+      );
     this.restoreSaved();
     if (this.desired) {
       await this.openSecrets(this.desired);
@@ -296,6 +303,12 @@ export class Agent {
     }
     for (const record of listInstanceRecords(this.paths.instances))
       await stopRecordedInstance(this.paths.instances, record);
+    if (this.desired?.node.segments)
+      await this.segments
+        .remove(this.desired.node.segments)
+        .catch((error: Error) =>
+          this.options.log(`the segment table could not be removed: ${error.message}`),
+        );
     await this.caddy?.stop();
     removeAllSecretFiles(this.paths);
     this.sendFinalReport();
@@ -445,6 +458,8 @@ export class Agent {
     try {
       if (desired.network && this.options.network)
         await this.options.network.apply(desired.network);
+      // Before any instance starts: a connection opened before the table exists stays open.
+      if (desired.node.segments) await this.segments.apply(desired.node.segments);
       const hosts = configHash(desired.node.hosts);
       if (this.options.hostsFile && hosts !== this.hostsWritten) {
         await updateHostsFile(this.options.hostsFile, desired.stack, desired.node.hosts);
@@ -487,6 +502,10 @@ export class Agent {
       try {
         spec = processSpecFor(instance, this.paths, (name) => this.secretValues.get(name));
         health = healthCheckFor(instance);
+        const cgroup = this.segments.cgroupFor(
+          instance.runtime.kind === 'process' ? instance.runtime.cgroup : undefined,
+        );
+        if (cgroup !== undefined) spec = { ...spec, cgroup };
       } catch (error) {
         this.hold(instance, 'failed', (error as Error).message);
         continue;
