@@ -34,9 +34,21 @@ export async function stopLoaderThread(): Promise<void> {
   await stopping?.terminate();
 }
 
+function loaderThread(): Worker {
+  if (worker) return worker;
+  const created = new Worker(new URL('./load-worker.mjs', import.meta.url));
+  // Between loads nobody else listens: a failure then ends this thread, never the hub.
+  created
+    .on('error', () => undefined)
+    .on('exit', () => {
+      if (worker === created) worker = undefined;
+    });
+  worker = created;
+  return created;
+}
+
 function loadOnThread(file: string, options: LoadOptions, timeoutMs: number): Promise<LoadResult> {
-  worker ??= new Worker(new URL('./load-worker.mjs', import.meta.url));
-  const thread = worker;
+  const thread = loaderThread();
   thread.ref();
   return new Promise((resolve, reject) => {
     const settle = () => {
@@ -51,7 +63,6 @@ function loadOnThread(file: string, options: LoadOptions, timeoutMs: number): Pr
     };
     const onFailure = (error: Error) => {
       settle();
-      if (worker === thread) worker = undefined;
       reject(error);
     };
     const onExit = (code: number) =>
