@@ -92,17 +92,17 @@ function duplicateKeys({ file, document, lines }: StackSource): Diagnostic[] {
     // Item by item: spreading a list of a million items into push() overflows the stack.
     if (isSeq(node)) for (const item of node.items) pending.push(item);
     if (!isMap(node)) continue;
-    const seen = new Map<string, number>();
+    // Keyed by the value itself: a Map tells 1 from "1", as yaml's `===` does.
+    const seen = new Map<unknown, number>();
     for (const pair of node.items) {
       pending.push(pair.key, pair.value);
       const key = pair.key;
       // yaml compares other keys (mappings, lists, aliases, !!binary) by identity: never equal.
       if (!isScalar(key) || (typeof key.value === 'object' && key.value !== null)) continue;
-      const identity = `${typeof key.value}:${String(key.value)}`;
       const offset = key.range?.[0] ?? 0;
-      const first = seen.get(identity);
+      const first = seen.get(key.value);
       if (first === undefined) {
-        seen.set(identity, offset);
+        seen.set(key.value, offset);
         continue;
       }
       const position = lines.linePos(offset);
