@@ -97,8 +97,8 @@ function duplicateKeys({ file, document, lines }: StackSource): Diagnostic[] {
     for (const pair of node.items) {
       pending.push(pair.key, pair.value);
       const key = pair.key;
-      // yaml compares other keys (mappings, lists, aliases, !!binary) by identity: never equal.
-      if (!isScalar(key) || (typeof key.value === 'object' && key.value !== null)) continue;
+      // yaml compares other keys (mappings, lists, aliases) as nodes: two are never equal.
+      if (!isScalar(key)) continue;
       const offset = key.range?.[0] ?? 0;
       const first = seen.get(key.value);
       if (first === undefined) {
