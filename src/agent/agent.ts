@@ -46,7 +46,7 @@ import {
   writeSecretFiles,
 } from './secret-files.ts';
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
-import { configHash } from './config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 import { cutConnections } from './gateway/cut-connections.ts';
 import { updateHostsFile } from './hosts-file.ts';
 import { resolvedJobSchema, type ResolvedJob } from '../backup/job.ts';

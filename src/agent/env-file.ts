@@ -6,7 +6,8 @@ const LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/;
 export class EnvFileError extends Error {}
 
 export function parseEnvFile(text: string, file: string): Record<string, string> {
-  const result: Record<string, string> = {};
+  // No prototype: a line `__proto__=x` is a variable like any other, not a silent no-op.
+  const result: Record<string, string> = Object.create(null) as Record<string, string>;
   text.split(/\r?\n/).forEach((line, index) => {
     if (/^\s*(#|$)/.test(line)) return;
     const match = LINE.exec(line);

@@ -1,10 +1,10 @@
 // Brings this node's mesh interface (WireGuard; on a tailnet, Tailscale keeps it) and
 // firewall to what the hub's desired state says. Both steps are idempotent; they run again
 // only when the network changes or the interface is gone.
-import { configHash } from './config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 import { loadNftScript } from './nftables.ts';
 import { bringUpInterface, interfaceRunning } from '../mesh/wireguard.ts';
-import type { NodeNetwork } from '../mesh/node-network.ts';
+import type { NodeNetwork } from '../protocol/node-network.ts';
 
 export interface NetworkApplierOptions {
   /** This node's WireGuard private key file. */

@@ -15,7 +15,7 @@ import {
   serviceCgroup,
   type LocalSegments,
 } from '../plan/local-segments.ts';
-import { configHash } from './config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 import { loadNftScript } from './nftables.ts';
 import { cgroup2Mount, ensureCgroup, removeCgroup } from './process/cgroup.ts';
 

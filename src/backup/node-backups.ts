@@ -3,7 +3,7 @@
 // repository password) and replaces the scheduler when they changed. Runs and verifies
 // report through `publish` as bus events.
 import { z } from 'zod';
-import { configHash } from '../agent/config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 import { BackupError } from './backup-error.ts';
 import type { BackupEvent } from './events.ts';
 import type { ResolvedJob } from './job.ts';

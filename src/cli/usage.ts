@@ -3,6 +3,7 @@
 // (per verb when it has verbs), and main checks them before the command runs: an extra word
 // is refused, never ignored. `secrets set NAME value` once ignored `value`, which by then
 // was a secret in `ps` and the shell history.
+import { canonicalIp } from '../spec/formats.ts';
 import { didYouMean } from '../spec/suggest.ts';
 
 export class UsageError extends Error {
@@ -53,5 +54,18 @@ function checkWords(usage: string, { words, secretExtra }: VerbWords, given: rea
   throw new UsageError(
     `unexpected argument "${extra}"`,
     `\`${usage}\` takes ${words.length === 0 ? 'no arguments' : `only ${words.join(' ')}`}: quote a value that has spaces, and start options with -`,
+  );
+}
+
+/** `--address`: a node's public IP address, in the canonical form peers and rulesets use. */
+export function checkAddressOption(address: string | undefined): void {
+  if (address === undefined) return;
+  const canonical = canonicalIp(address);
+  if (canonical === address) return;
+  throw new UsageError(
+    `--address must be an IP address, not "${address}"`,
+    canonical === undefined
+      ? 'give the public IPv4 or IPv6 address peers reach this node at'
+      : `write ${canonical}`,
   );
 }

@@ -18,7 +18,8 @@ import {
 } from '../hub/join-token.ts';
 import { Members, type Member } from '../hub/members.ts';
 import { ensureKeyPair } from '../mesh/keys.ts';
-import { nodeNetwork, type NodeNetwork } from '../mesh/node-network.ts';
+import { nodeNetwork } from '../hub/node-network.ts';
+import type { NodeNetwork } from '../protocol/node-network.ts';
 import { BUS_PORT, JOIN_PORT } from '../plan/firewall-access.ts';
 import type { Plan } from '../plan/plan.ts';
 import { loadOrCreateIdentity } from '../secrets/store.ts';

@@ -18,7 +18,7 @@ import { startBusServer, type BusServer } from '../bus/server.ts';
 import { HubSigningKey } from '../protocol/signing.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { SecretStore } from '../secrets/store.ts';
-import { loadStackFile } from '../spec/load.ts';
+import { loadStackFileOffThread } from '../spec/load-off-thread.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
 import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
@@ -320,7 +320,9 @@ export class Daemon {
         body: z.object({ file: z.string().optional() }).optional(),
         handle: async ({ body }) => {
           const file = (body as { file?: string } | undefined)?.file ?? this.options.file;
-          const loaded = await loadStackFile(file, { knownSecrets: await this.secrets!.names() });
+          const loaded = await loadStackFileOffThread(file, {
+            knownSecrets: await this.secrets!.names(),
+          });
           if (!loaded.ok) {
             throw new ApiError(
               400,

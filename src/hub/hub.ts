@@ -3,7 +3,7 @@
 // registry — only instances an agent reports healthy, recomputed the moment a report
 // changes. A node's reports are taken as that node's only because they arrive on its own
 // subject (bus permissions); what a report claims about its sender is checked against it.
-import { configHash } from '../agent/config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 import type { Bus } from '../bus/client.ts';
 import type { HubLink } from '../bus/hub-link.ts';
 import { caddyConfig } from '../plan/caddy.ts';
@@ -25,7 +25,7 @@ import { placeInstances } from '../plan/placement.ts';
 import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
 import type { Stack } from '../spec/schema.ts';
-import type { NodeNetwork } from '../mesh/node-network.ts';
+import type { NodeNetwork } from '../protocol/node-network.ts';
 import { backupJobsByNode } from './node-backup-jobs.ts';
 import { NodeLiveness } from './node-liveness.ts';
 import { Outbox } from './outbox.ts';

@@ -16,7 +16,7 @@ import {
 import path from 'node:path';
 import { z } from 'zod';
 import { isWireGuardKey } from '../mesh/keys.ts';
-import { ipAddressSchema } from './members.ts';
+import { ipAddressSchema } from '../spec/formats.ts';
 import { openWith, sealTo } from '../secrets/store.ts';
 import { NAME } from '../spec/schema.ts';
 

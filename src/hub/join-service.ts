@@ -5,7 +5,7 @@
 // nothing; only a token minted with `--replace` for that node gives it new ones (a leaked
 // token, used or not, must not re-key a member or get its bus password).
 import type { Credentials } from '../bus/credentials.ts';
-import { nodeNetwork } from '../mesh/node-network.ts';
+import { nodeNetwork } from './node-network.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ApiError, type ApiRoute } from './api-server.ts';
@@ -26,7 +26,8 @@ import {
   type JoinTokenPayload,
   type UsedNonces,
 } from './join-token.ts';
-import { ipAddressSchema, type Member, type Members } from './members.ts';
+import { ipAddressSchema } from '../spec/formats.ts';
+import type { Member, Members } from './members.ts';
 
 export interface JoinServiceOptions {
   /** The hub's join key (age): requests are sealed to its recipient, proofs keyed with it. */

@@ -5,10 +5,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { isWireGuardKey } from '../mesh/keys.ts';
+import { ipAddressSchema } from '../spec/formats.ts';
 import { readPrivateJson, writePrivateJson } from '../state/private-json.ts';
-
-/** A node's public address: WireGuard endpoints are addresses, not names. */
-export const ipAddressSchema = z.union([z.ipv4(), z.ipv6()]);
 
 export const memberSchema = z.object({
   wireguard_key: z.string().refine(isWireGuardKey, 'a WireGuard public key'),

@@ -2,7 +2,7 @@
 // (signing.ts): its desired state, its gateway's route config, and the directory of which
 // services it depends on are healthy somewhere in the cluster.
 import { z } from 'zod';
-import { nodeNetworkSchema } from '../mesh/node-network.ts';
+import { nodeNetworkSchema } from './node-network.ts';
 import { desiredNodeSchema } from '../plan/desired.ts';
 import type { StateKind } from './signing.ts';
 

@@ -3,7 +3,7 @@
 // goes out when something in it changes; in between, a small heartbeat says the node is alive
 // and which revisions it holds. The hub takes the node from the subject, never from the value.
 import { z } from 'zod';
-import { configHash } from '../agent/config-hash.ts';
+import { configHash } from '../state/config-hash.ts';
 
 /** How many refusals a status keeps: enough to see a pattern, small enough to send often. */
 export const MAX_REFUSALS = 5;

@@ -1,6 +1,7 @@
 // The hub's secret store: every value encrypted at rest with age (X25519) to the hub's own
 // identity, every `set` a new version, `rollback` back to the previous one. Values are
 // decrypted only to be sealed again to the node that runs the service that needs them.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as age from 'age-encryption';
 import { z } from 'zod';
@@ -43,7 +44,8 @@ export async function loadOrCreateIdentity(
 ): Promise<{ identity: string; recipient: string }> {
   const identity = await readOrCreateSecretFile(file, {
     what: 'age identity',
-    create: () => age.generateIdentity(),
+    // X25519, not whatever age defaults to: joins prove possession with an X25519 exchange.
+    create: () => age.generateX25519Identity(),
     isValid: (text) => text.startsWith('AGE-SECRET-KEY-'),
   });
   return { identity, recipient: await age.identityToRecipient(identity) };
@@ -70,6 +72,9 @@ export class SecretStore {
 
   /** The store of a stack's state dir: `<stateDir>/secrets/`. */
   static async open(stateDir: string): Promise<SecretStore> {
+    // The state dir stays traversable (Caddy's and services' users reach their dirs through
+    // it) even when the store is the first thing in it; only `secrets/` is private.
+    await mkdir(stateDir, { recursive: true, mode: 0o755 });
     const dir = path.join(stateDir, 'secrets');
     const { identity, recipient } = await loadOrCreateIdentity(path.join(dir, 'hub.identity'));
     return new SecretStore(path.join(dir, 'store.json'), identity, recipient);

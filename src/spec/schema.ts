@@ -395,10 +395,12 @@ export const stackSchema = z.strictObject({
       https_port: port.default(443),
       acme_email: z.email().optional(),
       admin_port: port
-        .default(2019)
-        .describe("Caddy's admin API port on loopback; change it to run two stacks on one machine"),
+        .optional()
+        .describe(
+          "Ignored: Caddy's admin API is a unix socket in the gateway's state directory. Kept so older files stay valid",
+        ),
     })
-    .default({ http_port: 80, https_port: 443, admin_port: 2019 }),
+    .default({ http_port: 80, https_port: 443 }),
   nodes: z
     .record(name('node'), nodeSchema)
     .default({

@@ -63,15 +63,6 @@ function checkNodes(stack: Stack, report: Report) {
   if (nodeNames.length === 0) report(['nodes'], 'a stack needs at least one node');
   const pinned = new Map<string, string>();
   for (const [name, node] of Object.entries(stack.nodes)) {
-    const address = node.address;
-    const looksNumeric = /^[\d.]+$/.test(address);
-    if (looksNumeric ? parseIPv4(address) === undefined : !/^[a-z0-9.-]+$/i.test(address)) {
-      report(
-        ['nodes', name, 'address'],
-        `node \`${name}\` has a bad address "${address}"`,
-        'an IPv4 address or a DNS name',
-      );
-    }
     if (node.mesh_address !== undefined) {
       const ip = parseIPv4(node.mesh_address);
       if (ip === undefined || (block && !cidrContains(block, ip))) {
@@ -448,7 +439,6 @@ function checkPorts(stack: Stack, report: Report) {
     for (const [portName, port] of [
       ['http_port', stack.gateway.http_port],
       ['https_port', stack.gateway.https_port],
-      ['admin_port', stack.gateway.admin_port],
     ] as const) {
       claims.set(`${node}:${port}`, {
         service: 'the gateway',

@@ -1,5 +1,6 @@
 // A small JSON document kept 0600 in a 0700 directory, checked with zod on every read and
 // replaced atomically (written aside, then renamed) so a crash never leaves half a file.
+import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -33,8 +34,8 @@ export async function readPrivateJson<T>(
 
 export async function writePrivateJson(file: string, value: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // Per process: two writers of one file must not share (and clobber) a temporary.
-  const temporary = `${file}.${process.pid}.tmp`;
+  // Per writer: two writers of one file, in one process or two, must not share a temporary.
+  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await chmod(temporary, 0o600);
   await rename(temporary, file);

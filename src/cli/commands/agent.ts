@@ -1,12 +1,12 @@
 // `flotilla agent [--join <token>]`: runs this node's agent in the foreground (for systemd).
 // The first run joins with a token from `flotilla node token`; later runs reuse the
 // membership saved in the state dir.
-import { isIP } from 'node:net';
 import path from 'node:path';
 import { AgentDaemon, NotJoined } from '../../daemon/agent-daemon.ts';
 import { JoinFailed } from '../../daemon/membership.ts';
 import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
+import { checkAddressOption } from '../usage.ts';
 
 const USAGE = 'flotilla agent [--join TOKEN] [--node NAME] [--address PUBLIC_IP] [--state-dir DIR]';
 
@@ -26,10 +26,7 @@ export const agentCommand: CommandSpec = {
   positionals: [],
   async run({ values }, output: Output) {
     const address = values.address as string | undefined;
-    if (address !== undefined && isIP(address) === 0) {
-      writeLine(output.err, `flotilla agent: --address must be an IP address, not "${address}"`);
-      return 2;
-    }
+    checkAddressOption(address);
     const token = values.join as string | undefined;
     const log = (line: string) => writeLine(output.out, `${new Date().toISOString()} ${line}`);
     const daemon = new AgentDaemon({

@@ -2,11 +2,11 @@
 // gateway). Other nodes join it with `flotilla node token` here and `flotilla agent --join`
 // there. In the foreground by default (for systemd); --detach returns once it answers.
 import path from 'node:path';
-import { isIP } from 'node:net';
 import { startDetachedDaemon } from '../detached-daemon.ts';
 import { loadStackOrReport } from '../stack-file.ts';
 import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
+import { checkAddressOption } from '../usage.ts';
 import { hubNode } from '../../plan/firewall-access.ts';
 import { runDaemon } from './daemon.ts';
 
@@ -23,10 +23,7 @@ export const hubCommand: CommandSpec = {
   positionals: [],
   async run({ values }, output: Output) {
     const address = values.address as string | undefined;
-    if (address !== undefined && isIP(address) === 0) {
-      writeLine(output.err, `flotilla hub: --address must be an IP address, not "${address}"`);
-      return 2;
-    }
+    checkAddressOption(address);
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;
     const node = (values.node as string | undefined) ?? hubNode(loaded.stack);

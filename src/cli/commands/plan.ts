@@ -9,7 +9,7 @@ import type { CommandSpec } from '../command.ts';
 
 export const planCommand: CommandSpec = {
   usage:
-    'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|desired:<node>|acl] [--tailscale-status FILE]',
+    'flotilla plan [-f flotilla.yml] [--json] [--show caddy|firewall:<node>|segments:<node>|desired:<node>|acl] [--tailscale-status FILE]',
   options: {
     file: { type: 'string', short: 'f' },
     'tailscale-status': { type: 'string' },

@@ -1,3 +1,4 @@
+// A short, stable fingerprint of a JSON value: agent, hub and plan compare configs by it.
 import { createHash } from 'node:crypto';
 
 /** A short, stable fingerprint of a JSON value: equal configs, equal hashes. */

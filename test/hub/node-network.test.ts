@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Member } from '../../src/hub/members.ts';
-import { nodeNetwork } from '../../src/mesh/node-network.ts';
+import { nodeNetwork } from '../../src/hub/node-network.ts';
 import { planStack } from '../../src/plan/plan.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 
