@@ -97,7 +97,8 @@ export function jobSecretNames(stack: Stack, names: readonly string[]): Set<stri
   const texts = names.flatMap((name) => {
     const spec = entries.get(name)?.spec;
     const target = spec && stack.backups.targets[spec.to];
-    return [target?.password ?? '', ...Object.values(target?.env ?? {}), ...(spec?.command ?? [])];
+    // A command never names a secret: validate refuses it (it would be on a command line).
+    return [target?.password ?? '', ...Object.values(target?.env ?? {})];
   });
   const secrets = texts
     .flatMap(references)

@@ -153,6 +153,14 @@ export async function main(argv: string[], output: Output = terminalOutput()): P
     return await command.run(args, output);
   } catch (error) {
     if (error instanceof UsageError) return badUsage(error);
+    // An error that carries a hint is one the user can act on (a port another stack
+    // holds, a directory Caddy's user cannot reach): not a bug, exit 1.
+    const { hint } = error as { hint?: unknown };
+    if (typeof hint === 'string') {
+      writeLine(output.err, `flotilla ${name}: ${(error as Error).message}`);
+      writeLine(output.err, `hint: ${hint}`);
+      return 1;
+    }
     // Reaching here is a Flotilla bug, not a user mistake: say so plainly.
     writeLine(output.err, `flotilla ${name}: internal error: ${(error as Error).message}`);
     writeLine(

@@ -10,6 +10,7 @@ import { closeConnection, connectNats } from '../bus/connection.ts';
 import type { NatsConnection } from 'nats';
 import type { JoinAnswer } from '../hub/join-protocol.ts';
 import { interfaceRunning } from '../mesh/wireguard.ts';
+import { ensureStateDir } from '../state/state-dir.ts';
 import { agentPaths, joinHub, readMembership, type JoinOptions } from './membership.ts';
 
 export class NotJoined extends Error {}
@@ -30,6 +31,7 @@ export class AgentDaemon {
   constructor(private readonly options: AgentDaemonOptions) {}
 
   async start(): Promise<JoinAnswer> {
+    await ensureStateDir(this.options.stateDir);
     const paths = agentPaths(this.options.stateDir);
     const membership = this.options.join
       ? await joinHub(paths, this.options.join)

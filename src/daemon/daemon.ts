@@ -1,7 +1,7 @@
 // `flotilla up` on one machine: the bus (nats-server, restarted if it dies), the hub, this
 // node's agent and the hub's HTTP API, in one process. The same components run apart in a
 // multi-node cluster; here they just share a process.
-import { chmod, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { NatsConnection } from 'nats';
 import { z } from 'zod';
@@ -18,6 +18,7 @@ import { startBusServer, type BusServer } from '../bus/server.ts';
 import { HubSigningKey } from '../protocol/signing.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { SecretStore } from '../secrets/store.ts';
+import { ensureStateDir } from '../state/state-dir.ts';
 import { loadStackFileOffThread } from '../spec/load-off-thread.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
@@ -94,10 +95,7 @@ export class Daemon {
     const node = cluster ? clusterNode(stack, cluster.node) : localNode(stack);
     this.node = node;
     const stackDir = path.dirname(path.resolve(this.options.file));
-    // The state dir is traversable (service users reach their data dirs through it); what
-    // is private below it (bus, hub, agent, caddy, logs) is created 0700.
-    await mkdir(stateDir, { recursive: true, mode: 0o755 });
-    await chmod(stateDir, 0o755);
+    await ensureStateDir(stateDir);
     await mkdir(path.join(stateDir, 'hub'), { recursive: true, mode: 0o700 });
     const busDir = path.join(stateDir, 'bus');
     let busAddress: { host: string; port: number } | undefined;

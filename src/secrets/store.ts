@@ -1,12 +1,12 @@
 // The hub's secret store: every value encrypted at rest with age (X25519) to the hub's own
 // identity, every `set` a new version, `rollback` back to the previous one. Values are
 // decrypted only to be sealed again to the node that runs the service that needs them.
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as age from 'age-encryption';
 import { z } from 'zod';
 import { isSecretName, SECRET_NAME_RULE } from '../spec/secret-name.ts';
 import { PrivateJsonError, readPrivateJson, writePrivateJson } from '../state/private-json.ts';
+import { ensureStateDir } from '../state/state-dir.ts';
 import { readOrCreateSecretFile } from './secret-file.ts';
 
 const storeSchema = z.object({
@@ -72,9 +72,7 @@ export class SecretStore {
 
   /** The store of a stack's state dir: `<stateDir>/secrets/`. */
   static async open(stateDir: string): Promise<SecretStore> {
-    // The state dir stays traversable (Caddy's and services' users reach their dirs through
-    // it) even when the store is the first thing in it; only `secrets/` is private.
-    await mkdir(stateDir, { recursive: true, mode: 0o755 });
+    await ensureStateDir(stateDir);
     const dir = path.join(stateDir, 'secrets');
     const { identity, recipient } = await loadOrCreateIdentity(path.join(dir, 'hub.identity'));
     return new SecretStore(path.join(dir, 'store.json'), identity, recipient);
