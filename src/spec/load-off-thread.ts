@@ -5,7 +5,7 @@
 // One thread, started on first use and kept: starting one costs about a second (tsx compiles
 // the loader and its imports). It never keeps the process alive while idle.
 import { Worker } from 'node:worker_threads';
-import type { LoadOptions, LoadResult } from './load.ts';
+import { wholeFileProblem, type LoadOptions, type LoadResult } from './load.ts';
 
 /** A 2,000-service stack loads in under a second; 30 s is not a stack file. */
 export const LOAD_TIMEOUT_MS = 30_000;
@@ -78,17 +78,9 @@ function loadOnThread(file: string, options: LoadOptions, timeoutMs: number): Pr
 }
 
 function timedOut(file: string, timeoutMs: number): LoadResult {
-  return {
-    ok: false,
-    diagnostics: [
-      {
-        file,
-        line: 1,
-        col: 1,
-        path: [],
-        message: `checking the file took over ${timeoutMs / 1000} s, so it was stopped`,
-        hint: 'check that the file is your stack file: a stack of 2,000 services is checked in about a second',
-      },
-    ],
-  };
+  return wholeFileProblem(
+    file,
+    `checking the file took over ${timeoutMs / 1000} s, so it was stopped`,
+    'check that the file is your stack file: a stack of 2,000 services is checked in about a second',
+  );
 }

@@ -23,24 +23,22 @@ export interface LoadOptions {
  */
 export const MAX_STACK_FILE_BYTES = 2 * 1024 * 1024;
 
+/** A problem with the file as a whole, reported at its first line. */
+export function wholeFileProblem(file: string, message: string, hint?: string): LoadResult {
+  const diagnostic = { file, line: 1, col: 1, path: [], message };
+  return { ok: false, diagnostics: [hint === undefined ? diagnostic : { ...diagnostic, hint }] };
+}
+
 function tooBig(file: string, bytes: number): LoadResult {
   const limit = `${MAX_STACK_FILE_BYTES / 1024 / 1024} MiB`;
   // Past the cap, only a regular file's size is known: a device or pipe is just too big.
   const size =
     bytes > MAX_STACK_FILE_BYTES + 1 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `over ${limit}`;
-  return {
-    ok: false,
-    diagnostics: [
-      {
-        file,
-        line: 1,
-        col: 1,
-        path: [],
-        message: `the file is ${size}: a stack file may be at most ${limit}`,
-        hint: `check that -f names your stack file: ${limit} is far more than any real stack needs (2,000 services fit in 1 MiB)`,
-      },
-    ],
-  };
+  return wholeFileProblem(
+    file,
+    `the file is ${size}: a stack file may be at most ${limit}`,
+    `check that -f names your stack file: ${limit} is far more than any real stack needs (2,000 services fit in 1 MiB)`,
+  );
 }
 
 export function parseStackText(text: string, file: string, options: LoadOptions = {}): LoadResult {
@@ -66,20 +64,11 @@ export function parseStackText(text: string, file: string, options: LoadOptions 
     // zod gathers a list's problems with push(...problems), the dependency check recurses
     // along depends_on: a 1 MiB file of either exhausts the stack. Not a real stack file.
     if (!(error instanceof RangeError && /call stack/.test(error.message))) throw error;
-    return {
-      ok: false,
-      diagnostics: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: [],
-          message:
-            'the file is too large to check: it has too many problems or too long a depends_on chain',
-          hint: 'check that -f names your stack file; a real stack has far fewer services and problems',
-        },
-      ],
-    };
+    return wholeFileProblem(
+      file,
+      'the file is too large to check: it has too many problems or too long a depends_on chain',
+      'check that -f names your stack file; a real stack has far fewer services and problems',
+    );
   }
 }
 
@@ -150,23 +139,13 @@ export async function loadStackFile(file: string, options: LoadOptions = {}): Pr
     read = await readCapped(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      diagnostics: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: [],
-          message:
-            code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(error)})`,
-          hint:
-            code === 'ENOENT'
-              ? 'pass the stack file with -f, or run flotilla where flotilla.yml is'
-              : undefined,
-        },
-      ],
-    };
+    return wholeFileProblem(
+      file,
+      code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? String(error)})`,
+      code === 'ENOENT'
+        ? 'pass the stack file with -f, or run flotilla where flotilla.yml is'
+        : undefined,
+    );
   }
   if ('bytes' in read) return tooBig(file, read.bytes);
   return parseStackText(read.text, file, options);

@@ -1,6 +1,6 @@
 // The per-node nftables ruleset: its rules, the real `nft -c` parser's verdict on it, and,
 // inside throwaway network namespaces, real connections it lets through or drops.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { placeInstances } from '../../src/plan/placement.ts';
 import { computeReachability } from '../../src/plan/reachability.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 import type { Stack } from '../../src/spec/schema.ts';
-import { LISTENER, PROBER } from './netns-scripts.ts';
+import { PROBER, startListener } from './netns-scripts.ts';
 
 const run = promisify(execFile);
 
@@ -333,25 +333,7 @@ firewall:
     // A table of someone else's that applying ours must leave alone.
     await ns(nodeNs, 'nft', 'add', 'table', 'inet', 'bystander');
 
-    listener = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        nodeNs,
-        process.execPath,
-        '-e',
-        LISTENER,
-        ...[SSH, DB, REDIS, UNGRANTED].map(String),
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      listener!.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
-      listener!.stdout!.once('data', () => resolve());
-    });
+    listener = await startListener(nodeNs, [SSH, DB, REDIS, UNGRANTED]);
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 // Node scripts the firewall tests run inside network namespaces (`node -e`): a listener on
 // many ports and a prober that tells open, refused and dropped connections apart.
+import { spawn, type ChildProcess } from 'node:child_process';
 
 /** Listens on every port in argv, on all addresses (IPv4 and IPv6); prints once all are listening. */
 export const LISTENER = `
@@ -25,3 +26,20 @@ Promise.all(probes.map((probe) => new Promise((resolve) => {
   socket.once('error', (error) => done(error.code === 'ECONNREFUSED' ? 'refused' : error.code));
 }))).then((results) => process.stdout.write(JSON.stringify(Object.fromEntries(results))));
 `;
+
+/** Starts LISTENER on `ports` inside `namespace`; resolves once it listens on all of them. */
+export async function startListener(
+  namespace: string,
+  ports: readonly number[],
+): Promise<ChildProcess> {
+  const listener = spawn(
+    'ip',
+    ['netns', 'exec', namespace, process.execPath, '-e', LISTENER, ...ports.map(String)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    listener.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
+    listener.stdout!.once('data', () => resolve());
+  });
+  return listener;
+}

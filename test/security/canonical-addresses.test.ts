@@ -4,7 +4,7 @@
 // and keeps the intended one out. The stack file that asks for it is refused with the
 // address to write, and plan never writes a non-canonical address, even for a stack that
 // skipped validation.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +19,7 @@ import { tailscaleAcl } from '../../src/plan/tailscale-acl.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 import { stackSchema, type Stack } from '../../src/spec/schema.ts';
 import { flotilla } from '../helpers/flotilla-cli.ts';
-import { LISTENER, PROBER } from '../plan/netns-scripts.ts';
+import { PROBER, startListener } from '../plan/netns-scripts.ts';
 
 const run = promisify(execFile);
 
@@ -179,17 +179,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         await ns(clientNs, 'ip', 'addr', 'add', `${address}/24`, 'dev', clientEnd);
       await ns(nodeNs, 'ip', 'link', 'set', nodeEnd, 'up');
       await ns(clientNs, 'ip', 'link', 'set', clientEnd, 'up');
-      listener = spawn(
-        'ip',
-        ['netns', 'exec', nodeNs, process.execPath, '-e', LISTENER, String(DB)],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      await new Promise<void>((resolve, reject) => {
-        listener!.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
-        listener!.stdout!.once('data', () => resolve());
-      });
+      listener = await startListener(nodeNs, [DB]);
     });
 
     afterAll(async () => {

@@ -72,6 +72,18 @@ function deliverToB(signed: Signed | { payload: string; sig?: undefined }): void
   hubBus.connection.publish(toNode('b', 'desired'), data, { headers: wire });
 }
 
+/** Node b's agent, as its daemon would start it (again, after a restart). */
+function newAgentB(): Agent {
+  return new Agent({
+    node: 'b',
+    link: new AgentLink(b, 'b'),
+    hubKey: signer.publicKey,
+    stack: 'sec',
+    stateDir: path.join(dir, 'state-b'),
+    log: () => {},
+  });
+}
+
 async function refusalsOfB(count: number): Promise<NodeStatus['refused']> {
   await expect.poll(() => agentB.status().refused.length, { timeout: 5_000 }).toBe(count);
   return agentB.status().refused;
@@ -99,14 +111,7 @@ beforeAll(async () => {
     );
   a = await connectNats({ url: server.url, ...credentials.agents['a']!, name: 'agent a' });
   b = await connectNats({ url: server.url, ...credentials.agents['b']!, name: 'agent b' });
-  agentB = new Agent({
-    node: 'b',
-    link: new AgentLink(b, 'b'),
-    hubKey: signer.publicKey,
-    stack: 'sec',
-    stateDir: path.join(dir, 'state-b'),
-    log: () => {},
-  });
+  agentB = newAgentB();
   await agentB.start();
   await b.flush();
 }, 30_000);
@@ -218,14 +223,7 @@ describe('an agent acts only on what the hub signed for it', () => {
     const state = JSON.parse(await readFile(saved, 'utf8')) as { desired: Signed };
     state.desired.payload = state.desired.payload.replace('ran', 'pwned');
     await writeFile(saved, JSON.stringify(state));
-    const restarted = new Agent({
-      node: 'b',
-      link: new AgentLink(b, 'b'),
-      hubKey: signer.publicKey,
-      stack: 'sec',
-      stateDir: path.join(dir, 'state-b'),
-      log: () => {},
-    });
+    const restarted = newAgentB();
     await restarted.start();
     try {
       expect(restarted.status().refused.at(-1)).toMatchObject({
