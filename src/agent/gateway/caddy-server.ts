@@ -68,6 +68,8 @@ export class CaddyServer extends EventEmitter {
   private readonly claims: PortClaims;
   private supervisor: ProcessSupervisor | undefined;
   private lastConfig: unknown;
+  /** The Caddy pid and ports the last successful claim was for: `pid:port,port`. */
+  private holding: string | undefined;
   private starts = 0;
   /** Loads (the agent's and a restart's) run one after another. */
   private applying: Promise<void> = Promise.resolve();
@@ -137,6 +139,7 @@ export class CaddyServer extends EventEmitter {
     // Without a start, a supervisor only to stop what a previous agent left running.
     await (this.supervisor ?? this.supervise(undefined)).stop();
     await this.claims.keepOnly([]);
+    this.holding = undefined;
   }
 
   /** Leaves Caddy serving the last routes (and holding its ports) while no agent watches it. */
@@ -210,6 +213,11 @@ export class CaddyServer extends EventEmitter {
     }
     const pid = this.pid;
     if (pid === undefined) throw new Error('caddy is not running');
+    // Most loads only change upstreams: the claims (and the `ss` check, tens of ms on every
+    // load, on the path that takes a crashed instance out of the routes) are redone only
+    // when the ports or the Caddy process change.
+    const holding = `${pid}:${[...ports].sort((a, b) => a - b).join(',')}`;
+    if (holding === this.holding) return this.post(full);
     const claimed = await this.claims.take(ports, pid);
     try {
       await this.post(full);
@@ -218,6 +226,7 @@ export class CaddyServer extends EventEmitter {
       throw error;
     }
     await this.claims.keepOnly(ports);
+    this.holding = holding;
   }
 
   private async post(config: unknown): Promise<void> {
