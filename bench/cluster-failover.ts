@@ -16,6 +16,7 @@ import { LabCluster } from '../test/helpers/lab-cluster.ts';
 import type { TimedResult } from './lib/load-in-namespace.ts';
 import { machineLine, onCleanup, runBench, sleep } from './lib/stack.ts';
 import { fmt, max, percentileSorted } from './lib/stats.ts';
+import { adminSocketPath } from '../src/agent/gateway/caddy-admin.ts';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 20) * 1000;
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 4);
@@ -78,12 +79,18 @@ function loadFromInternet(cluster: LabCluster, ca: string): Promise<LoadReport> 
 
 /** Whether n3's upstream is in the gateway's Caddy config right now. */
 async function n3Routed(cluster: LabCluster): Promise<boolean> {
+  // Caddy's admin API is a unix socket that answers only a request with an empty Host.
+  const socket = adminSocketPath(path.join(cluster.stateDir('n1'), 'caddy'));
   const config = await cluster.exec('n1', [
     'curl',
     '-s',
     '--max-time',
     '1',
-    'http://127.0.0.1:2019/config/apps/http',
+    '--unix-socket',
+    socket,
+    '-H',
+    'Host;',
+    'http://localhost/config/apps/http',
   ]);
   return config.stdout.includes(`${N3_MESH}:8080`);
 }

@@ -208,6 +208,8 @@ export class Agent {
     if (this.options.gateway) await this.startGateway();
     if (this.desired) await this.reconcileSoon();
     this.subscription = this.options.link.listen((kind, signed) => this.receive(kind, signed));
+    // Back from a cut: say so at once rather than at the next heartbeat.
+    this.options.link.onReconnect(() => this.heartbeat());
     this.timers.push(
       setInterval(() => this.heartbeat(), HEARTBEAT_MS),
       setInterval(() => void this.reconcileSoon(), RECONCILE_EVERY_MS),

@@ -3,6 +3,7 @@
 // its own. Nothing here is trusted yet: the agent checks every message (protocol/hub-inbox.ts).
 import type { NatsConnection, Subscription } from 'nats';
 import { encodeJson } from './codec.ts';
+import { onReconnect } from './connection.ts';
 import { fromWire } from './signed-wire.ts';
 import type { Reply } from './hub-link.ts';
 import type { BusEvent } from '../protocol/events.ts';
@@ -48,8 +49,8 @@ export class AgentLink {
     this.connection.publish(replySubject(this.node, id), encodeJson(reply));
   }
 
-  /** Resolves once the server has seen everything published so far. */
-  flush(): Promise<void> {
-    return this.connection.flush();
+  /** Calls `callback` each time the connection is back after a loss. */
+  onReconnect(callback: () => void): void {
+    onReconnect(this.connection, callback);
   }
 }
