@@ -44,6 +44,9 @@ export interface HubLinkHandlers {
   onInvalid(kind: FromNodeKind, node: string, why: string): void;
 }
 
+/** Messages and bytes per kind, since the hub started: what the protocol costs. */
+export type Traffic = Record<string, { messages: number; bytes: number }>;
+
 interface Pending {
   node: string;
   resolve(reply: Reply | 'timeout'): void;
@@ -59,6 +62,8 @@ function parseJson(data: Uint8Array): unknown {
 export class HubLink {
   private readonly subscriptions: Subscription[] = [];
   private readonly pending = new Map<string, Pending>();
+  private readonly received: Traffic = {};
+  private readonly sent: Traffic = {};
 
   constructor(
     private readonly connection: NatsConnection,
@@ -72,6 +77,7 @@ export class HubLink {
           callback: (error, message) => {
             const node = error === null ? senderOf(kind, message.subject) : undefined;
             if (node === undefined) return;
+            count(this.received, kind, message.data.length);
             let value: unknown;
             try {
               value = parseJson(message.data);
@@ -88,6 +94,7 @@ export class HubLink {
       this.connection.subscribe(ALL_REPLIES, {
         callback: (error, message) => {
           const from = error === null ? replyOf(message.subject) : undefined;
+          if (from) count(this.received, 'reply', message.data.length);
           const pending = from && this.pending.get(from.id);
           // Only the node the request went to may answer it.
           if (!from || !pending || pending.node !== from.node) return;
@@ -112,7 +119,7 @@ export class HubLink {
 
   /** Sends a message signed earlier again (to a node that missed it). */
   resend(node: string, kind: StateKind, signed: Signed): void {
-    this.publish(toNode(node, kind), signed);
+    this.publish(toNode(node, kind), signed, kind);
   }
 
   /** Asks `node`'s agent to do `verb`; resolves with its result, rejects with its error. */
@@ -130,6 +137,7 @@ export class HubLink {
     this.publish(
       toNode(node, 'request'),
       this.signer.sign({ kind: 'request', node, id, issued_at: Date.now(), verb, body }),
+      'request',
     );
     const answer = await reply;
     if (answer === 'timeout')
@@ -139,6 +147,11 @@ export class HubLink {
       );
     if (!answer.ok) throw new NodeRequestError(answer.error);
     return answer.result;
+  }
+
+  /** What has gone each way since the hub started, per kind of message. */
+  traffic(): { received: Traffic; sent: Traffic } {
+    return structuredClone({ received: this.received, sent: this.sent });
   }
 
   close(): void {
@@ -156,8 +169,15 @@ export class HubLink {
     pending.resolve(reply);
   }
 
-  private publish(subject: string, signed: Signed): void {
+  private publish(subject: string, signed: Signed, kind: string): void {
     const { data, headers } = toWire(signed);
+    count(this.sent, kind, data.length);
     this.connection.publish(subject, data, { headers });
   }
+}
+
+function count(traffic: Traffic, kind: string, bytes: number): void {
+  const entry = (traffic[kind] ??= { messages: 0, bytes: 0 });
+  entry.messages += 1;
+  entry.bytes += bytes;
 }

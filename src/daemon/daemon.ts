@@ -313,6 +313,11 @@ export class Daemon {
         handle: async () => ({ json: statusReport(this.hub!) }),
       },
       {
+        method: 'GET',
+        path: '/v1/bus',
+        handle: async () => ({ json: this.hub!.busTraffic() }),
+      },
+      {
         method: 'POST',
         path: '/v1/apply',
         body: z.object({ file: z.string().optional() }).optional(),

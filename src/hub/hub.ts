@@ -83,6 +83,8 @@ export class Hub {
   /** Sealing is randomized: reuse a sealed value while it is unchanged, so desired states stay stable. */
   private readonly sealed = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** A gateway config or directory could not be recorded: the next tick tries again. */
+  private derivedUnsent = false;
 
   constructor(private readonly options: HubOptions) {
     this.outbox = new Outbox(options.bus, options.link, options.log);
@@ -105,10 +107,16 @@ export class Hub {
       onMessage: (kind, node, value) => this.receive(kind, node, value),
       onInvalid: (kind, node, why) => this.options.log(`ignored a ${kind} from ${node}: ${why}`),
     });
+    // Reports rebuild routes and directories as they arrive; the timer only finds nodes that
+    // went silent (or came back).
     this.timer = setInterval(() => {
-      this.reportLiveness();
-      void this.publishDerived();
+      if (this.reportLiveness() || this.derivedUnsent) void this.publishDerived();
     }, LIVENESS_CHECK_MS);
+  }
+
+  /** What the protocol has carried each way since the hub started. */
+  busTraffic(): ReturnType<HubLink['traffic']> {
+    return this.options.link.traffic();
   }
 
   /** Asks `node`'s agent to do `verb` (see Agent for the verbs). */
@@ -154,8 +162,10 @@ export class Hub {
     void this.publishDerived();
   }
 
-  private reportLiveness(): void {
-    for (const { node, change, at } of this.liveness.update(this.statuses.values(), Date.now())) {
+  /** Announces nodes lost or back since the last call; true when there were any. */
+  private reportLiveness(): boolean {
+    const changes = this.liveness.update(this.statuses.values(), Date.now());
+    for (const { node, change, at } of changes) {
       const message =
         change === 'lost'
           ? `node ${node} is lost: no report since ${new Date(at).toISOString()}; its instances left the routes`
@@ -165,6 +175,7 @@ export class Hub {
         .publish({ type: `node.${change}`, message, node, data: { last_report: at } })
         .catch(() => {});
     }
+    return changes.length > 0;
   }
 
   stop(): void {
@@ -294,8 +305,8 @@ export class Hub {
       this.publishGateways(current, healthy, lost),
       this.publishDirectories(current.plan, healthyServices(this.statuses.values(), now)),
     ]);
-    // A failed write is retried on the next report or tick.
-    if (sent.every(Boolean)) this.published = { current, basis };
+    this.derivedUnsent = !sent.every(Boolean);
+    if (!this.derivedUnsent) this.published = { current, basis };
   }
 
   private async publishGateways(

@@ -172,6 +172,10 @@ describe('hub ↔ agent links', () => {
       ['event', 'b'],
       ['heartbeat', 'a'],
     ]);
+    // And counts what each kind costs, for `GET /v1/bus` and the scale bench.
+    const { received } = hubLink.traffic();
+    expect(received['heartbeat']?.messages).toBeGreaterThanOrEqual(1);
+    expect(received['event']?.bytes).toBeGreaterThan(20);
   });
 
   it('gets an answer to a request from the node it went to, and only from that node', async () => {
