@@ -109,7 +109,15 @@ export class Hub {
     });
     // Reports rebuild routes and directories as they arrive; the timer only finds nodes that
     // went silent (or came back).
+    let lastTick = Date.now();
     this.timer = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastTick > 2 * LIVENESS_CHECK_MS;
+      lastTick = now;
+      // A late tick means the hub itself was busy (a big apply): the heartbeats that arrived
+      // meanwhile are still queued behind this timer, so judging silence now would call
+      // every node lost. The next tick, after they are read, judges.
+      if (late) return;
       if (this.reportLiveness() || this.derivedUnsent) void this.publishDerived();
     }, LIVENESS_CHECK_MS);
   }
