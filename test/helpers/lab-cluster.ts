@@ -22,10 +22,16 @@ export interface LabClusterOptions {
   nodes: string[];
   /** Put in the hub's secret store before it starts. */
   secrets?: Record<string, string>;
+  /** false: only the hub starts; the caller joins the other nodes (`join`), e.g. to time each. */
+  joinNodes?: boolean;
+  /** Called once the lab exists, before the hub starts: lets a Ctrl-C handler close it. */
+  onCreated?: (cluster: LabCluster) => void;
 }
 
 export class LabCluster {
   private readonly agents = new Map<string, ChildProcess>();
+  /** Everything each node's agent printed (stdout and stderr), across its restarts. */
+  private readonly agentOutput = new Map<string, string>();
   /** The token each node last joined with (already used, then). */
   readonly usedTokens = new Map<string, string>();
 
@@ -43,6 +49,7 @@ export class LabCluster {
     process.env.FLOTILLA_LAB_DIR = path.join(dir, 'labs');
     const lab = await labUp(`c${randomBytes(3).toString('hex')}`, options.nodes.length);
     const cluster = new LabCluster(lab, dir, path.resolve(options.stackFile), options.nodes);
+    options.onCreated?.(cluster);
     try {
       const store = await SecretStore.open(cluster.stateDir(options.nodes[0]!));
       for (const [name, value] of Object.entries(options.secrets ?? {}))
@@ -54,7 +61,8 @@ export class LabCluster {
         '--detach',
       ]);
       if (hub.code !== 0) throw new Error(`flotilla hub failed: ${hub.stderr}${hub.stdout}`);
-      for (const node of options.nodes.slice(1)) await cluster.join(node);
+      if (options.joinNodes !== false)
+        for (const node of options.nodes.slice(1)) await cluster.join(node);
     } catch (error) {
       await cluster.close();
       throw error;
@@ -91,16 +99,20 @@ export class LabCluster {
   }
 
   /** The flotilla CLI on the hub node, for this stack (or another version of its file). */
-  hubCli(args: string[], stackFile = this.stackFile): Promise<CliResult> {
-    return this.exec(this.nodes[0]!, [
-      'env',
-      `FLOTILLA_STATE_DIR=${this.stateDir(this.nodes[0]!)}`,
-      process.execPath,
-      BIN,
-      ...args,
-      '-f',
-      stackFile,
-    ]);
+  hubCli(args: string[], stackFile = this.stackFile, timeoutMs?: number): Promise<CliResult> {
+    return this.exec(
+      this.nodes[0]!,
+      [
+        'env',
+        `FLOTILLA_STATE_DIR=${this.stateDir(this.nodes[0]!)}`,
+        process.execPath,
+        BIN,
+        ...args,
+        '-f',
+        stackFile,
+      ],
+      timeoutMs,
+    );
   }
 
   async token(node: string): Promise<string> {
@@ -137,6 +149,7 @@ export class LabCluster {
     );
     this.agents.set(node, child);
     let output = '';
+    const before = this.agentOutput.get(node) ?? '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`agent ${node} did not start: ${output}`)),
@@ -144,6 +157,7 @@ export class LabCluster {
       );
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
+        this.agentOutput.set(node, before + output);
         if (output.includes(' is running')) {
           clearTimeout(timer);
           resolve();
@@ -157,6 +171,11 @@ export class LabCluster {
       });
     });
     return child.pid!;
+  }
+
+  /** What `node`'s agent has printed so far (its log: one timestamped line per event). */
+  agentLog(node: string): string {
+    return this.agentOutput.get(node) ?? '';
   }
 
   /** The agent's PID (ip netns exec execs it, so the child is the agent itself). */
