@@ -98,6 +98,7 @@ export class SimAgent {
   private nextPid: number;
   /** Cut off: sends nothing and hears nothing, as behind a dead link. */
   private cut = false;
+  private cutAfterHeartbeat: (() => void) | undefined;
   private closed = false;
   readonly counts: SimAgentCounts = {
     received: { desired: 0, gateway: 0, directory: 0, request: 0, duplicate: 0 },
@@ -130,7 +131,18 @@ export class SimAgent {
   }
 
   /** Its link goes dead: nothing out, nothing in (the server drops what the hub sends it). */
-  cutOff(): number {
+  /**
+   * Its link goes dead now, or right after its next heartbeat: the worst moment for the hub,
+   * which then hears nothing for the longest. Resolves with the time it went dead.
+   */
+  cutOff(afterHeartbeat = false): Promise<number> {
+    if (!afterHeartbeat) return Promise.resolve(this.cutNow());
+    return new Promise((resolve) => {
+      this.cutAfterHeartbeat = () => resolve(this.cutNow());
+    });
+  }
+
+  private cutNow(): number {
     this.cut = true;
     this.subscription?.unsubscribe();
     this.subscription = undefined;
@@ -393,5 +405,8 @@ export class SimAgent {
     }
     this.counts.heartbeats += 1;
     this.link.heartbeat({ status_hash: this.reportedHash, held: { ...this.inbox.held } });
+    const cut = this.cutAfterHeartbeat;
+    this.cutAfterHeartbeat = undefined;
+    cut?.();
   }
 }

@@ -80,8 +80,8 @@ serveRpc({
     return performance.now() - started;
   },
 
-  cutOff(node: string): number {
-    return agent(node).cutOff();
+  cutOff(node: string, afterHeartbeat: boolean): Promise<number> {
+    return agent(node).cutOff(afterHeartbeat);
   },
 
   reconnect(node: string): Promise<number> {
