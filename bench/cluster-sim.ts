@@ -8,15 +8,19 @@
 //   node_modules/.bin/tsx bench/cluster-sim.ts [--nodes 12,50,100] [--idle-s 60] [--services 10]
 //                                              [--healthy-ms 300] [--agents-per-process 50]
 //
-// 1. apply → ready: `hub.apply` of N nodes × `--services` services (three depends_on layers,
-//    the first node the gateway) until the hub's status report says ready.
+// 1. apply → ready: the stack file of N nodes × `--services` services (three depends_on layers,
+//    the first node the gateway) loaded off the hub's thread and applied, as `POST /v1/apply`
+//    does, until the hub's status report says ready; what went over the bus meanwhile.
 // 2. idle: after a short settle, `--idle-s` seconds of nothing: bus messages and bytes each
 //    way (the hub's own counts, hub.busTraffic()), CPU and RSS of the hub process and of
 //    nats-server, and every node the hub called lost (none should be: nothing happened).
-// 3. loss: one node's agent goes silent (its link dead): until the hub's status report shows
-//    it down, and until the gateway receives a route config without its upstreams.
-// 4. recovery: the link back: until the node is up, its upstreams are back, and ready.
+// 3. loss, twice: a node's link goes dead at a random moment, then another's right after its
+//    heartbeat (the worst moment): until the hub's status report shows it down, and until the
+//    gateway receives a route config without its upstreams.
+// 4. recovery, after each: the link back: until the node is up, its upstreams are back in the
+//    gateway's config, and the status report is ready again.
 //
+// A run takes about `--idle-s` + 30 s per N (the default series with --idle-s 600: ~32 min).
 // BENCH_HUB_CPU_PROF=<dir> writes a CPU profile of each hub process there (node --cpu-prof).
 //
 // Then a table across N, the growth per step, and PASS/FAIL against the goals of issue 11 that

@@ -4,7 +4,7 @@
 // `flotilla hub` wires them (src/daemon/daemon.ts), minus the HTTP API and the join port.
 // The bench calls it over IPC (rpc-child.ts); it watches the hub's status report from inside,
 // so polling costs no IPC and no HTTP.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureBuckets } from '../../src/bus/buckets.ts';
 import { connectBus, type Bus } from '../../src/bus/client.ts';
@@ -56,8 +56,9 @@ export interface ApplyTimes {
 let server: BusServer | undefined;
 let bus: Bus | undefined;
 let hub: Hub | undefined;
-let stack: Stack | undefined;
 let stackDir = '';
+/** The run's temporary directory: it goes with the hub, even when the bench was killed. */
+let runDir: string | undefined;
 const log: HubLogLine[] = [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -112,13 +113,19 @@ async function clusterOf(
   };
 }
 
+/** The stack file, loaded and checked on the loader thread as the daemon's apply does. */
+async function loadStack(file: string): Promise<Stack> {
+  const loaded = await loadStackFileOffThread(file);
+  if (!loaded.ok) throw new Error(loaded.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
+  return loaded.stack;
+}
+
 serveRpc({
   async start(dir: string, stackFile: string): Promise<SimHubStarted> {
+    runDir = dir;
     // Off the thread as applies load it: the loader thread (about a second to start) is then
     // warm, as for every apply but a hub's first.
-    const loaded = await loadStackFileOffThread(stackFile);
-    if (!loaded.ok) throw new Error(loaded.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
-    stack = loaded.stack;
+    const stack = await loadStack(stackFile);
     stackDir = path.dirname(stackFile);
     const nodes = Object.keys(stack.nodes);
     const stateDir = path.join(dir, 'hub-state');
@@ -151,7 +158,7 @@ serveRpc({
       hubKey: signer.publicKey,
       stack: stack.name,
       agents: credentials.agents,
-      gateways: nodes.filter((node) => stack!.nodes[node]!.gateway),
+      gateways: nodes.filter((node) => stack.nodes[node]!.gateway),
     };
   },
 
@@ -165,10 +172,9 @@ serveRpc({
     const current = started();
     const startedAt = Date.now();
     const t0 = performance.now();
-    const loaded = await loadStackFileOffThread(stackFile);
-    if (!loaded.ok) throw new Error(loaded.diagnostics.map((d) => formatDiagnostic(d)).join('\n'));
+    const stack = await loadStack(stackFile);
     const loadMs = performance.now() - t0;
-    await current.apply({ stack: loaded.stack, stackDir });
+    await current.apply({ stack, stackDir });
     const appliedMs = performance.now() - t0;
     const readyAt = await until(
       () => statusReport(current)?.ready === true,
@@ -225,6 +231,7 @@ serveRpc({
     hub?.stop();
     await bus?.close().catch(() => {});
     await server?.stop();
+    if (runDir) await rm(runDir, { recursive: true, force: true });
   },
 });
 
