@@ -129,6 +129,25 @@ export function computeReachability(stack: Stack): Reachability {
   return { grants, egress };
 }
 
+/** Service grants by `from\0to`, built once per reachability (a stack without networks has one per pair). */
+const grantIndex = new WeakMap<Reachability, Map<string, Grant[]>>();
+
+function grantsBetween(reachability: Reachability, from: string, to: string): Grant[] {
+  let index = grantIndex.get(reachability);
+  if (index === undefined) {
+    index = new Map();
+    for (const grant of reachability.grants) {
+      if (grant.source.kind !== 'service') continue;
+      const key = `${grant.source.service}\0${grant.to}`;
+      const between = index.get(key);
+      if (between) between.push(grant);
+      else index.set(key, [grant]);
+    }
+    grantIndex.set(reachability, index);
+  }
+  return index.get(`${from}\0${to}`) ?? [];
+}
+
 /** Whether `from` may connect to `to` (on any port, or on `port`). */
 export function mayReach(
   reachability: Reachability,
@@ -136,11 +155,7 @@ export function mayReach(
   to: string,
   port?: string,
 ): boolean {
-  return reachability.grants.some(
-    (grant) =>
-      grant.source.kind === 'service' &&
-      grant.source.service === from &&
-      grant.to === to &&
-      (port === undefined || grant.ports.includes(port)),
+  return grantsBetween(reachability, from, to).some(
+    (grant) => port === undefined || grant.ports.includes(port),
   );
 }
