@@ -1,7 +1,8 @@
 // The processes of a lab cluster, found through what each node recorded under its state dir
 // (never by name): the hub daemon, nats-server, Caddy, wireguard-go, every instance, and the
 // agents LabCluster started. bench/cluster-scale measures their CPU and memory from /proc,
-// and kills whatever a failed `down` left running (namespaces do not end their processes).
+// and after a Ctrl-C or a failed `down` stops the supervisors first (so none restarts an
+// instance while the lab goes), then anything recorded that outlived the lab.
 import { readdir, readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
