@@ -155,6 +155,8 @@ interface Loss {
   outMs: number;
   /** When the hub logged the node lost, ms after the cut (undefined: it did not). */
   lostLoggedMs: number | undefined;
+  /** When the hub logged it back, ms after the link returned. */
+  backLoggedMs: number | undefined;
   backMs: number;
   readyMs: number;
   otherLost: LostLine[];
@@ -175,15 +177,18 @@ interface ScaleResult {
 
 // ---- measuring ------------------------------------------------------------------------------
 
-/** `node X is lost` lines of the hub's log, with their time (the log's ISO timestamps). */
-async function lostLines(cluster: LabCluster): Promise<LostLine[]> {
+/** `node X is lost` (or `is back`) lines of the hub's log, with their time (its ISO stamps). */
+async function livenessLines(
+  cluster: LabCluster,
+  change: 'lost' | 'back' = 'lost',
+): Promise<LostLine[]> {
   const log = await readFile(
     path.join(cluster.stateDir(cluster.nodes[0]!), 'daemon.log'),
     'utf8',
   ).catch(() => '');
   const lines: LostLine[] = [];
   for (const line of log.split('\n')) {
-    const match = /^(\S+) node (\S+) is lost/.exec(line);
+    const match = new RegExp(`^(\\S+) node (\\S+) is ${change}`).exec(line);
     if (match) lines.push({ at: Date.parse(match[1]!), node: match[2]!, line });
   }
   return lines;
@@ -303,7 +308,7 @@ async function measureIdle(cluster: LabCluster, api: LabHubApi, seconds: number)
     },
     agentNodes: processes.filter((owned) => owned.kind === 'agent').map((owned) => owned.node),
     slices,
-    falseLost: between(await lostLines(cluster), wallStart, wallEnd),
+    falseLost: between(await livenessLines(cluster), wallStart, wallEnd),
     nodesDown,
     hubLogLines: linesBetween(hubLog, wallStart, wallEnd),
     agentLogLines: cluster.nodes.flatMap((node) =>
@@ -379,6 +384,7 @@ async function measureLoss(
     `${victim.node}'s upstreams leaving the routes`,
   );
   await sleep(Math.max(0, cutAt + outageS * 1000 - performance.now()));
+  const restoredWall = Date.now();
   const restoredAt = performance.now();
   await cluster.restoreLink(victim.node);
   const backMs = await untilDials(
@@ -389,13 +395,17 @@ async function measureLoss(
   );
   await api.until((status) => status.ready, 60_000);
   const readyMs = performance.now() - restoredAt;
-  const lost = between(await lostLines(cluster), cutWall, Date.now());
+  const lost = between(await livenessLines(cluster), cutWall, Date.now());
   const own = lost.find((line) => line.node === victim.node);
+  const back = between(await livenessLines(cluster, 'back'), restoredWall, Date.now()).find(
+    (line) => line.node === victim.node,
+  );
   return {
     node: victim.node,
     routedPorts: victim.ports,
     outMs,
     lostLoggedMs: own ? own.at - cutWall : undefined,
+    backLoggedMs: back ? back.at - restoredWall : undefined,
     backMs,
     readyMs,
     otherLost: lost.filter((line) => line.node !== victim.node),
@@ -498,7 +508,7 @@ async function runScale(n: number, options: Options): Promise<ScaleResult> {
     );
 
     await sleep(options.settleS * 1000);
-    const setupLost = between(await lostLines(cluster), setupWall, Date.now());
+    const setupLost = between(await livenessLines(cluster), setupWall, Date.now());
     console.log(`  idle for ${options.idleS} s…`);
     const idle = await measureIdle(cluster, api, options.idleS);
     const loss = await measureLoss(cluster, api, options.outageS);
@@ -642,7 +652,7 @@ function printResult(result: ScaleResult): void {
   if (!loss) console.log('  node loss: no non-hub node serves a route (not measured)');
   else {
     console.log(
-      `  node loss: ${loss.node} (upstreams on ports ${loss.routedPorts.join(', ')}) cut: out of the routes after ${secs(loss.outMs)} (hub logged it lost after ${secs(loss.lostLoggedMs)}); link back: routed again after ${secs(loss.backMs)}, stack ready after ${secs(loss.readyMs)}`,
+      `  node loss: ${loss.node} (upstreams on ports ${loss.routedPorts.join(', ')}) cut: out of the routes after ${secs(loss.outMs)} (hub logged it lost after ${secs(loss.lostLoggedMs)}); link back: the hub logged it back after ${secs(loss.backLoggedMs)}, routed again after ${secs(loss.backMs)}, stack ready after ${secs(loss.readyMs)}`,
     );
     if (loss.otherLost.length > 0) {
       console.log(`    other nodes declared lost meanwhile: ${loss.otherLost.length}`);
