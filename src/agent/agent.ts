@@ -55,8 +55,12 @@ import type { NetworkApplier } from './network-applier.ts';
 import { SegmentEnforcer } from './segment-enforcer.ts';
 
 const REPORT_DEBOUNCE_MS = 20;
-/** A safety net for what no event announces (a port freed, a network retry): local work only. */
-const RECONCILE_EVERY_MS = 5_000;
+/**
+ * How often the agent retries what no event announces: an instance held back (a port taken,
+ * a missing secret), a network that failed to apply or whose WireGuard daemon died. An idle
+ * node with nothing held only re-checks its network, not every instance.
+ */
+const MAINTAIN_EVERY_MS = 5_000;
 const ROLLING_HEALTH_TIMEOUT_MS = 60_000;
 
 /** What the agent keeps of the hub's messages: the revisions it holds, and its desired state as signed. */
@@ -212,7 +216,7 @@ export class Agent {
     this.options.link.onReconnect(() => this.heartbeat());
     this.timers.push(
       setInterval(() => this.heartbeat(), HEARTBEAT_MS),
-      setInterval(() => void this.reconcileSoon(), RECONCILE_EVERY_MS),
+      setInterval(() => this.maintain(), MAINTAIN_EVERY_MS),
     );
     this.reportSoon();
   }
@@ -451,6 +455,12 @@ export class Agent {
       this.reportSoon();
     });
     return this.reconciling;
+  }
+
+  private maintain(): void {
+    if (this.closed) return;
+    if (this.held.size > 0 || this.networkError !== undefined) void this.reconcileSoon();
+    else this.reconciling = this.reconciling.then(() => this.applyNetwork());
   }
 
   /** Mesh, firewall and names first: instances on other nodes are reached through them. */
