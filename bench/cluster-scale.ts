@@ -844,8 +844,7 @@ function printGoals(results: ScaleResult[], options: Options): void {
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  // tsx may hand the child a Ctrl-C twice (the terminal's, then its own relay): with only
-  // onCleanup's one-shot listener, the second would end the process halfway through cleanup.
+  // Cleanups after a signal skip the graceful `down` (the agents got the signal too).
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.on(signal, () => {
       interrupted = true;

@@ -289,8 +289,13 @@ export function onCleanup(fn: () => Promise<unknown>): () => void {
   cleanups.add(fn);
   if (!signalsHooked) {
     signalsHooked = true;
+    let cleaning = false;
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
+      // on, not once: under tsx a Ctrl-C can arrive twice (the terminal's and tsx's relay),
+      // and a second, unhandled one would kill the bench halfway through its cleanup.
+      process.on(signal, () => {
+        if (cleaning) return;
+        cleaning = true;
         console.error(`\n${signal}: cleaning up…`);
         void runCleanups().finally(() => process.exit(130));
       });
