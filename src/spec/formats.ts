@@ -21,6 +21,16 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i;
+
+/** "512m", "1.5G", "256MiB", "64k" → bytes (binary units, as Docker reads them). */
+export function parseSize(text: string): number | undefined {
+  const match = SIZE.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!);
+}
+
 // Addresses are accepted only in their canonical form, because the tools that read them
 // later do not all read them alike: nft and the kernel (inet_aton) take a leading 0 as
 // octal, so `010.0.0.1` in a stack file became `ip saddr 8.0.0.1`, a firewall opening for

@@ -12,6 +12,7 @@ import {
   parseCidr,
   parseDuration,
   parseIPv4,
+  parseSize,
 } from './formats.ts';
 
 /** Stack, node, service, network and target names: DNS-label-like. */
@@ -20,6 +21,8 @@ const PORT_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOSTNAME =
   /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** A Linux capability as Docker names it, without the CAP_ prefix, or ALL. */
+const CAPABILITY = /^(ALL|[A-Z][A-Z_]{1,31})$/;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 export const SIGNALS = [
   'SIGTERM',
@@ -83,6 +86,12 @@ const timezone = z.string().refine(isValidTimezone, {
 
 const port = z.number().int().min(1).max(65535);
 const argv = z.array(z.string()).min(1, { message: 'a command needs at least the program name' });
+const byteSize = z
+  .string()
+  .refine((text) => (parseSize(text) ?? 0) > 0, {
+    message: 'not a size: write e.g. 256m, 512MiB or 1g',
+  })
+  .describe('A size such as 256m, 512MiB or 1g (binary units)');
 const hostname = z
   .string()
   .regex(HOSTNAME, { message: 'not a valid host name (lowercase, e.g. api.example.com)' });
@@ -276,8 +285,45 @@ export const serviceSchema = z
     labels: z.array(z.string()).optional().describe('Run on nodes carrying all these labels'),
     replicas: z.number().int().min(1).max(100).default(1),
     run: runSchema.optional(),
-    image: z.string().min(1).optional().describe('Container image'),
-    command: argv.optional().describe('Container command (image services)'),
+    image: z
+      .string()
+      .regex(/^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+        message: 'an image is name[:tag][@sha256:digest], e.g. postgres:16 or ghcr.io/acme/api:1.4',
+      })
+      .optional()
+      .describe('Container image'),
+    command: argv
+      .optional()
+      .describe("Container command (image services): replaces the image's CMD"),
+    entrypoint: argv.optional().describe("Replaces the image's ENTRYPOINT (image services)"),
+    user: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/, {
+        message: 'a user is name, uid, or user:group, e.g. 1000:1000',
+      })
+      .optional()
+      .describe('Run the container as this user (image services); processes use run.user'),
+    env_files: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'Env files for an image service, relative to the stack file; processes use run.env_files',
+      ),
+    memory: byteSize.optional().describe('Memory limit of each container, e.g. 512m'),
+    cpus: z
+      .number()
+      .positive()
+      .max(256)
+      .optional()
+      .describe('CPU limit of each container, e.g. 0.5'),
+    read_only: z
+      .boolean()
+      .default(false)
+      .describe("Mount the container's root filesystem read-only"),
+    cap_drop: z
+      .array(z.string().regex(CAPABILITY, { message: 'a capability such as NET_RAW, or ALL' }))
+      .default([])
+      .describe('Linux capabilities to drop, e.g. [ALL]'),
     volumes: z
       .array(
         z.string().regex(/^[^:]+:\/[^:]*(:(ro|rw))?$/, {
@@ -327,14 +373,25 @@ export const serviceSchema = z
         message: 'place a service with `node` or `labels`, not both',
       });
     }
-    if (
-      service.run !== undefined &&
-      (service.command !== undefined || service.volumes.length > 0)
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        message: '`command` and `volumes` are for image services; a process uses run.command',
-      });
+    if (service.run !== undefined) {
+      const containerOnly = Object.entries({
+        command: service.command !== undefined,
+        entrypoint: service.entrypoint !== undefined,
+        volumes: service.volumes.length > 0,
+        user: service.user !== undefined,
+        env_files: service.env_files.length > 0,
+        memory: service.memory !== undefined,
+        cpus: service.cpus !== undefined,
+        read_only: service.read_only,
+        cap_drop: service.cap_drop.length > 0,
+      }).filter(([, set]) => set);
+      for (const [key] of containerOnly) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `\`${key}\` is for image services; a process sets its command, user and env files under run`,
+        });
+      }
     }
   });
 
@@ -422,6 +479,16 @@ export const stackSchema = z.strictObject({
       jobs: z.record(name('job'), backupJobSchema).default({}),
     })
     .default({ targets: {}, jobs: {} }),
+  registries: z
+    .record(
+      z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: 'a registry host, e.g. ghcr.io' }),
+      z.strictObject({
+        username: z.string().min(1),
+        password: z.string().min(1).describe('Usually ${secret:NAME}'),
+      }),
+    )
+    .default({})
+    .describe('Credentials for pulling images, by registry host'),
   alerts: z.array(alertSchema).default([]),
 });
 

@@ -193,6 +193,7 @@ function templatedStrings(service: Service, name: string): TemplatedString[] {
     argv?.forEach((text, index) => strings.push({ path: at(...path, index), text, commandLine }));
   command(service.run?.command, 'process', 'run', 'command');
   command(service.command, 'container', 'command');
+  command(service.entrypoint, 'container', 'entrypoint');
   command(service.health?.exec?.command, 'health', 'health', 'exec', 'command');
   command(service.backup?.command, 'backup', 'backup', 'command');
   return strings;
@@ -389,25 +390,23 @@ function checkBackups(stack: Stack, report: Report) {
       }
     });
   }
-  for (const [name, target] of Object.entries(stack.backups.targets)) {
-    for (const [path, text] of [
-      [['password'], target.password],
-      ...Object.entries(target.env).map(([key, value]) => [['env', key], value] as const),
-    ] as const) {
-      try {
-        const selfRefs = parseTemplate(text).filter(
-          (part) => 'ref' in part && part.ref.kind !== 'secret',
-        );
-        if (selfRefs.length > 0)
-          report(
-            ['backups', 'targets', name, ...path],
-            'only `${secret:NAME}` references are allowed in a backup target',
-          );
-      } catch (error) {
-        if (!(error instanceof InterpolationError)) throw error;
-        report(['backups', 'targets', name, ...path], error.message, error.hint);
-      }
+  const secretOnly = (path: PathSegment[], text: string, what: string) => {
+    try {
+      if (parseTemplate(text).some((part) => 'ref' in part && part.ref.kind !== 'secret'))
+        report(path, `only \`\${secret:NAME}\` references are allowed in ${what}`);
+    } catch (error) {
+      if (!(error instanceof InterpolationError)) throw error;
+      report(path, error.message, error.hint);
     }
+  };
+  for (const [name, target] of Object.entries(stack.backups.targets)) {
+    const at = (...rest: PathSegment[]) => ['backups', 'targets', name, ...rest];
+    secretOnly(at('password'), target.password, 'a backup target');
+    for (const [key, value] of Object.entries(target.env))
+      secretOnly(at('env', key), value, 'a backup target');
+  }
+  for (const [host, registry] of Object.entries(stack.registries)) {
+    secretOnly(['registries', host, 'password'], registry.password, 'registry credentials');
   }
 }
 
