@@ -20,6 +20,9 @@ declare -A wanted=(
   [curl]=curl
   [ping]=iputils-ping
   [setpriv]=util-linux
+  [dockerd]=docker.io
+  [docker-registry]=docker-registry
+  [/bin/busybox]=busybox-static
 )
 
 missing=()
@@ -46,9 +49,10 @@ echo "flotilla: installing ${unique[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${unique[@]}" >/dev/null
-# The Debian packages enable system-wide units we don't want: Flotilla starts its own.
+# The Debian packages enable system-wide units we don't want: Flotilla starts its own
+# (also its own dockerd; tests start a private one, and the registry only in tests).
 if command -v systemctl >/dev/null 2>&1; then
-  for unit in caddy nats-server redis-server postgresql; do
+  for unit in caddy nats-server redis-server postgresql docker.socket docker containerd docker-registry; do
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
 fi
