@@ -4,7 +4,7 @@
 // rootfs tar, tagging and pushing.
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { EngineError, NoSuchImageError } from './errors.ts';
+import { EngineConflictError, EngineError, NoSuchImageError } from './errors.ts';
 import { parseImageReference, pullReference } from './image-reference.ts';
 import { type ProgressListener, readTransfer } from './image-transfer.ts';
 import {
@@ -249,6 +249,31 @@ export class Images {
       query: { repo: repository, tag },
       signal,
       failure: (answer) => noSuchImage(image, answer),
+    });
+  }
+
+  /**
+   * Removes a name of an image, and the image once no name is left (`force`: even when
+   * stopped containers use it). EngineConflictError while a container uses it.
+   */
+  async remove(
+    reference: string,
+    options: { force?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    await this.transport.call({
+      method: 'DELETE',
+      path: `/images/${reference}`,
+      query: { force: options.force ?? false },
+      signal: options.signal,
+      failure: (answer) =>
+        noSuchImage(reference, answer) ??
+        (answer.statusCode === 409
+          ? new EngineConflictError(`image ${reference} is in use`, {
+              statusCode: 409,
+              engineMessage: answer.message,
+              hint: 'remove the containers that use it first',
+            })
+          : undefined),
     });
   }
 

@@ -82,7 +82,7 @@ export class Logs {
  * message without a trailing newline is a piece of a longer line (the json-file driver
  * splits at 16 KiB) and the next piece continues it.
  */
-async function* splitLines(
+export async function* splitLines(
   frames: AsyncIterable<{ stream: StdStream; data: Buffer }>,
   timestamps: boolean,
 ): AsyncGenerator<LogLine> {
