@@ -112,7 +112,9 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
         };
       }
       // It exited: overlay2 is not possible here; the next driver gets a fresh data root.
+      // The containerd it had started may still run.
       state.child = undefined;
+      for (const pid of await recordedPids(dir)) await killOwned(pid, dir);
     }
     throw new Error(
       `dockerd did not start with any storage driver; its log:\n${log().slice(-4000)}`,
