@@ -19,6 +19,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/plan.ts')).planCommand,
   },
   {
+    name: 'import',
+    summary: 'turn a docker-compose.yml or a PM2 ecosystem file into a stack file',
+    load: async () => (await import('./commands/import.ts')).importCommand,
+  },
+  {
     name: 'up',
     summary: 'bring the stack up on this machine (again: apply changes)',
     load: async () => (await import('./commands/up.ts')).upCommand,

@@ -1,0 +1,67 @@
+// One Compose service while it is being translated: its (merged) mapping, the draft
+// Flotilla service it becomes, and what the project knows that a mapping may need (the
+// names other services, networks and secrets were given).
+import { ServiceDraft } from '../stack-draft.ts';
+import type { ComposeContext } from './context.ts';
+import type { Entry, MapNode, Pos } from './tree.ts';
+
+export interface ProjectNames {
+  /** Compose service → Flotilla service, for the services imported. */
+  services: Map<string, string>;
+  /** Compose services not imported, with why (a profile, a reverse proxy, no replicas). */
+  leftOut: Map<string, string>;
+  /** Compose network → Flotilla segment, for the declared networks. */
+  networks: Map<string, string>;
+  /** Compose secret → Flotilla secret name. */
+  secrets: Map<string, string>;
+  /** Top-level mappings a service's keys refer to. */
+  top: { secrets?: MapNode; configs?: MapNode; networks?: MapNode; volumes?: MapNode };
+}
+
+/** A port the service declares, with what the import learnt about it. */
+export interface DeclaredPort {
+  name: string;
+  port: number;
+  at: Pos;
+  /** `8080` for `8080:80`: Compose published it on the host (the internet, unless bound). */
+  published?: string;
+  http: boolean;
+}
+
+export class ServiceState {
+  readonly draft: ServiceDraft;
+  readonly ports: DeclaredPort[] = [];
+  /** The image (interpolated), once read. */
+  image?: string;
+
+  constructor(
+    readonly context: ComposeContext,
+    readonly composeName: string,
+    readonly node: MapNode,
+    readonly names: ProjectNames,
+    /** The service's key in the Compose file. */
+    readonly at: Pos,
+  ) {
+    this.draft = new ServiceDraft(names.services.get(composeName) ?? composeName, at);
+  }
+
+  path(key: string): string {
+    return `services.${this.composeName}.${key}`;
+  }
+
+  entry(key: string): Entry | undefined {
+    return this.node.entries.get(key);
+  }
+
+  /** Declares a port unless one with that number is declared already; returns its name. */
+  declarePort(port: Omit<DeclaredPort, 'name'>, wanted: string): string {
+    const existing = this.ports.find((declared) => declared.port === port.port);
+    if (existing) return existing.name;
+    const taken = new Set(this.ports.map((declared) => declared.name));
+    let name = wanted;
+    for (let n = 2; taken.has(name); n++) name = `${wanted}-${n}`;
+    this.ports.push({ ...port, name });
+    this.draft.setIn('ports', name, port.port, port.at);
+    return name;
+  }
+}
