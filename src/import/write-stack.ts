@@ -4,6 +4,7 @@
 // the source file they came from.
 import { writeFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, visit, type Scalar } from 'yaml';
+import type { Diagnostic } from '../spec/diagnostic.ts';
 import { parseStackText } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ImportError, ImportProblems } from './errors.ts';
@@ -43,6 +44,7 @@ function ordered(fields: Record<string, unknown>): Record<string, unknown> {
 
 /** Short lists and small leaf mappings on one line (`command: [node, server.js]`). */
 const FLOW_WIDTH = 72;
+const FLOW_MAPS = new Set(['ports', 'stop']);
 
 export function renderStack(draft: StackDraft): string {
   const value: Record<string, unknown> = { name: draft.name };
@@ -63,10 +65,18 @@ export function renderStack(draft: StackDraft): string {
       const words = node.items.every((item) => isScalar(item) && !/\s/.test(String(item.value)));
       if (words && JSON.stringify(node.toJSON()).length <= FLOW_WIDTH) node.flow = true;
     },
-    Map(_key, node) {
+    Map(_key, node, path) {
+      // `ports: {http: 3000}` and `backend: {internal: true}` on one line; env stays a block.
+      const parent = path.at(-1);
+      const key = isPair(parent) && isScalar(parent.key) ? String(parent.key.value) : '';
+      const underNetworks = path.some(
+        (ancestor) =>
+          isPair(ancestor) && isScalar(ancestor.key) && ancestor.key.value === 'networks',
+      );
       const leaf = node.items.every((pair) => isPair(pair) && isScalar(pair.value));
-      if (leaf && node.items.length <= 3 && JSON.stringify(node.toJSON()).length <= FLOW_WIDTH / 2)
-        node.flow = true;
+      const small =
+        node.items.length <= 3 && JSON.stringify(node.toJSON()).length <= FLOW_WIDTH / 2;
+      if (leaf && small && (FLOW_MAPS.has(key) || underNetworks)) node.flow = true;
     },
   });
   const services = document.get('services', true);
@@ -84,14 +94,26 @@ export function renderStack(draft: StackDraft): string {
   return document.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
-/** The stack the loader makes of `text`, or every problem it found, each at its source. */
-export function checkStack(text: string, draft: StackDraft, label: string): Stack {
+/**
+ * The stack the loader makes of `text`, or every problem it found, each at its source;
+ * `explain` may give a hint that fits the imported file better than the loader's.
+ */
+export function checkStack(
+  text: string,
+  draft: StackDraft,
+  label: string,
+  explain: (diagnostic: Diagnostic) => string | undefined = () => undefined,
+): Stack {
   const result = parseStackText(text, label);
   if (result.ok) return result.stack;
   const problems = result.diagnostics.map((diagnostic) => {
     const at = originOf(draft, diagnostic.path);
     const where = diagnostic.path.length > 0 ? ` (${diagnostic.path.join('.')})` : '';
-    return new ImportError(`${diagnostic.message}${where}`, diagnostic.hint, at);
+    return new ImportError(
+      `${diagnostic.message}${where}`,
+      explain(diagnostic) ?? diagnostic.hint,
+      at,
+    );
   });
   throw new ImportProblems(
     `the imported stack would not be valid (${problems.length} problem${problems.length === 1 ? '' : 's'}): nothing was written`,

@@ -108,6 +108,7 @@ export class ComposeContext {
 
   /** A path written in the Compose file, as the stack file (next to `outputDir`) names it. */
   relocate(written: string, at: Pos): string {
+    if (path.isAbsolute(written)) return written;
     const absolute = path.resolve(path.dirname(path.resolve(at.file)), written);
     const relative = path.relative(this.outputDir, absolute);
     if (relative === '') return '.';

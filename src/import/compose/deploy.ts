@@ -1,7 +1,7 @@
 // How many, how much and when to restart: `deploy.replicas` / `scale` → replicas,
 // `deploy.resources.limits` / `mem_limit` / `cpus` → memory and cpus, `restart` (or
 // `deploy.restart_policy`) → restart. Compose's default is not to restart a container
-// that exits, so a service without `restart` gets `restart: never`, said in a note.
+// that exits, so a service without `restart` gets `restart: never`.
 import { parseSize } from '../../spec/formats.ts';
 import type { ComposeContext } from './context.ts';
 import type { ServiceState } from './service-state.ts';
@@ -232,12 +232,7 @@ function restart(state: ServiceState, deploy: Node | undefined): void {
         );
     return;
   }
+  // Compose's default; import-compose.ts says so once for all such services.
   state.draft.set('restart', 'never', state.at);
-  context.note(
-    'changed',
-    state.at,
-    state.path('restart'),
-    "Compose's default is not to restart a container that exits: written as restart: never",
-    'remove it (or write restart: always) to have Flotilla restart the service',
-  );
+  state.restartDefaulted = true;
 }

@@ -4,6 +4,7 @@
 // maps each service, and hands back the stack text, checked by the stack loader, with
 // the report of what did not carry over.
 import path from 'node:path';
+import type { Diagnostic } from '../../spec/diagnostic.ts';
 import { didYouMean } from '../../spec/suggest.ts';
 import { ImportError } from '../errors.ts';
 import { dnsName, unique } from '../names.ts';
@@ -60,7 +61,13 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
   context.project = stackName;
   topLevelKeys(context, root);
   const servicesNode = root.entries.get('services')?.value;
-  if (servicesNode?.kind !== 'map' || servicesNode.entries.size === 0)
+  if (servicesNode !== undefined && servicesNode.kind !== 'map')
+    throw new ImportError(
+      '`services:` must be a mapping of service names to their settings',
+      'e.g. services: { web: { image: nginx } }',
+      servicesNode.pos,
+    );
+  if (servicesNode === undefined || servicesNode.entries.size === 0)
     throw new ImportError(
       'the file declares no services',
       'a Compose file has a `services:` mapping',
@@ -113,11 +120,26 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
     draft.services.push(state.draft);
   }
   unreachableDependencies(states);
+  defaultRestarts(context, states);
   mapNetworks(context, names.top.networks, names, usedNetworks, draft);
   topLevelVolumes(context, names.top.volumes);
   const text = renderStack(draft);
-  const stack = checkStack(text, draft, options.output ?? 'flotilla.yml');
+  const stack = checkStack(text, draft, options.output ?? 'flotilla.yml', explainPortClash);
   return { text, stack, report, draft };
+}
+
+/**
+ * A port the loader refuses: in Compose each container has its own ports, in Flotilla a
+ * container's port is published on the node at the same number, so two services (or a
+ * service and the gateway's 80 and 443) on one node cannot listen on one number.
+ */
+function explainPortClash(diagnostic: Diagnostic): string | undefined {
+  const [top, , key] = diagnostic.path;
+  if (top !== 'services' || key !== 'ports' || !/claimed by both/.test(diagnostic.message))
+    return undefined;
+  return /the gateway/.test(diagnostic.message)
+    ? 'Flotilla publishes a container port at the same number on its node, and 80 and 443 are the gateway’s: make the image listen on another port (most have a setting for it) and change the Compose file, or run the stack on nodes: where this service is not on a gateway'
+    : 'Flotilla publishes a container port at the same number on its node: make one of the images listen on another port, or place the services on different nodes (nodes: and node:)';
 }
 
 /** As Compose names a project: `name:`, else COMPOSE_PROJECT_NAME, else the directory. */
@@ -239,6 +261,19 @@ function chooseServices(
     included.push(service);
   }
   return included;
+}
+
+/** One note for every service that kept Compose's default restart policy. */
+function defaultRestarts(context: ComposeContext, states: ServiceState[]): void {
+  const names = states.filter((state) => state.restartDefaulted).map((state) => state.draft.name);
+  if (names.length === 0) return;
+  context.note(
+    'changed',
+    states.find((state) => state.restartDefaulted)!.at,
+    'services',
+    `${names.join(', ')} ${names.length === 1 ? 'has' : 'have'} no restart policy: Compose's default is not to restart a container that exits, so ${names.length === 1 ? 'it is' : 'they are'} written with restart: never`,
+    'write restart: always (or unless-stopped) in the Compose file, or change the stack file, to have Flotilla restart them',
+  );
 }
 
 /** A service others depend on but with no declared port cannot be reached in Flotilla. */

@@ -81,6 +81,8 @@ function parseBraced(text: string, start: number): [TemplatePart, number] {
       ESCAPE_HINT,
     );
   let index = start + name.length;
+  if (index >= text.length)
+    throw new TemplateError(`unterminated \${ in "${text}"`, 'close it with }');
   if (text[index] === '}') return [{ variable: name }, index + 1];
   const operator = OPERATORS.find((candidate) => text.startsWith(candidate, index));
   if (operator === undefined)

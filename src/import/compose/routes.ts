@@ -146,6 +146,9 @@ export function suggestRoutes(state: ServiceState): void {
     );
   }
   if (suggestions.length === 0) return;
+  if (state.ports.length === 0)
+    for (const suggestion of suggestions)
+      suggestion.why += '; declare the port the container listens on (ports:) first';
   state.draft.comments.push('Suggested routes (not written: a route makes the service public):');
   for (const suggestion of suggestions) {
     const fields = [`host: ${suggestion.host}`];

@@ -71,12 +71,17 @@ export function mapServiceSecrets(state: ServiceState): void {
     const composePath = targetText?.startsWith('/')
       ? targetText
       : `/run/secrets/${targetText ?? name}`;
+    // A setting naming Compose's path (POSTGRES_PASSWORD_FILE: /run/secrets/…) must change.
+    const env = (state.draft.fields.env ?? {}) as Record<string, unknown>;
+    const naming = Object.keys(env).filter((key) => env[key] === composePath);
     context.note(
       'changed',
       item.pos,
       itemPath,
       `secret ${name} is the secret file ${flotillaName}: Compose mounts it at ${composePath}, Flotilla gives its path in ${flotillaName}_FILE`,
-      `a setting that names ${composePath} (e.g. POSTGRES_PASSWORD_FILE) must name the path in ${flotillaName}_FILE instead`,
+      naming.length === 0
+        ? undefined
+        : `${naming.join(' and ')} name${naming.length === 1 ? 's' : ''} ${composePath}: name the secret ${naming[0]!.replace(/_FILE$/, '')} instead (Flotilla then sets ${naming[0]!.endsWith('_FILE') ? naming[0] : `${naming[0]}_FILE`} to the file's path), or point the setting at the path in ${flotillaName}_FILE`,
     );
     for (const key of ['uid', 'gid', 'mode'])
       if (item.kind === 'map' && item.entries.has(key))

@@ -33,6 +33,8 @@ export class ServiceState {
   readonly ports: DeclaredPort[] = [];
   /** The image (interpolated), once read. */
   image?: string;
+  /** No restart policy was written: Compose's default (never) was used. */
+  restartDefaulted = false;
 
   constructor(
     readonly context: ComposeContext,
@@ -58,8 +60,9 @@ export class ServiceState {
     const existing = this.ports.find((declared) => declared.port === port.port);
     if (existing) return existing.name;
     const taken = new Set(this.ports.map((declared) => declared.name));
-    let name = wanted;
-    for (let n = 2; taken.has(name); n++) name = `${wanted}-${n}`;
+    // A second `http` is `http-8081`: the number says which one it is.
+    let name = taken.has(wanted) ? `${wanted}-${port.port}` : wanted;
+    for (let n = 2; taken.has(name); n++) name = `${wanted}-${port.port}-${n}`;
     this.ports.push({ ...port, name });
     this.draft.setIn('ports', name, port.port, port.at);
     return name;

@@ -12,8 +12,9 @@ import {
   type Document,
   type LineCounter,
   type Node as YamlNode,
+  type Scalar,
+  type YAMLMap,
 } from 'yaml';
-import { formatDiagnostic } from '../../spec/diagnostic.ts';
 import { parseSource } from '../../spec/source.ts';
 import { ImportError } from '../errors.ts';
 import type { SourcePos } from '../report.ts';
@@ -92,20 +93,26 @@ export function parseComposeText(text: string, file: string): Node {
   const yamlErrors = syntaxErrors.filter((diagnostic) => diagnostic.hint !== ALIAS_HINT);
   if (yamlErrors.length > 0) {
     const [first] = yamlErrors;
+    const more = yamlErrors.length - 1;
     throw new ImportError(
-      `${formatDiagnostic(first!).replace(/^\S+ error /, '')}${yamlErrors.length > 1 ? ` (and ${yamlErrors.length - 1} more YAML problem${yamlErrors.length > 2 ? 's' : ''})` : ''}`,
+      `${first!.message}${more > 0 ? ` (and ${more} more YAML problem${more > 1 ? 's' : ''})` : ''}`,
       first!.hint ?? 'fix the YAML: `docker compose config` shows the same problem',
       { file, line: first!.line, col: first!.col },
     );
   }
   const contents = source.document.contents;
   if (contents === null)
-    throw new ImportError(`${file} is empty`, 'a Compose file has a `services:` mapping', {
+    throw new ImportError('the file is empty', 'a Compose file has a `services:` mapping', {
       file,
       line: 1,
       col: 1,
     });
   return new TreeBuilder(source.document, source.lines, file).build(contents);
+}
+
+/** `<<` written plainly is a merge key; quoted, it is an ordinary key. */
+function isMergeKey(key: Scalar): boolean {
+  return key.value === '<<' && key.type === 'PLAIN';
 }
 
 class TreeBuilder {
@@ -164,14 +171,17 @@ class TreeBuilder {
     }
     if (isSeq(node))
       return { kind: 'seq', items: node.items.map((item) => this.build(item)), pos, ...tag };
-    if (isMap(node)) return this.buildMap(node, pos, tag);
+    if (isMap(node)) return this.buildMap(node as YAMLMap, pos, tag);
     throw new ImportError('unexpected YAML value', undefined, pos);
   }
 
-  private buildMap(node: YamlNode, pos: Pos, tag: { tag?: string }): MapNode {
+  private buildMap(node: YAMLMap, pos: Pos, tag: { tag?: string }): MapNode {
+    // The map's own keys win wherever they are written; merged keys keep the place of
+    // their `<<:` (so the result reads in the file's order).
+    const own = new Set<string>();
+    for (const pair of node.items)
+      if (isScalar(pair.key) && !isMergeKey(pair.key)) own.add(String(pair.key.value));
     const entries = new Map<string, Entry>();
-    const merges: Node[] = [];
-    if (!isMap(node)) throw new Error('not a map');
     for (const pair of node.items) {
       const key = pair.key;
       if (!isScalar(key))
@@ -180,9 +190,18 @@ class TreeBuilder {
           undefined,
           this.pos(key as YamlNode),
         );
-      if (key.value === '<<' && key.type === 'PLAIN') {
+      if (isMergeKey(key)) {
         const value = this.build(pair.value);
-        merges.push(...(value.kind === 'seq' ? value.items : [value]));
+        for (const merged of value.kind === 'seq' ? value.items : [value]) {
+          if (merged.kind !== 'map')
+            throw new ImportError(
+              '`<<:` merges mappings only (an alias such as *defaults, or a list of them)',
+              undefined,
+              merged.pos,
+            );
+          for (const [name, entry] of merged.entries)
+            if (!own.has(name) && !entries.has(name)) entries.set(name, entry);
+        }
         continue;
       }
       const name = String(key.value);
@@ -193,15 +212,6 @@ class TreeBuilder {
           ? { kind: 'scalar', value: null, pos: keyPos }
           : this.build(pair.value);
       entries.set(name, { key: name, keyPos, value });
-    }
-    for (const merged of merges) {
-      if (merged.kind !== 'map')
-        throw new ImportError(
-          '`<<:` merges mappings only (an alias such as *defaults, or a list of them)',
-          undefined,
-          merged.pos,
-        );
-      for (const [name, entry] of merged.entries) if (!entries.has(name)) entries.set(name, entry);
     }
     return { kind: 'map', entries, pos, ...tag };
   }

@@ -89,7 +89,7 @@ export async function importPm2(options: Pm2ImportOptions): Promise<ImportResult
       sourceDir,
       envName: options.env,
       label: `${label} (${appName})`,
-      at: (key?: string) => at(key === undefined ? [...prefix, index] : [...prefix, index, key]),
+      at: (key?: string) => at([...prefix, index, ...(key === undefined ? [] : key.split('.'))]),
     };
     if (name !== appName)
       report.note(

@@ -287,12 +287,13 @@ export function mapApp(app: App, context: AppContext, draft: ServiceDraft): void
   }
   if (app.autorestart === false) draft.set('restart', 'never', context.at('autorestart'));
   else if ([app.stop_exit_codes ?? []].flat().includes(0)) {
+    const others = [app.stop_exit_codes ?? []].flat().filter((code) => code !== 0);
     draft.set('restart', 'on-failure', context.at('stop_exit_codes'));
     note(
       context,
-      'changed',
+      others.length === 0 ? 'changed' : 'untranslated',
       'stop_exit_codes',
-      'an exit with code 0 is not restarted: written as restart: on-failure (any other code listed is restarted)',
+      `an exit with code 0 is not restarted: written as restart: on-failure${others.length === 0 ? '' : `, which restarts on ${others.join(', ')} too`}`,
     );
   }
   if (app.kill_timeout !== undefined && app.kill_timeout > 0)

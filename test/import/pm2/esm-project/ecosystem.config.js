@@ -1,0 +1,1 @@
+module.exports = { apps: [{ name: 'a', script: 'a.js' }] };

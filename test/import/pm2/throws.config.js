@@ -1,0 +1,1 @@
+throw new Error('DATABASE_URL must be set before starting PM2');
