@@ -1,9 +1,10 @@
 // `flotilla import compose` on Compose files written for these tests, the way
 // self-hosting stacks use the specification. Each result is parsed back and validated by
 // the project's own stack loader; the assertions are on that stack and on the report.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   importCompose,
   type ComposeImportOptions,
@@ -16,12 +17,39 @@ import type { Stack } from '../../src/spec/schema.ts';
 
 const FIXTURES = path.resolve('test/import/compose');
 
+/**
+ * Malformed files are written here by the tests: the repository's formatter would refuse
+ * (or repair) them as files.
+ */
+const MALFORMED: Record<string, string> = {
+  'bad-indent.yml':
+    'services:\n  web:\n    image: nginx\n    ports:\n    - "80:80"\n     environment:\n      A: 1\n',
+  'duplicate-key.yml': 'services:\n  web:\n    image: nginx\n    image: httpd\n',
+  'services-list.yml': 'services:\n  - web\n  - db\n',
+  'unknown-anchor.yml': 'services:\n  web:\n    <<: *missing\n    image: nginx\n',
+  'bad-interpolation.yml': 'services:\n  web:\n    image: nginx\n    command: "echo ${UNCLOSED"\n',
+  'empty.yml': '',
+  'required-variable.yml': 'services:\n  web:\n    image: ${IMAGE:?IMAGE must name the image}\n',
+  'extends-loop.yml': 'services:\n  web:\n    extends: web\n    image: nginx\n',
+};
+let malformedDir: string;
+beforeAll(async () => {
+  malformedDir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-import-malformed-'));
+  for (const [name, text] of Object.entries(MALFORMED))
+    await writeFile(path.join(malformedDir, name), text);
+});
+afterAll(async () => {
+  await rm(malformedDir, { recursive: true, force: true });
+});
+
 /** Imports a fixture with the stack file beside it, and loads the text back as `up` would. */
 async function imported(
   fixture: string,
   options: Partial<ComposeImportOptions> = {},
 ): Promise<{ stack: Stack; text: string; notes: Note[]; secrets: Map<string, string> }> {
-  const file = path.join(FIXTURES, fixture);
+  const file = fixture.startsWith('malformed/')
+    ? path.join(malformedDir, fixture.slice('malformed/'.length))
+    : path.join(FIXTURES, fixture);
   const result = await importCompose({
     file,
     output: path.join(path.dirname(file), 'flotilla.yml'),

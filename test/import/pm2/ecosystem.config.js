@@ -1,3 +1,4 @@
+/* eslint-disable -- test data: an ecosystem file as PM2 users write it (CommonJS, no imports) */
 // A PM2 ecosystem file as projects write them: an API in cluster mode, a worker, a
 // Python job, values read from the environment PM2 runs in.
 module.exports = {
@@ -45,6 +46,12 @@ module.exports = {
     },
   ],
   deploy: {
-    production: { user: 'deploy', host: ['203.0.113.5'], ref: 'origin/main', repo: 'git@example.com:app.git', path: '/srv/app' },
+    production: {
+      user: 'deploy',
+      host: ['203.0.113.5'],
+      ref: 'origin/main',
+      repo: 'git@example.com:app.git',
+      path: '/srv/app',
+    },
   },
 };

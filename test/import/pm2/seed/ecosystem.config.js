@@ -1,3 +1,4 @@
+/* eslint-disable -- test data: an ecosystem file as PM2 users write it (CommonJS, no imports) */
 // What the operator of the single-vps-pm2-caddy write-up would have had: four Node
 // services under /root, each with its own .env (env_file, "the right way" of the write-up).
 module.exports = {
