@@ -174,13 +174,13 @@ function fromEnvironment(
   if (isSecretLike(name) && isSecretName(name)) {
     context.report.needSecret(
       name,
-      `flotilla secrets set ${name} (Compose took it from the shell's environment)`,
+      `flotilla secrets set ${name} (Compose takes it from the environment it runs in)`,
     );
     context.note(
       'changed',
       at,
       path,
-      `Compose takes ${name} from the shell's environment; it looks like a secret: written as \${secret:${name}}`,
+      `Compose takes ${name} from the environment it runs in; it looks like a secret: written as \${secret:${name}}`,
     );
     return `\${secret:${name}}`;
   }
@@ -190,7 +190,7 @@ function fromEnvironment(
       'changed',
       at,
       path,
-      `Compose takes ${name} from the shell's environment, where it is not set here: left out`,
+      `Compose takes ${name} from the environment it runs in (or the .env file), where it is not set here: left out`,
       `add it under env if the service needs it`,
     );
     return undefined;
@@ -199,7 +199,7 @@ function fromEnvironment(
     'changed',
     at,
     path,
-    `Compose takes ${name} from the shell's environment: its value here is written into the stack`,
+    `Compose takes ${name} from the environment it runs in (or the .env file): its value here is written into the stack`,
   );
   return escapeLiteral(value);
 }

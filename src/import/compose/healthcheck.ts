@@ -40,6 +40,8 @@ export function mapHealthcheck(state: ServiceState): void {
     return;
   }
   const test = field('test');
+  // `disable: false` alone says nothing: the image's check stays, as without the key.
+  if (!test && [...node.entries.keys()].every((key) => key === 'disable')) return;
   if (!test) {
     context.note(
       'untranslated',

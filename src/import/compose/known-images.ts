@@ -32,6 +32,7 @@ const BY_BASE_NAME: Record<string, KnownPorts> = {
   postgis: { ports: { postgres: 5432 }, what: 'PostgreSQL' },
   timescaledb: { ports: { postgres: 5432 }, what: 'PostgreSQL' },
   pgvector: { ports: { postgres: 5432 }, what: 'PostgreSQL' },
+  'pgvecto-rs': { ports: { postgres: 5432 }, what: 'PostgreSQL' },
   mysql: { ports: { mysql: 3306 }, what: 'MySQL' },
   mariadb: { ports: { mysql: 3306 }, what: 'MariaDB' },
   redis: { ports: { redis: 6379 }, what: 'Redis' },
