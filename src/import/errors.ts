@@ -1,7 +1,7 @@
 // An import that cannot go on: a malformed source file, a variable Compose requires, a
 // result the stack loader refuses. The message says where (file:line:col when known) and
 // the hint what to do; the command prints both and exits 1, never a stack trace.
-import { formatPos, type SourcePos } from './report.ts';
+import type { SourcePos } from './report.ts';
 
 export class ImportError extends Error {
   override readonly name = 'ImportError';
@@ -12,11 +12,6 @@ export class ImportError extends Error {
     readonly at?: SourcePos,
   ) {
     super(message);
-  }
-
-  /** `file:line:col message`, as every other Flotilla diagnostic reads. */
-  describe(): string {
-    return this.at === undefined ? this.message : `${formatPos(this.at)} ${this.message}`;
   }
 }
 

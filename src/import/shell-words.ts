@@ -48,7 +48,10 @@ export function splitWords(text: string): Words {
     } else {
       const syntax = SHELL_SYNTAX.exec(text.slice(index))?.[0];
       if (syntax !== undefined && !shellSyntax.includes(syntax)) shellSyntax.push(syntax);
-      word += char;
+      // `&&` is taken whole, not as `&&` and then `&`.
+      const taken = syntax ?? char;
+      word += taken;
+      index += taken.length - 1;
       inWord = true;
     }
   }

@@ -5,7 +5,7 @@
 // apart from resolving: environment values turn secret-looking variables into Flotilla
 // `${secret:NAME}` references instead of their values (see environment.ts).
 
-export type Operator = ':-' | '-' | ':?' | '?' | ':+' | '+';
+type Operator = ':-' | '-' | ':?' | '?' | ':+' | '+';
 
 export type TemplatePart =
   { text: string } | { variable: string; operator?: Operator; argument?: TemplatePart[] };
@@ -125,7 +125,7 @@ export function resolveTemplate(
   return parts.map((part) => resolvePart(part, variables, unset)).join('');
 }
 
-export function resolvePart(
+function resolvePart(
   part: TemplatePart,
   variables: Variables,
   unset: (name: string) => void = () => {},

@@ -83,7 +83,7 @@ function scalarKey(node: Node): string | undefined {
 }
 
 /** The container path of a volume: `src:/path[:mode]`, `/path`, or the long form's target. */
-export function mountTarget(node: Node): string | undefined {
+function mountTarget(node: Node): string | undefined {
   if (node.kind === 'map') {
     const target = node.entries.get('target')?.value;
     return target === undefined ? undefined : scalarKey(target);

@@ -24,7 +24,7 @@ export interface Pos extends SourcePos {
   col: number;
 }
 
-export type ScalarValue = string | number | boolean | null;
+type ScalarValue = string | number | boolean | null;
 
 interface Tagged {
   pos: Pos;
@@ -58,7 +58,7 @@ export type Node = ScalarNode | MapNode | SeqNode;
 const ALIAS_HINT = "check the file's anchors (&name) and aliases (*name)";
 
 /** Bigger than any real Compose file, small enough to parse in well under a second. */
-export const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
+const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
 
 export async function readComposeFile(file: string): Promise<Node> {
   let size: number;

@@ -4,12 +4,12 @@
 import { z } from 'zod';
 
 /** What the runner writes for a value the file read from an environment it did not get. */
-export const UNDEFINED = z.strictObject({ $undefined: z.literal(true) });
+const UNDEFINED = z.strictObject({ $undefined: z.literal(true) });
 /** A function value (a PM2 option never is one). */
 const FUNCTION = z.strictObject({ $function: z.literal(true) });
 
 const stringOrList = z.union([z.string(), z.array(z.string())]);
-export const envValueSchema = z.union([
+const envValueSchema = z.union([
   z.string(),
   z.number(),
   z.boolean(),
@@ -17,7 +17,7 @@ export const envValueSchema = z.union([
   UNDEFINED,
   FUNCTION,
 ]);
-export const envSchema = z.record(z.string(), envValueSchema);
+const envSchema = z.record(z.string(), envValueSchema);
 
 export const appSchema = z.looseObject({
   name: z.string().min(1).optional(),

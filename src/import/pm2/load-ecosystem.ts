@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { ImportError } from '../errors.ts';
 
 const RUNNER = fileURLToPath(new URL('./ecosystem-runner.mjs', import.meta.url));
-export const EVALUATION_TIMEOUT_MS = 10_000;
+const EVALUATION_TIMEOUT_MS = 10_000;
 const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
-export interface LoadedEcosystem {
+interface LoadedEcosystem {
   value: unknown;
   /** The JSON text, when the file is JSON: positions of keys are found in it. */
   json?: string;
