@@ -90,9 +90,12 @@ function reportFailure(error: unknown, output: Output): number {
         : undefined;
   if (problems === undefined) throw error;
   for (const problem of problems) {
-    const where =
-      problem.at === undefined ? 'flotilla import:' : output.color.bold(formatPos(problem.at));
-    writeLine(output.err, `${where} ${output.color.red('error')} ${problem.message}`);
+    writeLine(
+      output.err,
+      problem.at === undefined
+        ? `flotilla import: ${problem.message}`
+        : `${output.color.bold(formatPos(problem.at))} ${output.color.red('error')} ${problem.message}`,
+    );
     if (problem.hint !== undefined)
       writeLine(output.err, `  ${output.color.cyan('hint:')} ${problem.hint}`);
   }

@@ -71,8 +71,7 @@ function words(state: ServiceState, node: Node, path: string): string[] | undefi
     return items.some((item) => item === undefined) ? undefined : (items as string[]);
   }
   if (node.kind !== 'scalar' || node.value === null) {
-    if (node.kind === 'map')
-      context.note('untranslated', node.pos, path, 'expected a string or a list');
+    if (node.kind === 'map') context.malformed(node.pos, path, 'expected a string or a list');
     return undefined;
   }
   const text = context.text(node, path)!;

@@ -31,7 +31,14 @@ export function mapContainerOptions(state: ServiceState): void {
     for (const { text, at, path } of context.textList(capDrop.value, state.path('cap_drop'))) {
       const capability = text.toUpperCase().replace(/^CAP_/, '');
       if (CAPABILITY.test(capability)) draft.push('cap_drop', capability, at);
-      else context.note('untranslated', at, path, `"${text}" is not a capability`);
+      else
+        context.note(
+          'untranslated',
+          at,
+          path,
+          `"${text}" is not a capability`,
+          'write it as NET_RAW or CAP_NET_RAW',
+        );
     }
   }
   stop(state);

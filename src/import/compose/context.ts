@@ -30,6 +30,17 @@ export class ComposeContext {
     this.report.note(kind, at, path, message, hint);
   }
 
+  /** A value Compose itself would refuse (the wrong kind, a missing part): listed, not guessed at. */
+  malformed(at: Pos, path: string, message: string): void {
+    this.note(
+      'untranslated',
+      at,
+      path,
+      message,
+      'Compose would refuse it too: fix it in the Compose file and import again',
+    );
+  }
+
   /** The parts of a scalar's template; an invalid one stops the import, as in Compose. */
   parts(text: string, at: Pos): TemplatePart[] {
     try {
@@ -81,7 +92,7 @@ export class ComposeContext {
   expectText(node: Node, path: string, what: string): string | undefined {
     const text = this.text(node, path);
     if (text === undefined)
-      this.note('untranslated', node.pos, path, `expected ${what}, found ${describe(node)}`);
+      this.malformed(node.pos, path, `expected ${what}, found ${describe(node)}`);
     return text;
   }
 
@@ -90,7 +101,7 @@ export class ComposeContext {
     const text = this.text(node, path)?.toLowerCase();
     if (text === 'true') return true;
     if (text === 'false') return false;
-    this.note('untranslated', node.pos, path, `expected true or false, found ${describe(node)}`);
+    this.malformed(node.pos, path, `expected true or false, found ${describe(node)}`);
     return undefined;
   }
 

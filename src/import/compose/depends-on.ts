@@ -27,7 +27,7 @@ export function mapDependsOn(state: ServiceState): void {
     for (const [name, dependency] of entry.value.entries)
       dependencies.push({ name, at: dependency.keyPos, options: dependency.value });
   } else {
-    context.note('untranslated', entry.value.pos, path, 'expected a list or mapping of services');
+    context.malformed(entry.value.pos, path, 'expected a list or mapping of services');
     return;
   }
   for (const { name, at, options } of dependencies) {
@@ -94,6 +94,7 @@ function dependencyOptions(
         option.keyPos,
         `${where}.restart`,
         `Flotilla does not restart this service when ${name} restarts`,
+        `restart it yourself after ${name}: flotilla restart <service>`,
       );
     } else if (key === 'required' && text === 'false') {
       context.note(
@@ -108,6 +109,7 @@ function dependencyOptions(
         option.keyPos,
         `${where}.${key}`,
         `unknown depends_on option \`${key}\``,
+        'Compose takes condition, restart and required',
       );
     }
   }

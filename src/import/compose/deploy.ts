@@ -22,8 +22,7 @@ export function readReplicas(
   const text = context.text(entry.value, `services.${name}.${entry.key}`);
   const count = Number(text);
   if (text === undefined || !Number.isInteger(count) || count < 0) {
-    context.note(
-      'untranslated',
+    context.malformed(
       entry.value.pos,
       `services.${name}.${entry.key}`,
       'expected a whole number of replicas',
@@ -64,7 +63,7 @@ export function mapDeploy(state: ServiceState): void {
 function deployOptions(state: ServiceState, deploy: Node): void {
   const path = state.path('deploy');
   if (deploy.kind !== 'map') {
-    state.context.note('untranslated', deploy.pos, path, 'expected a mapping');
+    state.context.malformed(deploy.pos, path, 'expected a mapping');
     return;
   }
   const hints: Record<string, string> = {
@@ -154,12 +153,7 @@ function limits(state: ServiceState, deploy: Node | undefined): void {
     );
     const cpus = Number(context.text(cpusEntry.value, path));
     if (!Number.isFinite(cpus) || cpus <= 0 || cpus > 256)
-      context.note(
-        'untranslated',
-        cpusEntry.value.pos,
-        path,
-        'expected a number of CPUs such as 0.5',
-      );
+      context.malformed(cpusEntry.value.pos, path, 'expected a number of CPUs such as 0.5');
     else state.draft.set('cpus', cpus, cpusEntry.value.pos);
   }
 }
@@ -204,6 +198,7 @@ function restart(state: ServiceState, deploy: Node | undefined): void {
         policy.keyPos,
         state.path('deploy.restart_policy'),
         'restart is used; deploy.restart_policy is not carried over',
+        'keep one of them in the Compose file',
       );
     return;
   }

@@ -36,7 +36,7 @@ function variables(state: ServiceState, node: Node, path: string): Variable[] {
   if (node.kind === 'seq')
     return node.items.flatMap((item, index): Variable[] => {
       if (item.kind !== 'scalar' || typeof item.value !== 'string') {
-        state.context.note('untranslated', item.pos, `${path}[${index}]`, 'expected KEY=value');
+        state.context.malformed(item.pos, `${path}[${index}]`, 'expected KEY=value');
         return [];
       }
       const equals = item.value.indexOf('=');
@@ -50,7 +50,7 @@ function variables(state: ServiceState, node: Node, path: string): Variable[] {
         },
       ];
     });
-  state.context.note('untranslated', node.pos, path, 'expected a mapping or a list of KEY=value');
+  state.context.malformed(node.pos, path, 'expected a mapping or a list of KEY=value');
   return [];
 }
 
@@ -87,7 +87,7 @@ function envValue(
   if (variable.value === null) return fromEnvironment(state, name, at, path);
   const node = variable.value;
   if (node.kind !== 'scalar') {
-    context.note('untranslated', node.pos, path, 'expected a string, number or boolean');
+    context.malformed(node.pos, path, 'expected a string, number or boolean');
     return undefined;
   }
   const text = variable.listText ?? node.value;

@@ -19,12 +19,7 @@ export function mapHealthcheck(state: ServiceState): void {
   const path = state.path('healthcheck');
   const node = entry.value;
   if (node.kind !== 'map') {
-    context.note(
-      'untranslated',
-      node.pos,
-      path,
-      'expected a mapping with test, interval, timeout, retries',
-    );
+    context.malformed(node.pos, path, 'expected a mapping with test, interval, timeout, retries');
     return;
   }
   const field = (key: string) => node.entries.get(key);
@@ -76,12 +71,7 @@ function testCommand(state: ServiceState, node: Node, path: string): string[] | 
     return script === undefined || script === '' ? undefined : shell(script);
   }
   if (node.kind !== 'seq' || node.items.length === 0) {
-    context.note(
-      'untranslated',
-      node.pos,
-      path,
-      'expected [CMD, …], [CMD-SHELL, "…"], [NONE] or a string',
-    );
+    context.malformed(node.pos, path, 'expected [CMD, …], [CMD-SHELL, "…"], [NONE] or a string');
     return undefined;
   }
   const words = node.items.map((item, index) =>
@@ -101,8 +91,7 @@ function testCommand(state: ServiceState, node: Node, path: string): string[] | 
   }
   if (kind === 'CMD-SHELL' && rest.length > 0) return shell(rest.join(' '));
   if (kind === 'CMD' && rest.length > 0) return rest.map(escapeLiteral);
-  context.note(
-    'untranslated',
+  context.malformed(
     node.pos,
     path,
     `a test starts with CMD, CMD-SHELL or NONE and names a command, found ${kind}`,
@@ -142,13 +131,7 @@ function timing(
   if (retries) {
     const count = Number(context.text(retries, `${path}.retries`));
     if (Number.isInteger(count) && count >= 1) health.unhealthy_threshold = count;
-    else
-      context.note(
-        'untranslated',
-        retries.pos,
-        `${path}.retries`,
-        'expected a whole number of at least 1',
-      );
+    else context.malformed(retries.pos, `${path}.retries`, 'expected a whole number of at least 1');
   }
   for (const key of ['start_period', 'start_interval']) {
     const entry = node.entries.get(key);

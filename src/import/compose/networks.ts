@@ -93,7 +93,7 @@ export function mapServiceNetworks(state: ServiceState, used: Set<string>): void
           : { name, at: network.keyPos },
       );
   } else {
-    context.note('untranslated', node.pos, path, 'expected a list or mapping of networks');
+    context.malformed(node.pos, path, 'expected a list or mapping of networks');
     return;
   }
   for (const { name, at, config } of listed) {

@@ -203,7 +203,7 @@ export function mapPorts(state: ServiceState): void {
     if (!entry) continue;
     const path = state.path(key);
     if (entry.value.kind !== 'seq') {
-      context.note('untranslated', entry.value.pos, path, `expected a list of ports`);
+      context.malformed(entry.value.pos, path, `expected a list of ports`);
       continue;
     }
     entry.value.items.forEach((item, index) => {

@@ -42,7 +42,7 @@ export function mapServiceSecrets(state: ServiceState): void {
   const { context, names } = state;
   const path = state.path('secrets');
   if (entry.value.kind !== 'seq') {
-    context.note('untranslated', entry.value.pos, path, 'expected a list of secrets');
+    context.malformed(entry.value.pos, path, 'expected a list of secrets');
     return;
   }
   entry.value.items.forEach((item, index) => {
@@ -90,6 +90,7 @@ export function mapServiceSecrets(state: ServiceState): void {
           item.entries.get(key)!.keyPos,
           `${itemPath}.${key}`,
           `Flotilla's secret files are 0400 and owned by the user the service runs as`,
+          'run the service as the user that must read it (user:)',
         );
   });
 }

@@ -77,12 +77,7 @@ function parseLongVolume(state: ServiceState, node: MapNode, path_: string): Mou
     return undefined;
   }
   if (target === undefined) {
-    context.note(
-      'untranslated',
-      node.pos,
-      path_,
-      'a mount needs `target:`, the path in the container',
-    );
+    context.malformed(node.pos, path_, 'a mount needs `target:`, the path in the container');
     return undefined;
   }
   const readOnlyNode = node.entries.get('read_only')?.value;
@@ -118,7 +113,7 @@ function onlyCreatesHostPath(node: Node): boolean {
 function addMount(state: ServiceState, mount: Mount, at: Pos, path_: string, text: string): void {
   const { context } = state;
   if (!mount.target.startsWith('/') || mount.target.includes(':')) {
-    context.note('untranslated', at, path_, `${text}: the container path must be absolute`);
+    context.malformed(at, path_, `${text}: the container path must be absolute`);
     return;
   }
   if (mount.source === undefined || mount.source === '') {
@@ -146,7 +141,7 @@ function addMount(state: ServiceState, mount: Mount, at: Pos, path_: string, tex
     }
   }
   if (source.includes(':')) {
-    context.note('untranslated', at, path_, `${text}: a source with a colon cannot be mounted`);
+    context.malformed(at, path_, `${text}: a source with a colon cannot be mounted`);
     return;
   }
   if (DOCKER_SOCKETS.has(source))
@@ -165,7 +160,7 @@ export function mapVolumes(state: ServiceState): void {
   if (entry) {
     const path_ = state.path('volumes');
     if (entry.value.kind !== 'seq') {
-      state.context.note('untranslated', entry.value.pos, path_, 'expected a list of mounts');
+      state.context.malformed(entry.value.pos, path_, 'expected a list of mounts');
     } else {
       entry.value.items.forEach((item, index) => {
         const itemPath = `${path_}[${index}]`;
@@ -190,7 +185,7 @@ function mapConfigs(state: ServiceState): void {
   const { context } = state;
   const path_ = state.path('configs');
   if (entry.value.kind !== 'seq') {
-    context.note('untranslated', entry.value.pos, path_, 'expected a list of configs');
+    context.malformed(entry.value.pos, path_, 'expected a list of configs');
     return;
   }
   entry.value.items.forEach((item, index) => {

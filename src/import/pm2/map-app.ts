@@ -184,7 +184,13 @@ function envValue(
 ): string | number | boolean | undefined {
   if (value === null) return undefined;
   if (typeof value === 'object' && '$function' in value) {
-    note(context, 'untranslated', `${key}.${name}`, 'a function is not a value');
+    note(
+      context,
+      'untranslated',
+      `${key}.${name}`,
+      'a function is not a value',
+      'write the value itself',
+    );
     return undefined;
   }
   const secret = isSecretLike(name) && isSecretName(secretName(name));
@@ -246,6 +252,7 @@ function mapEnv(
         'untranslated',
         `${key}.${name}`,
         `\`${name}\` is not a variable name Flotilla accepts`,
+        'names are letters, digits and underscores, not starting with a digit',
       );
       continue;
     }
