@@ -60,30 +60,7 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
   const stackName = options.name ?? projectName(context, root, projectDir, options.environment);
   context.project = stackName;
   topLevelKeys(context, root);
-  const servicesNode = root.entries.get('services')?.value;
-  if (servicesNode !== undefined && servicesNode.kind !== 'map')
-    throw new ImportError(
-      '`services:` must be a mapping of service names to their settings',
-      'e.g. services: { web: { image: nginx } }',
-      servicesNode.pos,
-    );
-  if (servicesNode === undefined || servicesNode.entries.size === 0)
-    throw new ImportError(
-      'the file declares no services',
-      'a Compose file has a `services:` mapping',
-      servicesNode?.pos ?? root.pos,
-    );
-  const resolver = new ExtendsResolver(context, file, servicesNode);
-  const services: ComposeService[] = [];
-  for (const [name, entry] of servicesNode.entries) {
-    if (entry.value.kind !== 'map')
-      throw new ImportError(
-        `service ${name} is not a mapping`,
-        'a service is a mapping of keys such as image, ports and environment',
-        entry.value.pos,
-      );
-    services.push({ name, node: await resolver.resolve(name, entry.value), at: entry.keyPos });
-  }
+  const services = await readServices(context, file, root);
   const top = (key: string) => {
     const value = root.entries.get(key)?.value;
     return value?.kind === 'map' ? value : undefined;
@@ -126,6 +103,39 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
   const text = renderStack(draft);
   const stack = checkStack(text, draft, options.output ?? 'flotilla.yml', explainPortClash);
   return { text, stack, report, draft };
+}
+
+/** Each service of the file, its `extends` merged in. */
+async function readServices(
+  context: ComposeContext,
+  file: string,
+  root: MapNode,
+): Promise<ComposeService[]> {
+  const servicesNode = root.entries.get('services')?.value;
+  if (servicesNode !== undefined && servicesNode.kind !== 'map')
+    throw new ImportError(
+      '`services:` must be a mapping of service names to their settings',
+      'e.g. services: { web: { image: nginx } }',
+      servicesNode.pos,
+    );
+  if (servicesNode === undefined || servicesNode.entries.size === 0)
+    throw new ImportError(
+      'the file declares no services',
+      'a Compose file has a `services:` mapping',
+      servicesNode?.pos ?? root.pos,
+    );
+  const resolver = new ExtendsResolver(context, file, servicesNode);
+  const services: ComposeService[] = [];
+  for (const [name, entry] of servicesNode.entries) {
+    if (entry.value.kind !== 'map')
+      throw new ImportError(
+        `service ${name} is not a mapping`,
+        'a service is a mapping of keys such as image, ports and environment',
+        entry.value.pos,
+      );
+    services.push({ name, node: await resolver.resolve(name, entry.value), at: entry.keyPos });
+  }
+  return services;
 }
 
 /**
