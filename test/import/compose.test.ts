@@ -11,6 +11,7 @@ import {
 } from '../../src/import/compose/import-compose.ts';
 import { ImportError, ImportProblems } from '../../src/import/errors.ts';
 import type { Note, NoteKind } from '../../src/import/report.ts';
+import { planStack } from '../../src/plan/plan.ts';
 import { renderTemplate } from '../../src/spec/interpolation.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 import type { Stack } from '../../src/spec/schema.ts';
@@ -585,4 +586,40 @@ describe('a result the stack loader refuses', () => {
     expect(problem!.at).toMatchObject({ line: 5, col: 9 });
     expect(problem!.hint).toContain('80 and 443 are the gateway’s');
   });
+});
+
+describe('every imported fixture', () => {
+  it.each([
+    'app-stack/docker-compose.yml',
+    'reverse-proxy/compose.yaml',
+    'depends-on/docker-compose.yml',
+    'ports-volumes/docker-compose.yml',
+    'extends/docker-compose.yml',
+    'profiles/docker-compose.yml',
+    'anchors/docker-compose.yml',
+    'healthchecks/docker-compose.yml',
+    'networks/docker-compose.yml',
+    'secrets/docker-compose.yml',
+    'interpolation/docker-compose.yml',
+    'unsupported/docker-compose.yml',
+    'deploy/docker-compose.yml',
+    'wrong-types/docker-compose.yml',
+  ])(
+    '%s can be planned: placement, order, reachability, the Caddy and firewall configs',
+    async (fixture) => {
+      const { stack } = await imported(fixture);
+      const plan = planStack(stack, {
+        stackDir: path.join(FIXTURES, path.dirname(fixture)),
+        stateDir: '/var/lib/flotilla',
+      });
+      const instances = Object.values(stack.services).reduce(
+        (sum, service) => sum + service.replicas,
+        0,
+      );
+      expect(plan.placement).toHaveLength(instances);
+      // Every service has its step in the startup order.
+      expect(plan.order.flat().sort()).toEqual(Object.keys(stack.services).sort());
+      expect(plan.firewall.local).toContain('table inet flotilla');
+    },
+  );
 });
