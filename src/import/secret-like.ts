@@ -55,11 +55,20 @@ const SETTING_WORDS = new Set([
   'ALGORITHM',
 ]);
 
+/** A word that makes the variable a switch about passwords (MYSQL_ALLOW_EMPTY_PASSWORD). */
+const SWITCH_WORDS = new Set(['ALLOW', 'EMPTY', 'RANDOM', 'REQUIRE', 'ENABLE', 'DISABLE', 'SKIP']);
+
 export function isSecretLike(name: string): boolean {
   const words = name.toUpperCase().split(/_+/).filter(Boolean);
   const last = words.at(-1);
   // PWD alone is the working directory.
   if (last === undefined || SETTING_WORDS.has(last) || name === 'PWD') return false;
+  if (words.some((word) => SWITCH_WORDS.has(word))) return false;
   if (words.some((word) => SECRET_WORDS.has(word))) return true;
   return words.some((word, index) => word === 'KEY' && KEY_QUALIFIERS.has(words[index - 1] ?? ''));
+}
+
+/** A value that is a switch, not a secret, whatever the variable's name: yes, false, 0. */
+export function isSwitchValue(value: string | number | boolean): boolean {
+  return typeof value === 'boolean' || /^(yes|no|true|false|on|off|0|1)$/i.test(String(value));
 }

@@ -10,7 +10,7 @@ import {
 import { parseShortPort } from '../../src/import/compose/ports.ts';
 import { formatDuration, parseGoDuration } from '../../src/import/durations.ts';
 import { dnsName, portName, secretName } from '../../src/import/names.ts';
-import { isSecretLike } from '../../src/import/secret-like.ts';
+import { isSecretLike, isSwitchValue } from '../../src/import/secret-like.ts';
 import { ShellWordsError, splitWords } from '../../src/import/shell-words.ts';
 import { parseDuration } from '../../src/spec/formats.ts';
 import { isSecretName } from '../../src/spec/secret-name.ts';
@@ -160,8 +160,23 @@ describe('secret-looking names', () => {
     'PWD',
     'NODE_ENV',
     'PASSWORD_LENGTH',
+    'MYSQL_ALLOW_EMPTY_PASSWORD',
+    'MYSQL_RANDOM_ROOT_PASSWORD',
   ])('%s does not', (name) => {
     expect(isSecretLike(name)).toBe(false);
+  });
+});
+
+describe('switch values', () => {
+  it.each(['yes', 'no', 'TRUE', 'false', '1', '0', true, 1])(
+    '%s is a switch, not a secret',
+    (value) => {
+      expect(isSwitchValue(value)).toBe(true);
+    },
+  );
+
+  it.each(['hunter2', 'yes-really', '12'])('%s may be a secret', (value) => {
+    expect(isSwitchValue(value)).toBe(false);
   });
 });
 

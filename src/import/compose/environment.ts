@@ -10,7 +10,7 @@ import { escapeLiteral } from '../../spec/interpolation.ts';
 import { isSecretName } from '../../spec/secret-name.ts';
 import { secretName } from '../names.ts';
 import { formatPos } from '../report.ts';
-import { isSecretLike } from '../secret-like.ts';
+import { isSecretLike, isSwitchValue } from '../secret-like.ts';
 import type { TemplatePart } from './interpolate.ts';
 import type { ServiceState } from './service-state.ts';
 import type { Node, Pos } from './tree.ts';
@@ -92,14 +92,14 @@ function envValue(
   }
   const text = variable.listText ?? node.value;
   if (typeof text !== 'string') {
-    if (!isSecretLike(name) || text === null) return text ?? undefined;
+    if (!isSecretLike(name) || text === null || isSwitchValue(text)) return text ?? undefined;
     return literalSecret(state, name, node.pos, path);
   }
   const parts = context.parts(text, node.pos);
   const variablesUsed = parts.filter(
     (part): part is Extract<TemplatePart, { variable: string }> => 'variable' in part,
   );
-  if (isSecretLike(name) && variablesUsed.length === 0 && text !== '')
+  if (isSecretLike(name) && variablesUsed.length === 0 && text !== '' && !isSwitchValue(text))
     return literalSecret(state, name, node.pos, path);
   if (isSecretLike(name) && parts.length === 1 && variablesUsed.length === 1) {
     const reference = secretReference(state, variablesUsed[0]!, node.pos, path);

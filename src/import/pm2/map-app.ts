@@ -10,7 +10,7 @@ import { didYouMean } from '../../spec/suggest.ts';
 import { formatDuration } from '../durations.ts';
 import { secretName } from '../names.ts';
 import type { ImportReport, NoteKind, SourcePos } from '../report.ts';
-import { isSecretLike } from '../secret-like.ts';
+import { isSecretLike, isSwitchValue } from '../secret-like.ts';
 import { ShellWordsError, splitWords } from '../shell-words.ts';
 import type { ServiceDraft } from '../stack-draft.ts';
 import type { App, EnvValue } from './ecosystem-schema.ts';
@@ -217,7 +217,7 @@ function envValue(
     );
     return undefined;
   }
-  if (secret && value !== '') {
+  if (secret && value !== '' && !isSwitchValue(value)) {
     context.report.needSecret(
       secretName(name),
       `flotilla secrets set ${secretName(name)} (its value is in the ecosystem file)`,
