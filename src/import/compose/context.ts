@@ -3,6 +3,7 @@
 // mapping needs or say (with file:line:col) why it cannot.
 import path from 'node:path';
 import { ImportError } from '../errors.ts';
+import { relocatePath } from '../paths.ts';
 import type { ImportReport, NoteKind } from '../report.ts';
 import {
   MissingVariableError,
@@ -119,12 +120,7 @@ export class ComposeContext {
 
   /** A path written in the Compose file, as the stack file (next to `outputDir`) names it. */
   relocate(written: string, at: Pos): string {
-    if (path.isAbsolute(written)) return written;
-    const absolute = path.resolve(path.dirname(path.resolve(at.file)), written);
-    const relative = path.relative(this.outputDir, absolute);
-    if (relative === '') return '.';
-    if (path.isAbsolute(relative)) return relative;
-    return relative.startsWith('..') ? relative : `./${relative}`;
+    return relocatePath(written, path.dirname(path.resolve(at.file)), this.outputDir);
   }
 }
 
