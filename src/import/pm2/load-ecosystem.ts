@@ -55,11 +55,11 @@ async function parseJson(file: string): Promise<LoadedEcosystem> {
   }
 }
 
-/** Node 20 calls the permission model experimental; later versions take --permission. */
+/** The permission model's flag: `--permission` since Node 22.13 and 23.5, experimental before. */
 function permissionFlag(): string {
-  return process.allowedNodeEnvironmentFlags.has('--permission')
-    ? '--permission'
-    : '--experimental-permission';
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const stable = major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13);
+  return stable ? '--permission' : '--experimental-permission';
 }
 
 function evaluate(file: string, timeoutMs: number): Promise<unknown> {
