@@ -30,7 +30,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Traffic } from '../src/bus/hub-link.ts';
-import { readProcStat } from '../src/agent/process/proc.ts';
+import { readProcStat } from '../src/system/proc.ts';
 import { processCpuMs } from './lib/cpu.ts';
 import { processRssBytes } from './lib/proc-memory.ts';
 import { RpcChild } from './lib/rpc-child.ts';

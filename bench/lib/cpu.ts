@@ -1,6 +1,6 @@
 // CPU time of processes from /proc/<pid>/stat (utime + stime), to say where a load's CPU
 // went: the client, Caddy, the app.
-import { readProcStat } from '../../src/agent/process/proc.ts';
+import { readProcStat } from '../../src/system/proc.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`: 100 on Linux). */
 const TICKS_PER_SECOND = 100;

@@ -10,7 +10,7 @@ import {
   listInstanceRecords,
   readInstanceRecord,
 } from '../../src/agent/process/instance-records.ts';
-import { readProcStat } from '../../src/agent/process/proc.ts';
+import { readProcStat } from '../../src/system/proc.ts';
 import { readEndpoint } from '../../src/hub/api-endpoint.ts';
 import type { LabCluster } from '../../test/helpers/lab-cluster.ts';
 

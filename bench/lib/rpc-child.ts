@@ -4,7 +4,7 @@
 // serves them. A child whose parent is gone (crash, Ctrl-C) cleans up and exits on its own,
 // and the parent's cleanup kills it by PID and start time if it is still there.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readProcStat } from '../../src/agent/process/proc.ts';
+import { readProcStat } from '../../src/system/proc.ts';
 import { ROOT, onCleanup } from './stack.ts';
 
 interface CallMessage {

@@ -14,7 +14,7 @@ import {
   readInstanceRecord,
 } from '../../src/agent/process/instance-records.ts';
 import { adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
-import { readProcStat } from '../../src/agent/process/proc.ts';
+import { readProcStat } from '../../src/system/proc.ts';
 import { readEndpoint } from '../../src/hub/api-endpoint.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { HubClient } from '../../src/cli/hub-client.ts';

@@ -35,7 +35,7 @@ import { portInUse } from './port-check.ts';
 import { listInstanceRecords, specHash } from './process/instance-records.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import { stopRecordedInstance } from './process/terminate.ts';
-import { resolveUser } from './process/users.ts';
+import { resolveUser } from '../system/users.ts';
 import { healthCheckFor, processSpecFor, type AgentPaths } from './process-spec.ts';
 import type { ProcessSpec } from './process/supervisor.ts';
 import type { HealthCheck } from '../spec/schema.ts';

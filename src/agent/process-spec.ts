@@ -10,9 +10,9 @@ import type { DesiredInstance } from '../plan/desired.ts';
 import { parseDuration } from '../spec/formats.ts';
 import { renderTemplate } from '../spec/interpolation.ts';
 import type { HealthCheck } from '../spec/schema.ts';
-import { parseEnvFile } from './env-file.ts';
+import { parseEnvFile } from '../system/env-file.ts';
 import type { ProcessSpec } from './process/supervisor.ts';
-import { resolveUser } from './process/users.ts';
+import { resolveUser } from '../system/users.ts';
 
 export const SERVICE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

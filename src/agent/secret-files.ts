@@ -17,7 +17,7 @@ import {
   type AgentPaths,
   type SecretLookup,
 } from './process-spec.ts';
-import { resolveUser } from './process/users.ts';
+import { resolveUser } from '../system/users.ts';
 
 const RUN_DIR = '/run/flotilla';
 

@@ -6,7 +6,7 @@ import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { resolveUser, UnknownUserError, type SystemUser } from '../agent/process/users.ts';
+import { resolveUser, UnknownUserError, type SystemUser } from '../system/users.ts';
 import { BackupError } from './backup-error.ts';
 import { withPg, type PgServer } from './pg-client.ts';
 import { baseEnv, runOrThrow, start, stopServer, waitUntilServing, type Running } from './child.ts';

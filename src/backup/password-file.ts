@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isAlive } from '../agent/process/proc.ts';
+import { isAlive } from '../system/proc.ts';
 
 const PREFIX = 'flotilla-restic-';
 

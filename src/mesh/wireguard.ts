@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlive } from '../agent/process/proc.ts';
+import { isAlive } from '../system/proc.ts';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);

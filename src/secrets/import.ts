@@ -2,7 +2,7 @@
 // `doppler secrets download --no-file --format json` prints (a flat name → value object).
 // The whole file is checked before anything is stored: a bad line or name imports nothing.
 import { z } from 'zod';
-import { EnvFileError, parseEnvFile } from '../agent/env-file.ts';
+import { EnvFileError, parseEnvFile } from '../system/env-file.ts';
 import { isSecretName, SECRET_NAME_RULE } from '../spec/secret-name.ts';
 import { SecretError } from './store.ts';
 

@@ -6,7 +6,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../../src/agent/process/proc.ts';
+import { isAlive } from '../../src/system/proc.ts';
 import { openWith } from '../../src/secrets/store.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { LabCluster } from '../helpers/lab-cluster.ts';

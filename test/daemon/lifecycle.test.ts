@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest, adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
-import { readProcStat } from '../../src/agent/process/proc.ts';
+import { readProcStat } from '../../src/system/proc.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { flotilla } from '../helpers/flotilla-cli.ts';
 import { gatewayRequest } from '../helpers/https-get.ts';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRequest } from '../../src/agent/gateway/caddy-admin.ts';
 import { CADDY_USER } from '../../src/agent/gateway/caddy-user.ts';
 import { tcpListeners } from '../../src/agent/port-check.ts';
-import { resolveUser } from '../../src/agent/process/users.ts';
+import { resolveUser } from '../../src/system/users.ts';
 import { caddyConfig } from '../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../src/plan/routes.ts';
 import { startCaddy, type CaddyProcess } from '../helpers/caddy-process.ts';

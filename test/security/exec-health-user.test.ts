@@ -15,7 +15,7 @@ import {
   processSpecFor,
   type AgentPaths,
 } from '../../src/agent/process-spec.ts';
-import { resolveUser } from '../../src/agent/process/users.ts';
+import { resolveUser } from '../../src/system/users.ts';
 import { desiredInstanceSchema, type DesiredInstance } from '../../src/plan/desired.ts';
 import { healthSchema } from '../../src/spec/schema.ts';
 

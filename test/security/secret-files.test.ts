@@ -16,7 +16,7 @@ import {
   secretFilePath,
   type AgentPaths,
 } from '../../src/agent/process-spec.ts';
-import { resolveUser, type SystemUser } from '../../src/agent/process/users.ts';
+import { resolveUser, type SystemUser } from '../../src/system/users.ts';
 import {
   removeAllSecretFiles,
   removeSecretFiles,

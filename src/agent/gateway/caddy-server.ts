@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { SystemUser } from '../process/users.ts';
+import type { SystemUser } from '../../system/users.ts';
 import { instanceLogFile, tailLog } from '../process/log-files.ts';
 import { ProcessSupervisor } from '../process/supervisor.ts';
 import { adminRequest, adminSettings, adminSocketPath, checkSocketPath } from './caddy-admin.ts';

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { chmod, lchown, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resolveUser, UnknownUserError, type SystemUser } from '../process/users.ts';
+import { resolveUser, UnknownUserError, type SystemUser } from '../../system/users.ts';
 
 const run = promisify(execFile);
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { PrivateJsonError, readPrivateJson, writePrivateJson } from '../../state/private-json.ts';
 import { programName, tcpListeners } from '../port-check.ts';
-import { isRunning, readProcStat } from '../process/proc.ts';
+import { isRunning, readProcStat } from '../../system/proc.ts';
 
 /**
  * Shared by every gateway of this user: root's live in /run (memory: a reboot forgets them),

@@ -3,7 +3,7 @@
 // exec check runs as the instance itself does: its user, environment and directory.
 import { parseDuration } from '../../spec/formats.ts';
 import type { HealthCheck } from '../../spec/schema.ts';
-import { resolveUser } from '../process/users.ts';
+import { resolveUser } from '../../system/users.ts';
 import { probeExec } from './exec.ts';
 import { probeHttp } from './http.ts';
 import { probePostgres } from './postgres.ts';

@@ -22,9 +22,9 @@ import {
   rotateLog,
 } from './log-files.ts';
 import { cgroup2Mount, cgroupOf, CgroupError, startInCgroup } from './cgroup.ts';
-import { isRunning, readProcStat, signalGroup } from './proc.ts';
+import { isRunning, readProcStat, signalGroup } from '../../system/proc.ts';
 import { stopRecordedInstance, terminateGroup, type StopPolicy } from './terminate.ts';
-import { resolveUser } from './users.ts';
+import { resolveUser } from '../../system/users.ts';
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 

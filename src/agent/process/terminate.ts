@@ -3,7 +3,7 @@
 // SIGKILL for whatever is still there after the timeout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeInstanceRecord, type InstanceRecord } from './instance-records.ts';
-import { groupMembers, isRunning, signalGroup } from './proc.ts';
+import { groupMembers, isRunning, signalGroup } from '../../system/proc.ts';
 
 export interface StopPolicy {
   signal: NodeJS.Signals;

@@ -1,5 +1,5 @@
 // `flotilla down`: stops every service in reverse dependency order, then the control plane.
-import { readProcStat } from '../../agent/process/proc.ts';
+import { readProcStat } from '../../system/proc.ts';
 import { readEndpoint } from '../../hub/api-endpoint.ts';
 import { connectRunningStack } from '../running-stack.ts';
 import { writeLine, type Output } from '../output.ts';

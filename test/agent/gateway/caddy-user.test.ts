@@ -15,7 +15,7 @@ import {
   ensureSystemUser,
   ownedDirectory,
 } from '../../../src/agent/gateway/caddy-user.ts';
-import type { SystemUser } from '../../../src/agent/process/users.ts';
+import type { SystemUser } from '../../../src/system/users.ts';
 
 const run = promisify(execFile);
 

@@ -11,7 +11,7 @@ import {
   readInstanceRecord,
   writeInstanceRecord,
 } from '../../../src/agent/process/instance-records.ts';
-import { isRunning, readProcStat } from '../../../src/agent/process/proc.ts';
+import { isRunning, readProcStat } from '../../../src/system/proc.ts';
 import { stopRecordedInstance } from '../../../src/agent/process/terminate.ts';
 import { Harness, nextEvent, node, waitFor } from './fixtures/harness.ts';
 

@@ -5,7 +5,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readInstanceRecord } from '../../../src/agent/process/instance-records.ts';
-import { isRunning, readProcStat } from '../../../src/agent/process/proc.ts';
+import { isRunning, readProcStat } from '../../../src/system/proc.ts';
 import type { ProcessSupervisor } from '../../../src/agent/process/supervisor.ts';
 import { Harness, nextEvent, node, waitFor } from './fixtures/harness.ts';
 

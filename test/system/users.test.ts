@@ -1,6 +1,6 @@
 // Service users come from /etc/passwd and /etc/group, read directly.
 import { describe, expect, it } from 'vitest';
-import { resolveUser, UnknownUserError } from '../../../src/agent/process/users.ts';
+import { resolveUser, UnknownUserError } from '../../src/system/users.ts';
 
 describe('resolveUser', () => {
   it('reads uid, primary gid and home from /etc/passwd', () => {

@@ -10,8 +10,8 @@ import {
   isRunning,
   readProcStat,
   signalGroup,
-} from '../../../src/agent/process/proc.ts';
-import { waitFor } from './fixtures/harness.ts';
+} from '../../src/system/proc.ts';
+import { waitFor } from '../agent/process/fixtures/harness.ts';
 
 let dir: string | undefined;
 const started: number[] = [];
