@@ -1,8 +1,10 @@
-// One instance on this node: its process supervisor plus its health monitor, folded into
-// the InstanceStatus the agent reports. Every change is pushed to `onChange` at once.
+// One instance on this node: its supervisor (a process or a container) plus its health
+// monitor, folded into the InstanceStatus the agent reports. Every change is pushed to
+// `onChange` at once.
 import type { HealthCheck } from '../spec/schema.ts';
+import type { CheckTarget } from './health/check.ts';
 import { monitorHealth, type HealthMonitor } from './health/monitor.ts';
-import { ProcessSupervisor, type ProcessSpec } from './process/supervisor.ts';
+import type { Supervisor } from './runtime/supervisor.ts';
 import type { InstanceStatus } from '../protocol/status.ts';
 
 /** After a start, probe this often until healthy: a fresh instance should join fast. */
@@ -13,7 +15,9 @@ export interface InstanceRunnerOptions {
   id: string;
   service: string;
   ports: Record<string, number>;
-  spec: ProcessSpec;
+  supervisor: Supervisor;
+  /** How health checks reach the instance. */
+  checkTarget: CheckTarget;
   health?: HealthCheck;
   fingerprint: string;
   onChange: () => void;
@@ -22,7 +26,7 @@ export interface InstanceRunnerOptions {
 }
 
 export class InstanceRunner {
-  readonly supervisor: ProcessSupervisor;
+  readonly supervisor: Supervisor;
   private monitor: HealthMonitor | undefined;
   private healthy = false;
   private healthDetail = 'not started';
@@ -30,7 +34,7 @@ export class InstanceRunner {
   private warmup: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: InstanceRunnerOptions) {
-    this.supervisor = new ProcessSupervisor(options.spec);
+    this.supervisor = options.supervisor;
     this.supervisor.on('started', ({ adopted }) => {
       this.watchHealth();
       options.onChange();
@@ -90,28 +94,25 @@ export class InstanceRunner {
   }
 
   status(): InstanceStatus {
-    const process = this.supervisor.status;
+    const running = this.supervisor.status;
     const status: InstanceStatus = {
       id: this.options.id,
       service: this.options.service,
-      state: process.state,
+      state: running.state,
       healthy: this.healthy,
       // The latest probe's detail, so an instance that never turns healthy says why.
       health_detail: this.monitor?.current.detail ?? this.healthDetail,
       healthy_since: this.healthySince,
-      restarts: process.restarts,
+      restarts: running.restarts,
       ports: this.options.ports,
       spec_hash: this.supervisor.specHash,
     };
-    if (process.pid !== undefined) status.pid = process.pid;
-    if (process.startedAt !== undefined) status.started_at = process.startedAt;
-    if (process.error !== undefined) status.reason = process.error;
-    if (process.lastExit) {
-      status.last_exit = {
-        code: process.lastExit.code,
-        signal: process.lastExit.signal,
-        at: process.lastExit.at,
-      };
+    if (running.pid !== undefined) status.pid = running.pid;
+    if (running.startedAt !== undefined) status.started_at = running.startedAt;
+    if (running.error !== undefined) status.reason = running.error;
+    if (running.lastExit) {
+      const { code, signal, at } = running.lastExit;
+      status.last_exit = { code, signal, at };
     }
     return status;
   }
@@ -139,10 +140,7 @@ export class InstanceRunner {
       this.setHealth(true, 'running (no health check)');
       return;
     }
-    // Exactly what the process gets: its user, its rendered environment, its directory.
-    const { env, cwd, user } = this.options.spec;
-    const target = { ports: this.options.ports, env, cwd, ...(user === undefined ? {} : { user }) };
-    this.monitor = monitorHealth(check, target, (state) => {
+    this.monitor = monitorHealth(check, this.options.checkTarget, (state) => {
       this.setHealth(state.healthy, state.detail);
       if (state.healthy) clearInterval(this.warmup);
       this.options.onChange();

@@ -3,7 +3,7 @@
 // "compromised" by the service, writes into a root-only directory. Refused: the check runs
 // exactly as the service does (its uid and gid, no root groups, its directory, its rendered
 // environment with the secret filled in, nothing of the agent's), through the same calls
-// the agent makes (processSpecFor, healthCheckFor, InstanceRunner).
+// the agent makes (ProcessRuntime, healthCheckFor, InstanceRunner).
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,10 @@ import { InstanceRunner } from '../../src/agent/instance-runner.ts';
 import {
   healthCheckFor,
   InstanceSpecError,
-  processSpecFor,
   type AgentPaths,
 } from '../../src/agent/process-spec.ts';
+import { ProcessRuntime } from '../../src/agent/runtime/process-runtime.ts';
+import { SegmentEnforcer } from '../../src/agent/segment-enforcer.ts';
 import { resolveUser } from '../../src/system/users.ts';
 import { desiredInstanceSchema, type DesiredInstance } from '../../src/plan/desired.ts';
 import { healthSchema } from '../../src/spec/schema.ts';
@@ -55,11 +56,13 @@ function desiredApp(
 async function untilHealthy(instance: DesiredInstance): Promise<string> {
   const lookup = (name: string) => (name === 'TOKEN' ? TOKEN : undefined);
   const health = healthCheckFor(instance);
+  const prepared = new ProcessRuntime(paths, new SegmentEnforcer()).prepare(instance, lookup);
   const runner = new InstanceRunner({
     id: instance.id,
     service: instance.service,
     ports: instance.ports,
-    spec: processSpecFor(instance, paths, lookup),
+    supervisor: prepared.supervise(),
+    checkTarget: prepared.checkTarget,
     ...(health === undefined ? {} : { health }),
     fingerprint: 'test',
     onChange: () => {},

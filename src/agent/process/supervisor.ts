@@ -25,10 +25,14 @@ import { cgroup2Mount, cgroupOf, CgroupError, startInCgroup } from './cgroup.ts'
 import { isRunning, readProcStat, signalGroup } from '../../system/proc.ts';
 import { stopRecordedInstance, terminateGroup, type StopPolicy } from './terminate.ts';
 import { resolveUser } from '../../system/users.ts';
-
-export type RestartPolicy = 'always' | 'on-failure' | 'never';
-
-export type ProcessState = 'starting' | 'running' | 'backoff' | 'stopped' | 'failed' | 'exited';
+import type {
+  ExitInfo,
+  InstanceState,
+  RestartPolicy,
+  Supervisor,
+  SupervisorEvents,
+  SupervisorStatus,
+} from '../runtime/supervisor.ts';
 
 export interface ProcessSpec {
   /** Instance id, e.g. `api-1`: names the log file and the instance record. */
@@ -69,34 +73,6 @@ export const DEFAULT_SUPERVISOR_TIMING: SupervisorTiming = {
   logCheckMs: 5_000,
 };
 
-export interface ExitInfo {
-  /** null when killed by a signal, or when unknown (an adopted process, a failed spawn). */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
-
-export interface ProcessStatus {
-  state: ProcessState;
-  pid?: number;
-  startedAt?: number;
-  /** Restarts done by the supervisor (kept across adoption). */
-  restarts: number;
-  lastExit?: ExitInfo;
-  /** Starts in a row that died within `minUptimeMs`. */
-  unstableStarts: number;
-  /** Why the last start could not run the command (unknown user, missing executable…). */
-  error?: string;
-}
-
-export interface SupervisorEvents {
-  started: [{ pid: number; startedAt: number; adopted: boolean }];
-  exited: [ExitInfo & { uptimeMs: number; error?: string }];
-  restarting: [{ delayMs: number; restarts: number }];
-  failed: [{ unstableStarts: number }];
-  stopped: [];
-}
-
 interface Running {
   pid: number;
   startTime: number;
@@ -124,13 +100,13 @@ function describe(error: unknown): string {
  * Events come the moment things happen: `started`, `exited`, `restarting` (with the
  * delay), `failed` (too many unstable starts: no more restarts), `stopped`.
  */
-export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
+export class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Supervisor {
   /** specHash() of this spec; the instance record carries the one its process ran with. */
   readonly specHash: string;
   readonly logFile: string;
   private readonly timing: SupervisorTiming;
   private readonly backoff: RestartBackoff;
-  private state: ProcessState = 'stopped';
+  private state: InstanceState = 'stopped';
   private restarts = 0;
   private unstableStarts = 0;
   private lastExit: ExitInfo | undefined;
@@ -158,8 +134,8 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> {
     this.logFile = instanceLogFile(spec.logDir, spec.id);
   }
 
-  get status(): ProcessStatus {
-    const status: ProcessStatus = {
+  get status(): SupervisorStatus {
+    const status: SupervisorStatus = {
       state: this.state,
       restarts: this.restarts,
       unstableStarts: this.unstableStarts,

@@ -1,0 +1,50 @@
+// The node's network as its desired state describes it: the mesh and firewall (in a
+// cluster), the nftables table of the segments between its own services, and the hosts
+// file that names the services it may reach. Applied before any instance starts (a
+// connection opened before the segment table exists stays open) and re-checked every few
+// seconds, since a WireGuard daemon can die and a firewall can be flushed by someone else.
+import type { DesiredValue } from '../protocol/desired.ts';
+import { configHash } from '../state/config-hash.ts';
+import { updateHostsFile } from './hosts-file.ts';
+import type { NetworkApplier } from './network-applier.ts';
+import type { SegmentEnforcer } from './segment-enforcer.ts';
+
+export interface NetworkKeeperOptions {
+  /** In a cluster: applies the mesh and firewall. */
+  network?: NetworkApplier;
+  /** In a cluster: the hosts file that gets name → address entries (/etc/hosts). */
+  hostsFile?: string;
+  segments: SegmentEnforcer;
+  event: (type: string, message: string) => void;
+}
+
+export class NetworkKeeper {
+  private hostsWritten: string | undefined;
+  /** Why the last apply failed; retried until it succeeds. */
+  private failure: string | undefined;
+
+  constructor(private readonly options: NetworkKeeperOptions) {}
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  async apply(desired: DesiredValue): Promise<void> {
+    const { network, hostsFile, segments } = this.options;
+    try {
+      if (desired.network && network) await network.apply(desired.network);
+      if (desired.node.segments) await segments.apply(desired.node.segments);
+      const hosts = configHash(desired.node.hosts);
+      if (hostsFile && hosts !== this.hostsWritten) {
+        await updateHostsFile(hostsFile, desired.stack, desired.node.hosts);
+        this.hostsWritten = hosts;
+      }
+      this.failure = undefined;
+    } catch (error) {
+      const message = `the node's network could not be applied: ${(error as Error).message}`;
+      // Retried every few seconds: say so once, not each time.
+      if (message !== this.failure) this.options.event('network.failed', message);
+      this.failure = message;
+    }
+  }
+}

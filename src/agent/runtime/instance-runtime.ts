@@ -1,0 +1,27 @@
+// What the agent asks of a runtime (native processes, containers): turn a desired instance
+// into something to supervise, and find and stop what an earlier agent left running. The
+// agent's reconciler picks the runtime by the instance's `runtime.kind` and knows nothing
+// else of how an instance runs.
+import type { DesiredInstance } from '../../plan/desired.ts';
+import type { CheckTarget } from '../health/check.ts';
+import type { SecretLookup } from '../process-spec.ts';
+import type { Supervisor } from './supervisor.ts';
+
+/** One desired instance, rendered for this node (secrets filled in) and ready to run. */
+export interface PreparedInstance {
+  /** Identifies what would run: a different one replaces the running instance. */
+  specHash: string;
+  /** How health checks reach the instance, and run an exec check as it. */
+  checkTarget: CheckTarget;
+  /** The supervisor of a new run; called only when the instance is (re)started. */
+  supervise(): Supervisor;
+}
+
+export interface InstanceRuntime {
+  /** Throws InstanceSpecError when the instance cannot run here (its message says why). */
+  prepare(instance: DesiredInstance, secrets: SecretLookup): PreparedInstance;
+  /** Ids of the instances an earlier agent left running: adopted, never started anew. */
+  leftovers(): Promise<string[]>;
+  /** Stops what an earlier agent left running of an instance that is no longer desired. */
+  stopLeftover(id: string): Promise<void>;
+}
