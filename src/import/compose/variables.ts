@@ -3,7 +3,7 @@
 // environment the importer runs in.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EnvFileError, parseEnvFile } from '../../agent/env-file.ts';
+import { EnvFileError, parseEnvFile } from '../../system/env-file.ts';
 import { ImportError } from '../errors.ts';
 import type { Variables } from './interpolate.ts';
 
