@@ -287,9 +287,13 @@ export const serviceSchema = z
     run: runSchema.optional(),
     image: z
       .string()
-      .regex(/^[^\s:@]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
-        message: 'an image is name[:tag][@sha256:digest], e.g. postgres:16 or ghcr.io/acme/api:1.4',
-      })
+      .regex(
+        /^(?:[a-z0-9.-]+(?::\d+)?\/)?[^\s:@]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+        {
+          message:
+            'an image is [registry/]name[:tag][@sha256:digest], e.g. postgres:16 or ghcr.io/acme/api:1.4',
+        },
+      )
       .optional()
       .describe('Container image'),
     command: argv
@@ -334,6 +338,12 @@ export const serviceSchema = z
     ports: z
       .record(z.string().regex(PORT_NAME, { message: 'a port name is lowercase, e.g. http' }), port)
       .default({}),
+    container_ports: z
+      .record(z.string(), port)
+      .default({})
+      .describe(
+        'Image services: the port inside the container for a named port, when it differs (e.g. http: 80 behind ports.http: 8080)',
+      ),
     health: healthSchema.optional(),
     depends_on: z.array(z.string()).default([]),
     env: z
@@ -367,6 +377,14 @@ export const serviceSchema = z
             : 'a service is either `run` (a process) or `image` (a container), not both',
       });
     }
+    for (const name of Object.keys(service.container_ports)) {
+      if (!Object.hasOwn(service.ports, name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['container_ports', name],
+          message: `container_ports.${name} names no port: declare it under ports first`,
+        });
+    }
     if (service.node !== undefined && service.labels !== undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -384,12 +402,23 @@ export const serviceSchema = z
         cpus: service.cpus !== undefined,
         read_only: service.read_only,
         cap_drop: service.cap_drop.length > 0,
+        container_ports: Object.keys(service.container_ports).length > 0,
       }).filter(([, set]) => set);
+      const underRun: Record<string, string> = {
+        command: 'run.command',
+        entrypoint: 'run.command',
+        user: 'run.user',
+        env_files: 'run.env_files',
+      };
       for (const [key] of containerOnly) {
+        const instead = underRun[key];
         ctx.addIssue({
           code: 'custom',
           path: [key],
-          message: `\`${key}\` is for image services; a process sets its command, user and env files under run`,
+          message:
+            instead === undefined
+              ? `\`${key}\` applies to image services only`
+              : `\`${key}\` is for image services; a process uses ${instead}`,
         });
       }
     }
