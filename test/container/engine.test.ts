@@ -14,11 +14,13 @@ import {
   type ContainerEvent,
   DockerEngine,
   EngineConflictError,
+  EngineError,
   EngineUnavailableError,
   ExecTimeoutError,
   ImageTagNotFoundError,
   NoSuchContainerError,
   NoSuchImageError,
+  NoSuchNetworkError,
   RegistryUnauthorizedError,
   RegistryUnreachableError,
   type TransferProgress,
@@ -60,6 +62,17 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     await engine.containers.start(id);
     return id;
   }
+
+  const setForwarding = (on: boolean) =>
+    execFileAsync('ip', [
+      'netns',
+      'exec',
+      dockerd.netns!,
+      'sysctl',
+      '-q',
+      '-w',
+      `net.ipv4.ip_forward=${on ? 1 : 0}`,
+    ]);
 
   const sh = (id: string, script: string) => engine.exec.run(id, { cmd: ['sh', '-c', script] });
 
@@ -144,7 +157,7 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     expect(await engine.containers.list({ 'flotilla.service': 'other' })).toEqual([]);
 
     const clash = await engine.containers
-      .create({ name: `${run}-life`, image: IMAGE })
+      .create({ name: `${run}-life`, image: IMAGE, cmd: ['true'] })
       .catch((caught: unknown) => caught);
     expect(clash).toBeInstanceOf(EngineConflictError);
 
@@ -333,7 +346,7 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     expect(stdout).toBe('hello from flotilla-test\n');
   });
 
-  it('keeps internal networks apart: same network reaches, another does not, until connected', async () => {
+  it('keeps networks apart when nothing forwards: same network reaches, another does not, until connected', async () => {
     const segmentLabels = { ...labels, 'flotilla.segment': 'yes' };
     const backend = await engine.networks.create({
       name: `${run}-backend`,
@@ -373,12 +386,21 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     const serverAddress = (await engine.containers.inspect(server)).networks[`${run}-backend`]!
       .ipAddress;
     expect(serverAddress).toMatch(/^10\.213\.1\./);
+    // `timeout`, not wget's -T: busybox 1.35's static wget crashes (SIGSEGV) with -T.
     const fetch = (from: string, host: string) =>
-      sh(from, `wget -q -T 2 -O - http://${host}:8080/`);
+      sh(from, `timeout 3 wget -q -O - http://${host}:8080/`);
 
     expect((await fetch(sameSegment, serverAddress)).stdout).toBe('hello from flotilla-test\n');
     expect((await fetch(sameSegment, 'db')).stdout).toBe('hello from flotilla-test\n');
     expect((await fetch(otherSegment, serverAddress)).exitCode).not.toBe(0);
+    // What keeps them apart is that dockerd's namespace does not forward: with --iptables=false
+    // `internal` adds no rule, and containers still get a default route via the bridge.
+    await setForwarding(true);
+    try {
+      expect((await fetch(otherSegment, serverAddress)).stdout).toBe('hello from flotilla-test\n');
+    } finally {
+      await setForwarding(false);
+    }
 
     await engine.networks.connect(`${run}-frontend`, server, { aliases: ['shared-db'] });
     const joined = (await engine.containers.inspect(server)).networks[`${run}-frontend`]!;
@@ -411,6 +433,33 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
       ['die', id],
     ]);
     expect(seen[1]).toMatchObject({ exitCode: 7, attributes: { 'flotilla.case': 'events' } });
+  });
+
+  it('reports a container the kernel killed at its memory limit: an oom event, OOMKilled', async () => {
+    const caseLabels = { ...labels, 'flotilla.case': 'oom' };
+    const controller = new AbortController();
+    const events = await engine.events.containers({
+      labels: caseLabels,
+      signal: controller.signal,
+    });
+    // The shell holds 64 MiB in a variable under a 16 MiB limit (this machine has no swap).
+    const id = await started('oom', {
+      labels: caseLabels,
+      memoryBytes: 16 * 1024 * 1024,
+      init: false,
+      cmd: ['sh', '-c', 'a=$(head -c 67108864 /dev/zero | tr "\\0" a); echo ${#a}'],
+    });
+    const seen: ContainerEvent[] = [];
+    for await (const event of events) {
+      seen.push(event);
+      if (event.action === 'die') controller.abort();
+    }
+    expect(seen.map((event) => event.action)).toContain('oom');
+    expect(seen.at(-1)).toMatchObject({ action: 'die', containerId: id, exitCode: 137 });
+    expect((await engine.containers.inspect(id)).state).toMatchObject({
+      oomKilled: true,
+      exitCode: 137,
+    });
   });
 
   it('reports an image HEALTHCHECK through inspect and a health_status event', async () => {
@@ -466,11 +515,32 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     expect(await engine.volumes.list({ 'flotilla.volume': 'data' })).toEqual([]);
   });
 
-  it('refuses to create a container from an image that is not here', async () => {
-    const error = await engine.containers
+  it('fails clearly for a missing image, a missing executable and a missing network', async () => {
+    const noImage = await engine.containers
       .create({ name: `${run}-ghost`, image: 'flotilla-test/ghost:1' })
       .catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(NoSuchImageError);
+    expect(noImage).toBeInstanceOf(NoSuchImageError);
+
+    const { id } = await engine.containers.create({
+      name: `${run}-broken`,
+      image: IMAGE,
+      cmd: ['/no/such/program'],
+    });
+    const notStarted = await engine.containers.start(id).catch((caught: unknown) => caught);
+    expect(notStarted).toBeInstanceOf(EngineError);
+    expect((notStarted as EngineError).message).toMatch(/did not start: .*no such file/);
+    expect((await engine.containers.inspect(id)).state).toMatchObject({
+      status: 'created',
+      running: false,
+      error: expect.stringContaining('/no/such/program'),
+    });
+
+    await expect(engine.networks.connect(`${run}-nowhere`, id)).rejects.toBeInstanceOf(
+      NoSuchNetworkError,
+    );
+    expect(Object.keys((await engine.containers.inspect(id)).networks)).not.toContain(
+      `${run}-nowhere`,
+    );
   });
 
   describe('with a local registry (htpasswd)', () => {

@@ -3,16 +3,18 @@
 // nothing of the machine's own Docker (if any) nor its firewall. overlay2 when this kernel
 // and filesystem allow it, else vfs. Optionally inside a network namespace (the lab runs one
 // per node): there its bridges and the traffic between containers stay out of the host's
-// namespace, whose traffic to private ranges is flagged on these machines.
+// namespace, whose traffic to private ranges is flagged on these machines. It shares the
+// host's mount namespace either way (its mounts are cleaned up from here).
 //
-// stop() leaves nothing behind: containers and networks removed through the API, dockerd
-// stopped by its PID, then its containerd and the shims by the PIDs they recorded in their
-// pid files (shims outlive dockerd when containers do), leftover mounts below the temp dir
-// unmounted, the cgroup parent and the temp dir removed.
+// stop() leaves nothing behind, also after dockerd crashed: containers and networks removed
+// through the API, dockerd stopped by its PID; then whatever still runs is killed by PID
+// (container processes found in our cgroup parent, containerd and shims by our temp dir in
+// their argv), shim sockets, mounts below the temp dir, the cgroup parent, the namespace it
+// made, the temp dir and the /run dirs dockerd created are removed.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +26,11 @@ const run = promisify(execFile);
 const STORAGE_DRIVERS = ['overlay2', 'vfs'] as const;
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
-const PID_FILES = new Set(['containerd.pid', 'shim.pid']);
+/** Where containerd keeps a bundle dir per container (dockerd's namespace is moby). */
+const BUNDLES = 'exec/containerd/daemon/io.containerd.runtime.v2.task/moby';
+const SHIM_SOCKETS = '/run/containerd/s';
+/** What dockerd and the shims create outside the temp dir: removed if new and left empty. */
+const SHARED_DIRS = ['/run/docker/plugins', '/run/docker', SHIM_SOCKETS, '/run/containerd'];
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Networks every engine has; the rest were made by the test. */
 const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
@@ -63,7 +69,14 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
     JSON.stringify({ 'deprecated-key-path': path.join(dir, 'key.json') }),
   );
   const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
-  const state: DaemonState = { dir, netns, ownNetns, cgroupParent, child: undefined };
+  const state: DaemonState = {
+    dir,
+    netns,
+    ownNetns,
+    cgroupParent,
+    sharedDirsBefore: SHARED_DIRS.filter((shared) => existsSync(shared)),
+    child: undefined,
+  };
   try {
     if (ownNetns) {
       await run('ip', ['netns', 'add', netns!]);
@@ -89,11 +102,14 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
         '--ip6tables=false',
         '--cgroup-parent',
         cgroupParent,
-        // In the host's namespace, leave its sysctl alone; a namespace of its own may route.
-        ...(netns === undefined ? ['--ip-forward=false'] : []),
+        // Never turn on IP forwarding: with --iptables=false nothing else keeps two bridge
+        // networks apart (not even `internal`), and in the host's namespace it is the host's.
+        '--ip-forward=false',
       ];
+      // nsenter, not `ip netns exec`: that one also gives dockerd a mount namespace with a
+      // fresh /sys, where /sys/fs/cgroup is missing ("Devices cgroup isn't mounted").
       const child = launch(
-        netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv],
+        netns === undefined ? argv : ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv],
         logPath,
       );
       state.child = child;
@@ -114,7 +130,7 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
       // It exited: overlay2 is not possible here; the next driver gets a fresh data root.
       // The containerd it had started may still run.
       state.child = undefined;
-      for (const pid of await recordedPids(dir)) await killOwned(pid, dir);
+      await killAll(processesNaming(dir), (pid) => procFile(pid, 'cmdline').includes(`${dir}/`));
     }
     throw new Error(
       `dockerd did not start with any storage driver; its log:\n${log().slice(-4000)}`,
@@ -130,6 +146,7 @@ interface DaemonState {
   netns: string | undefined;
   ownNetns: boolean;
   cgroupParent: string;
+  sharedDirsBefore: string[];
   child: ChildProcess | undefined;
 }
 
@@ -163,8 +180,8 @@ async function ready(engine: DockerEngine, child: ChildProcess): Promise<boolean
 async function stopDaemon(state: DaemonState, engine: DockerEngine | undefined): Promise<void> {
   const { child, dir } = state;
   if (engine !== undefined) await removeEverything(engine).catch(() => undefined);
-  // Recorded before dockerd goes: the shims' bundle dirs (and pid files) go with it.
-  const recorded = await recordedPids(dir);
+  // Read while dockerd runs: a container's bundle dir goes with it.
+  const containerIds = await readdir(path.join(dir, BUNDLES)).catch(() => [] as string[]);
   if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -172,13 +189,30 @@ async function stopDaemon(state: DaemonState, engine: DockerEngine | undefined):
     await exited;
     clearTimeout(timer);
   }
-  for (const pid of recorded) await killOwned(pid, dir);
+  // What a dockerd that crashed (or was killed) leaves running: its containers' processes,
+  // which the kernel lists in our cgroup parent, then its containerd and shims, whose argv
+  // names our temp dir (unique to this daemon). Shims record no pid file of their own.
+  const inCgroup = (pid: number) => procFile(pid, 'cgroup').includes(`${state.cgroupParent}/`);
+  await killAll(cgroupProcs(state.cgroupParent), inCgroup);
+  const namesDir = (pid: number) => procFile(pid, 'cmdline').includes(`${dir}/`);
+  await killAll(processesNaming(dir), namesDir);
+  // A killed shim leaves its socket where every containerd puts them.
+  const containerd = path.join(dir, 'exec/containerd/containerd.sock');
+  for (const id of containerIds) {
+    const hash = createHash('sha256')
+      .update(path.join(containerd, 'moby', id))
+      .digest('hex');
+    await rm(path.join(SHIM_SOCKETS, hash), { force: true });
+  }
   await unmountBelow(dir);
   await removeCgroups(state.cgroupParent);
   if (state.ownNetns && state.netns !== undefined) {
     await run('ip', ['netns', 'del', state.netns]).catch(() => undefined);
   }
   await rm(dir, { recursive: true, force: true });
+  for (const shared of SHARED_DIRS) {
+    if (!state.sharedDirsBefore.includes(shared)) await rmdir(shared).catch(() => undefined);
+  }
 }
 
 async function removeEverything(engine: DockerEngine): Promise<void> {
@@ -191,37 +225,69 @@ async function removeEverything(engine: DockerEngine): Promise<void> {
   }
 }
 
-/** PIDs containerd and its shims wrote below the exec root. */
-async function recordedPids(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  const entries = await readdir(path.join(dir, 'exec'), {
-    recursive: true,
-    withFileTypes: true,
-  }).catch(() => []);
-  for (const entry of entries) {
-    if (!entry.isFile() || !PID_FILES.has(entry.name)) continue;
-    const text = await readFile(path.join(entry.parentPath, entry.name), 'utf8').catch(() => '');
-    const pid = Number(text.trim());
-    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+/** A /proc file of `pid`; '' once it is gone or a zombie (nothing left to kill). */
+function procFile(pid: number, name: string): string {
+  try {
+    if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return '';
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return '';
   }
-  return pids;
 }
 
-/** Kills `pid` if it is still one of ours (its argv names our dir), and waits for it to go. */
-async function killOwned(pid: number, dir: string): Promise<void> {
-  const owned = () => {
+/** Every PID in the cgroup parent (any hierarchy, any depth). */
+function cgroupProcs(parent: string): number[] {
+  const pids = new Set<number>();
+  const walk = (cgroup: string) => {
+    let entries;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (/^\d+ \(.*\) Z/.test(stat)) return false;
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+      entries = readdirSync(cgroup, { withFileTypes: true });
     } catch {
-      return false;
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory()) walk(path.join(cgroup, entry.name));
+      if (entry.name !== 'cgroup.procs') continue;
+      for (const line of readFileSync(path.join(cgroup, entry.name), 'utf8').split('\n')) {
+        if (line !== '') pids.add(Number(line));
+      }
     }
   };
-  if (!owned()) return;
-  process.kill(pid, 'SIGKILL');
+  for (const root of cgroupRoots()) walk(path.join(root, parent));
+  return [...pids];
+}
+
+/** PIDs whose argv names `dir`. */
+function processesNaming(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => procFile(pid, 'cmdline').includes(`${dir}/`));
+}
+
+/** SIGKILLs each PID that is still ours, then waits until none is. */
+async function killAll(pids: number[], ours: (pid: number) => boolean): Promise<void> {
+  for (const pid of pids) {
+    if (!ours(pid)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (owned() && Date.now() < deadline) await sleep(50);
+  while (pids.some(ours) && Date.now() < deadline) await sleep(50);
+}
+
+/** Where cgroup hierarchies are mounted: /sys/fs/cgroup (v2) and each v1 controller. */
+function cgroupRoots(): string[] {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/sys/fs/cgroup');
+  } catch {
+    // No cgroups mounted.
+  }
+  return ['/sys/fs/cgroup', ...entries.map((name) => path.join('/sys/fs/cgroup', name))];
 }
 
 /** Mounts a crashed dockerd left below `dir` (in our mount namespace), deepest first. */
@@ -234,19 +300,17 @@ async function unmountBelow(dir: string): Promise<void> {
   for (const point of mounts) await run('umount', ['-l', point]).catch(() => undefined);
 }
 
-/** The cgroup parent in every hierarchy (v1 controllers, v2), children first. */
+/** The cgroup parent in every hierarchy, its children (the containers') first. */
 async function removeCgroups(parent: string): Promise<void> {
-  const roots = await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
-  const candidates = [
-    path.join('/sys/fs/cgroup', parent),
-    ...roots.map((root) => path.join('/sys/fs/cgroup', root, parent)),
-  ];
-  for (const cgroup of candidates) {
-    if (!existsSync(cgroup)) continue;
-    const children = await readdir(cgroup, { withFileTypes: true }).catch(() => []);
-    for (const child of children) {
-      if (child.isDirectory()) await rmdir(path.join(cgroup, child.name)).catch(() => undefined);
+  const remove = async (cgroup: string): Promise<void> => {
+    const entries = await readdir(cgroup, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.isDirectory()) await remove(path.join(cgroup, entry.name));
     }
     await rmdir(cgroup).catch(() => undefined);
+  };
+  for (const root of cgroupRoots()) {
+    const cgroup = path.join(root, parent);
+    if (existsSync(cgroup)) await remove(cgroup);
   }
 }

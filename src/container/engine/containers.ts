@@ -429,7 +429,10 @@ export class Containers {
     return { id: created.Id, warnings: created.Warnings ?? [] };
   }
 
-  /** Starts it; a container already running is not an error. */
+  /**
+   * Starts it; a container already running is not an error. A process that cannot start (a
+   * missing executable, a port taken) fails here, with the runtime's reason.
+   */
   async start(id: string, signal?: AbortSignal): Promise<void> {
     await this.transport.call({
       method: 'POST',
@@ -438,13 +441,11 @@ export class Containers {
       signal,
       failure: (answer) =>
         containerFailure(id, answer) ??
-        (answer.statusCode >= 500
-          ? new EngineError(`container ${id} did not start: ${answer.message}`, {
-              statusCode: answer.statusCode,
-              engineMessage: answer.message,
-              hint: 'check its command, user, mounts and ports (a port taken on the host?)',
-            })
-          : undefined),
+        new EngineError(`container ${id} did not start: ${answer.message}`, {
+          statusCode: answer.statusCode,
+          engineMessage: answer.message,
+          hint: 'check its image, command, user, mounts, networks and ports (a host port taken?)',
+        }),
     });
   }
 

@@ -137,12 +137,17 @@ export class Networks {
     return raw.map(toInfo);
   }
 
-  /** Attaches a (created or running) container; `aliases` are extra names it answers to. */
+  /**
+   * Attaches a (created or running) container; `aliases` are extra names it answers to. The
+   * network must exist: the engine (20.10) accepts a missing one for a created container
+   * and fails only at its start.
+   */
   async connect(
     network: string,
     container: string,
     options: { aliases?: readonly string[]; ipv4Address?: string; signal?: AbortSignal } = {},
   ): Promise<void> {
+    await this.inspect(network, options.signal);
     await this.transport.call({
       method: 'POST',
       path: `/networks/${encodeURIComponent(network)}/connect`,

@@ -88,6 +88,8 @@ export function registryFailure(
   }
   return new ImageTransferError(`cannot ${verb} ${reference}: ${message}`, {
     ...common,
-    hint: 'see the registry’s message above; retry if it was a passing failure',
+    hint: /invalid reference format/i.test(message)
+      ? 'an image is name[:tag][@sha256:digest] in lowercase, e.g. ghcr.io/acme/api:1.4'
+      : 'see the registry’s message above; retry if it was a passing failure',
   });
 }

@@ -26,7 +26,14 @@ export async function* demultiplex(
       const type = buffer[0];
       const size = buffer.readUInt32BE(4);
       if (type === undefined || type > 3 || size > MAX_FRAME) {
-        throw unexpected(what, 'output that is not a multiplexed stream (a TTY container?)');
+        // Once a log stream has begun, the engine reports a failure as bare text in it.
+        const text = buffer.subarray(0, 300).toString('utf8').split('\n')[0] ?? '';
+        throw unexpected(
+          what,
+          text.startsWith('Error ')
+            ? `an error: ${text}`
+            : 'output that is not a multiplexed stream (a TTY container?)',
+        );
       }
       if (buffer.length < HEADER_SIZE + size) break;
       // 0 is stdin echoed back, 3 the engine's own error about an exec: both go with their kin.
