@@ -20,7 +20,16 @@
 //
 // Everything (lab namespaces, processes, temp dirs) is removed after each N, and on failure
 // or Ctrl-C. A failed N is reported and the series goes on; the exit code is then 1.
-import { copyFile, chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,6 +59,8 @@ interface Options {
   perNode: number;
   settleS: number;
   outageS: number;
+  /** Where to copy the hub's and agents' logs of each N before the lab goes. */
+  keepLogs: string | undefined;
 }
 
 class UsageError extends Error {}
@@ -65,6 +76,7 @@ function parseOptions(argv: string[]): Options {
         services: { type: 'string', default: '10' },
         'settle-s': { type: 'string', default: '15' },
         'outage-s': { type: 'string', default: '10' },
+        'keep-logs': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -85,6 +97,7 @@ function parseOptions(argv: string[]): Options {
     perNode: whole('services', values.services, 1, 50),
     settleS: whole('settle-s', values['settle-s'], 0, 3600),
     outageS: whole('outage-s', values['outage-s'], 4, 600),
+    keepLogs: values['keep-logs'] === undefined ? undefined : path.resolve(values['keep-logs']),
   };
 }
 
@@ -423,7 +436,8 @@ let interrupted = false;
  * lab (LabCluster.close: its lab down stops what runs in the namespaces), then anything the
  * nodes recorded that survived all that.
  */
-async function closeCluster(cluster: LabCluster): Promise<void> {
+async function closeCluster(cluster: LabCluster, keepLogs: string | undefined): Promise<void> {
+  if (keepLogs !== undefined) await copyLogs(cluster, keepLogs);
   const before = await labProcesses(cluster);
   if (!interrupted) {
     const down = await cluster.hubCli(['down'], cluster.stackFile, 90_000);
@@ -434,6 +448,16 @@ async function closeCluster(cluster: LabCluster): Promise<void> {
   await cluster.close();
   killed.push(...killSurvivors([...before, ...after]));
   if (killed.length > 0) console.error(`cleanup: killed leftover ${killed.join(', ')}`);
+}
+
+/** The hub's daemon.log and each agent's output, as `<dir>/n<N>/<node>.log`, for a timeline. */
+async function copyLogs(cluster: LabCluster, dir: string): Promise<void> {
+  const into = path.join(dir, `n${cluster.nodes.length}`);
+  await mkdir(into, { recursive: true });
+  const hub = cluster.nodes[0]!;
+  await copyFile(path.join(cluster.stateDir(hub), 'daemon.log'), path.join(into, `${hub}.hub.log`));
+  for (const node of cluster.nodes)
+    await writeFile(path.join(into, `${node}.log`), cluster.agentLog(node));
 }
 
 /** A cluster whose start was interrupted before LabCluster existed: its lab, from the lab dir. */
@@ -457,7 +481,7 @@ async function runScale(n: number, options: Options): Promise<ScaleResult> {
   await writeFile(file, stack.empty);
 
   let cluster: LabCluster | undefined;
-  const close = () => (cluster ? closeCluster(cluster) : removeHalfStartedLab());
+  const close = () => (cluster ? closeCluster(cluster, options.keepLogs) : removeHalfStartedLab());
   const removeClose = onCleanup(close);
   try {
     const setupWall = Date.now();
