@@ -220,6 +220,23 @@ describe.skipIf(process.getuid?.() !== 0)('Docker Engine client (real dockerd)',
     expect(since).toEqual([last.line]);
   });
 
+  it('ends a follow stream quietly when its signal aborts, while the container runs on', async () => {
+    const id = await started('chatty', {
+      cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'],
+    });
+    const controller = new AbortController();
+    const lines: string[] = [];
+    for await (const line of await engine.logs.open(id, {
+      follow: true,
+      signal: controller.signal,
+    })) {
+      lines.push(line.line);
+      if (lines.length === 3) controller.abort();
+    }
+    expect(lines).toEqual(['tick', 'tick', 'tick']);
+    expect((await engine.containers.inspect(id)).state.running).toBe(true);
+  });
+
   it('runs an exec with its exit code and output, and kills one that overruns its timeout', async () => {
     const id = await started('exec');
     const result = await engine.exec.run(id, {
