@@ -5,12 +5,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  groupMembers,
-  isRunning,
-  readProcStat,
-  signalGroup,
-} from '../../src/system/proc.ts';
+import { groupMembers, isRunning, readProcStat, signalGroup } from '../../src/system/proc.ts';
 import { waitFor } from '../agent/process/fixtures/harness.ts';
 
 let dir: string | undefined;
