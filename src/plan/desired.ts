@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import { z } from 'zod';
-import { healthSchema, SIGNALS, type Stack } from '../spec/schema.ts';
+import { parseSize } from '../spec/formats.ts';
+import { healthSchema, SIGNALS, type Service, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import {
   localSegments,
@@ -15,6 +16,40 @@ import {
 } from './local-segments.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
+
+/**
+ * An image service as its node's container runtime runs it: everything resolved at plan
+ * time (bind sources absolute, memory in bytes, the port inside the container per port
+ * name), registry credentials left as `${secret:…}` templates like every other secret.
+ */
+const containerRuntimeSchema = z.object({
+  kind: z.literal('container'),
+  image: z.string(),
+  command: z.array(z.string()).optional(),
+  entrypoint: z.array(z.string()).optional(),
+  user: z.string().optional(),
+  env_files: z.array(z.string()),
+  /** `bind`: an absolute host path; `volume`: a named volume (never deleted by Flotilla). */
+  mounts: z.array(
+    z.object({
+      type: z.enum(['bind', 'volume']),
+      source: z.string(),
+      target: z.string(),
+      read_only: z.boolean(),
+    }),
+  ),
+  memory_bytes: z.number().int().positive().optional(),
+  cpus: z.number().positive().optional(),
+  read_only: z.boolean(),
+  cap_drop: z.array(z.string()),
+  /** Port name → the port the image listens on inside the container. */
+  container_ports: z.record(z.string(), z.number().int().min(1).max(65535)),
+  /** Credentials for the image's registry (`password` a `${secret:…}` template). */
+  registry_auth: z
+    .object({ server: z.string(), username: z.string(), password: z.string() })
+    .optional(),
+});
+export type ContainerRuntimeSpec = z.infer<typeof containerRuntimeSchema>;
 
 // The schema doubles as the agent's check of what it reads from the bus.
 export const desiredInstanceSchema = z.object({
@@ -32,12 +67,7 @@ export const desiredInstanceSchema = z.object({
       /** The cgroup (under the cgroup2 root) its processes run in: its local segment. */
       cgroup: serviceCgroupSchema.optional(),
     }),
-    z.object({
-      kind: z.literal('container'),
-      image: z.string(),
-      command: z.array(z.string()).optional(),
-      volumes: z.array(z.string()),
-    }),
+    containerRuntimeSchema,
   ]),
   env: z.record(z.string(), z.string()),
   ports: z.record(z.string(), z.number().int().min(1).max(65535)),
@@ -86,6 +116,60 @@ function nearestInstance(
   return candidates.find((instance) => instance.node === fromNode) ?? candidates[0];
 }
 
+/** The image's registry host as `registries:` keys name it (Docker Hub: docker.io). */
+function registryOf(image: string): string {
+  const first = image.split('/')[0]!;
+  return image.includes('/') && /[.:]|^localhost$/.test(first) ? first : 'docker.io';
+}
+
+/** The port an image service listens on inside its container, for one port name. */
+function containerPort(service: Service, ports: Record<string, number>, name: string): number {
+  return service.container_ports[name] ?? ports[name]!;
+}
+
+function containerRuntime(
+  stack: Stack,
+  service: Service,
+  ports: Record<string, number>,
+  stackDir: string,
+  render: (text: string) => string,
+): ContainerRuntimeSpec {
+  const image = service.image!;
+  const registry = stack.registries[registryOf(image)];
+  return {
+    kind: 'container',
+    image,
+    ...(service.command && { command: service.command.map(render) }),
+    ...(service.entrypoint && { entrypoint: service.entrypoint.map(render) }),
+    ...(service.user !== undefined && { user: service.user }),
+    env_files: service.env_files.map((file) => path.resolve(stackDir, file)),
+    mounts: service.volumes.map((volume) => {
+      const [source = '', target = '', mode] = volume.split(':');
+      const bind = source.startsWith('/') || source.startsWith('.');
+      return {
+        type: bind ? 'bind' : 'volume',
+        source: bind ? path.resolve(stackDir, source) : source,
+        target,
+        read_only: mode === 'ro',
+      };
+    }),
+    ...(service.memory !== undefined && { memory_bytes: parseSize(service.memory)! }),
+    ...(service.cpus !== undefined && { cpus: service.cpus }),
+    read_only: service.read_only,
+    cap_drop: service.cap_drop,
+    container_ports: Object.fromEntries(
+      Object.keys(ports).map((name) => [name, containerPort(service, ports, name)]),
+    ),
+    ...(registry && {
+      registry_auth: {
+        server: registryOf(image),
+        username: render(registry.username),
+        password: render(registry.password),
+      },
+    }),
+  };
+}
+
 export function desiredState(
   stack: Stack,
   instances: readonly Instance[],
@@ -126,17 +210,32 @@ export function desiredState(
         case 'secret':
           secrets.add(ref.name);
           return secretPlaceholder(ref.name);
-        case 'self':
+        case 'self': {
+          const name = ref.port ?? defaultPortName(service)!;
+          // Inside a container, its own port is the one the image listens on.
           if (ref.field === 'port')
-            return String(instance.ports[ref.port ?? defaultPortName(service)!]);
+            return String(
+              service.image ? containerPort(service, instance.ports, name) : instance.ports[name],
+            );
           if (ref.field === 'data') return dataDir;
           if (ref.field === 'node') return instance.node;
           return String(instance.index);
+        }
         case 'service': {
           const target = nearestInstance(byService, ref.service, instance.node)!;
-          const host = hostOf(target, instance.node);
+          const targetService = stack.services[ref.service]!;
+          const name = ref.port ?? defaultPortName(targetService)!;
+          // Container to container on one node: over the stack's Docker network, by the
+          // target's service name (a network alias) and the port inside its container.
+          // Container to a native service on its own node would need a DNAT step (not yet):
+          // 127.0.0.1 is rendered, which inside the container is the container itself.
+          const bridged =
+            service.image !== undefined &&
+            targetService.image !== undefined &&
+            target.node === instance.node;
+          const host = bridged ? ref.service : hostOf(target, instance.node);
           const port = String(
-            target.ports[ref.port ?? defaultPortName(stack.services[ref.service]!)!],
+            bridged ? containerPort(targetService, target.ports, name) : target.ports[name],
           );
           return ref.field === 'host' ? host : ref.field === 'port' ? port : `${host}:${port}`;
         }
@@ -157,12 +256,7 @@ export function desiredState(
           ...(service.run.user === undefined ? {} : { user: service.run.user }),
           cgroup: serviceCgroup(stack.name, instance.node, instance.service),
         }
-      : {
-          kind: 'container',
-          image: service.image!,
-          volumes: service.volumes,
-          ...(service.command === undefined ? {} : { command: service.command.map(render) }),
-        };
+      : containerRuntime(stack, service, instance.ports, options.stackDir, render);
     const health = service.health?.exec
       ? { ...service.health, exec: { command: service.health.exec.command.map(render) } }
       : service.health;

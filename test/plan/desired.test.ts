@@ -96,7 +96,11 @@ describe('desired state per node', () => {
     ).toEqual({
       kind: 'container',
       image: 'redis:7',
-      volumes: ['cache:/data'],
+      env_files: [],
+      mounts: [{ type: 'volume', source: 'cache', target: '/data', read_only: false }],
+      read_only: false,
+      cap_drop: [],
+      container_ports: { main: 6379 },
     });
   });
 

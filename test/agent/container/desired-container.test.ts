@@ -1,0 +1,114 @@
+// The container part of the desired state: what plan renders for an image service (binds
+// against the stack dir, memory in bytes, ports inside the container, registry credentials
+// as secret templates) and how containers find each other (by service name and container
+// port on one node, by mesh address and published port across nodes).
+import { describe, expect, it } from 'vitest';
+import { desiredState, type DesiredInstance } from '../../../src/plan/desired.ts';
+import { allocateMeshAddresses } from '../../../src/plan/mesh-addresses.ts';
+import { placeInstances } from '../../../src/plan/placement.ts';
+import { computeReachability } from '../../../src/plan/reachability.ts';
+import { stackSchema } from '../../../src/spec/schema.ts';
+
+const stack = stackSchema.parse({
+  name: 'demo',
+  nodes: { one: { address: '203.0.113.10' }, two: { address: '203.0.113.11' } },
+  registries: { 'registry.example:5000': { username: 'ci', password: '${secret:REG_PASS}' } },
+  services: {
+    web: {
+      node: 'one',
+      image: 'registry.example:5000/acme/web:1.2',
+      command: ['serve', '--port', '${port}'],
+      entrypoint: ['/bin/tini', '--'],
+      user: '1000:1000',
+      env_files: ['web.env'],
+      volumes: ['./static:/srv/static:ro', 'webdata:/data'],
+      memory: '512m',
+      cpus: 0.5,
+      read_only: true,
+      cap_drop: ['ALL'],
+      ports: { http: 8080 },
+      container_ports: { http: 80 },
+      env: {
+        CACHE: '${cache.address}',
+        DB: '${db.host}:${db.port}',
+        NATIVE: '${native.address}',
+      },
+    },
+    cache: {
+      node: 'one',
+      image: 'redis:7',
+      ports: { main: 6380 },
+      container_ports: { main: 6379 },
+    },
+    db: {
+      node: 'two',
+      image: 'postgres:16',
+      ports: { main: 5433 },
+      container_ports: { main: 5432 },
+    },
+    native: {
+      node: 'one',
+      run: { command: ['app'] },
+      ports: { main: 3000 },
+      env: { WEB: '${web.address}' },
+    },
+  },
+});
+
+const desired = desiredState(
+  stack,
+  placeInstances(stack),
+  allocateMeshAddresses(stack),
+  computeReachability(stack),
+  { stackDir: '/srv/stack', stateDir: '/var/lib/flotilla' },
+);
+const instance = (node: string, service: string): DesiredInstance =>
+  desired[node]!.instances.find((candidate) => candidate.service === service)!;
+
+describe('desired state of an image service', () => {
+  it('carries everything the container runtime needs, resolved at plan time', () => {
+    const web = instance('one', 'web');
+    expect(web.runtime).toEqual({
+      kind: 'container',
+      image: 'registry.example:5000/acme/web:1.2',
+      command: ['serve', '--port', '80'],
+      entrypoint: ['/bin/tini', '--'],
+      user: '1000:1000',
+      env_files: ['/srv/stack/web.env'],
+      mounts: [
+        { type: 'bind', source: '/srv/stack/static', target: '/srv/static', read_only: true },
+        { type: 'volume', source: 'webdata', target: '/data', read_only: false },
+      ],
+      memory_bytes: 512 * 1024 * 1024,
+      cpus: 0.5,
+      read_only: true,
+      cap_drop: ['ALL'],
+      container_ports: { http: 80 },
+      registry_auth: {
+        server: 'registry.example:5000',
+        username: 'ci',
+        password: '${secret:REG_PASS}',
+      },
+    });
+    // The agent needs the password's secret delivered, and only the template is on the bus.
+    expect(web.secrets).toContain('REG_PASS');
+    expect(web.ports).toEqual({ http: 8080 });
+  });
+
+  it('has no credentials for an image from a registry the stack names none for', () => {
+    const cache = instance('one', 'cache');
+    expect(cache.runtime.kind === 'container' && cache.runtime.registry_auth).toBeFalsy();
+  });
+
+  it('finds a container on its node by service name and container port, one elsewhere by mesh address and published port', () => {
+    const env = instance('one', 'web').env;
+    expect(env.CACHE).toBe('cache:6379');
+    expect(env.DB).toMatch(/^100\.96\.0\.\d+:5433$/);
+    // A native service reaches a container through its loopback-published port.
+    expect(instance('one', 'native').env.WEB).toBe('127.0.0.1:8080');
+  });
+
+  it('renders 127.0.0.1 for a native service on the same node (the DNAT step that makes it reachable is not built yet)', () => {
+    expect(instance('one', 'web').env.NATIVE).toBe('127.0.0.1:3000');
+  });
+});
