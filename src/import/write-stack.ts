@@ -4,7 +4,6 @@
 // the source file they came from.
 import { writeFile } from 'node:fs/promises';
 import { Document, isMap, isPair, isScalar, visit, type Scalar } from 'yaml';
-import type { Diagnostic } from '../spec/diagnostic.ts';
 import { parseStackText } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ImportError, ImportProblems } from './errors.ts';
@@ -19,6 +18,7 @@ const SERVICE_KEY_ORDER = [
   'user',
   'replicas',
   'ports',
+  'container_ports',
   'env',
   'env_files',
   'secret_files',
@@ -44,7 +44,7 @@ function ordered(fields: Record<string, unknown>): Record<string, unknown> {
 
 /** Short lists and small leaf mappings on one line (`command: [node, server.js]`). */
 const FLOW_WIDTH = 72;
-const FLOW_MAPS = new Set(['ports', 'stop']);
+const FLOW_MAPS = new Set(['ports', 'container_ports', 'stop']);
 
 export function renderStack(draft: StackDraft): string {
   const value: Record<string, unknown> = { name: draft.name };
@@ -94,26 +94,14 @@ export function renderStack(draft: StackDraft): string {
   return document.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
-/**
- * The stack the loader makes of `text`, or every problem it found, each at its source;
- * `explain` may give a hint that fits the imported file better than the loader's.
- */
-export function checkStack(
-  text: string,
-  draft: StackDraft,
-  label: string,
-  explain: (diagnostic: Diagnostic) => string | undefined = () => undefined,
-): Stack {
+/** The stack the loader makes of `text`, or every problem it found, each at its source. */
+export function checkStack(text: string, draft: StackDraft, label: string): Stack {
   const result = parseStackText(text, label);
   if (result.ok) return result.stack;
   const problems = result.diagnostics.map((diagnostic) => {
     const at = originOf(draft, diagnostic.path);
     const where = diagnostic.path.length > 0 ? ` (${diagnostic.path.join('.')})` : '';
-    return new ImportError(
-      `${diagnostic.message}${where}`,
-      explain(diagnostic) ?? diagnostic.hint,
-      at,
-    );
+    return new ImportError(`${diagnostic.message}${where}`, diagnostic.hint, at);
   });
   throw new ImportProblems(
     `the imported stack would not be valid (${problems.length} problem${problems.length === 1 ? '' : 's'}): nothing was written`,

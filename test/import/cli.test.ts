@@ -73,13 +73,13 @@ describe('flotilla import compose', () => {
     const result = await flotilla([
       'import',
       'compose',
-      'test/import/compose/gateway-port/docker-compose.yml',
+      'test/import/compose/dependency-cycle/docker-compose.yml',
       '-o',
       output,
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
-      'test/import/compose/gateway-port/docker-compose.yml:5:9 error port 80 on node `local` is claimed by both the gateway',
+      'test/import/compose/dependency-cycle/docker-compose.yml:7:9 error dependency cycle: api → worker → api',
     );
     expect(result.stderr).toContain('nothing was written');
     await expect(readFile(output)).rejects.toMatchObject({ code: 'ENOENT' });

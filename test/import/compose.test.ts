@@ -232,22 +232,35 @@ describe('depends_on in both forms', () => {
 });
 
 describe('ports and volumes, short and long syntax', () => {
-  it('declares each container port by name; what Compose published is a note', async () => {
+  it('declares each container port by name, published where Compose published it', async () => {
     const { stack, notes } = await imported('ports-volumes/docker-compose.yml');
     expect(stack.services.app!.ports).toEqual({
-      http: 8000,
+      http: 8080,
       'http-9090': 9090,
       'tcp-6060': 6060,
       'http-5000': 5000,
       'http-5001': 5001,
       'tcp-5002': 5002,
       'http-4000': 4000,
+      // Compose published it on 443, the gateway's: the container's own port is free.
       'admin-ui': 8443,
       'http-7000': 7000,
       'tcp-9100': 9100,
     });
+    expect(stack.services.app!.container_ports).toEqual({ http: 8000 });
     expect(noteAbout(notes, 'services.app.ports[0]', 'changed').message).toContain(
-      'reach it on 8000, not 8080',
+      "Flotilla publishes it on the node's mesh address or loopback only",
+    );
+    expect(
+      notes.find(
+        (note) => note.path === 'services.app.ports[0]' && /container_ports/.test(note.message),
+      )?.hint,
+    ).toContain('other services reach app on 8080, not 8000');
+    expect(
+      notes.find((note) => note.path === 'services.app.ports[7]' && /taken by/.test(note.message))
+        ?.message,
+    ).toBe(
+      "port admin-ui: 443 on the node is taken by the gateway (HTTPS), so it is published on 8443, the container's own port",
     );
     expect(noteAbout(notes, 'services.app.ports[4]', 'untranslated').at.line).toBe(9);
     expect(noteAbout(notes, 'services.app.ports[5]', 'untranslated').message).toContain('UDP');
@@ -574,17 +587,153 @@ describe('deploy, scale and limits', () => {
   });
 });
 
+describe('ports on one node: the gateway’s, the hub’s, two services on one port, replicas', () => {
+  it('publishes each port on a free node port, the container listening where it did', async () => {
+    const { stack } = await imported('node-ports/docker-compose.yml');
+    const ports = Object.fromEntries(
+      Object.entries(stack.services).map(([name, service]) => [
+        name,
+        { ports: service.ports, container_ports: service.container_ports },
+      ]),
+    );
+    expect(ports).toEqual({
+      // 80 and 443 are the gateway's: their usual stand-ins.
+      web: { ports: { http: 8080, https: 8443 }, container_ports: { http: 80, https: 443 } },
+      // 8080 is web's now, 8081 and 8082 api's two replicas: the next free one.
+      admin: { ports: { http: 8083 }, container_ports: { http: 80 } },
+      api: { ports: { http: 8081 }, container_ports: { http: 3000 } },
+      store1: { ports: { http: 9000 }, container_ports: {} },
+      store2: { ports: { http: 9001 }, container_ports: { http: 9000 } },
+      // 4222 is the hub's bus.
+      queue: { ports: { nats: 4223 }, container_ports: { nats: 4222 } },
+      db: { ports: { mysql: 3306 }, container_ports: {} },
+      legacy: {
+        ports: { http: 5000, 'http-5001': 5001, 'tcp-5002': 5002 },
+        container_ports: {},
+      },
+    });
+  });
+
+  it('says at the Compose line what it picked and why', async () => {
+    const { notes } = await imported('node-ports/docker-compose.yml');
+    const moved = notes.filter((note) => /on the node is taken by/.test(note.message));
+    expect(moved.map((note) => [note.path, note.at.line, note.message])).toEqual([
+      [
+        'services.web.ports[0]',
+        7,
+        'port http: 80 on the node is taken by the gateway (HTTP), so it is published on 8080; the container still listens on 80 (container_ports)',
+      ],
+      [
+        'services.web.ports[1]',
+        8,
+        'port https: 443 on the node is taken by the gateway (HTTPS), so it is published on 8443; the container still listens on 443 (container_ports)',
+      ],
+      [
+        'services.admin.expose[0]',
+        13,
+        'port http: 80 on the node is taken by the gateway (HTTP), so it is published on 8083; the container still listens on 80 (container_ports)',
+      ],
+      [
+        'services.store2.expose[0]',
+        32,
+        'port http: 9000 on the node is taken by `store1` (http), so it is published on 9001; the container still listens on 9000 (container_ports)',
+      ],
+      [
+        'services.queue.image',
+        34,
+        'port nats: 4222 on the node is taken by the hub’s bus (NATS), so it is published on 4223; the container still listens on 4222 (container_ports)',
+      ],
+    ]);
+    expect(moved[3]!.hint).toBe(
+      "other services reach store2 on 9001, not 9000 as on Compose's network: an address that names it without a port needs :9001",
+    );
+    expect(noteAbout(notes, 'services.web.ports[2]', 'untranslated').message).toContain(
+      'container port 80 is published once',
+    );
+    expect(noteAbout(notes, 'services.legacy.ports[0]', 'untranslated').message).toContain(
+      '"7000-7001" is not a host port',
+    );
+  });
+
+  it('rewrites the addresses other services wrote for a port that moved', async () => {
+    const { stack, notes } = await imported('node-ports/docker-compose.yml');
+    expect(stack.services.api!.env).toEqual({
+      STORE_URL: 'http://store2:9001/bucket',
+      // Another port: not an address of store2's 9000.
+      OTHER_STORE: 'store2:90001',
+      QUEUE_URL: 'nats://queue:4223',
+    });
+    expect(stack.services.api!.command).toEqual(['serve', '--store', 'store2:9001']);
+    expect(noteAbout(notes, 'services.api.environment.STORE_URL', 'changed')).toMatchObject({
+      at: { line: 21, col: 7 },
+      message:
+        'store2:9000 is written store2:9001: in Flotilla a service is reached on its node port',
+    });
+  });
+
+  it('keeps the route suggestion: the gateway routes to the node port', async () => {
+    const { text } = await imported('node-ports/docker-compose.yml');
+    expect(text).toContain('#   routes: [{ host: web.example.com, port: http }]');
+    const withRoute = text.replace(
+      '  web:\n',
+      '  web:\n    routes: [{ host: web.example.com, port: http }]\n',
+    );
+    const loaded = parseStackText(withRoute, 'flotilla.yml');
+    if (!loaded.ok) throw new Error(loaded.diagnostics.map((d) => d.message).join('\n'));
+    const plan = planStack(loaded.stack, {
+      stackDir: path.join(FIXTURES, 'node-ports'),
+      stateDir: '/var/lib/flotilla',
+    });
+    const route = plan.routes.find((entry) => entry.host === 'web.example.com')!;
+    expect(JSON.stringify(route.upstreams)).toContain(':8080');
+  });
+
+  it('gives no two instances one node port, nor one Flotilla holds', async () => {
+    const { stack } = await imported('node-ports/docker-compose.yml');
+    const plan = planStack(stack, {
+      stackDir: path.join(FIXTURES, 'node-ports'),
+      stateDir: '/var/lib/flotilla',
+    });
+    const used = plan.placement.flatMap((instance) => Object.values(instance.ports));
+    expect(plan.placement.filter((instance) => instance.service === 'api')).toHaveLength(2);
+    expect(new Set(used).size).toBe(used.length);
+    for (const held of [22, 80, 443, 4222, 4280]) expect(used).not.toContain(held);
+  });
+
+  it('picks the same ports on every import', async () => {
+    const first = await imported('node-ports/docker-compose.yml');
+    const second = await imported('node-ports/docker-compose.yml');
+    expect(second.text).toBe(first.text);
+  });
+});
+
+describe('the self-hosting stacks that could not be imported before container_ports', () => {
+  it.each([
+    ['wordpress', { http: 8000 }, { http: 80 }, 'Compose published it on 8000'],
+    ['pihole', { dns: 53, http: 8080 }, { http: 80 }, 'Compose published it on 8080'],
+    ['minio', { http: 9002, 'tcp-9001': 9003 }, { http: 9000, 'tcp-9001': 9001 }, undefined],
+  ])('%s', async (name, ports, containerPorts, route) => {
+    const { stack, text } = await imported(`../corpus/${name}/docker-compose.yml`);
+    const service = Object.values(stack.services).find(
+      (candidate) => Object.keys(candidate.container_ports).length > 0,
+    )!;
+    expect(service.ports).toEqual(ports);
+    expect(service.container_ports).toEqual(containerPorts);
+    if (route !== undefined) expect(text).toContain(route);
+  });
+});
+
 describe('a result the stack loader refuses', () => {
-  it('is not returned: each problem points at the Compose file, with a hint for importers', async () => {
-    const error = await imported('gateway-port/docker-compose.yml').then(
+  it('is not returned: each problem points at the Compose file', async () => {
+    const error = await imported('dependency-cycle/docker-compose.yml').then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
     expect(error).toBeInstanceOf(ImportProblems);
     const [problem] = (error as ImportProblems).problems;
-    expect(problem!.message).toContain('port 80 on node `local` is claimed by both the gateway');
-    expect(problem!.at).toMatchObject({ line: 5, col: 9 });
-    expect(problem!.hint).toContain('80 and 443 are the gateway’s');
+    expect(problem!.message).toContain('dependency cycle: api → worker → api');
+    expect(problem!.at).toMatchObject({ line: 7, col: 9 });
+    expect(problem!.hint).toBe('remove one of these depends_on entries');
   });
 });
 
@@ -604,6 +753,7 @@ describe('every imported fixture', () => {
     'unsupported/docker-compose.yml',
     'deploy/docker-compose.yml',
     'wrong-types/docker-compose.yml',
+    'node-ports/docker-compose.yml',
   ])(
     '%s can be planned: placement, order, reachability, the Caddy and firewall configs',
     async (fixture) => {

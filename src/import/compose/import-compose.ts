@@ -4,16 +4,17 @@
 // maps each service, and hands back the stack text, checked by the stack loader, with
 // the report of what did not carry over.
 import path from 'node:path';
-import type { Diagnostic } from '../../spec/diagnostic.ts';
 import { didYouMean } from '../../spec/suggest.ts';
 import { ImportError } from '../errors.ts';
 import { dnsName, unique } from '../names.ts';
 import { ImportReport } from '../report.ts';
 import type { ImportResult, StackDraft } from '../stack-draft.ts';
 import { checkStack, renderStack } from '../write-stack.ts';
+import { rewriteAddresses } from './addresses.ts';
 import { ComposeContext } from './context.ts';
 import { readReplicas } from './deploy.ts';
 import { ExtendsResolver } from './extends.ts';
+import { assignHostPorts } from './host-ports.ts';
 import { TOP_LEVEL_KEYS } from './keys.ts';
 import { imageRepository, isReverseProxy } from './known-images.ts';
 import { mapNetworks, nameNetworks } from './networks.ts';
@@ -96,12 +97,14 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
     mapService(state, usedNetworks);
     draft.services.push(state.draft);
   }
+  assignHostPorts(states);
+  rewriteAddresses(states);
   unreachableDependencies(states);
   defaultRestarts(context, states);
   mapNetworks(context, names.top.networks, names, usedNetworks, draft);
   topLevelVolumes(context, names.top.volumes);
   const text = renderStack(draft);
-  const stack = checkStack(text, draft, options.output ?? 'flotilla.yml', explainPortClash);
+  const stack = checkStack(text, draft, options.output ?? 'flotilla.yml');
   return { text, stack, report, draft };
 }
 
@@ -136,20 +139,6 @@ async function readServices(
     services.push({ name, node: await resolver.resolve(name, entry.value), at: entry.keyPos });
   }
   return services;
-}
-
-/**
- * A port the loader refuses: in Compose each container has its own ports, in Flotilla a
- * container's port is published on the node at the same number, so two services (or a
- * service and the gateway's 80 and 443) on one node cannot listen on one number.
- */
-function explainPortClash(diagnostic: Diagnostic): string | undefined {
-  const [top, , key] = diagnostic.path;
-  if (top !== 'services' || key !== 'ports' || !/claimed by both/.test(diagnostic.message))
-    return undefined;
-  return /the gateway/.test(diagnostic.message)
-    ? 'Flotilla publishes a container port at the same number on its node, and 80 and 443 are the gateway’s: make the image listen on another port (most have a setting for it) and change the Compose file, or run the stack on nodes: where this service is not on a gateway'
-    : 'Flotilla publishes a container port at the same number on its node: make one of the images listen on another port, or place the services on different nodes (nodes: and node:)';
 }
 
 /** As Compose names a project: `name:`, else COMPOSE_PROJECT_NAME, else the directory. */

@@ -1,7 +1,8 @@
-// `ports:` and `expose:` → named ports. A Flotilla port is the port the container listens
-// on, published at the same number on the node's mesh address or loopback, never on the
-// internet (the gateway's routes are the public way in). So `8080:80` becomes port 80,
-// and what Compose published is said in a note; UDP and long ranges cannot be declared.
+// `ports:` and `expose:` → named ports. A Flotilla port is published on the node's mesh
+// address or loopback, never on the internet (the gateway's routes are the public way in).
+// `8080:80` becomes `ports: { http: 8080 }` with `container_ports: { http: 80 }`; an
+// unpublished port keeps the container's number; host-ports.ts then moves any that land
+// on a port something else on the node holds. UDP and long ranges cannot be declared.
 // An image known to listen somewhere (postgres: 5432) gets that port when the file
 // declares none: in Compose every port is open to the container's networks.
 import { portName } from '../names.ts';
@@ -153,18 +154,68 @@ function declare(state: ServiceState, spec: PortSpec, at: Pos, path: string, tex
     );
     return;
   }
+  const published = publishedPorts(state, spec, at, path, text);
+  // What cannot be published is not: no note on it, no route suggested for it.
+  if (published === undefined) delete spec.published;
   for (let port = spec.first; port <= spec.last; port++) {
+    const host = published?.[port - spec.first];
+    const existing = state.ports.find((declared) => declared.port === port);
+    if (existing && host !== undefined && existing.host !== host)
+      context.note(
+        'untranslated',
+        at,
+        path,
+        `${text}: container port ${port} is published once, by an earlier entry`,
+        `a Flotilla port is published on one node port: other services reach it on ports.${existing.name} of the stack`,
+      );
     const declared: Parameters<ServiceState['declarePort']>[0] = {
       port,
       at,
+      path,
       http: looksHttp(spec, port),
     };
     if (spec.published !== undefined) declared.published = spec.published;
+    if (host !== undefined) declared.host = host;
     state.declarePort(declared, wantedName(spec, port));
   }
   if (count > 1)
     context.note('changed', at, path, `${text}: the range is declared as ${count} named ports`);
   describePublished(state, spec, at, path, text);
+}
+
+/**
+ * The node port for each container port of `spec`, as Compose would publish them: one
+ * published port for one container port (the first of a published range, where Compose
+ * takes any free one), or a range as long as the container's. Undefined when nothing is
+ * published, or when what is cannot be (a note says so): the container's numbers are used.
+ */
+function publishedPorts(
+  state: ServiceState,
+  spec: PortSpec,
+  at: Pos,
+  path: string,
+  text: string,
+): number[] | undefined {
+  if (spec.published === undefined) return undefined;
+  const range = RANGE.exec(spec.published);
+  const first = Number(range?.[1]);
+  const last = Number(range?.[2] ?? range?.[1]);
+  const count = spec.last - spec.first + 1;
+  const fits =
+    range !== null &&
+    first >= 1 &&
+    last <= 65535 &&
+    first <= last &&
+    (count === 1 || last - first + 1 === count);
+  if (!fits) {
+    state.context.malformed(
+      at,
+      path,
+      `${text}: "${spec.published}" is not a host port, or a range as long as the container's`,
+    );
+    return undefined;
+  }
+  return Array.from({ length: count }, (_, offset) => first + offset);
 }
 
 /** What Compose's publishing meant and what stands in for it in Flotilla. */
@@ -176,20 +227,15 @@ function describePublished(
   text: string,
 ) {
   if (spec.published === undefined) return;
-  const target = spec.first === spec.last ? `${spec.first}` : `${spec.first}-${spec.last}`;
   const loopback = spec.hostIp !== undefined && LOOPBACK.test(spec.hostIp);
   const where = loopback
     ? `${spec.hostIp}:${spec.published}`
     : `port ${spec.published} of every interface`;
-  const moved =
-    spec.published !== target
-      ? `; other services and the gateway reach it on ${target}, not ${spec.published}`
-      : '';
   state.context.note(
     'changed',
     at,
     path,
-    `${text}: Compose published it on ${where}${loopback ? '' : ' (the internet)'}; Flotilla publishes container port ${target} on the node's mesh address or loopback only${moved}`,
+    `${text}: Compose published it on ${where}${loopback ? '' : ' (the internet)'}; Flotilla publishes it on the node's mesh address or loopback only`,
     loopback
       ? undefined
       : 'public traffic comes in through a route on the gateway: see the suggested routes',
@@ -241,13 +287,14 @@ function inferPorts(state: ServiceState): void {
   const known = knownPorts(state.image);
   if (!known) return;
   const at = state.entry('image')!.value.pos;
+  const path = state.path('image');
   for (const [name, port] of Object.entries(known.ports))
-    state.declarePort({ port, at, http: name === 'http' }, name);
+    state.declarePort({ port, at, path, http: name === 'http' }, name);
   const list = Object.values(known.ports).join(', ');
   state.context.note(
     'changed',
     at,
-    state.path('image'),
+    path,
     `declared port ${list} (${known.what} listens there): in Compose every port of a container is open to its networks, in Flotilla only the declared ones`,
   );
 }

@@ -47,16 +47,16 @@ function matcherArguments(rule: string, matcher: string): string[] {
 }
 
 /** The named port for a port number, declared if the labels say the container listens there. */
-function portFor(state: ServiceState, number: number, at: Pos): string {
+function portFor(state: ServiceState, number: number, at: Pos, path: string): string {
   const declared = state.ports.find((port) => port.port === number);
   if (declared) return declared.name;
   state.context.note(
     'changed',
     at,
-    state.path('labels'),
-    `declared port ${number}, where the routing labels say the container listens`,
+    path,
+    `declared port ${number}, where the routing settings say the container listens`,
   );
-  return state.declarePort({ port: number, at, http: true }, 'http');
+  return state.declarePort({ port: number, at, path, http: true }, 'http');
 }
 
 function fromLabels(state: ServiceState, found: Map<string, Label>): Suggestion[] {
@@ -71,7 +71,12 @@ function fromLabels(state: ServiceState, found: Map<string, Label>): Suggestion[
       const suggestion: Suggestion = { host, why: `traefik rule ${label.value}`, at: label.at };
       if (path !== undefined) suggestion.path = path;
       if (traefikPort && /^\d+$/.test(traefikPort[1].value))
-        suggestion.port = portFor(state, Number(traefikPort[1].value), traefikPort[1].at);
+        suggestion.port = portFor(
+          state,
+          Number(traefikPort[1].value),
+          traefikPort[1].at,
+          state.path('labels'),
+        );
       suggestions.push(suggestion);
     }
   }
@@ -83,7 +88,8 @@ function fromLabels(state: ServiceState, found: Map<string, Label>): Suggestion[
     for (const site of caddy.value.split(/[\s,]+/).filter(Boolean)) {
       const host = site.replace(/^https?:\/\//, '').replace(/:\d+$/, '');
       const suggestion: Suggestion = { host, why: `caddy label ${caddy.value}`, at: caddy.at };
-      if (upstream !== undefined) suggestion.port = portFor(state, Number(upstream), caddy.at);
+      if (upstream !== undefined)
+        suggestion.port = portFor(state, Number(upstream), caddy.at, state.path('labels'));
       suggestions.push(suggestion);
     }
   }
@@ -104,7 +110,8 @@ function fromVirtualHost(state: ServiceState): Suggestion[] {
     .filter(Boolean)
     .map((host) => {
       const suggestion: Suggestion = { host, why: `VIRTUAL_HOST=${hosts}`, at };
-      if (Number.isInteger(port) && port > 0) suggestion.port = portFor(state, port, at);
+      if (Number.isInteger(port) && port > 0)
+        suggestion.port = portFor(state, port, at, state.path('environment.VIRTUAL_PORT'));
       if (typeof path === 'string' && path.startsWith('/')) suggestion.path = path;
       return suggestion;
     });

@@ -21,8 +21,16 @@ export interface ProjectNames {
 /** A port the service declares, with what the import learnt about it. */
 export interface DeclaredPort {
   name: string;
+  /** The port the container listens on. */
   port: number;
+  /**
+   * The node's port it is published on (`ports:` in the stack): the one Compose published,
+   * else the container's; host-ports.ts moves it off a port something else holds.
+   */
+  host: number;
   at: Pos;
+  /** The Compose key it came from (`services.web.ports[0]`), for notes. */
+  path: string;
   /** `8080` for `8080:80`: Compose published it on the host (the internet, unless bound). */
   published?: string;
   http: boolean;
@@ -55,16 +63,27 @@ export class ServiceState {
     return this.node.entries.get(key);
   }
 
-  /** Declares a port unless one with that number is declared already; returns its name. */
-  declarePort(port: Omit<DeclaredPort, 'name'>, wanted: string): string {
+  /**
+   * Declares a port unless one with that number is declared already; returns its name.
+   * The stack's `ports` and `container_ports` are written once every service has its
+   * node port (host-ports.ts).
+   */
+  declarePort(
+    port: Omit<DeclaredPort, 'name' | 'host'> & { host?: number },
+    wanted: string,
+  ): string {
     const existing = this.ports.find((declared) => declared.port === port.port);
     if (existing) return existing.name;
     const taken = new Set(this.ports.map((declared) => declared.name));
     // A second `http` is `http-8081`: the number says which one it is.
     let name = taken.has(wanted) ? `${wanted}-${port.port}` : wanted;
     for (let n = 2; taken.has(name); n++) name = `${wanted}-${port.port}-${n}`;
-    this.ports.push({ ...port, name });
-    this.draft.setIn('ports', name, port.port, port.at);
+    this.ports.push({ ...port, host: port.host ?? port.port, name });
     return name;
+  }
+
+  /** The replicas written for the service (they share its one node, on consecutive ports). */
+  get replicas(): number {
+    return (this.draft.fields.replicas as number | undefined) ?? 1;
   }
 }
