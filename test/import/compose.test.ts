@@ -255,7 +255,7 @@ describe('ports and volumes, short and long syntax', () => {
       notes.find(
         (note) => note.path === 'services.app.ports[0]' && /container_ports/.test(note.message),
       )?.hint,
-    ).toContain('other services reach app on 8080, not 8000');
+    ).toContain('native services and other nodes reach it on 8080');
     expect(
       notes.find((note) => note.path === 'services.app.ports[7]' && /taken by/.test(note.message))
         ?.message,
@@ -635,17 +635,17 @@ describe('ports on one node: the gateway’s, the hub’s, two services on one p
       ],
       [
         'services.store2.expose[0]',
-        32,
+        30,
         'port http: 9000 on the node is taken by `store1` (http), so it is published on 9001; the container still listens on 9000 (container_ports)',
       ],
       [
         'services.queue.image',
-        34,
+        32,
         'port nats: 4222 on the node is taken by the hub’s bus (NATS), so it is published on 4223; the container still listens on 4222 (container_ports)',
       ],
     ]);
     expect(moved[3]!.hint).toBe(
-      "other services reach store2 on 9001, not 9000 as on Compose's network: an address that names it without a port needs :9001",
+      'containers on its node still reach it at store2:9000, as in Compose; native services and other nodes reach it on 9001, and ${store2.host}:${store2.port.http} is the right address for each',
     );
     expect(noteAbout(notes, 'services.web.ports[2]', 'untranslated').message).toContain(
       'container port 80 is published once',
@@ -655,20 +655,26 @@ describe('ports on one node: the gateway’s, the hub’s, two services on one p
     );
   });
 
-  it('rewrites the addresses other services wrote for a port that moved', async () => {
-    const { stack, notes } = await imported('node-ports/docker-compose.yml');
+  it('keeps Compose’s addresses: containers on one node reach each other at the container port', async () => {
+    const { stack, text } = await imported('node-ports/docker-compose.yml');
     expect(stack.services.api!.env).toEqual({
-      STORE_URL: 'http://store2:9001/bucket',
-      // Another port: not an address of store2's 9000.
-      OTHER_STORE: 'store2:90001',
-      QUEUE_URL: 'nats://queue:4223',
+      STORE_URL: 'http://store2:9000/bucket',
+      QUEUE_URL: 'nats://queue:4222',
     });
-    expect(stack.services.api!.command).toEqual(['serve', '--store', 'store2:9001']);
-    expect(noteAbout(notes, 'services.api.environment.STORE_URL', 'changed')).toMatchObject({
-      at: { line: 21, col: 7 },
-      message:
-        'store2:9000 is written store2:9001: in Flotilla a service is reached on its node port',
+    // What the hint on a moved port says: a reference renders the container port for a
+    // container on the same node (the stack's Docker network), the node port elsewhere.
+    const withReference = text.replace(
+      '      STORE_URL: http://store2:9000/bucket\n',
+      '      STORE_URL: http://store2:9000/bucket\n      STORE: ${store2.host}:${store2.port.http}\n',
+    );
+    const loaded = parseStackText(withReference, 'flotilla.yml');
+    if (!loaded.ok) throw new Error(loaded.diagnostics.map((d) => d.message).join('\n'));
+    const plan = planStack(loaded.stack, {
+      stackDir: path.join(FIXTURES, 'node-ports'),
+      stateDir: '/var/lib/flotilla',
     });
+    const api = plan.desired.local!.instances.find((instance) => instance.service === 'api')!;
+    expect(api.env.STORE).toBe('store2:9000');
   });
 
   it('keeps the route suggestion: the gateway routes to the node port', async () => {

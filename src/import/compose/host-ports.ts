@@ -104,9 +104,13 @@ export function assignHostPorts(states: ServiceState[]): void {
   for (const state of states) writePorts(state);
 }
 
-/** In Compose, containers reach each other on the container's port; in Flotilla on the node's. */
+/**
+ * Who reaches the port where: containers on one node talk over the stack's Docker network
+ * by service name and container port, as in Compose; the rest through the node port.
+ */
 function reachedOn(state: ServiceState, port: DeclaredPort): string {
-  return `other services reach ${state.draft.name} on ${port.host}, not ${port.port} as on Compose's network: an address that names it without a port needs :${port.host}`;
+  const name = state.draft.name;
+  return `containers on its node still reach it at ${name}:${port.port}, as in Compose; native services and other nodes reach it on ${port.host}, and \${${name}.host}:\${${name}.port.${port.name}} is the right address for each`;
 }
 
 function writePorts(state: ServiceState): void {

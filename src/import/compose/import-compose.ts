@@ -10,7 +10,6 @@ import { dnsName, unique } from '../names.ts';
 import { ImportReport } from '../report.ts';
 import type { ImportResult, StackDraft } from '../stack-draft.ts';
 import { checkStack, renderStack } from '../write-stack.ts';
-import { rewriteAddresses } from './addresses.ts';
 import { ComposeContext } from './context.ts';
 import { readReplicas } from './deploy.ts';
 import { ExtendsResolver } from './extends.ts';
@@ -98,7 +97,6 @@ export async function importCompose(options: ComposeImportOptions): Promise<Impo
     draft.services.push(state.draft);
   }
   assignHostPorts(states);
-  rewriteAddresses(states);
   unreachableDependencies(states);
   defaultRestarts(context, states);
   mapNetworks(context, names.top.networks, names, usedNetworks, draft);
