@@ -8,6 +8,19 @@ import { configHash } from '../state/config-hash.ts';
 /** How many refusals a status keeps: enough to see a pattern, small enough to send often. */
 export const MAX_REFUSALS = 5;
 
+export const containerStatusSchema = z.object({
+  id: z.string(),
+  /** The image id (`sha256:…`) the container runs. */
+  image_id: z.string(),
+  /** `repository@sha256:…` when the image came from a registry. */
+  image_digest: z.string().optional(),
+  /** The last exit was the kernel's OOM killer (over `memory`). */
+  oom_killed: z.boolean().optional(),
+  /** The image's own HEALTHCHECK as the engine reports it, when it has one. */
+  engine_health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
+});
+export type ContainerStatus = z.infer<typeof containerStatusSchema>;
+
 export const instanceStatusSchema = z.object({
   id: z.string(),
   service: z.string(),
@@ -26,6 +39,8 @@ export const instanceStatusSchema = z.object({
     .optional(),
   ports: z.record(z.string(), z.number()),
   spec_hash: z.string(),
+  /** Image services: the container and the exact image it runs. */
+  container: containerStatusSchema.optional(),
 });
 
 export const gatewayStatusSchema = z.object({

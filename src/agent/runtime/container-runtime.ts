@@ -1,0 +1,84 @@
+// Image services: a desired instance becomes a ContainerSpec (container/container-spec.ts)
+// run by a ContainerSupervisor through the Docker Engine. What an earlier agent left
+// running is known from the engine itself: containers carrying this stack's and this
+// node's labels. A container without Flotilla's labels is never listed, so never touched.
+import { DockerEngine, EngineUnavailableError } from '../../container/engine/index.ts';
+import type { DesiredInstance } from '../../plan/desired.ts';
+import type { RestartTiming } from '../process/backoff.ts';
+import type { AgentPaths, SecretLookup } from '../process-spec.ts';
+import { ContainerEvents } from './container/container-events.ts';
+import { containerSpecFor, LABEL, ownerLabels } from './container/container-spec.ts';
+import { forgetRestarts } from './container/restart-count.ts';
+import { ContainerSupervisor } from './container-supervisor.ts';
+import type { InstanceRuntime, PreparedInstance } from './instance-runtime.ts';
+
+export interface ContainerRuntimeOptions {
+  /** The Docker Engine's socket (default /var/run/docker.sock). */
+  socketPath?: string;
+  stack: string;
+  node: string;
+  paths: AgentPaths;
+  log: (line: string) => void;
+  /** Shorter restart timings for tests. */
+  timing?: Partial<RestartTiming>;
+}
+
+export class ContainerRuntime implements InstanceRuntime {
+  readonly engine: DockerEngine;
+  private readonly events: ContainerEvents;
+  private readonly labels: Record<string, string>;
+
+  constructor(private readonly options: ContainerRuntimeOptions) {
+    this.engine = new DockerEngine(
+      options.socketPath === undefined ? {} : { socketPath: options.socketPath },
+    );
+    this.labels = ownerLabels(options.stack, options.node);
+    this.events = new ContainerEvents(this.engine, this.labels, options.log);
+  }
+
+  prepare(instance: DesiredInstance, secrets: SecretLookup): PreparedInstance {
+    const { stack, paths, log, timing } = this.options;
+    const spec = containerSpecFor(instance, stack, paths, secrets);
+    return {
+      specHash: spec.specHash,
+      checkTarget: { ports: instance.ports, env: spec.create.env ?? {}, cwd: '/' },
+      supervise: () =>
+        new ContainerSupervisor({
+          engine: this.engine,
+          events: this.events,
+          spec,
+          recordDir: paths.instances,
+          log,
+          ...(timing && { timing }),
+        }),
+    };
+  }
+
+  /** Without an engine there is nothing left over (its image instances fail with a hint). */
+  async leftovers(): Promise<string[]> {
+    try {
+      const containers = await this.engine.containers.list(this.labels);
+      return [...new Set(containers.map((container) => container.labels[LABEL.instance] ?? ''))]
+        .filter((id) => id !== '')
+        .sort();
+    } catch (error) {
+      if (error instanceof EngineUnavailableError) return [];
+      throw error;
+    }
+  }
+
+  /** Engine stop (its stop signal and timeout, set at create), then removal; volumes stay. */
+  async stopLeftover(id: string): Promise<void> {
+    const containers = await this.engine.containers.list({ ...this.labels, [LABEL.instance]: id });
+    for (const container of containers) {
+      if (container.status === 'running') await this.engine.containers.stop(container.id);
+      await this.engine.containers.remove(container.id, { force: true });
+    }
+    forgetRestarts(this.options.paths.instances, id);
+  }
+
+  /** Ends the event stream (the agent goes away; containers keep running). */
+  close(): void {
+    this.events.close();
+  }
+}

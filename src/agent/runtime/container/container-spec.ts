@@ -1,0 +1,199 @@
+// From a desired instance to the exact container the supervisor runs: the engine's create
+// options (labels, env, mounts, limits, ports, stop policy) rendered here, on the node,
+// where secrets may be filled in. The environment is the one a native process gets
+// (process-spec.ts renders it: env files, declared env, FLOTILLA_*), minus the host's
+// PATH and HOME so the image's own stand. `secret_files` are bind-mounted read-only from
+// the agent's memory-backed secret dir at /run/secrets/<NAME>, so a secret given as a file
+// never shows in `docker inspect`'s Env nor on a command line.
+import type {
+  ContainerCreateOptions,
+  Mount,
+  RegistryAuth,
+} from '../../../container/engine/index.ts';
+import type { ContainerRuntimeSpec, DesiredInstance } from '../../../plan/desired.ts';
+import { parseDuration } from '../../../spec/formats.ts';
+import { renderTemplate } from '../../../spec/interpolation.ts';
+import { configHash } from '../../../state/config-hash.ts';
+import {
+  InstanceSpecError,
+  processSpecFor,
+  secretFilePath,
+  SERVICE_PATH,
+  type AgentPaths,
+  type SecretLookup,
+} from '../../process-spec.ts';
+import type { RestartPolicy } from '../supervisor.ts';
+
+export const LABEL = {
+  stack: 'flotilla.stack',
+  node: 'flotilla.node',
+  service: 'flotilla.service',
+  instance: 'flotilla.instance',
+  specHash: 'flotilla.spec-hash',
+} as const;
+
+/** Where a secret file appears inside the container. */
+export const SECRETS_DIR = '/run/secrets';
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** Docker's own default; applies to every container the runtime creates. */
+const LOG_ROTATION = { maxSize: '10m', maxFiles: 3 };
+
+export interface ContainerSpec {
+  id: string;
+  stack: string;
+  node: string;
+  service: string;
+  /** The stack's network on this node; the container answers there to its service name. */
+  network: string;
+  /** Everything the container is created with, labels included (but the spec hash). */
+  create: ContainerCreateOptions;
+  registryAuth?: RegistryAuth;
+  stop: { signal: NodeJS.Signals; timeoutMs: number };
+  restart: RestartPolicy;
+  /** Changes whenever anything it runs with changes (rendered secrets included). */
+  specHash: string;
+}
+
+export function containerName(stack: string, instance: string): string {
+  return `flotilla-${stack}-${instance}`;
+}
+
+export function stackNetwork(stack: string): string {
+  return `flotilla-${stack}`;
+}
+
+/** The labels every container of this stack on this node carries. */
+export function ownerLabels(stack: string, node: string): Record<string, string> {
+  return { [LABEL.stack]: stack, [LABEL.node]: node };
+}
+
+function containerRuntime(instance: DesiredInstance): ContainerRuntimeSpec {
+  if (instance.runtime.kind !== 'container')
+    throw new InstanceSpecError(`${instance.id} is not an image service`);
+  return instance.runtime;
+}
+
+/**
+ * The process spec's rendering of env and argv, reused: a process-shaped copy of the
+ * instance goes through processSpecFor (which refuses a secret on a command line, since
+ * `docker inspect` and the host's /proc show it like any argv).
+ */
+function rendered(instance: DesiredInstance, paths: AgentPaths, secrets: SecretLookup) {
+  const runtime = containerRuntime(instance);
+  const entrypoint = runtime.entrypoint ?? [];
+  const spec = processSpecFor(
+    {
+      ...instance,
+      runtime: {
+        kind: 'process',
+        command: [...entrypoint, ...(runtime.command ?? [])],
+        cwd: '/',
+        env_files: runtime.env_files,
+      },
+    },
+    paths,
+    secrets,
+  );
+  const env = { ...spec.env };
+  const declares = (name: string) => Object.hasOwn(instance.env, name);
+  if (env.PATH === SERVICE_PATH && !declares('PATH')) delete env.PATH;
+  if (!declares('HOME')) delete env.HOME;
+  for (const name of instance.secret_files) env[`${name}_FILE`] = `${SECRETS_DIR}/${name}`;
+  return {
+    env,
+    entrypoint: runtime.entrypoint && spec.command.slice(0, entrypoint.length),
+    command: runtime.command && spec.command.slice(entrypoint.length),
+  };
+}
+
+function registryAuth(
+  runtime: ContainerRuntimeSpec,
+  secrets: SecretLookup,
+): RegistryAuth | undefined {
+  const auth = runtime.registry_auth;
+  if (!auth) return undefined;
+  const render = (text: string) =>
+    renderTemplate(text, (ref) => {
+      const value = ref.kind === 'secret' ? secrets(ref.name) : undefined;
+      if (value === undefined)
+        throw new InstanceSpecError(
+          `registry ${auth.server}: secret ${ref.kind === 'secret' ? ref.name : '?'} is not set (flotilla secrets set …)`,
+        );
+      return value;
+    });
+  return {
+    serverAddress: auth.server,
+    username: render(auth.username),
+    password: render(auth.password),
+  };
+}
+
+export function containerSpecFor(
+  instance: DesiredInstance,
+  stack: string,
+  paths: AgentPaths,
+  secrets: SecretLookup,
+): ContainerSpec {
+  const runtime = containerRuntime(instance);
+  const { env, entrypoint, command } = rendered(instance, paths, secrets);
+  const timeoutMs = parseDuration(instance.stop.timeout) ?? DEFAULT_STOP_TIMEOUT_MS;
+  const mounts: Mount[] = [
+    ...runtime.mounts.map((mount) => ({
+      type: mount.type,
+      source: mount.source,
+      target: mount.target,
+      readOnly: mount.read_only,
+    })),
+    ...instance.secret_files.map((name) => ({
+      type: 'bind' as const,
+      source: secretFilePath(paths, instance.id, name),
+      target: `${SECRETS_DIR}/${name}`,
+      readOnly: true,
+    })),
+  ];
+  const create: ContainerCreateOptions = {
+    name: containerName(stack, instance.id),
+    image: runtime.image,
+    labels: {
+      ...ownerLabels(stack, instance.node),
+      [LABEL.service]: instance.service,
+      [LABEL.instance]: instance.id,
+    },
+    env,
+    ...(command && { cmd: command }),
+    ...(entrypoint && { entrypoint }),
+    ...(runtime.user !== undefined && { user: runtime.user }),
+    mounts,
+    ...(runtime.memory_bytes !== undefined && { memoryBytes: runtime.memory_bytes }),
+    ...(runtime.cpus !== undefined && { nanoCpus: Math.round(runtime.cpus * 1e9) }),
+    readonlyRootfs: runtime.read_only,
+    capDrop: runtime.cap_drop,
+    // Loopback only: whether a port is reached from other nodes is not in the desired
+    // state yet, so nothing is published on the mesh address (step 2).
+    ports: Object.entries(instance.ports).map(([name, hostPort]) => ({
+      containerPort: runtime.container_ports[name] ?? hostPort,
+      hostIp: '127.0.0.1',
+      hostPort,
+    })),
+    networkMode: stackNetwork(stack),
+    networkAliases: [instance.service],
+    init: true,
+    stopSignal: instance.stop.signal,
+    stopTimeoutSeconds: Math.ceil(timeoutMs / 1000),
+    log: LOG_ROTATION,
+  };
+  const auth = registryAuth(runtime, secrets);
+  const spec: ContainerSpec = {
+    id: instance.id,
+    stack,
+    node: instance.node,
+    service: instance.service,
+    network: stackNetwork(stack),
+    create,
+    stop: { signal: instance.stop.signal, timeoutMs },
+    restart: instance.restart,
+    specHash: configHash(create),
+  };
+  if (auth) spec.registryAuth = auth;
+  return spec;
+}

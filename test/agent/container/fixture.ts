@@ -1,0 +1,132 @@
+// What the container runtime tests share: a private dockerd in a network namespace of its
+// own (published loopback ports live on that namespace's loopback, reached with `ip netns
+// exec`), the busybox test image, temp agent paths, and desired instances of image services
+// written the way plan renders them.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { promisify } from 'node:util';
+import type { DesiredInstance } from '../../../src/plan/desired.ts';
+import type { AgentPaths } from '../../../src/agent/process-spec.ts';
+import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
+import type { Supervisor, SupervisorEvents } from '../../../src/agent/runtime/supervisor.ts';
+import { type Dockerd, startDockerd } from '../../helpers/dockerd.ts';
+import { BUSYBOX, buildTestImage } from '../../helpers/test-image.ts';
+
+const execFileAsync = promisify(execFile);
+
+export const IMAGE = 'flotilla-test/busybox:1';
+export const NODE = 'n1';
+
+export interface Fixture {
+  dockerd: Dockerd;
+  dir: string;
+  paths: AgentPaths;
+  /** A stack name of its own per test file, so files never see each other's containers. */
+  stack: string;
+  lines: string[];
+  runtime(timing?: ConstructorParameters<typeof ContainerRuntime>[0]['timing']): ContainerRuntime;
+  /** Runs `program args…` in dockerd's namespace (where published ports are). */
+  inNetns(args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startFixture(): Promise<Fixture> {
+  const dockerd = await startDockerd({ netns: true });
+  const runtimes: ContainerRuntime[] = [];
+  try {
+    await buildTestImage(dockerd.engine, { reference: IMAGE });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'flt-container-'));
+    const paths: AgentPaths = {
+      instances: path.join(dir, 'instances'),
+      logs: path.join(dir, 'logs'),
+      secretFiles: path.join(dir, 'secret-files'),
+    };
+    const lines: string[] = [];
+    const stack = `t${randomBytes(3).toString('hex')}`;
+    return {
+      dockerd,
+      dir,
+      paths,
+      stack,
+      lines,
+      runtime(timing) {
+        const runtime = new ContainerRuntime({
+          socketPath: dockerd.socketPath,
+          stack,
+          node: NODE,
+          paths,
+          log: (line) => lines.push(line),
+          ...(timing && { timing }),
+        });
+        runtimes.push(runtime);
+        return runtime;
+      },
+      async inNetns(args) {
+        const { stdout } = await execFileAsync('ip', ['netns', 'exec', dockerd.netns!, ...args]);
+        return stdout;
+      },
+      async close() {
+        for (const runtime of runtimes) runtime.close();
+        await dockerd.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await dockerd.stop();
+    throw error;
+  }
+}
+
+/** An image-service instance as plan renders it; `runtime` fields override the defaults. */
+export function imageInstance(
+  id: string,
+  options: Partial<Omit<DesiredInstance, 'runtime'>> & {
+    runtime?: Partial<Extract<DesiredInstance['runtime'], { kind: 'container' }>>;
+  } = {},
+): DesiredInstance {
+  const { runtime, ...rest } = options;
+  return {
+    id,
+    service: id.replace(/-\d+$/, ''),
+    index: 1,
+    node: NODE,
+    runtime: {
+      kind: 'container',
+      image: IMAGE,
+      command: ['sleep', '3600'],
+      env_files: [],
+      mounts: [],
+      read_only: false,
+      cap_drop: [],
+      container_ports: {},
+      ...runtime,
+    },
+    env: {},
+    ports: {},
+    data_dir: '/nonexistent',
+    depends_on: [],
+    restart: 'always',
+    stop: { signal: 'SIGTERM', timeout: '5s' },
+    secrets: [],
+    secret_files: [],
+    ...rest,
+  };
+}
+
+/** Resolves with the event's payload the next time `supervisor` emits it. */
+export async function next<E extends keyof SupervisorEvents>(
+  supervisor: Supervisor,
+  event: E,
+): Promise<SupervisorEvents[E][0]> {
+  const [payload] = (await once(supervisor, event)) as SupervisorEvents[E];
+  return payload;
+}
+
+/** busybox wget of a loopback URL inside dockerd's namespace. */
+export function wgetArgs(port: number): string[] {
+  return [BUSYBOX, 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/`];
+}
