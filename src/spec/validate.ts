@@ -454,13 +454,17 @@ function checkPorts(stack: Stack, report: Report) {
         claims.set(key, { service: instance.service, description });
         continue;
       }
-      const pair = `${owner.service}/${instance.service}/${portName}`;
-      if (owner.service === instance.service || reported.has(pair)) continue;
+      // Replicas on one node take consecutive ports, so a service can clash with itself
+      // (http 3000 and metrics 3001 with two replicas both want 3001).
+      const pair = `${owner.description}/${description}`;
+      if (reported.has(pair)) continue;
       reported.add(pair);
       report(
         ['services', instance.service, 'ports', portName],
         `port ${port} on node \`${instance.node}\` is claimed by both ${owner.description} and ${description}`,
-        'pick another port for one of them, or place them on different nodes',
+        owner.service === instance.service
+          ? `replicas on one node take consecutive ports: space ${instance.service}'s ports at least ${stack.services[instance.service]!.replicas} apart`
+          : 'pick another port for one of them, or place them on different nodes',
       );
     }
   }

@@ -181,6 +181,20 @@ describe('every problem at once, each at its line and column', () => {
     expect(diagnostics).toHaveLength(1); // the same port on another node is fine
   });
 
+  it("refuses a replica's port that another of its service's ports holds", () => {
+    const diagnostics = problems(`${base}services:
+  api:
+    node: compute
+    replicas: 2
+    run: { command: [node, s.js] }
+    ports: { http: 3000, metrics: 3001 }
+`);
+    const problem = find(diagnostics, 'port 3001');
+    expect(problem.message).toContain('`api` (metrics) and `api` (http, replica 2: 3000+1)');
+    expect(problem.hint).toContain("space api's ports at least 2 apart");
+    expect(diagnostics).toHaveLength(1);
+  });
+
   it("refuses a service port that is the gateway's", () => {
     const problem = find(
       problems(`${base}services:
