@@ -28,6 +28,7 @@ import { NetworkKeeper } from './network-keeper.ts';
 import { instanceLogFile, tailLog } from './process/log-files.ts';
 import type { AgentPaths } from './process-spec.ts';
 import { Reconciler, type AgentEvent } from './reconciler.ts';
+import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { SavedHubState } from './saved-hub-state.ts';
 import { removeAllSecretFiles, secretFilesRoot } from './secret-files.ts';
@@ -56,6 +57,11 @@ export interface AgentOptions {
   network?: NetworkApplier;
   /** In a cluster: the hosts file that gets name → address entries (/etc/hosts). */
   hostsFile?: string;
+  /**
+   * The Docker Engine socket image services run through (default: FLOTILLA_DOCKER_SOCKET,
+   * else /var/run/docker.sock). Without an engine there, they are held as failed with a hint.
+   */
+  dockerSocket?: string;
   /** Called after the hub had this agent stop everything (`flotilla down`, `node rm`). */
   onLeft?: () => void;
   log: (line: string) => void;
@@ -71,6 +77,7 @@ export class Agent {
   /** Network segments between this node's own services (cgroups and an nftables table). */
   private readonly segments = new SegmentEnforcer();
   private readonly backups: NodeBackups;
+  private readonly containers: ContainerRuntime;
   private gateway: GatewayFeeder | undefined;
   private identity: { identity: string; recipient: string } | undefined;
   /** Values opened from the desired state's sealed secrets; never written anywhere. */
@@ -106,9 +113,20 @@ export class Agent {
       () => this.status(),
       () => ({ ...this.inbox.held }),
     );
+    const dockerSocket = options.dockerSocket ?? process.env.FLOTILLA_DOCKER_SOCKET;
+    this.containers = new ContainerRuntime({
+      stack: options.stack,
+      node: options.node,
+      paths: this.paths,
+      log: options.log,
+      ...(dockerSocket !== undefined && { socketPath: dockerSocket }),
+    });
     this.reconciler = new Reconciler({
       paths: this.paths,
-      runtimes: { process: new ProcessRuntime(this.paths, this.segments) },
+      runtimes: {
+        process: new ProcessRuntime(this.paths, this.segments),
+        container: this.containers,
+      },
       event: this.event,
       changed: () => {
         this.reporter.soon();
@@ -230,6 +248,7 @@ export class Agent {
   async detach(): Promise<void> {
     this.close();
     this.reconciler.detach();
+    this.containers.close();
     this.gateway?.detach();
     // Last: a running backup is let finish, and must not hold up the services.
     await this.backups.stop();
@@ -246,6 +265,7 @@ export class Agent {
       ]),
     );
     await this.reconciler.stopAll(dependencies);
+    this.containers.close();
     if (this.desired?.node.segments)
       await this.segments
         .remove(this.desired.node.segments)
