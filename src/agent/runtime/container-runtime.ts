@@ -7,6 +7,11 @@ import type { DesiredInstance } from '../../plan/desired.ts';
 import type { RestartTiming } from '../process/backoff.ts';
 import type { AgentPaths, SecretLookup } from '../process-spec.ts';
 import { ContainerEvents } from './container/container-events.ts';
+import {
+  containerLogHistory,
+  followContainerLogs,
+  type ContainerLogFollower,
+} from './container/container-logs.ts';
 import { containerSpecFor, LABEL, ownerLabels } from './container/container-spec.ts';
 import { forgetRestarts } from './container/restart-count.ts';
 import { ContainerSupervisor } from './container-supervisor.ts';
@@ -75,6 +80,25 @@ export class ContainerRuntime implements InstanceRuntime {
       await this.engine.containers.remove(container.id, { force: true });
     }
     forgetRestarts(this.options.paths.instances, id);
+  }
+
+  /** The last `count` lines of an instance's container (empty when it has none). */
+  logs(id: string, count: number): Promise<string[]> {
+    return containerLogHistory(this.engine, { ...this.labels, [LABEL.instance]: id }, count);
+  }
+
+  /** `flotilla logs -f` for an instance: the last `lines` lines, then new ones, across restarts. */
+  followLogs(
+    id: string,
+    onLines: (lines: string[]) => void,
+    options: { lines?: number } = {},
+  ): ContainerLogFollower {
+    return followContainerLogs(
+      this.engine,
+      { ...this.labels, [LABEL.instance]: id },
+      onLines,
+      options,
+    );
   }
 
   /** Ends the event stream (the agent goes away; containers keep running). */

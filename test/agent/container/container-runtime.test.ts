@@ -229,4 +229,40 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     expect(env.some((entry) => entry.startsWith('HOME=/root'))).toBe(false);
     await supervisor.stop();
   });
+  it('gives a container instance’s logs: history, and a follow that goes on across a restart', async () => {
+    const runtime = fixture.runtime(FAST);
+    const supervisor = supervise(
+      runtime,
+      imageInstance('talker-1', {
+        runtime: {
+          command: [
+            'sh',
+            '-c',
+            'echo hello; sleep 0.2; echo to-stderr >&2; while true; do if [ -f /tmp/go ]; then echo later; rm /tmp/go; fi; sleep 0.1; done',
+          ],
+        },
+      }),
+    );
+    await supervisor.start();
+    await expect.poll(() => runtime.logs('talker-1', 10)).toEqual(['hello', 'to-stderr']);
+    expect(await runtime.logs('nobody-1', 10)).toEqual([]);
+
+    const seen: string[] = [];
+    const follower = runtime.followLogs('talker-1', (lines) => seen.push(...lines), { lines: 1 });
+    try {
+      await expect.poll(() => seen).toEqual(['to-stderr']);
+      const id = supervisor.status.container!.id;
+      await engine().exec.run(id, { cmd: ['touch', '/tmp/go'] });
+      await expect.poll(() => seen).toEqual(['to-stderr', 'later']);
+      const started = next(supervisor, 'started');
+      await engine().containers.kill(id);
+      await started;
+      await expect
+        .poll(() => seen, { timeout: 10_000 })
+        .toEqual(['to-stderr', 'later', 'hello', 'to-stderr']);
+    } finally {
+      follower.close();
+      await supervisor.stop();
+    }
+  });
 });
