@@ -15,7 +15,7 @@ import {
 import type { ContainerStatus } from '../../protocol/status.ts';
 import type { ProbeResult } from '../health/probe.ts';
 import { DEFAULT_RESTART_TIMING, type RestartTiming } from '../process/backoff.ts';
-import type { ContainerEvents } from './container/container-events.ts';
+import { RESYNC, type ContainerEvents } from './container/container-events.ts';
 import { LABEL, type ContainerSpec } from './container/container-spec.ts';
 import { ensureImage, permanentPullFailure } from './container/image-source.ts';
 import { readRestarts, writeRestarts, forgetRestarts } from './container/restart-count.ts';
@@ -263,7 +263,8 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
   }
 
   private onEvent(running: Running, event: ContainerEvent): void {
-    if (event.action === 'die') void this.exitOf(running);
+    // After a gap in the event stream, the container may have exited unseen: look.
+    if (event.action === 'die' || event.action === RESYNC) void this.exitOf(running);
     // Read with the next status report (the image's own HEALTHCHECK).
     else if (event.action === 'health_status' && event.health && this.container)
       this.container.engine_health = event.health;

@@ -5,6 +5,8 @@
 import type { ContainerEvent, DockerEngine } from '../../../container/engine/index.ts';
 
 const RECONNECT_MS = 1_000;
+/** Not the engine's: sent to every listener after the stream was reopened. */
+export const RESYNC = 'resync';
 
 export type ContainerEventListener = (event: ContainerEvent) => void;
 
@@ -66,8 +68,36 @@ export class ContainerEvents {
     }
     if (signal.aborted) return;
     this.subscribed = undefined;
+    this.reopenLater();
+  }
+
+  /** Keeps trying while the engine is away (restarting): exits must not go unseen. */
+  private reopenLater(): void {
     this.retry = setTimeout(() => {
-      this.open().catch((error: Error) => this.log(`container events: ${error.message}`));
+      this.open().then(
+        () => this.resync(),
+        (error: Error) => {
+          this.log(`container events: ${error.message}`);
+          if (this.abort && !this.abort.signal.aborted) this.reopenLater();
+        },
+      );
     }, RECONNECT_MS);
+  }
+
+  /**
+   * After a gap the engine may not replay everything (it keeps a few hundred events, and
+   * none from before its own restart): every listener is told to look at its container.
+   */
+  private resync(): void {
+    for (const [containerId, listeners] of this.listeners)
+      for (const listener of [...listeners])
+        listener({
+          action: RESYNC,
+          containerId,
+          attributes: {},
+          exitCode: undefined,
+          health: undefined,
+          time: new Date(),
+        });
   }
 }
