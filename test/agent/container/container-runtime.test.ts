@@ -265,4 +265,41 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
       await supervisor.stop();
     }
   });
+  it('applies the limits and hardening of the stack file, and reports an OOM kill at the memory limit', async () => {
+    const supervisor = supervise(
+      fixture.runtime(),
+      imageInstance('tight-1', {
+        restart: 'never',
+        runtime: {
+          user: 'nobody',
+          read_only: true,
+          cap_drop: ['ALL'],
+          memory_bytes: 16 * 1024 * 1024,
+          cpus: 0.5,
+          // The shell holds 64 MiB in a variable under a 16 MiB limit (no swap here); `$${`
+          // is a literal `${`, escaped as plan leaves it.
+          command: [
+            'sh',
+            '-c',
+            'sleep 1; a=$(head -c 67108864 /dev/zero | tr "\\0" a); echo $${#a}',
+          ],
+        },
+      }),
+    );
+    const exited = next(supervisor, 'exited');
+    await supervisor.start();
+    const info = await engine().containers.inspect(supervisor.status.container!.id);
+    expect(info.hostConfig).toMatchObject({
+      memoryBytes: 16 * 1024 * 1024,
+      nanoCpus: 500_000_000,
+      readonlyRootfs: true,
+      capDrop: ['ALL'],
+      init: true,
+    });
+    expect(info.config.user).toBe('nobody');
+    await exited;
+    expect(supervisor.status.state).toBe('exited');
+    expect(supervisor.status.container?.oom_killed).toBe(true);
+    await supervisor.stop();
+  });
 });
