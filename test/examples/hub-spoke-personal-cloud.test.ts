@@ -84,8 +84,9 @@ describe('hub-spoke personal cloud', () => {
   });
 
   it('lets the GraphITI server find FalkorDB by interpolation', () => {
+    // Both are containers on the hub: by service name, on the stack's Docker network.
     expect(desiredOf(example.plan, 'graphiti-mcp').env['FALKORDB_URI']).toBe(
-      'redis://127.0.0.1:6379',
+      'redis://falkordb:6379',
     );
   });
 

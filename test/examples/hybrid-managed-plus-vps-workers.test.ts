@@ -79,7 +79,8 @@ describe('hybrid managed platform + VPS workers', () => {
       'redis://:${secret:REDIS_PASSWORD}@${redis.address}',
     );
     const desired = desiredOf(example.plan, worker);
-    expect(desired.env['REDIS_URL']).toBe('redis://:${secret:REDIS_PASSWORD}@127.0.0.1:6379');
+    // Containers on one node: the target's service name (a Docker network alias).
+    expect(desired.env['REDIS_URL']).toBe('redis://:${secret:REDIS_PASSWORD}@redis:6379');
     expect(desired.secrets).toContain('REDIS_PASSWORD');
     expect(desired.secrets).toContain('DATABASE_URL');
     expect(desired.depends_on).toContain('redis');
@@ -87,7 +88,7 @@ describe('hybrid managed platform + VPS workers', () => {
 
   it('gives the storage workers the MinIO API endpoint', () => {
     for (const worker of ['gen-worker', 'capture-worker']) {
-      expect(desiredOf(example.plan, worker).env['S3_ENDPOINT']).toBe('http://127.0.0.1:9000');
+      expect(desiredOf(example.plan, worker).env['S3_ENDPOINT']).toBe('http://minio:9000');
     }
   });
 

@@ -76,9 +76,9 @@ describe('two VPS: storage and compute', () => {
         `http://${meshOf('compute')}:4000/v1/chat/completions`,
       );
     }
-    // Same-node clients stay on loopback.
+    // Same-node containers reach each other by service name (a Docker network alias).
     expect(desiredOf(example.plan, 'ferretdb').env['FERRETDB_POSTGRESQL_URL']).toContain(
-      '@127.0.0.1:5432/',
+      '@postgres:5432/',
     );
   });
 
