@@ -8,7 +8,7 @@ import {
   EngineConflictError,
   NoSuchNetworkError,
 } from '../../../container/engine/index.ts';
-import { ownerLabels, stackNetwork } from './container-spec.ts';
+import { LABEL, ownerLabels, stackNetwork } from './container-spec.ts';
 
 export class NetworkOwnershipError extends Error {}
 
@@ -21,7 +21,7 @@ export async function ensureStackNetwork(
   const labels = ownerLabels(stack, node);
   const owned = async () => {
     const network = await engine.networks.inspect(name);
-    if (network.labels['flotilla.stack'] !== stack)
+    if (network.labels[LABEL.stack] !== stack)
       throw new NetworkOwnershipError(
         `a Docker network named ${name} exists but Flotilla did not create it: rename or remove it (docker network rm ${name})`,
       );
