@@ -6,6 +6,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
 import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
 import { IMAGE, imageInstance, next, startFixture, wgetArgs, type Fixture } from './fixture.ts';
@@ -301,5 +302,26 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     expect(supervisor.status.state).toBe('exited');
     expect(supervisor.status.container?.oom_killed).toBe(true);
     await supervisor.stop();
+  });
+  it('never takes over a network of the same name that Flotilla did not create', async () => {
+    const stack = `${fixture.stack}x`;
+    await engine().networks.create({ name: `flotilla-${stack}` });
+    const runtime = new ContainerRuntime({
+      socketPath: fixture.dockerd.socketPath,
+      stack,
+      node: 'n1',
+      paths: fixture.paths,
+      log: () => {},
+      timing: FAST,
+    });
+    const supervisor = supervise(runtime, imageInstance('netless-1'));
+    const failed = next(supervisor, 'failed');
+    await supervisor.start();
+    await failed;
+    expect(supervisor.status.error).toMatch(/exists but Flotilla did not create it/);
+    expect(await engine().containers.list({ 'flotilla.stack': stack })).toEqual([]);
+    await supervisor.stop();
+    runtime.close();
+    await engine().networks.remove(`flotilla-${stack}`);
   });
 });
