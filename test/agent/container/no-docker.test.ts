@@ -47,7 +47,7 @@ describe('image services on a node without Docker', () => {
       healthyInCluster: new Set(),
       current: () => true,
     });
-    await expect.poll(() => reconciler.instances()[0]?.state).toBe('failed');
+    await expect.poll(() => reconciler.instances()[0]?.state, { timeout: 10_000 }).toBe('failed');
     const [status] = reconciler.instances();
     expect(status?.reason).toMatch(/docker\.sock does not exist/);
     expect(status?.reason).toContain('apt-get install docker.io');
