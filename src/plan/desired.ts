@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import { z } from 'zod';
+import { parseImageReference } from '../container/engine/image-reference.ts';
 import { parseSize } from '../spec/formats.ts';
 import { healthSchema, SIGNALS, type Service, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
@@ -116,12 +117,6 @@ function nearestInstance(
   return candidates.find((instance) => instance.node === fromNode) ?? candidates[0];
 }
 
-/** The image's registry host as `registries:` keys name it (Docker Hub: docker.io). */
-function registryOf(image: string): string {
-  const first = image.split('/')[0]!;
-  return image.includes('/') && /[.:]|^localhost$/.test(first) ? first : 'docker.io';
-}
-
 /** The port an image service listens on inside its container, for one port name. */
 function containerPort(service: Service, ports: Record<string, number>, name: string): number {
   return service.container_ports[name] ?? ports[name]!;
@@ -135,7 +130,8 @@ function containerRuntime(
   render: (text: string) => string,
 ): ContainerRuntimeSpec {
   const image = service.image!;
-  const registry = stack.registries[registryOf(image)];
+  const server = parseImageReference(image).registry;
+  const registry = stack.registries[server];
   return {
     kind: 'container',
     image,
@@ -162,7 +158,7 @@ function containerRuntime(
     ),
     ...(registry && {
       registry_auth: {
-        server: registryOf(image),
+        server,
         username: render(registry.username),
         password: render(registry.password),
       },
