@@ -3,11 +3,11 @@
 // its command, anything in the engine's raw answer), nor on the command line of any process
 // in the container as the host's /proc shows it. Checked for real against a private dockerd.
 import { readdir, readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
 import { writeSecretFiles } from '../../src/agent/secret-files.ts';
 import { readText } from '../../src/container/engine/transport.ts';
-import { imageInstance, startFixture, type Fixture } from '../agent/container/fixture.ts';
+import { imageInstance, useFixture } from '../agent/container/fixture.ts';
 
 const SECRET = 'file-only-secret-5c2e91ab';
 
@@ -23,15 +23,7 @@ async function containerPids(containerId: string): Promise<number[]> {
 }
 
 describe.skipIf(process.getuid?.() !== 0)('secret files of an image service', () => {
-  let fixture: Fixture;
-
-  beforeAll(async () => {
-    fixture = await startFixture();
-  }, 120_000);
-
-  afterAll(async () => {
-    await fixture?.close();
-  }, 60_000);
+  const fixture = useFixture();
 
   it('never appear in docker inspect nor on a command line in the container', async () => {
     const instance = imageInstance('vault-1', {
@@ -41,14 +33,14 @@ describe.skipIf(process.getuid?.() !== 0)('secret files of an image service', ()
       runtime: { command: ['sh', '-c', 'cat "$DB_PASSWORD_FILE" > /dev/null; exec sleep 3600'] },
     });
     const secrets = (name: string) => (name === 'DB_PASSWORD' ? SECRET : undefined);
-    writeSecretFiles(fixture.paths, instance, secrets);
-    const supervisor = fixture
+    writeSecretFiles(fixture().paths, instance, secrets);
+    const supervisor = fixture()
       .runtime()
       .prepare(instance, secrets)
       .supervise() as ContainerSupervisor;
     await supervisor.start();
     const id = supervisor.status.container!.id;
-    const engine = fixture.dockerd.engine;
+    const engine = fixture().dockerd.engine;
 
     // It is there for the service…
     const read = await engine.exec.run(id, { cmd: ['cat', '/run/secrets/DB_PASSWORD'] });

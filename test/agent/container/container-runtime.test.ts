@@ -5,11 +5,11 @@
 // it, leftovers of the stack go and a container without Flotilla's labels stays.
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
 import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
-import { IMAGE, imageInstance, next, startFixture, wgetArgs, type Fixture } from './fixture.ts';
+import { IMAGE, imageInstance, next, useFixture, wgetArgs, type Fixture } from './fixture.ts';
 
 const FAST = { initialDelayMs: 10, maxDelayMs: 50, minUptimeMs: 2_000, maxUnstableStarts: 3 };
 const noSecrets = () => undefined;
@@ -17,22 +17,14 @@ const noSecrets = () => undefined;
 const PATIENT = { timeout: 15_000 };
 
 describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', () => {
-  let fixture: Fixture;
-
-  beforeAll(async () => {
-    fixture = await startFixture();
-  }, 120_000);
-
-  afterAll(async () => {
-    await fixture?.close();
-  }, 60_000);
+  const fixture = useFixture();
 
   const supervise = (runtime: ReturnType<Fixture['runtime']>, instance = imageInstance('x-1')) =>
     runtime.prepare(instance, noSecrets).supervise() as ContainerSupervisor;
-  const engine = () => fixture.dockerd.engine;
+  const engine = () => fixture().dockerd.engine;
 
   it('runs an image service that answers on its loopback-published port, labelled, under docker-init', async () => {
-    const runtime = fixture.runtime();
+    const runtime = fixture().runtime();
     const supervisor = supervise(
       runtime,
       imageInstance('web-1', {
@@ -47,9 +39,9 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     expect(supervisor.status.state).toBe('running');
     const container = supervisor.status.container!;
     const info = await engine().containers.inspect(container.id);
-    expect(info.name).toBe(`flotilla-${fixture.stack}-web-1`);
+    expect(info.name).toBe(`flotilla-${fixture().stack}-web-1`);
     expect(info.labels).toMatchObject({
-      'flotilla.stack': fixture.stack,
+      'flotilla.stack': fixture().stack,
       'flotilla.node': 'n1',
       'flotilla.service': 'web',
       'flotilla.instance': 'web-1',
@@ -59,16 +51,16 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     expect(info.ports).toEqual([
       { containerPort: 8080, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 18080 },
     ]);
-    expect(info.networks[`flotilla-${fixture.stack}`]?.aliases).toContain('web');
+    expect(info.networks[`flotilla-${fixture().stack}`]?.aliases).toContain('web');
     expect(supervisor.status.pid).toBe(info.state.pid);
     expect(container.image_id).toBe(info.imageId);
-    expect(await fixture.inNetns(wgetArgs(18080))).toBe('hello from flotilla-test\n');
+    expect(await fixture().inNetns(wgetArgs(18080))).toBe('hello from flotilla-test\n');
     await supervisor.stop();
     await expect(engine().containers.inspect(container.id)).rejects.toThrow(/no container/);
   });
 
   it('restarts a killed container with backoff and counts it; a crash loop ends failed', async () => {
-    const runtime = fixture.runtime(FAST);
+    const runtime = fixture().runtime(FAST);
     const supervisor = supervise(runtime, imageInstance('killed-1'));
     await supervisor.start();
     const id = supervisor.status.container!.id;
@@ -94,8 +86,8 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
 
   it('stops with the instance’s stop signal, then removes the container', async () => {
-    const runtime = fixture.runtime();
-    const out = path.join(fixture.dir, 'stop-out');
+    const runtime = fixture().runtime();
+    const out = path.join(fixture().dir, 'stop-out');
     await mkdir(out, { recursive: true });
     const supervisor = supervise(
       runtime,
@@ -120,12 +112,12 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
 
   it('adopts what a detached agent left running (same container, same start) and replaces it when the spec changed', async () => {
-    const first = supervise(fixture.runtime(), imageInstance('adopt-1'));
+    const first = supervise(fixture().runtime(), imageInstance('adopt-1'));
     await first.start();
     const before = first.status;
     first.detach();
 
-    const adopter = supervise(fixture.runtime(), imageInstance('adopt-1'));
+    const adopter = supervise(fixture().runtime(), imageInstance('adopt-1'));
     const started = next(adopter, 'started');
     await adopter.start();
     expect((await started).adopted).toBe(true);
@@ -133,7 +125,7 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     expect(adopter.status.startedAt).toBe(before.startedAt);
     adopter.detach();
 
-    const changed = supervise(fixture.runtime(), imageInstance('adopt-1', { env: { NEW: '1' } }));
+    const changed = supervise(fixture().runtime(), imageInstance('adopt-1', { env: { NEW: '1' } }));
     await changed.start();
     expect(changed.status.container!.id).not.toBe(before.container!.id);
     await expect(engine().containers.inspect(before.container!.id)).rejects.toThrow(/no container/);
@@ -141,19 +133,19 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
 
   it('removes a leftover of this stack that is not desired, and never touches a container without Flotilla labels', async () => {
-    const left = supervise(fixture.runtime(), imageInstance('gone-1'));
+    const left = supervise(fixture().runtime(), imageInstance('gone-1'));
     await left.start();
     const leftId = left.status.container!.id;
     left.detach();
     const { id: foreign } = await engine().containers.create({
-      name: `foreign-${fixture.stack}`,
+      name: `foreign-${fixture().stack}`,
       image: IMAGE,
       cmd: ['sleep', '3600'],
       labels: { 'flotilla.instance': 'gone-1' },
     });
     await engine().containers.start(foreign);
 
-    const runtime = fixture.runtime();
+    const runtime = fixture().runtime();
     expect(await runtime.leftovers()).toEqual(['gone-1']);
     await runtime.stopLeftover('gone-1');
     expect(await runtime.leftovers()).toEqual([]);
@@ -168,8 +160,8 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
       secrets: ['API_TOKEN'],
     });
     const secrets = (name: string) => (name === 'API_TOKEN' ? 'tok-3f9a1c' : undefined);
-    writeSecretFiles(fixture.paths, instance, secrets);
-    const supervisor = fixture
+    writeSecretFiles(fixture().paths, instance, secrets);
+    const supervisor = fixture()
       .runtime()
       .prepare(instance, secrets)
       .supervise() as ContainerSupervisor;
@@ -188,7 +180,7 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
 
   it('runs an exec health check inside the container, as its user', async () => {
     const supervisor = supervise(
-      fixture.runtime(),
+      fixture().runtime(),
       imageInstance('probe-1', {
         runtime: {
           command: ['sh', '-c', 'echo inside > /tmp/only-here; exec sleep 3600'],
@@ -212,10 +204,10 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
 
   it('writes what the service needs in an env file into its environment', async () => {
-    const envFile = path.join(fixture.dir, 'svc.env');
+    const envFile = path.join(fixture().dir, 'svc.env');
     await writeFile(envFile, 'FROM_FILE=yes\n');
     const supervisor = supervise(
-      fixture.runtime(),
+      fixture().runtime(),
       imageInstance('envy-1', { env: { DECLARED: 'd' }, runtime: { env_files: [envFile] } }),
     );
     await supervisor.start();
@@ -233,7 +225,7 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     await supervisor.stop();
   });
   it('gives a container instance’s logs: history, and a follow that goes on across a restart', async () => {
-    const runtime = fixture.runtime(FAST);
+    const runtime = fixture().runtime(FAST);
     const supervisor = supervise(
       runtime,
       imageInstance('talker-1', {
@@ -268,7 +260,7 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
   it('applies the limits and hardening of the stack file, and reports an OOM kill at the memory limit', async () => {
     const supervisor = supervise(
-      fixture.runtime(),
+      fixture().runtime(),
       imageInstance('tight-1', {
         restart: 'never',
         runtime: {
@@ -304,13 +296,13 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
     await supervisor.stop();
   });
   it('never takes over a network of the same name that Flotilla did not create', async () => {
-    const stack = `${fixture.stack}x`;
+    const stack = `${fixture().stack}x`;
     await engine().networks.create({ name: `flotilla-${stack}` });
     const runtime = new ContainerRuntime({
-      socketPath: fixture.dockerd.socketPath,
+      socketPath: fixture().dockerd.socketPath,
       stack,
       node: 'n1',
-      paths: fixture.paths,
+      paths: fixture().paths,
       log: () => {},
       timing: FAST,
     });

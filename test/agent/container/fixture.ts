@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import type { DesiredInstance } from '../../../src/plan/desired.ts';
 import type { AgentPaths } from '../../../src/agent/process-spec.ts';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
@@ -79,6 +80,21 @@ export async function startFixture(): Promise<Fixture> {
     await dockerd.stop();
     throw error;
   }
+}
+
+/** One fixture for the describe block it is called in: started before, gone after. */
+export function useFixture(): () => Fixture {
+  let fixture: Fixture | undefined;
+  beforeAll(async () => {
+    fixture = await startFixture();
+  }, 120_000);
+  afterAll(async () => {
+    await fixture?.close();
+  }, 60_000);
+  return () => {
+    if (!fixture) throw new Error('the container fixture did not start');
+    return fixture;
+  };
 }
 
 /** An image-service instance as plan renders it; `runtime` fields override the defaults. */

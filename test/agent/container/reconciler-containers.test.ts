@@ -1,9 +1,9 @@
 // The agent's reconciler driving image instances through the container runtime (real
 // dockerd): it starts what is desired, a new reconciler after a detach adopts it instead
 // of starting it again, and an instance no longer desired is stopped and its container gone.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Reconciler, type ReconcileContext } from '../../../src/agent/reconciler.ts';
-import { imageInstance, startFixture, type Fixture } from './fixture.ts';
+import { imageInstance, useFixture } from './fixture.ts';
 
 const context: ReconcileContext = {
   secrets: () => undefined,
@@ -12,26 +12,18 @@ const context: ReconcileContext = {
 };
 
 describe.skipIf(process.getuid?.() !== 0)('reconciler with the container runtime', () => {
-  let fixture: Fixture;
-
-  beforeAll(async () => {
-    fixture = await startFixture();
-  }, 120_000);
-
-  afterAll(async () => {
-    await fixture?.close();
-  }, 60_000);
+  const fixture = useFixture();
 
   const reconciler = () =>
     new Reconciler({
-      paths: fixture.paths,
-      runtimes: { container: fixture.runtime() },
+      paths: fixture().paths,
+      runtimes: { container: fixture().runtime() },
       event: () => {},
       changed: () => {},
     });
 
   it('starts, adopts after a detach, and removes what is no longer desired', async () => {
-    const desired = [imageInstance('app-1', { data_dir: `${fixture.dir}/data/app` })];
+    const desired = [imageInstance('app-1', { data_dir: `${fixture().dir}/data/app` })];
     const first = reconciler();
     await first.reconcile(desired, context);
     const [started] = first.instances();
@@ -49,7 +41,9 @@ describe.skipIf(process.getuid?.() !== 0)('reconciler with the container runtime
 
     await second.reconcile([], context);
     expect(second.instances()).toEqual([]);
-    const left = await fixture.dockerd.engine.containers.list({ 'flotilla.stack': fixture.stack });
+    const left = await fixture().dockerd.engine.containers.list({
+      'flotilla.stack': fixture().stack,
+    });
     expect(left).toEqual([]);
   });
 });
