@@ -110,6 +110,7 @@ export class InstanceRunner {
     if (running.pid !== undefined) status.pid = running.pid;
     if (running.startedAt !== undefined) status.started_at = running.startedAt;
     if (running.error !== undefined) status.reason = running.error;
+    if (running.container) status.container = running.container;
     if (running.lastExit) {
       const { code, signal, at } = running.lastExit;
       status.last_exit = { code, signal, at };

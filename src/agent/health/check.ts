@@ -20,6 +20,8 @@ export interface CheckTarget {
   cwd: string;
   /** The instance's `user` (`name` or `name:group`), for exec checks; unset: the agent's. */
   user?: string;
+  /** Runs an exec check where the instance runs (inside its container); unset: on the host. */
+  exec?: (command: string[], timeoutMs: number, signal?: AbortSignal) => Promise<ProbeResult>;
 }
 
 export interface CheckTiming {
@@ -75,7 +77,8 @@ export function healthProbe(check: HealthCheck, target: CheckTarget): Probe {
   }
   if (check.exec) {
     const { command } = check.exec;
-    const { env, cwd } = target;
+    const { env, cwd, exec } = target;
+    if (exec) return (signal) => exec(command, timeoutMs, signal);
     return (signal) => {
       let user;
       try {

@@ -44,18 +44,27 @@ export class ContainerRuntime implements InstanceRuntime {
   prepare(instance: DesiredInstance, secrets: SecretLookup): PreparedInstance {
     const { stack, paths, log, timing } = this.options;
     const spec = containerSpecFor(instance, stack, paths, secrets);
+    // An exec check runs inside the container the latest supervisor runs.
+    let current: ContainerSupervisor | undefined;
     return {
       specHash: spec.specHash,
-      checkTarget: { ports: instance.ports, env: spec.create.env ?? {}, cwd: '/' },
+      checkTarget: {
+        ports: instance.ports,
+        env: spec.create.env ?? {},
+        cwd: '/',
+        exec: (command, timeoutMs, signal) =>
+          current?.probeExec(command, timeoutMs, signal) ??
+          Promise.resolve({ ok: false, detail: 'not running' }),
+      },
       supervise: () =>
-        new ContainerSupervisor({
+        (current = new ContainerSupervisor({
           engine: this.engine,
           events: this.events,
           spec,
           recordDir: paths.instances,
           log,
           ...(timing && { timing }),
-        }),
+        })),
     };
   }
 

@@ -39,8 +39,6 @@ export interface ContainerSupervisorOptions {
   timing?: Partial<RestartTiming>;
 }
 
-export type ContainerSupervisorStatus = SupervisorStatus & { container?: ContainerStatus };
-
 interface Running {
   containerId: string;
   startedAt: number;
@@ -87,8 +85,8 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     );
   }
 
-  get status(): ContainerSupervisorStatus {
-    const status: ContainerSupervisorStatus = {
+  get status(): SupervisorStatus {
+    const status: SupervisorStatus = {
       state: this.state,
       restarts: this.restarts,
       unstableStarts: this.tracker.unstableStarts,

@@ -3,6 +3,7 @@
 // events the moment things happen, the same restart policy, and a `detach` that leaves the
 // instance running for the next agent to adopt. InstanceRunner and the agent see only this.
 import type { EventEmitter } from 'node:events';
+import type { ContainerStatus } from '../../protocol/status.ts';
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
@@ -26,6 +27,8 @@ export interface SupervisorStatus {
   unstableStarts: number;
   /** Why the last start could not run (unknown user, missing executable, missing image…). */
   error?: string;
+  /** Image services: the container and the exact image it runs. */
+  container?: ContainerStatus;
 }
 
 /**

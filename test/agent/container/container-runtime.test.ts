@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
 import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
+import { healthProbe } from '../../../src/agent/health/check.ts';
+import { healthSchema } from '../../../src/spec/schema.ts';
 import { IMAGE, imageInstance, next, useFixture, wgetArgs, type Fixture } from './fixture.ts';
 
 const FAST = { initialDelayMs: 10, maxDelayMs: 50, minUptimeMs: 2_000, maxUnstableStarts: 3 };
@@ -179,24 +181,32 @@ describe.skipIf(process.getuid?.() !== 0)('container runtime (real dockerd)', ()
   });
 
   it('runs an exec health check inside the container, as its user', async () => {
-    const supervisor = supervise(
-      fixture().runtime(),
-      imageInstance('probe-1', {
-        runtime: {
-          command: ['sh', '-c', 'echo inside > /tmp/only-here; exec sleep 3600'],
-          user: 'nobody',
-        },
-      }),
-    );
+    const prepared = fixture()
+      .runtime()
+      .prepare(
+        imageInstance('probe-1', {
+          runtime: {
+            command: ['sh', '-c', 'echo inside > /tmp/only-here; exec sleep 3600'],
+            user: 'nobody',
+          },
+        }),
+        noSecrets,
+      );
+    // Through the agent's own path: the stack's `health.exec`, probed with the prepared target.
+    const check = (command: string[]) =>
+      healthProbe(healthSchema.parse({ exec: { command }, timeout: '5s' }), prepared.checkTarget)();
+    expect(await check(['true'])).toEqual({ ok: false, detail: 'not running' });
+    const supervisor = prepared.supervise() as ContainerSupervisor;
     await supervisor.start();
     // The file exists only in the container's filesystem; `id -u` says who ran the check.
     await expect
-      .poll(() => supervisor.probeExec(['cat', '/tmp/only-here'], 5_000), PATIENT)
-      .toEqual({ ok: true, detail: 'exit 0' });
-    expect(
-      await supervisor.probeExec(['sh', '-c', 'test "$(id -u)" = 65534'], 5_000),
-    ).toMatchObject({ ok: true });
-    expect(await supervisor.probeExec(['cat', '/nope'], 5_000)).toMatchObject({
+      .poll(() => check(['cat', '/tmp/only-here']), PATIENT)
+      .toEqual({
+        ok: true,
+        detail: 'exit 0',
+      });
+    expect(await check(['sh', '-c', 'test "$(id -u)" = 65534'])).toMatchObject({ ok: true });
+    expect(await check(['cat', '/nope'])).toMatchObject({
       ok: false,
       detail: expect.stringMatching(/^exit 1/),
     });

@@ -28,6 +28,11 @@ describe.skipIf(process.getuid?.() !== 0)('reconciler with the container runtime
     await first.reconcile(desired, context);
     const [started] = first.instances();
     expect(started).toMatchObject({ id: 'app-1', state: 'running', healthy: true });
+    // The node's status names the container and the image it runs.
+    const [running] = await fixture().dockerd.engine.containers.list({
+      'flotilla.instance': 'app-1',
+    });
+    expect(started!.container).toMatchObject({ id: running!.id, image_id: running!.imageId });
     first.detach();
 
     const second = reconciler();
@@ -37,6 +42,7 @@ describe.skipIf(process.getuid?.() !== 0)('reconciler with the container runtime
       state: 'running',
       pid: started!.pid,
       started_at: started!.started_at,
+      container: { id: running!.id },
     });
 
     await second.reconcile([], context);
