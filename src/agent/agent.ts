@@ -25,7 +25,7 @@ import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
 import { GatewayFeeder } from './gateway/gateway-feeder.ts';
 import type { NetworkApplier } from './network-applier.ts';
 import { NetworkKeeper } from './network-keeper.ts';
-import { instanceLogFile, tailLog } from './process/log-files.ts';
+import { followLog, instanceLogFile, tailLog, type LogFollower } from './process/log-files.ts';
 import type { AgentPaths } from './process-spec.ts';
 import { Reconciler, type AgentEvent } from './reconciler.ts';
 import { ContainerRuntime } from './runtime/container-runtime.ts';
@@ -144,10 +144,6 @@ export class Agent {
       publish: (event) => options.link.event(event),
       log: options.log,
     });
-  }
-
-  get logDir(): string {
-    return this.paths.logs;
   }
 
   /** This node's age recipient: the hub seals the node's secrets to it. */
@@ -340,15 +336,30 @@ export class Agent {
 
   /** The last `count` lines of each of a service's instances on this node, prefixed by instance. */
   private async serviceLogs(service: string, count: number): Promise<string[]> {
-    const ids = (this.desired?.node.instances ?? [])
-      .filter((instance) => instance.service === service)
-      .map((instance) => instance.id);
+    const instances = (this.desired?.node.instances ?? []).filter(
+      (instance) => instance.service === service,
+    );
     const lines: string[] = [];
-    for (const id of ids) {
-      for (const line of await tailLog(instanceLogFile(this.paths.logs, id), count).catch(() => []))
-        lines.push(`${id} | ${line}`);
+    for (const { id, runtime } of instances) {
+      const history =
+        runtime.kind === 'container'
+          ? this.containers.logs(id, count)
+          : tailLog(instanceLogFile(this.paths.logs, id), count);
+      for (const line of await history.catch(() => [])) lines.push(`${id} | ${line}`);
     }
     return lines;
+  }
+
+  /** `flotilla logs -f` for one instance here: its container's output, or its log file. */
+  followInstanceLog(
+    id: string,
+    onLines: (lines: string[]) => void,
+    options: { lines?: number } = {},
+  ): LogFollower {
+    const instance = this.desired?.node.instances.find((candidate) => candidate.id === id);
+    return instance?.runtime.kind === 'container'
+      ? this.containers.followLogs(id, onLines, options)
+      : followLog(instanceLogFile(this.paths.logs, id), onLines, options);
   }
 
   private reconcileSoon(): Promise<void> {

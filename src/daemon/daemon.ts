@@ -7,7 +7,6 @@ import type { NatsConnection } from 'nats';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.ts';
 import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
-import { followLog, instanceLogFile } from '../agent/process/log-files.ts';
 import { AgentLink } from '../bus/agent-link.ts';
 import { ensureBuckets } from '../bus/buckets.ts';
 import { connectBus, type Bus } from '../bus/client.ts';
@@ -390,8 +389,8 @@ export class Daemon {
           return {
             events: async (send, signal) => {
               const followers = ids.map((id) =>
-                followLog(
-                  instanceLogFile(this.agent!.logDir, id),
+                this.agent!.followInstanceLog(
+                  id,
                   (batch) =>
                     send(
                       'lines',

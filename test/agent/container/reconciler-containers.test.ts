@@ -11,45 +11,49 @@ const context: ReconcileContext = {
   current: () => true,
 };
 
-describe.skipIf(process.getuid?.() !== 0)('reconciler with the container runtime', () => {
-  const fixture = useFixture();
+describe.skipIf(process.getuid?.() !== 0)(
+  'reconciler with the container runtime',
+  { timeout: 90_000 },
+  () => {
+    const fixture = useFixture();
 
-  const reconciler = () =>
-    new Reconciler({
-      paths: fixture().paths,
-      runtimes: { container: fixture().runtime() },
-      event: () => {},
-      changed: () => {},
-    });
+    const reconciler = () =>
+      new Reconciler({
+        paths: fixture().paths,
+        runtimes: { container: fixture().runtime() },
+        event: () => {},
+        changed: () => {},
+      });
 
-  it('starts, adopts after a detach, and removes what is no longer desired', async () => {
-    const desired = [imageInstance('app-1', { data_dir: `${fixture().dir}/data/app` })];
-    const first = reconciler();
-    await first.reconcile(desired, context);
-    const [started] = first.instances();
-    expect(started).toMatchObject({ id: 'app-1', state: 'running', healthy: true });
-    // The node's status names the container and the image it runs.
-    const [running] = await fixture().dockerd.engine.containers.list({
-      'flotilla.instance': 'app-1',
-    });
-    expect(started!.container).toMatchObject({ id: running!.id, image_id: running!.imageId });
-    first.detach();
+    it('starts, adopts after a detach, and removes what is no longer desired', async () => {
+      const desired = [imageInstance('app-1', { data_dir: `${fixture().dir}/data/app` })];
+      const first = reconciler();
+      await first.reconcile(desired, context);
+      const [started] = first.instances();
+      expect(started).toMatchObject({ id: 'app-1', state: 'running', healthy: true });
+      // The node's status names the container and the image it runs.
+      const [running] = await fixture().dockerd.engine.containers.list({
+        'flotilla.instance': 'app-1',
+      });
+      expect(started!.container).toMatchObject({ id: running!.id, image_id: running!.imageId });
+      first.detach();
 
-    const second = reconciler();
-    await second.reconcile(desired, context);
-    const [adopted] = second.instances();
-    expect(adopted).toMatchObject({
-      state: 'running',
-      pid: started!.pid,
-      started_at: started!.started_at,
-      container: { id: running!.id },
-    });
+      const second = reconciler();
+      await second.reconcile(desired, context);
+      const [adopted] = second.instances();
+      expect(adopted).toMatchObject({
+        state: 'running',
+        pid: started!.pid,
+        started_at: started!.started_at,
+        container: { id: running!.id },
+      });
 
-    await second.reconcile([], context);
-    expect(second.instances()).toEqual([]);
-    const left = await fixture().dockerd.engine.containers.list({
-      'flotilla.stack': fixture().stack,
+      await second.reconcile([], context);
+      expect(second.instances()).toEqual([]);
+      const left = await fixture().dockerd.engine.containers.list({
+        'flotilla.stack': fixture().stack,
+      });
+      expect(left).toEqual([]);
     });
-    expect(left).toEqual([]);
-  });
-});
+  },
+);
