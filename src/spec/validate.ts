@@ -2,6 +2,7 @@
 // one node, routes claimed twice, interpolations, no secret on a command line. Each finding
 // carries the document path of the value to fix; the loader pins it to a line and column.
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
+import { BUS_PORT, hubNode, JOIN_PORT } from '../plan/firewall-access.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
 import {
@@ -445,6 +446,23 @@ function checkPorts(stack: Stack, report: Report) {
       });
     }
   }
+  // Flotilla's own listeners: sshd on every node, and on the hub of a multi-node stack its
+  // bus and join endpoint. A service there would fail to bind only once it runs.
+  for (const [node, spec] of Object.entries(stack.nodes)) {
+    claims.set(`${node}:${spec.ssh.port}`, {
+      service: 'the node',
+      description: `the node's SSH server (ssh.port)`,
+    });
+  }
+  const hub = hubNode(stack);
+  if (hub !== undefined && Object.keys(stack.nodes).length > 1) {
+    for (const [what, port] of [
+      ['bus (nats)', BUS_PORT],
+      ['join endpoint', JOIN_PORT],
+    ] as const) {
+      claims.set(`${hub}:${port}`, { service: 'the hub', description: `the hub's ${what}` });
+    }
+  }
   for (const instance of placeInstances(stack)) {
     for (const [portName, port] of Object.entries(instance.ports)) {
       const key = `${instance.node}:${port}`;
@@ -464,7 +482,9 @@ function checkPorts(stack: Stack, report: Report) {
         `port ${port} on node \`${instance.node}\` is claimed by both ${owner.description} and ${description}`,
         owner.service === instance.service
           ? `replicas on one node take consecutive ports: space ${instance.service}'s ports at least ${stack.services[instance.service]!.replicas} apart`
-          : 'pick another port for one of them, or place them on different nodes',
+          : Object.hasOwn(stack.services, owner.service)
+            ? 'pick another port for one of them, or place them on different nodes'
+            : `pick another port for \`${instance.service}\``,
       );
     }
   }

@@ -195,6 +195,28 @@ describe('every problem at once, each at its line and column', () => {
     expect(diagnostics).toHaveLength(1);
   });
 
+  it("refuses a service port that is the node's SSH port, or the hub's bus or join port", () => {
+    const diagnostics = problems(`${base}services:
+  bus:
+    node: compute
+    run: { command: [nats-server] }
+    ports: { main: 4222 }
+  shell:
+    node: storage
+    run: { command: [sshd] }
+    ports: { main: 22 }
+  fine:
+    node: storage
+    run: { command: [x] }
+    ports: { main: 4280 }
+`);
+    // compute is the first gateway: the hub of this two-node stack.
+    expect(find(diagnostics, 'port 4222').message).toContain("the hub's bus (nats)");
+    expect(find(diagnostics, 'port 4222').hint).toBe('pick another port for `bus`');
+    expect(find(diagnostics, 'port 22').message).toContain("the node's SSH server");
+    expect(diagnostics).toHaveLength(2); // 4280 on a node that is not the hub is fine
+  });
+
   it("refuses a service port that is the gateway's", () => {
     const problem = find(
       problems(`${base}services:
