@@ -37,19 +37,8 @@ function howToSet(
 }
 
 export function mapServiceSecrets(state: ServiceState): void {
-  const entry = state.entry('secrets');
-  if (!entry) return;
   const { context, names } = state;
-  const path = state.path('secrets');
-  if (entry.value.kind !== 'seq') {
-    context.malformed(entry.value.pos, path, 'expected a list of secrets');
-    return;
-  }
-  entry.value.items.forEach((item, index) => {
-    const itemPath = `${path}[${index}]`;
-    const source = item.kind === 'map' ? item.entries.get('source')?.value : item;
-    const name = source && context.expectText(source, itemPath, 'a secret name');
-    if (name === undefined) return;
+  state.eachReference('secrets', 'a secret name', (name, item, itemPath) => {
     const flotillaName = names.secrets.get(name);
     if (flotillaName === undefined) {
       context.note(

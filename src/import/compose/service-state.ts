@@ -3,7 +3,7 @@
 // names other services, networks and secrets were given).
 import { ServiceDraft } from '../stack-draft.ts';
 import type { ComposeContext } from './context.ts';
-import type { Entry, MapNode, Pos } from './tree.ts';
+import type { Entry, MapNode, Node, Pos } from './tree.ts';
 
 export interface ProjectNames {
   /** Compose service → Flotilla service, for the services imported. */
@@ -61,6 +61,31 @@ export class ServiceState {
 
   entry(key: string): Entry | undefined {
     return this.node.entries.get(key);
+  }
+
+  /**
+   * Each item of a list of named references (`secrets:`, `configs:`), in the short form
+   * (`- name`) or the long one (`- source: name`); a key that is not a list, and an item
+   * without a name, are reported instead.
+   */
+  eachReference(
+    key: string,
+    what: string,
+    visit: (name: string, item: Node, itemPath: string) => void,
+  ): void {
+    const entry = this.entry(key);
+    if (!entry) return;
+    const path = this.path(key);
+    if (entry.value.kind !== 'seq') {
+      this.context.malformed(entry.value.pos, path, `expected a list of ${key}`);
+      return;
+    }
+    entry.value.items.forEach((item, index) => {
+      const itemPath = `${path}[${index}]`;
+      const source = item.kind === 'map' ? item.entries.get('source')?.value : item;
+      const name = source && this.context.expectText(source, itemPath, what);
+      if (name !== undefined) visit(name, item, itemPath);
+    });
   }
 
   /**

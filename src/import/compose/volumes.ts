@@ -180,19 +180,8 @@ export function mapVolumes(state: ServiceState): void {
 
 /** Compose mounts a file-based config read-only at its target (default `/<name>`). */
 function mapConfigs(state: ServiceState): void {
-  const entry = state.entry('configs');
-  if (!entry) return;
   const { context } = state;
-  const path_ = state.path('configs');
-  if (entry.value.kind !== 'seq') {
-    context.malformed(entry.value.pos, path_, 'expected a list of configs');
-    return;
-  }
-  entry.value.items.forEach((item, index) => {
-    const itemPath = `${path_}[${index}]`;
-    const reference = item.kind === 'map' ? item.entries.get('source')?.value : item;
-    const name = reference && context.expectText(reference, itemPath, 'a config name');
-    if (name === undefined) return;
+  state.eachReference('configs', 'a config name', (name, item, itemPath) => {
     const targetNode = item.kind === 'map' ? item.entries.get('target')?.value : undefined;
     const written = targetNode && context.text(targetNode, `${itemPath}.target`);
     const target =
