@@ -9,7 +9,8 @@ import {
   importCompose,
   type ComposeImportOptions,
 } from '../../src/import/compose/import-compose.ts';
-import { ImportError, ImportProblems } from '../../src/import/errors.ts';
+import { ImportProblems, type ImportError } from '../../src/import/errors.ts';
+import { importFailure } from './import-failure.ts';
 import type { Note, NoteKind } from '../../src/import/report.ts';
 import { planStack } from '../../src/plan/plan.ts';
 import { renderTemplate } from '../../src/spec/interpolation.ts';
@@ -79,16 +80,11 @@ function noteAbout(notes: Note[], notePath: string, kind?: NoteKind): Note {
   return found;
 }
 
-async function failure(
+function failure(
   fixture: string,
   options: Partial<ComposeImportOptions> = {},
 ): Promise<ImportError> {
-  const error = await imported(fixture, options).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  if (error instanceof ImportError) return error;
-  throw new Error(`expected an ImportError, got ${String(error)}`);
+  return importFailure(imported(fixture, options));
 }
 
 describe('a typical app: web + worker from one image, PostgreSQL, Redis', () => {

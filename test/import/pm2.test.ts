@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ImportError } from '../../src/import/errors.ts';
+import { importFailure } from './import-failure.ts';
+import type { ImportError } from '../../src/import/errors.ts';
 import { importPm2, type Pm2ImportOptions } from '../../src/import/pm2/import-pm2.ts';
 import type { Note } from '../../src/import/report.ts';
 import { loadStackFile, parseStackText } from '../../src/spec/load.ts';
@@ -35,16 +36,8 @@ function noteAbout(notes: Note[], notePath: string): Note {
   return found;
 }
 
-async function failure(
-  file: string,
-  options: Partial<Pm2ImportOptions> = {},
-): Promise<ImportError> {
-  const error = await imported(file, options).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  if (error instanceof ImportError) return error;
-  throw new Error(`expected an ImportError, got ${String(error)}`);
+function failure(file: string, options: Partial<Pm2ImportOptions> = {}): Promise<ImportError> {
+  return importFailure(imported(file, options));
 }
 
 describe('a JavaScript ecosystem file', () => {
