@@ -1,6 +1,7 @@
 // Brings this node's mesh interface (WireGuard; on a tailnet, Tailscale keeps it) and
-// firewall to what the hub's desired state says. Both steps are idempotent; they run again
-// only when the network changes or the interface is gone.
+// firewall to what the hub's desired state says. Both steps are idempotent; each runs again
+// only when its own part changes (or, for the mesh, when the interface is gone): an apply
+// that opens a port reloads the firewall and leaves WireGuard alone.
 import { configHash } from '../state/config-hash.ts';
 import { loadNftScript } from './nftables.ts';
 import { bringUpInterface, interfaceRunning } from '../mesh/wireguard.ts';
@@ -16,17 +17,18 @@ export interface NetworkApplierOptions {
 }
 
 export class NetworkApplier {
-  private applied: string | undefined;
+  /** What was last applied of each part: a new firewall (ports) must not touch the mesh. */
+  private appliedMesh: string | undefined;
+  private appliedFirewall: string | undefined;
 
   constructor(private readonly options: NetworkApplierOptions) {}
 
   async apply(network: NodeNetwork): Promise<void> {
-    const hash = configHash(network);
     const { mesh } = network;
+    const meshHash = configHash(mesh ?? null);
     const ref = mesh && { name: mesh.interface, stateDir: this.options.meshDir };
     const meshUp = ref === undefined || (await interfaceRunning(ref));
-    if (hash === this.applied && meshUp) return;
-    if (mesh && ref)
+    if (mesh && ref && (meshHash !== this.appliedMesh || !meshUp)) {
       await bringUpInterface({
         ...ref,
         privateKeyFile: this.options.privateKeyFile,
@@ -38,7 +40,11 @@ export class NetworkApplier {
           allowedIps: peer.allowed_ips,
         })),
       });
+    }
+    this.appliedMesh = meshHash;
+    const firewallHash = configHash(network.firewall);
+    if (firewallHash === this.appliedFirewall) return;
     if (this.options.firewall && network.firewall !== '') await loadNftScript(network.firewall);
-    this.applied = hash;
+    this.appliedFirewall = firewallHash;
   }
 }

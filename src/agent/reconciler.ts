@@ -112,17 +112,22 @@ export class Reconciler {
         else leftovers.add(id);
       }
     }
-    const replaced = new Map<string, InstanceRunner>();
-    for (const instance of instances) {
-      if (this.closed || !context.current()) return;
-      const replacement = await this.converge(
-        instance,
-        context,
-        leftovers.has(instance.id),
-        replaced,
-      );
-      if (replacement) replaced.set(instance.service, replacement);
-    }
+    // Services converge side by side (a start waits on disk and process spawns, not on the
+    // other services); each service's own replicas go in order, so a replacement rolls.
+    const byService = new Map<string, DesiredInstance[]>();
+    for (const instance of instances)
+      byService.set(instance.service, [...(byService.get(instance.service) ?? []), instance]);
+    await Promise.all(
+      [...byService.values()].map(async (replicas) => {
+        let replacement: InstanceRunner | undefined;
+        for (const instance of replicas) {
+          if (this.closed || !context.current()) return;
+          const leftOver = leftovers.has(instance.id);
+          replacement =
+            (await this.converge(instance, context, leftOver, replacement)) ?? replacement;
+        }
+      }),
+    );
   }
 
   /** One instance: left alone, held, started, or replaced (returns the replacement). */
@@ -130,7 +135,8 @@ export class Reconciler {
     instance: DesiredInstance,
     context: ReconcileContext,
     leftOver: boolean,
-    replaced: ReadonlyMap<string, InstanceRunner>,
+    /** This service's replica replaced last in this pass: the next waits for it. */
+    lastReplacement: InstanceRunner | undefined,
   ): Promise<InstanceRunner | undefined> {
     let prepared: PreparedInstance;
     let health: HealthCheck | undefined;
@@ -168,8 +174,8 @@ export class Reconciler {
       return undefined;
     }
     // A replacement rolls: the next replica goes only once the previous one is healthy again.
-    const previous = running ? replaced.get(instance.service) : undefined;
-    if (previous) await this.untilHealthy(previous, ROLLING_HEALTH_TIMEOUT_MS, context.current);
+    if (running && lastReplacement)
+      await this.untilHealthy(lastReplacement, ROLLING_HEALTH_TIMEOUT_MS, context.current);
     if (running) {
       this.options.event('instance.replaced', `${instance.id} changed: restarting it`);
       await running.stop();

@@ -18,7 +18,7 @@ import { HubSigningKey } from '../protocol/signing.ts';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
 import { SecretStore } from '../secrets/store.ts';
 import { ensureStateDir } from '../state/state-dir.ts';
-import { loadStackFileOffThread } from '../spec/load-off-thread.ts';
+import { loadStackFileOffThread, warmLoaderThread } from '../spec/load-off-thread.ts';
 import type { Stack } from '../spec/schema.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
 import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
@@ -166,6 +166,9 @@ export class Daemon {
       routes: [...this.routes(node), ...clusterRoutes],
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
+    // A cluster's every node waits on an apply: its first must not pay the loader's start
+    // (about a second of CPU; ~50 MB, which a single machine's hub saves until it applies).
+    if (this.cluster) warmLoaderThread();
     return { url: this.api.url, token };
   }
 

@@ -241,6 +241,7 @@ export class Hub {
     this.backupNodes = new Map(
       [...jobs].flatMap(([node, nodeJobs]) => nodeJobs.map((job) => [job.name, node] as const)),
     );
+    const sends: Promise<boolean>[] = [];
     for (const [node, desired] of Object.entries(plan.desired)) {
       if (cluster && !cluster.joined(node)) continue;
       const value: DesiredValue = {
@@ -252,8 +253,11 @@ export class Hub {
         ),
         ...(cluster ? { network: cluster.network(stack, plan, node) } : {}),
       };
-      await this.outbox.send(node, 'desired', value, configHash(value));
+      // Sent as soon as built, without waiting for the previous node's record: nodes start
+      // converging together rather than one bus round trip apart.
+      sends.push(this.outbox.send(node, 'desired', value, configHash(value)));
     }
+    await Promise.all(sends);
     await this.publishDerived();
     return changes;
   }

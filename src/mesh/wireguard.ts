@@ -7,8 +7,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlive } from '../system/proc.ts';
 import { promisify } from 'node:util';
+import { isAlive } from '../system/proc.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -216,31 +216,50 @@ export async function bringUpInterface(spec: InterfaceSpec): Promise<number | un
   if (!kernel && (pid === undefined || !(await isSocket(socketPath(spec.name)))))
     pid = await startDaemon(spec);
   const ns = spec.netns;
-  await run(ns, [
-    'wg',
-    'set',
-    spec.name,
-    'private-key',
-    spec.privateKeyFile,
-    'listen-port',
-    String(spec.listenPort),
-  ]);
-  const wanted = new Set(spec.peers.map((peer) => peer.publicKey));
-  for (const current of (await interfaceStatus(spec)).peers)
-    if (!wanted.has(current.publicKey))
-      await run(ns, ['wg', 'set', spec.name, 'peer', current.publicKey, 'remove']);
-  for (const peer of spec.peers) {
-    const argv = ['wg', 'set', spec.name, 'peer', peer.publicKey];
-    argv.push('allowed-ips', peer.allowedIps.join(','));
-    if (peer.endpoint !== undefined) argv.push('endpoint', peer.endpoint);
-    argv.push('persistent-keepalive', String(peer.persistentKeepalive ?? 25));
-    await run(ns, argv);
+  // One `wg syncconf` for key, port and the whole peer set, whatever the mesh's size: a
+  // command per peer made every join cost each node N process spawns at once. The config
+  // goes through a 0600 file beside the pid file (wg cannot open a socket as its stdin).
+  const privateKey = (await readFile(spec.privateKeyFile, 'utf8')).trim();
+  const configFile = path.join(meshStateDir(spec.stateDir), `${spec.name}.conf`);
+  await mkdir(path.dirname(configFile), { recursive: true, mode: 0o700 });
+  await writeFile(configFile, wgConfig(spec, privateKey), { mode: 0o600 });
+  try {
+    await run(ns, ['wg', 'syncconf', spec.name, configFile]);
+  } finally {
+    await rm(configFile, { force: true });
   }
   await run(ns, ['ip', 'address', 'replace', spec.address, 'dev', spec.name]);
   await run(ns, ['ip', 'link', 'set', spec.name, 'up']);
   for (const route of spec.routes ?? [])
     await run(ns, ['ip', 'route', 'replace', route, 'dev', spec.name]);
   return pid;
+}
+
+const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const ENDPOINT = /^[A-Za-z0-9.:[\]-]+:\d{1,5}$/;
+const CIDR = /^[0-9A-Fa-f.:]+\/\d{1,3}$/;
+
+/**
+ * The interface's config in `wg syncconf` form. Every value is checked first: the config is
+ * line-based, so a newline in a key or endpoint could otherwise add lines of its own.
+ */
+export function wgConfig(spec: InterfaceSpec, privateKey: string): string {
+  const checked = (value: string, pattern: RegExp, what: string): string => {
+    if (!pattern.test(value))
+      throw new Error(`invalid WireGuard ${what}: ${JSON.stringify(value)}`);
+    return value;
+  };
+  checked(privateKey, WG_KEY, 'private key (in the key file)');
+  const lines = ['[Interface]', `PrivateKey = ${privateKey}`, `ListenPort = ${spec.listenPort}`];
+  for (const peer of spec.peers) {
+    lines.push('', '[Peer]', `PublicKey = ${checked(peer.publicKey, WG_KEY, 'public key')}`);
+    const allowed = peer.allowedIps.map((cidr) => checked(cidr, CIDR, 'allowed IP'));
+    if (allowed.length > 0) lines.push(`AllowedIPs = ${allowed.join(', ')}`);
+    if (peer.endpoint !== undefined)
+      lines.push(`Endpoint = ${checked(peer.endpoint, ENDPOINT, 'endpoint')}`);
+    lines.push(`PersistentKeepalive = ${peer.persistentKeepalive ?? 25}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Stops wireguard-go by its recorded PID, deletes the link and socket. Missing parts are fine. */

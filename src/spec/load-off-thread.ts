@@ -27,6 +27,14 @@ export function loadStackFileOffThread(
   return load;
 }
 
+/**
+ * Starts the loader thread now, so that the first `apply` does not pay its start (a second
+ * of CPU, while every node waits for the new desired state). It keeps nothing alive.
+ */
+export function warmLoaderThread(): void {
+  loaderThread().unref();
+}
+
 /** Stops the loader thread (the next load starts a new one). */
 export async function stopLoaderThread(): Promise<void> {
   const stopping = worker;

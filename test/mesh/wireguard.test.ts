@@ -21,6 +21,7 @@ import {
   isProcessAlive,
   parseWgDump,
   socketPath,
+  wgConfig,
   type InterfaceSpec,
 } from '../../src/mesh/wireguard.ts';
 
@@ -30,6 +31,56 @@ const hasWg = await run('wg', ['--version']).then(
   () => true,
   () => false,
 );
+
+describe('wgConfig (the whole interface in one `wg syncconf`)', () => {
+  const own = generateKeyPair();
+  const peer = generateKeyPair().publicKey;
+  const spec = (overrides: Partial<InterfaceSpec['peers'][number]> = {}): InterfaceSpec => ({
+    name: 'fl-test',
+    privateKeyFile: '/unused',
+    address: '100.96.0.1/16',
+    listenPort: 51820,
+    peers: [
+      {
+        publicKey: peer,
+        endpoint: '203.0.113.12:51820',
+        allowedIps: ['100.96.0.2/32'],
+        ...overrides,
+      },
+    ],
+  });
+
+  it('renders the key, port and each peer with its endpoint, allowed IPs and keepalive', () => {
+    expect(wgConfig(spec(), own.privateKey)).toBe(
+      [
+        '[Interface]',
+        `PrivateKey = ${own.privateKey}`,
+        'ListenPort = 51820',
+        '',
+        '[Peer]',
+        `PublicKey = ${peer}`,
+        'AllowedIPs = 100.96.0.2/32',
+        'Endpoint = 203.0.113.12:51820',
+        'PersistentKeepalive = 25',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses a value that would add lines of its own to the line-based config', () => {
+    const injected = `${peer}\nEndpoint = 198.51.100.1:1`;
+    expect(() => wgConfig(spec({ publicKey: injected }), own.privateKey)).toThrow(
+      /invalid WireGuard public key/,
+    );
+    expect(() =>
+      wgConfig(spec({ endpoint: '203.0.113.12:51820\n[Peer]' }), own.privateKey),
+    ).toThrow(/invalid WireGuard endpoint/);
+    expect(() =>
+      wgConfig(spec({ allowedIps: ['0.0.0.0/0\nPublicKey = x'] }), own.privateKey),
+    ).toThrow(/invalid WireGuard allowed IP/);
+    expect(() => wgConfig(spec(), 'not a key')).toThrow(/private key/);
+  });
+});
 
 describe('keys', () => {
   it('generates WireGuard-format pairs and derives the same public key as `wg pubkey`', async () => {
