@@ -203,13 +203,13 @@ export class Agent {
       return;
     }
     if (accepted.kind === 'gateway') {
-      this.saved.save(this.desiredSigned);
+      this.saved.saveSoon(this.desiredSigned);
       if (this.gateway) this.gateway.load(gatewayValueSchema.parse(accepted.body));
       else this.refuse('gateway', 'a gateway config for a node that runs no gateway');
       return;
     }
     if (accepted.kind === 'directory') {
-      this.saved.save(this.desiredSigned);
+      this.saved.saveSoon(this.desiredSigned);
       this.healthyInCluster = new Set(directoryValueSchema.parse(accepted.body).healthy);
       void this.reconcileSoon();
       return;
@@ -294,6 +294,7 @@ export class Agent {
     clearInterval(this.maintainTimer);
     this.reporter.close();
     this.subscription?.unsubscribe();
+    this.saved.flush();
   }
 
   /** Stops everything and forgets the desired state, so a restarted agent starts nothing. */

@@ -23,7 +23,12 @@ export interface SavedDesired {
   revision: number;
 }
 
+/** Gateway and directory revisions are written at most this often (see saveSoon). */
+const REVISIONS_SAVE_DELAY_MS = 250;
+
 export class SavedHubState {
+  private pending: { timer: NodeJS.Timeout; desired: Signed | null } | undefined;
+
   constructor(
     private readonly file: string,
     private readonly inbox: HubInbox,
@@ -66,11 +71,34 @@ export class SavedHubState {
     }
   }
 
+  /** Writes the file now: a new desired state must survive a crash the moment it is held. */
   save(desired: Signed | null): void {
+    if (this.pending) clearTimeout(this.pending.timer);
+    this.pending = undefined;
     const temporary = `${this.file}.${process.pid}.tmp`;
     const state: z.infer<typeof savedStateSchema> = { held: { ...this.inbox.held }, desired };
     writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
     renameSync(temporary, this.file);
+  }
+
+  /**
+   * Writes the file shortly, once for a burst: during an apply, directories arrive many
+   * times a second, and each write is the whole signed desired state again. A crash in
+   * between loses only the newest revision numbers, not the desired state.
+   */
+  saveSoon(desired: Signed | null): void {
+    if (this.pending) {
+      this.pending.desired = desired;
+      return;
+    }
+    const timer = setTimeout(() => this.save(this.pending!.desired), REVISIONS_SAVE_DELAY_MS);
+    timer.unref();
+    this.pending = { timer, desired };
+  }
+
+  /** Writes a pending saveSoon now (the agent is stopping). */
+  flush(): void {
+    if (this.pending) this.save(this.pending.desired);
   }
 }
 
