@@ -396,7 +396,7 @@ export class Agent {
     const desired = this.desired;
     if (!desired) return;
     // Mesh, firewall and names first: instances on other nodes are reached through them.
-    await this.network.apply(desired);
+    await this.network.applyNew(desired);
     const revision = this.desiredRevision;
     await this.reconciler.reconcile(desired.node.instances, {
       secrets: (name) => this.secretValues.get(name),

@@ -20,6 +20,8 @@ export interface NetworkKeeperOptions {
 
 export class NetworkKeeper {
   private hostsWritten: string | undefined;
+  /** The desired state last applied without a failure. */
+  private appliedFrom: DesiredValue | undefined;
   /** Why the last apply failed; retried until it succeeds. */
   private failure: string | undefined;
 
@@ -29,6 +31,17 @@ export class NetworkKeeper {
     return this.failure !== undefined;
   }
 
+  /**
+   * Applies a desired state this keeper has not applied yet (or whose apply failed). A pass
+   * for an instance's change costs nothing here: checking that the WireGuard daemon still
+   * runs is the periodic re-check's job, not every reconcile's (it took up to a second of
+   * a busy node's reconcile, for nothing).
+   */
+  async applyNew(desired: DesiredValue): Promise<void> {
+    if (desired !== this.appliedFrom || this.failed) await this.apply(desired);
+  }
+
+  /** Applies `desired` and checks what may have gone meanwhile (the WireGuard daemon). */
   async apply(desired: DesiredValue): Promise<void> {
     const { network, hostsFile, segments } = this.options;
     try {
@@ -40,6 +53,7 @@ export class NetworkKeeper {
         this.hostsWritten = hosts;
       }
       this.failure = undefined;
+      this.appliedFrom = desired;
     } catch (error) {
       const message = `the node's network could not be applied: ${(error as Error).message}`;
       // Retried every few seconds: say so once, not each time.
