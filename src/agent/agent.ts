@@ -395,14 +395,16 @@ export class Agent {
     // unwanted: what runs keeps running until the hub says otherwise.
     const desired = this.desired;
     if (!desired) return;
-    // Mesh, firewall and names first: instances on other nodes are reached through them.
-    await this.network.applyNew(desired);
+    // Segments and names before instances start; mesh and firewall alongside (network-keeper).
+    const network = this.network.applyNew(desired);
+    await network.local;
     const revision = this.desiredRevision;
     await this.reconciler.reconcile(desired.node.instances, {
       secrets: (name) => this.secretValues.get(name),
       healthyInCluster: this.healthyInCluster,
       current: () => !this.closed && revision === this.desiredRevision,
     });
+    await network.done;
   }
 
   /** The node's backup jobs, opened; a job that does not open or parse is reported and skipped. */

@@ -1,8 +1,8 @@
 // The node's network as its desired state describes it: the mesh and firewall (in a
 // cluster), the nftables table of the segments between its own services, and the hosts
-// file that names the services it may reach. Applied before any instance starts (a
-// connection opened before the segment table exists stays open) and re-checked every few
-// seconds, since a WireGuard daemon can die and a firewall can be flushed by someone else.
+// file that names the services it may reach. The segments and names are in place before
+// any instance starts, the mesh and firewall alongside the starts (see start()); all of it
+// is re-checked every few seconds, since a WireGuard daemon can die.
 import type { DesiredValue } from '../protocol/desired.ts';
 import { configHash } from '../state/config-hash.ts';
 import { updateHostsFile } from './hosts-file.ts';
@@ -37,28 +37,65 @@ export class NetworkKeeper {
    * runs is the periodic re-check's job, not every reconcile's (it took up to a second of
    * a busy node's reconcile, for nothing).
    */
-  async applyNew(desired: DesiredValue): Promise<void> {
-    if (desired !== this.appliedFrom || this.failed) await this.apply(desired);
+  applyNew(desired: DesiredValue): NetworkApply {
+    if (desired === this.appliedFrom && !this.failed) return { local: DONE, done: DONE };
+    return this.start(desired);
   }
 
   /** Applies `desired` and checks what may have gone meanwhile (the WireGuard daemon). */
   async apply(desired: DesiredValue): Promise<void> {
-    const { network, hostsFile, segments } = this.options;
-    try {
-      if (desired.network && network) await network.apply(desired.network);
-      if (desired.node.segments) await segments.apply(desired.node.segments);
-      const hosts = configHash(desired.node.hosts);
-      if (hostsFile && hosts !== this.hostsWritten) {
-        await updateHostsFile(hostsFile, desired.stack, desired.node.hosts);
-        this.hostsWritten = hosts;
+    await this.start(desired).done;
+  }
+
+  /**
+   * The segments between this node's services and the hosts file first: no instance may
+   * start without them (a connection opened before the segment table exists stays open).
+   * Then the mesh and firewall, which instances need not wait for: the firewall drops by
+   * default, so a new service's port stays closed until its rule is in.
+   */
+  private start(desired: DesiredValue): NetworkApply {
+    let failed = false;
+    const attempt = async (part: () => Promise<void>) => {
+      try {
+        await part();
+      } catch (error) {
+        failed = true;
+        const message = `the node's network could not be applied: ${(error as Error).message}`;
+        // Retried every few seconds: say so once, not each time.
+        if (message !== this.failure) this.options.event('network.failed', message);
+        this.failure = message;
       }
-      this.failure = undefined;
-      this.appliedFrom = desired;
-    } catch (error) {
-      const message = `the node's network could not be applied: ${(error as Error).message}`;
-      // Retried every few seconds: say so once, not each time.
-      if (message !== this.failure) this.options.event('network.failed', message);
-      this.failure = message;
+    };
+    const local = attempt(() => this.applyLocal(desired));
+    const done = local
+      .then(() => attempt(() => this.applyShared(desired)))
+      .then(() => {
+        if (failed) return;
+        this.failure = undefined;
+        this.appliedFrom = desired;
+      });
+    return { local, done };
+  }
+
+  private async applyLocal(desired: DesiredValue): Promise<void> {
+    const { hostsFile, segments } = this.options;
+    if (desired.node.segments) await segments.apply(desired.node.segments);
+    const hosts = configHash(desired.node.hosts);
+    if (hostsFile && hosts !== this.hostsWritten) {
+      await updateHostsFile(hostsFile, desired.stack, desired.node.hosts);
+      this.hostsWritten = hosts;
     }
   }
+
+  private async applyShared(desired: DesiredValue): Promise<void> {
+    if (desired.network && this.options.network) await this.options.network.apply(desired.network);
+  }
 }
+
+/** An apply under way: `local` once instances may start, `done` once all is in place. */
+export interface NetworkApply {
+  local: Promise<void>;
+  done: Promise<void>;
+}
+
+const DONE = Promise.resolve();

@@ -224,7 +224,11 @@ export class Daemon {
               ? `node ${node} joined with new keys, replacing WireGuard key ${replaced.wireguard_key} (joined ${replaced.joined_at}) and its bus password`
               : `node ${node} joined`,
           );
-          await this.hub!.reapply();
+          // Not awaited: the answer lets the node start its interface and agent while every
+          // node's desired state gets the new peer.
+          void this.hub!.reapply().catch((error: Error) =>
+            this.options.log(`the desired states after ${node} joined: ${error.message}`),
+          );
           return;
         }
         // Asked while its credentials still work; a node that is gone just doesn't answer.

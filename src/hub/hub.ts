@@ -86,6 +86,8 @@ export class Hub {
   /** A gateway config or directory could not be recorded: the next tick tries again. */
   private derivedUnsent = false;
   private publishing: Promise<void> | undefined;
+  /** Applies run one at a time (see apply). */
+  private applying: Promise<unknown> = Promise.resolve();
   private publishAgain = false;
 
   constructor(private readonly options: HubOptions) {
@@ -199,7 +201,10 @@ export class Hub {
 
   /** Writes the current stack's desired states again: after a node joined or left. */
   async reapply(): Promise<void> {
-    if (this.current) await this.apply(this.current.applied);
+    // The stack current when its turn comes, not now: an apply queued before it wins.
+    await this.oneAtATime(async () => {
+      if (this.current) await this.applyNow(this.current.applied);
+    });
   }
 
   /** A node left the cluster: what it was sent and what it reported go, with its routes. */
@@ -212,8 +217,22 @@ export class Hub {
     await this.reapply();
   }
 
-  /** Writes every node's desired state; returns what changes for the agents. */
-  async apply(applied: AppliedStack): Promise<InstanceChange[]> {
+  /**
+   * Writes every node's desired state; returns what changes for the agents. One apply at a
+   * time: two overlapping ones (a join's and the CLI's) could otherwise each finish sending
+   * a node's desired state, the older one last, under the newer revision.
+   */
+  apply(applied: AppliedStack): Promise<InstanceChange[]> {
+    return this.oneAtATime(() => this.applyNow(applied));
+  }
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.applying.then(work);
+    this.applying = result.catch(() => undefined);
+    return result;
+  }
+
+  private async applyNow(applied: AppliedStack): Promise<InstanceChange[]> {
     const { stack, stackDir } = applied;
     const { cluster } = this.options;
     const plan = planStack(stack, {
