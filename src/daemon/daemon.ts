@@ -148,7 +148,8 @@ export class Daemon {
     });
     await this.agent.start();
     this.hub.setNodeRecipient(node, this.agent.recipient);
-    await this.hub.apply({ stack, stackDir });
+    const { notes } = await this.hub.apply({ stack, stackDir });
+    for (const note of notes) this.options.log(note);
     const clusterRoutes: ApiRoute[] = [];
     if (this.cluster) {
       const hooks = this.clusterHooks(busDir);
@@ -347,8 +348,7 @@ export class Daemon {
           }
           const stackDir = path.dirname(path.resolve(file));
           const stack = await this.withMeshAddresses(loaded.stack);
-          const changes = await this.hub!.apply({ stack, stackDir });
-          return { json: { changes } };
+          return { json: await this.hub!.apply({ stack, stackDir }) };
         },
       },
       {

@@ -26,6 +26,7 @@ import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
 import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../protocol/node-network.ts';
+import { pinImages, resolveImagePins, type ImagePins } from './image-pins.ts';
 import { backupJobsByNode } from './node-backup-jobs.ts';
 import { NodeLiveness } from './node-liveness.ts';
 import { Outbox } from './outbox.ts';
@@ -35,6 +36,12 @@ export interface InstanceChange {
   node: string;
   instance: string;
   change: 'add' | 'remove' | 'update';
+}
+
+export interface ApplyResult {
+  changes: InstanceChange[];
+  /** What the operator should know about this apply (an image left unpinned, and why). */
+  notes: string[];
 }
 
 /** What a multi-node hub knows beyond the stack: which nodes joined, and their networks. */
@@ -66,7 +73,8 @@ export interface AppliedStack {
 export class Hub {
   /** The applied stack, its plan, and each gateway's full route table (filtered per update). */
   private current:
-    { applied: AppliedStack; plan: Plan; routes: Map<string, RouteEntry[]> } | undefined;
+    | { applied: AppliedStack; plan: Plan; pins: ImagePins; routes: Map<string, RouteEntry[]> }
+    | undefined;
   private readonly liveness = new NodeLiveness();
   /** What the gateway configs and directories were last built from. */
   private published: { current: Hub['current']; basis: string } | undefined;
@@ -222,7 +230,7 @@ export class Hub {
    * time: two overlapping ones (a join's and the CLI's) could otherwise each finish sending
    * a node's desired state, the older one last, under the newer revision.
    */
-  apply(applied: AppliedStack): Promise<InstanceChange[]> {
+  apply(applied: AppliedStack): Promise<ApplyResult> {
     return this.oneAtATime(() => this.applyNow(applied));
   }
 
@@ -232,14 +240,20 @@ export class Hub {
     return result;
   }
 
-  private async applyNow(applied: AppliedStack): Promise<InstanceChange[]> {
+  private async applyNow(applied: AppliedStack): Promise<ApplyResult> {
     const { stack, stackDir } = applied;
     const { cluster } = this.options;
-    const plan = planStack(stack, {
+    const planned = planStack(stack, {
       stackDir,
       stateDir: this.options.stateDir,
       ...(cluster ? { nodeStateDirs: cluster.stateDirs() } : {}),
     });
+    // Images are resolved once per apply: a join's reapply keeps the digests nodes run.
+    const pins =
+      this.current?.applied === applied
+        ? this.current.pins
+        : await resolveImagePins(planned.desired, (names) => this.options.secrets.values(names));
+    const plan = { ...planned, desired: pinImages(planned.desired, pins) };
     const changes = diffDesired(this.current?.plan, plan);
     // Route tables depend only on the stack: computed here once, not on every status change.
     const instances = placeInstances(stack);
@@ -249,7 +263,7 @@ export class Hub {
         .filter((node) => stack.nodes[node]!.gateway)
         .map((gateway) => [gateway, routeTable(stack, instances, meshAddresses, gateway)] as const),
     );
-    this.current = { applied, plan, routes };
+    this.current = { applied, plan, pins, routes };
     const jobs = await backupJobsByNode(
       stack,
       plan,
@@ -278,7 +292,7 @@ export class Hub {
     }
     await Promise.all(sends);
     await this.publishDerived();
-    return changes;
+    return { changes, notes: pins.unpinned };
   }
 
   /** The secrets `node`'s instances use, each sealed to that node's key only. */

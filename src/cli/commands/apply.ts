@@ -1,7 +1,7 @@
 // `flotilla apply`: shows what changes, hands the stack file to the running hub, and waits
 // until the cluster has converged on it. Only what changed is touched.
 import { HubRequestFailed, type HubClient } from '../hub-client.ts';
-import type { InstanceChange } from '../../hub/hub.ts';
+import type { ApplyResult, InstanceChange } from '../../hub/hub.ts';
 import { awaitConvergence, printEndpoints } from '../progress.ts';
 import { connectRunningStack } from '../running-stack.ts';
 import { writeLine, type Output } from '../output.ts';
@@ -31,8 +31,9 @@ export async function applyAndReport(
   timeoutMs: number,
 ): Promise<number> {
   let changes: InstanceChange[];
+  let notes: string[];
   try {
-    ({ changes } = await client.post<{ changes: InstanceChange[] }>('/v1/apply', {
+    ({ changes, notes } = await client.post<ApplyResult>('/v1/apply', {
       file: path.resolve(file),
     }));
   } catch (error) {
@@ -50,6 +51,7 @@ export async function applyAndReport(
   };
   for (const change of changes)
     writeLine(output.out, `  ${sign[change.change]} ${change.instance} on ${change.node}`);
+  for (const note of notes) writeLine(output.out, output.color.yellow(`  ! ${note}`));
   const result = await awaitConvergence(client, output, timeoutMs);
   if (!result.ok) {
     writeLine(output.err, output.color.red(`✗ ${result.reason}`));

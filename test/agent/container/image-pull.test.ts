@@ -32,6 +32,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       await fixture?.close();
     }, 60_000);
 
+    /** `tag` is a tag (`1`) or, as the hub pins it, a digest (`@sha256:…`). */
     const pulling = (id: string, tag: string, password: string) =>
       fixture
         .runtime()
@@ -39,7 +40,7 @@ describe.skipIf(process.getuid?.() !== 0)(
           imageInstance(id, {
             secrets: ['REGISTRY_PASSWORD'],
             runtime: {
-              image: `${repository}:${tag}`,
+              image: tag.startsWith('@') ? `${repository}${tag}` : `${repository}:${tag}`,
               registry_auth: {
                 server: registry.host,
                 username: registry.username,
@@ -77,6 +78,20 @@ describe.skipIf(process.getuid?.() !== 0)(
       expect(supervisor.status.error).toContain(`registries."${registry.host}"`);
       expect(supervisor.status.error).not.toContain(wrong);
       expect(fixture.lines.join('\n')).not.toContain(wrong);
+      await supervisor.stop();
+    });
+
+    it('pulls and runs an image pinned by digest, as the hub writes it into desired states', async () => {
+      const engine = fixture.dockerd.engine;
+      const auth = { username: registry.username, password: registry.password };
+      const { image, digest } = await engine.images.pull(`${repository}:2`, { auth });
+      expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+      await engine.images.remove(image.id, { force: true });
+      const supervisor = pulling('pinned-1', `@${digest!}`, registry.password);
+      await supervisor.start();
+      expect(supervisor.status.state).toBe('running');
+      expect(supervisor.status.container?.image_digest).toBe(`${repository}@${digest!}`);
+      expect(fixture.lines).toContain(`pulling ${repository}@${digest!}`);
       await supervisor.stop();
     });
 
