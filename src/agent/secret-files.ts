@@ -6,6 +6,10 @@
 //   …/<hash of state dir>  0711 root  this agent's (AgentPaths.secretFiles)
 //   …/<instance>           0500 user  only the service's user gets in
 //   …/<instance>/<NAME>    0400 user
+// An image service's files are bind-mounted into its container (the engine, as root, gets
+// through the directories): the file is the container user's when `user:` is numeric, and
+// 0444 when it is a name only the image's /etc/passwd knows (every user of that one
+// container may read it; on the host the directory above stays root's).
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -53,8 +57,7 @@ export function writeSecretFiles(
       throw new InstanceSpecError(`secret ${name} is not set (flotilla secrets set ${name})`);
     return [name, value] as const;
   });
-  const user = instance.runtime.kind === 'process' ? instance.runtime.user : undefined;
-  const owner = user === undefined ? undefined : resolveUser(user);
+  const { owner, fileMode, ownsDir } = fileOwner(instance);
   for (const parent of commonParents(paths)) {
     mkdirSync(parent, { recursive: true, mode: 0o711 });
     // Also when it was there already (made by an older agent as 0700).
@@ -64,12 +67,34 @@ export function writeSecretFiles(
   mkdirSync(dir, { mode: 0o700 });
   for (const [name, value] of values) {
     const file = secretFilePath(paths, instance.id, name);
-    writeFileSync(file, value, { mode: 0o400, flag: 'wx' });
+    writeFileSync(file, value, { mode: fileMode, flag: 'wx' });
     if (owner) chownSync(file, owner.uid, owner.gid);
   }
-  if (!owner) return;
+  if (!owner || !ownsDir) return;
   chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o500);
+}
+
+/** Who the files are for: the service's user on the host, or its container's user. */
+function fileOwner(instance: DesiredInstance): {
+  owner: { uid: number; gid: number } | undefined;
+  fileMode: number;
+  /** A process's user enters the directory itself; a container's files are mounted. */
+  ownsDir: boolean;
+} {
+  const { runtime } = instance;
+  if (runtime.kind === 'process') {
+    const owner = runtime.user === undefined ? undefined : resolveUser(runtime.user);
+    return { owner, fileMode: 0o400, ownsDir: true };
+  }
+  const name = runtime.user?.split(':')[0];
+  // The image's default user, or root by name: root reads a 0400 file of root's.
+  if (name === undefined || name === 'root')
+    return { owner: undefined, fileMode: 0o400, ownsDir: false };
+  const numeric = /^(\d+)(?::(\d+))?$/.exec(runtime.user!);
+  if (!numeric) return { owner: undefined, fileMode: 0o444, ownsDir: false };
+  const uid = Number(numeric[1]);
+  return { owner: { uid, gid: Number(numeric[2] ?? 0) }, fileMode: 0o400, ownsDir: false };
 }
 
 /** Removes one instance's secret files (it is no longer desired here). */
