@@ -174,8 +174,9 @@ async function withinBound<T>(promise: Promise<T>, detail: () => string): Promis
 async function main(): Promise<void> {
   const options = optionsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
   const dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-bench-container-start-'));
-  const flotilla = await flotillaArm(options, dir);
+  let flotilla: Awaited<ReturnType<typeof flotillaArm>> | undefined;
   try {
+    flotilla = await flotillaArm(options, dir);
     const baseline = await baselineArm(options);
     // One warm-up round each (the stack's network is made on Flotilla's first start, the
     // engine's caches fill): not counted.
@@ -194,10 +195,10 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${JSON.stringify(output)}\n`);
   } catch (error) {
-    console.error(`runtime log:\n${flotilla.log.join('\n')}`);
+    if (flotilla) console.error(`runtime log:\n${flotilla.log.join('\n')}`);
     throw error;
   } finally {
-    flotilla.close();
+    flotilla?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
