@@ -4,7 +4,8 @@
 // only firewall `flotilla up` touches, and it matches only processes in Flotilla's cgroups.
 // nft turns each cgroup path into an id when the table is loaded, so it is loaded again
 // whenever a cgroup's id changes (one made again), not only when the policy does; until
-// then the table's catch-all keeps a remade cgroup away from every service port.
+// then the table's catch-all keeps a remade cgroup away from every service port. The same
+// table keeps the node's container segments apart (their bridges, by name: no cgroup).
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -57,7 +58,7 @@ export class SegmentEnforcer {
   /**
    * Makes the cgroups and loads the table, unless nothing changed since the last load.
    * Call it before starting instances: a connection opened before the table exists is not
-   * cut by it later. A node without native services gets no table.
+   * cut by it later. A node without native services or containers gets no table.
    */
   async apply(segments: LocalSegments): Promise<void> {
     const mount = this.mount;
@@ -72,7 +73,7 @@ export class SegmentEnforcer {
     if (hash === this.applied) return;
     try {
       await loadNftScript(
-        segments.services.length === 0
+        segments.services.length === 0 && (segments.containers ?? []).length === 0
           ? withoutTable(segments.stack)
           : localSegmentsRuleset(segments, mount),
       );

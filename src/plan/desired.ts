@@ -10,13 +10,14 @@ import { parseSize } from '../spec/formats.ts';
 import { healthSchema, SIGNALS, type Service, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import {
+  containerSegmentSchema,
   localSegments,
   localSegmentsSchema,
   serviceCgroup,
   serviceCgroupSchema,
 } from './local-segments.ts';
 import { defaultPortName, type Instance } from './placement.ts';
-import type { Reachability } from './reachability.ts';
+import { serviceSegments, type Reachability } from './reachability.ts';
 
 /**
  * An image service as its node's container runtime runs it: everything resolved at plan
@@ -45,6 +46,12 @@ const containerRuntimeSchema = z.object({
   cap_drop: z.array(z.string()),
   /** Port name → the port the image listens on inside the container. */
   container_ports: z.record(z.string(), z.number().int().min(1).max(65535)),
+  /** The segments it joins, each a Docker network of its node (the first is its gateway). */
+  networks: z.array(containerSegmentSchema.omit({ native: true })).min(1),
+  /** Native services of its node it may reach, by name: its extra hosts, at its gateway. */
+  native_hosts: z.array(z.string()),
+  /** Its node's mesh address, when other nodes reach it: ports are published there too. */
+  publish_address: z.string().optional(),
   /** Credentials for the image's registry (`password` a `${secret:…}` template). */
   registry_auth: z
     .object({ server: z.string(), username: z.string(), password: z.string() })
@@ -122,12 +129,19 @@ function containerPort(service: Service, ports: Record<string, number>, name: st
   return service.container_ports[name] ?? ports[name]!;
 }
 
+/** Where an image instance sits on its node's networks and who outside reaches it. */
+type ContainerPlacement = Pick<
+  ContainerRuntimeSpec,
+  'networks' | 'native_hosts' | 'publish_address'
+>;
+
 function containerRuntime(
   stack: Stack,
   service: Service,
   ports: Record<string, number>,
   stackDir: string,
   render: (text: string) => string,
+  placement: ContainerPlacement,
 ): ContainerRuntimeSpec {
   const image = service.image!;
   const server = parseImageReference(image).registry;
@@ -156,6 +170,7 @@ function containerRuntime(
     container_ports: Object.fromEntries(
       Object.keys(ports).map((name) => [name, containerPort(service, ports, name)]),
     ),
+    ...placement,
     ...(registry && {
       registry_auth: {
         server,
@@ -164,6 +179,37 @@ function containerRuntime(
       },
     }),
   };
+}
+
+/**
+ * `node\0service` for each service instance a client on another node may reach (a service
+ * with an instance there, that node, or its gateway): its container publishes its ports on
+ * its node's mesh address as well as on loopback. An outside CIDR's grant publishes
+ * nothing more: it would connect to the public address, where nothing is published.
+ */
+function remoteClients(
+  stack: Stack,
+  instances: readonly Instance[],
+  reachability: Reachability,
+): Set<string> {
+  const nodesOf = new Map<string, string[]>();
+  for (const [service, list] of groupBy(instances, (instance) => instance.service))
+    nodesOf.set(service, [...new Set(list.map((instance) => instance.node))]);
+  const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
+  const result = new Set<string>();
+  for (const { source, to } of reachability.grants) {
+    const from =
+      source.kind === 'service'
+        ? (nodesOf.get(source.service) ?? [])
+        : source.kind === 'node'
+          ? [source.node]
+          : source.kind === 'gateway'
+            ? gateways
+            : [];
+    for (const node of nodesOf.get(to) ?? [])
+      if (from.some((other) => other !== node)) result.add(`${node}\0${to}`);
+  }
+  return result;
 }
 
 export function desiredState(
@@ -183,6 +229,7 @@ export function desiredState(
     reachableFrom.set(grant.source.service, targets.add(grant.to));
   }
   const segments = localSegments(stack, instances, reachability);
+  const reachedFromElsewhere = remoteClients(stack, instances, reachability);
   const result: Record<string, DesiredNode> = {};
   for (const node of Object.keys(stack.nodes))
     result[node] = { instances: [], hosts: {}, segments: segments[node]! };
@@ -221,15 +268,13 @@ export function desiredState(
           const target = nearestInstance(byService, ref.service, instance.node)!;
           const targetService = stack.services[ref.service]!;
           const name = ref.port ?? defaultPortName(targetService)!;
-          // Container to container on one node: over the stack's Docker network, by the
-          // target's service name (a network alias) and the port inside its container.
-          // Container to a native service on its own node would need a DNAT step (not yet):
-          // 127.0.0.1 is rendered, which inside the container is the container itself.
-          const bridged =
-            service.image !== undefined &&
-            targetService.image !== undefined &&
-            target.node === instance.node;
-          const host = bridged ? ref.service : hostOf(target, instance.node);
+          // Container to container on one node: over their segment's Docker network, by
+          // the target's service name (a network alias) and the port inside its container.
+          // Container to a native service on its node: by the service's name too (an extra
+          // host at the container's gateway, DNAT'd to the loopback port, local-segments.ts).
+          const local = service.image !== undefined && target.node === instance.node;
+          const bridged = local && targetService.image !== undefined;
+          const host = local ? ref.service : hostOf(target, instance.node);
           const port = String(
             bridged ? containerPort(targetService, target.ports, name) : target.ports[name],
           );
@@ -252,7 +297,25 @@ export function desiredState(
           ...(service.run.user === undefined ? {} : { user: service.run.user }),
           cgroup: serviceCgroup(stack.name, instance.node, instance.service),
         }
-      : containerRuntime(stack, service, instance.ports, options.stackDir, render);
+      : containerRuntime(stack, service, instance.ports, options.stackDir, render, {
+          networks: serviceSegments(stack, instance.service).map((segment) => {
+            const bridge = segments[instance.node]!.containers!.find(
+              (local) => local.segment === segment,
+            )!;
+            return { segment, subnet: bridge.subnet, egress: bridge.egress };
+          }),
+          native_hosts: [...(reachableFrom.get(instance.service) ?? [])]
+            .filter(
+              (name) =>
+                stack.services[name]?.run !== undefined &&
+                byService.get(name)?.some((target) => target.node === instance.node),
+            )
+            .sort(),
+          ...(reachedFromElsewhere.has(`${instance.node}\0${instance.service}`) &&
+            meshAddresses[instance.node] !== undefined && {
+              publish_address: meshAddresses[instance.node]!,
+            }),
+        });
     const health = service.health?.exec
       ? { ...service.health, exec: { command: service.health.exec.command.map(render) } }
       : service.health;

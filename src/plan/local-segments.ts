@@ -6,12 +6,28 @@
 // it. Processes outside Flotilla's cgroups (the agent and its health checks, an operator's
 // shell) are not matched. The policy travels in the desired state; the agent renders it
 // with where cgroup2 is mounted on its machine, which plan cannot know.
+//
+// Containers: each segment a node's containers use is a Docker bridge of its own, with a
+// subnet plan chooses (from CONTAINER_POOL) and a bridge name derived from stack and
+// segment, so the same table can name it. dockerd runs with --iptables=false, so this
+// table is what keeps segments apart: nothing is forwarded into a segment's bridge from
+// elsewhere, a segment's containers are forwarded (and masqueraded) out only when the
+// segment allows egress, and a native service of the node is reached from a container
+// through its bridge's gateway, DNAT'd to the service's loopback port, for the ports its
+// grants name only.
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { formatIPv4, parseCidr } from '../spec/formats.ts';
 import { NAME, type Stack } from '../spec/schema.ts';
 import type { Instance } from './placement.ts';
 import { groupBy } from './group-by.ts';
-import { describeSource, type Reachability } from './reachability.ts';
+import {
+  DEFAULT_SEGMENT,
+  describeSource,
+  serviceSegments,
+  type Reachability,
+} from './reachability.ts';
 
 /** The cgroup (under the cgroup2 root) every Flotilla service cgroup lives in. */
 export const CGROUP_ROOT = 'flotilla';
@@ -22,6 +38,26 @@ const NFT_CGROUP_BASE = '/sys/fs/cgroup';
 const name = z.string().regex(NAME);
 const port = z.number().int().min(1).max(65535);
 
+/**
+ * Where container segments get their subnets: a /24 each, picked per node by a hash of
+ * stack and segment (so two stacks on one node rarely collide; Docker refuses an overlap
+ * with a clear error rather than picking another range). Not configurable yet.
+ */
+export const CONTAINER_POOL = '10.213.0.0/16';
+const SEGMENT_PREFIX = 24;
+
+/** A segment as a Docker bridge on one node. */
+export const containerSegmentSchema = z.object({
+  segment: name,
+  /** `10.213.N.0/24`; its first address is the bridge's (the containers' gateway). */
+  subnet: z.string().regex(/^\d+\.\d+\.\d+\.0\/24$/),
+  /** Its containers may open connections out of the node (forwarded and masqueraded). */
+  egress: z.boolean(),
+  /** Local ports of native services its containers reach through the gateway. */
+  native: z.array(port),
+});
+export type ContainerSegment = z.infer<typeof containerSegmentSchema>;
+
 export const localSegmentsSchema = z.object({
   stack: name,
   node: name,
@@ -29,8 +65,54 @@ export const localSegmentsSchema = z.object({
   services: z.array(z.object({ service: name, may: z.union([z.literal('all'), z.array(port)]) })),
   /** Every service port on the node: what a service may reach only when granted. */
   guarded: z.array(port),
+  /** The segments this node's containers are in (absent: no containers here). */
+  containers: z.array(containerSegmentSchema).optional(),
 });
 export type LocalSegments = z.infer<typeof localSegmentsSchema>;
+
+/** The Docker network of a segment on a node: `flotilla-<stack>-<segment>`. */
+export function segmentNetwork(stack: string, segment: string): string {
+  return `flotilla-${stack}-${segment}`;
+}
+
+/** Its Linux bridge: a name nft can match, within the kernel's 15 characters. */
+export function segmentBridge(stack: string, segment: string): string {
+  return `flt-${createHash('sha256').update(`${stack}/${segment}`).digest('hex').slice(0, 10)}`;
+}
+
+/** The first address of a segment's subnet: the bridge's, the containers' gateway. */
+export function segmentGateway(subnet: string): string {
+  return formatIPv4(parseCidr(subnet)!.network + 1);
+}
+
+/** Free /24s of CONTAINER_POOL for a node's segments, outside the mesh's range. */
+function allocateSubnets(stack: Stack, segments: readonly string[]): Map<string, string> {
+  const pool = parseCidr(CONTAINER_POOL)!;
+  const mesh = parseCidr(stack.mesh.cidr);
+  const slots = pool.size / 2 ** (32 - SEGMENT_PREFIX);
+  const taken = new Set<number>();
+  const result = new Map<string, string>();
+  for (const segment of segments) {
+    const hash = createHash('sha256').update(`${stack.name}/${segment}`).digest();
+    let slot = hash.readUInt32BE(0) % slots;
+    const network = (index: number) => pool.network + index * 2 ** (32 - SEGMENT_PREFIX);
+    const clashes = (index: number) =>
+      taken.has(index) ||
+      (mesh !== undefined &&
+        network(index) < mesh.network + mesh.size &&
+        mesh.network < network(index) + 2 ** (32 - SEGMENT_PREFIX));
+    for (let tries = 0; clashes(slot) && tries < slots; tries++) slot = (slot + 1) % slots;
+    taken.add(slot);
+    result.set(segment, `${formatIPv4(network(slot))}/${SEGMENT_PREFIX}`);
+  }
+  return result;
+}
+
+/** Same rule as reachability's: a declared segment's `egress`, and the implicit default has it. */
+function segmentEgress(stack: Stack, segment: string): boolean {
+  const declared = stack.networks[segment];
+  return declared === undefined ? segment === DEFAULT_SEGMENT : declared.egress;
+}
 
 /** `flotilla/<stack>/<node>`: the cgroup holding a node's service cgroups. */
 export function nodeCgroup(stack: string, node: string): string {
@@ -69,17 +151,19 @@ export function localSegments(
     const guarded = [
       ...new Set([...local.values()].flat().flatMap((instance) => Object.values(instance.ports))),
     ];
+    const localPorts = (target: string, portNames: readonly string[], into: Set<number>) => {
+      for (const instance of local.get(target) ?? [])
+        for (const portName of portNames) {
+          const number = instance.ports[portName];
+          if (number !== undefined) into.add(number);
+        }
+    };
     const services = [...local.keys()]
       .filter((service) => stack.services[service]?.run !== undefined)
       .map((service) => {
         const may = new Set<number>();
-        const open = (target: string, portNames: readonly string[]) => {
-          for (const instance of local.get(target) ?? [])
-            for (const portName of portNames) {
-              const number = instance.ports[portName];
-              if (number !== undefined) may.add(number);
-            }
-        };
+        const open = (target: string, portNames: readonly string[]) =>
+          localPorts(target, portNames, may);
         // A service always reaches its own ports (its replicas, its own tools); a grant
         // from it lets its processes in, and one from this node every service's.
         open(service, Object.keys(stack.services[service]!.ports));
@@ -94,8 +178,45 @@ export function localSegments(
         };
       });
     result[node] = { stack: stack.name, node, services, guarded: guarded.sort(byNumber) };
+    const containers = containerSegments(stack, node, [...local.keys()], (service) => {
+      // A container's grants to this node's native services, by local port.
+      const native = new Set<number>();
+      for (const grant of [
+        ...(bySource.get(service) ?? []),
+        ...(bySource.get(`node:${node}`) ?? []),
+      ])
+        if (stack.services[grant.to]?.run !== undefined) localPorts(grant.to, grant.ports, native);
+      return native;
+    });
+    if (containers.length > 0) result[node]!.containers = containers;
   }
   return result;
+}
+
+/** The segments of a node's image services as bridges, each with its subnet and DNAT ports. */
+function containerSegments(
+  stack: Stack,
+  node: string,
+  localServices: readonly string[],
+  nativePorts: (service: string) => Set<number>,
+): ContainerSegment[] {
+  const images = localServices.filter((service) => stack.services[service]?.image !== undefined);
+  const native = new Map<string, Set<number>>();
+  for (const service of images) {
+    const segments = serviceSegments(stack, service);
+    for (const segment of segments) if (!native.has(segment)) native.set(segment, new Set());
+    // A container reaches native services through the gateway of its first segment: the
+    // address its extra hosts give their names (container-spec.ts).
+    for (const number of nativePorts(service)) native.get(segments[0]!)!.add(number);
+  }
+  const segments = [...native.keys()].sort();
+  const subnets = allocateSubnets(stack, segments);
+  return segments.map((segment) => ({
+    segment,
+    subnet: subnets.get(segment)!,
+    egress: segmentEgress(stack, segment),
+    native: [...native.get(segment)!].sort(byNumber),
+  }));
 }
 
 function nftSet(values: readonly number[]): string {
@@ -143,6 +264,7 @@ export function localSegmentsRuleset(
     `# Flotilla segments between the native services of node "${segments.node}" in stack "${segments.stack}". Generated by plan; do not edit.`,
     `# A service's processes run in cgroup ${serviceCgroup(segments.stack, segments.node, '<service>')};`,
     '# a new connection from one of them to a service port of this node is refused unless granted.',
+    '# Containers: one bridge per segment; nothing is forwarded between them, out only with egress.',
     `table inet ${table} {}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
@@ -150,9 +272,55 @@ export function localSegmentsRuleset(
     '\t\ttype filter hook output priority filter; policy accept;',
     ...rules.map((rule) => `\t\t${rule}`),
     '\t}',
+    ...containerChains(segments.stack, segments.containers ?? []),
     '}',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function chain(name: string, hook: string, rules: readonly string[]): string[] {
+  return [`\tchain ${name} {`, `\t\t${hook}`, ...rules.map((rule) => `\t\t${rule}`), '\t}'];
+}
+
+/** The chains that keep a node's container segments apart and give them what they may reach. */
+function containerChains(stack: string, containers: readonly ContainerSegment[]): string[] {
+  if (containers.length === 0) return [];
+  const bridge = (segment: ContainerSegment) => `"${segmentBridge(stack, segment.segment)}"`;
+  const all = `{ ${containers.map(bridge).join(', ')} }`;
+  const dnat = containers
+    .filter((segment) => segment.native.length > 0)
+    .map(
+      (segment) =>
+        `iifname ${bridge(segment)} ip daddr ${segmentGateway(segment.subnet)} meta l4proto { tcp, udp } th dport ${nftSet(segment.native)} dnat ip to 127.0.0.1 comment "${segment.segment}: native services it may reach"`,
+    );
+  const egress = containers.filter((segment) => segment.egress);
+  return [
+    // route_localnet on these bridges (set by the agent) lets a DNAT'd packet reach 127.0.0.1.
+    ...chain('prerouting', 'type nat hook prerouting priority dstnat; policy accept;', dnat),
+    ...chain('input', 'type filter hook input priority filter; policy accept;', [
+      `iifname ${all} ip daddr 127.0.0.0/8 ct status & dnat == 0 drop comment "to loopback only through the DNAT above"`,
+    ]),
+    ...chain('forward', 'type filter hook forward priority filter; policy accept;', [
+      'ct state established,related accept',
+      // Seen only where br_netfilter passes bridged frames through here: one segment's own.
+      ...containers.map(
+        (segment) => `iifname ${bridge(segment)} oifname ${bridge(segment)} accept`,
+      ),
+      `oifname ${all} reject comment "into a segment from another, or from outside the node"`,
+      ...egress.map(
+        (segment) => `iifname ${bridge(segment)} accept comment "${segment.segment}: egress"`,
+      ),
+      `iifname ${all} reject comment "out of a segment without egress"`,
+    ]),
+    ...chain(
+      'postrouting',
+      'type nat hook postrouting priority srcnat; policy accept;',
+      egress.map(
+        (segment) =>
+          `ip saddr ${segment.subnet} oifname != ${bridge(segment)} masquerade comment "${segment.segment}: egress"`,
+      ),
+    ),
+  ];
 }
 
 /** What enforces reachability and where it stops, said plainly for `plan`. */
@@ -173,7 +341,7 @@ export function segmentEnforcement(stack: Stack): string[] {
     );
   if (containers.length > 0)
     notes.push(
-      `not enforced on one node for containers: ${containers.map(([name]) => name).join(', ')}`,
+      `containers on one node (${containers.map(([name]) => name).join(', ')}): one Docker bridge per segment, nothing forwarded between segments, egress only from egress segments, native services only on granted ports (needs root and nftables)`,
     );
   return notes;
 }

@@ -101,6 +101,17 @@ describe('desired state per node', () => {
       read_only: false,
       cap_drop: [],
       container_ports: { main: 6379 },
+      // Its node's default segment, the native api beside it by name, and its ports on the
+      // mesh address too since services of other nodes reach it.
+      networks: [
+        {
+          segment: 'default',
+          subnet: expect.stringMatching(/^10\.213\.\d+\.0\/24$/),
+          egress: true,
+        },
+      ],
+      native_hosts: ['api'],
+      publish_address: expect.stringMatching(/^100\.96\.0\.\d+$/),
     });
   });
 

@@ -113,7 +113,9 @@ services:
     expect(notes).toContain(
       'not enforced for services running as root, which can leave their cgroup: lonely (set run.user)',
     );
-    expect(notes).toContain('not enforced on one node for containers: cache');
+    expect(notes.join('\n')).toContain(
+      'containers on one node (cache): one Docker bridge per segment, nothing forwarded between segments',
+    );
     expect(notes.join('\n')).toContain('per node: every process on a granted node');
   });
 });

@@ -14,6 +14,7 @@ import {
 } from './container/container-logs.ts';
 import { containerSpecFor, LABEL, ownerLabels } from './container/container-spec.ts';
 import { forgetRestarts } from './container/restart-count.ts';
+import { removeSegmentNetworks } from './container/segment-networks.ts';
 import { ContainerSupervisor } from './container-supervisor.ts';
 import type { InstanceRuntime, PreparedInstance } from './instance-runtime.ts';
 
@@ -26,6 +27,8 @@ export interface ContainerRuntimeOptions {
   log: (line: string) => void;
   /** Shorter restart timings for tests. */
   timing?: Partial<RestartTiming>;
+  /** The network namespace dockerd's bridges are in, when not the agent's own (tests). */
+  netns?: string;
 }
 
 export class ContainerRuntime implements InstanceRuntime {
@@ -42,7 +45,7 @@ export class ContainerRuntime implements InstanceRuntime {
   }
 
   prepare(instance: DesiredInstance, secrets: SecretLookup): PreparedInstance {
-    const { stack, paths, log, timing } = this.options;
+    const { stack, paths, log, timing, netns } = this.options;
     const spec = containerSpecFor(instance, stack, paths, secrets);
     // An exec check runs inside the container the latest supervisor runs.
     let current: ContainerSupervisor | undefined;
@@ -64,6 +67,7 @@ export class ContainerRuntime implements InstanceRuntime {
           recordDir: paths.instances,
           log,
           ...(timing && { timing }),
+          ...(netns !== undefined && { netns }),
         })),
     };
   }
@@ -108,6 +112,18 @@ export class ContainerRuntime implements InstanceRuntime {
       onLines,
       options,
     );
+  }
+
+  /**
+   * `down`, after every instance of the stack here is stopped: the stack's networks on this
+   * node go too. Named volumes are never removed.
+   */
+  async removeNetworks(): Promise<void> {
+    try {
+      await removeSegmentNetworks(this.engine, this.options.stack, this.options.node);
+    } catch (error) {
+      if (!(error instanceof EngineUnavailableError)) throw error;
+    }
   }
 
   /** Ends the event stream (the agent goes away; containers keep running). */

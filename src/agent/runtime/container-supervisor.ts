@@ -20,7 +20,7 @@ import { LABEL, type ContainerSpec } from './container/container-spec.ts';
 import { ensureImage, permanentPullFailure } from './container/image-source.ts';
 import { readRestarts, writeRestarts, forgetRestarts } from './container/restart-count.ts';
 import { RestartTracker } from './container/restart-tracker.ts';
-import { ensureStackNetwork } from './container/stack-network.ts';
+import { ensureSegmentNetworks } from './container/segment-networks.ts';
 import type {
   ExitInfo,
   InstanceState,
@@ -37,6 +37,8 @@ export interface ContainerSupervisorOptions {
   recordDir: string;
   log: (line: string) => void;
   timing?: Partial<RestartTiming>;
+  /** The network namespace dockerd's bridges are in, when not the agent's own (tests). */
+  netns?: string;
 }
 
 interface Running {
@@ -198,7 +200,15 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
       );
       const digest = image.repoDigests[0];
       this.container = { id: '', image_id: image.id, ...(digest && { image_digest: digest }) };
-      await ensureStackNetwork(this.engine, this.spec.stack, this.spec.node);
+      await ensureSegmentNetworks(
+        {
+          engine: this.engine,
+          stack: this.spec.stack,
+          node: this.spec.node,
+          ...(this.options.netns !== undefined && { netns: this.options.netns }),
+        },
+        this.spec.segments,
+      );
       await this.options.events.open();
       let reuse: string | undefined;
       let adopt = false;
@@ -244,6 +254,9 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     const labels = { ...create.labels, [LABEL.specHash]: this.specHash };
     const { id, warnings } = await this.engine.containers.create({ ...create, labels });
     for (const warning of warnings) this.options.log(`${this.spec.id}: ${warning}`);
+    // Created on its first segment's network; the others are joined before it starts.
+    for (const network of this.spec.networks.slice(1))
+      await this.engine.networks.connect(network, id, { aliases: [this.spec.service] });
     return id;
   }
 

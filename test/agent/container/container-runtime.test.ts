@@ -57,7 +57,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       expect(info.ports).toEqual([
         { containerPort: 8080, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 18080 },
       ]);
-      expect(info.networks[`flotilla-${fixture().stack}`]?.aliases).toContain('web');
+      expect(info.networks[`flotilla-${fixture().stack}-default`]?.aliases).toContain('web');
       expect(supervisor.status.pid).toBe(info.state.pid);
       expect(container.image_id).toBe(info.imageId);
       expect(await fixture().inNetns(wgetArgs(18080))).toBe('hello from flotilla-test\n');
@@ -323,7 +323,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
     it('never takes over a network of the same name that Flotilla did not create', async () => {
       const stack = `${fixture().stack}x`;
-      await engine().networks.create({ name: `flotilla-${stack}` });
+      await engine().networks.create({ name: `flotilla-${stack}-default` });
       const runtime = new ContainerRuntime({
         socketPath: fixture().dockerd.socketPath,
         stack,
@@ -340,7 +340,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       expect(await engine().containers.list({ 'flotilla.stack': stack })).toEqual([]);
       await supervisor.stop();
       runtime.close();
-      await engine().networks.remove(`flotilla-${stack}`);
+      await engine().networks.remove(`flotilla-${stack}-default`);
     });
   },
 );

@@ -1,9 +1,11 @@
 // The container part of the desired state: what plan renders for an image service (binds
 // against the stack dir, memory in bytes, ports inside the container, registry credentials
 // as secret templates) and how containers find each other (by service name and container
-// port on one node, by mesh address and published port across nodes).
-import { describe, expect, it } from 'vitest';
-import { desiredState, type DesiredInstance } from '../../../src/plan/desired.ts';
+// port on one node, by mesh address and published port across nodes, a native service of
+// its node by name at its gateway), which segments it joins, and where its ports are published.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { desiredState, type DesiredInstance, type DesiredNode } from '../../../src/plan/desired.ts';
+import { loadExample } from '../../examples/load-example.ts';
 import { allocateMeshAddresses } from '../../../src/plan/mesh-addresses.ts';
 import { placeInstances } from '../../../src/plan/placement.ts';
 import { computeReachability } from '../../../src/plan/reachability.ts';
@@ -55,6 +57,9 @@ const stack = stackSchema.parse({
   },
 });
 
+/** Plan picks the default segment's /24 of CONTAINER_POOL on node one. */
+const SUBNET = expect.stringMatching(/^10\.213\.\d+\.0\/24$/) as string;
+
 const desired = desiredState(
   stack,
   placeInstances(stack),
@@ -84,6 +89,9 @@ describe('desired state of an image service', () => {
       read_only: true,
       cap_drop: ['ALL'],
       container_ports: { http: 80 },
+      networks: [{ segment: 'default', subnet: SUBNET, egress: true }],
+      native_hosts: ['native'],
+      publish_address: allocateMeshAddresses(stack).one,
       registry_auth: {
         server: 'registry.example:5000',
         username: 'ci',
@@ -108,7 +116,74 @@ describe('desired state of an image service', () => {
     expect(instance('one', 'native').env.WEB).toBe('127.0.0.1:8080');
   });
 
-  it('renders 127.0.0.1 for a native service on the same node (the DNAT step that makes it reachable is not built yet)', () => {
-    expect(instance('one', 'web').env.NATIVE).toBe('127.0.0.1:3000');
+  it('finds a native service of its node by name (an extra host at its gateway) and its loopback port', () => {
+    expect(instance('one', 'web').env.NATIVE).toBe('native:3000');
+    expect(desired.one!.segments!.containers).toEqual([
+      { segment: 'default', subnet: SUBNET, egress: true, native: [3000] },
+    ]);
+  });
+
+  it('publishes on the mesh address only what another node reaches, never on 0.0.0.0', () => {
+    const runtimeOf = (node: string, service: string) => {
+      const runtime = instance(node, service).runtime;
+      if (runtime.kind !== 'container') throw new Error(`${service} is not an image service`);
+      return runtime;
+    };
+    // One segment: db (node two) and web, cache (node one) reach each other across nodes.
+    const mesh = allocateMeshAddresses(stack);
+    expect(runtimeOf('two', 'db').publish_address).toBe(mesh.two);
+    expect(runtimeOf('one', 'web').publish_address).toBe(mesh.one);
+  });
+
+  it('publishes a container only its own node reaches on loopback alone', () => {
+    const alone = stackSchema.parse({
+      name: 'alone',
+      nodes: { one: { address: '203.0.113.10' }, two: { address: '203.0.113.11' } },
+      networks: { local: {} },
+      services: {
+        web: { node: 'one', image: 'web:1', ports: { http: 8080 }, networks: ['local'] },
+        peer: { node: 'one', image: 'peer:1', networks: ['local'] },
+        far: { node: 'two', image: 'far:1' },
+      },
+    });
+    const state = desiredState(
+      alone,
+      placeInstances(alone),
+      allocateMeshAddresses(alone),
+      computeReachability(alone),
+      { stackDir: '/srv/stack', stateDir: '/var/lib/flotilla' },
+    );
+    const web = state.one!.instances.find((candidate) => candidate.service === 'web')!;
+    expect(web.runtime.kind === 'container' && web.runtime.publish_address).toBeUndefined();
+  });
+});
+
+describe('container segments of the segmented example (four on one VPS)', () => {
+  let state: Record<string, DesiredNode>;
+  beforeAll(async () => {
+    const example = await loadExample('segmented-ai-stack');
+    state = example.plan.desired;
+  });
+  const bridges = () => state.prod!.segments!.containers!;
+
+  it('gives each segment used on the node a bridge with its own /24 from the pool, egress as declared', () => {
+    expect(bridges().map(({ segment, egress }) => [segment, egress])).toEqual([
+      ['backend', false],
+      ['default', true],
+      ['egress', true],
+      ['frontend', false],
+      ['monitoring', false],
+    ]);
+    const subnets = bridges().map((bridge) => bridge.subnet);
+    expect(new Set(subnets).size).toBe(subnets.length);
+    for (const subnet of subnets) expect(subnet).toMatch(/^10\.213\.\d+\.0\/24$/);
+  });
+
+  it('joins a container to each of its service networks, first one first', () => {
+    const n8n = state.prod!.instances.find((candidate) => candidate.service === 'n8n')!;
+    expect(n8n.runtime.kind === 'container' && n8n.runtime.networks.map((n) => n.segment)).toEqual([
+      'backend',
+      'egress',
+    ]);
   });
 });

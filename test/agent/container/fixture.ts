@@ -21,6 +21,8 @@ const execFileAsync = promisify(execFile);
 
 export const IMAGE = 'flotilla-test/busybox:1';
 export const NODE = 'n1';
+/** The default segment's subnet in these tests (plan picks one from CONTAINER_POOL). */
+export const DEFAULT_SUBNET = '10.213.0.0/24';
 
 export interface Fixture {
   dockerd: Dockerd;
@@ -62,6 +64,7 @@ export async function startFixture(): Promise<Fixture> {
           paths,
           log: (line) => lines.push(line),
           ...(timing && { timing }),
+          netns: dockerd.netns!,
         });
         runtimes.push(runtime);
         return runtime;
@@ -119,6 +122,8 @@ export function imageInstance(
       read_only: false,
       cap_drop: [],
       container_ports: {},
+      networks: [{ segment: 'default', subnet: DEFAULT_SUBNET, egress: false }],
+      native_hosts: [],
       ...runtime,
     },
     env: {},

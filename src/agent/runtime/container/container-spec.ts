@@ -11,6 +11,7 @@ import type {
   RegistryAuth,
 } from '../../../container/engine/index.ts';
 import type { ContainerRuntimeSpec, DesiredInstance } from '../../../plan/desired.ts';
+import { segmentGateway, segmentNetwork } from '../../../plan/local-segments.ts';
 import { parseDuration } from '../../../spec/formats.ts';
 import { renderTemplate } from '../../../spec/interpolation.ts';
 import { configHash } from '../../../state/config-hash.ts';
@@ -30,6 +31,7 @@ export const LABEL = {
   service: 'flotilla.service',
   instance: 'flotilla.instance',
   specHash: 'flotilla.spec-hash',
+  segment: 'flotilla.segment',
 } as const;
 
 /** Where a secret file appears inside the container. */
@@ -43,8 +45,10 @@ export interface ContainerSpec {
   stack: string;
   node: string;
   service: string;
-  /** The stack's network on this node; the container answers there to its service name. */
-  network: string;
+  /** Its segments' networks on this node, first the one it is created on (its gateway's). */
+  networks: string[];
+  /** What its networks are made with (segment-networks.ts). */
+  segments: Pick<ContainerRuntimeSpec, 'networks' | 'native_hosts'>;
   /** Everything the container is created with, labels included (but the spec hash). */
   create: ContainerCreateOptions;
   registryAuth?: RegistryAuth;
@@ -56,10 +60,6 @@ export interface ContainerSpec {
 
 export function containerName(stack: string, instance: string): string {
   return `flotilla-${stack}-${instance}`;
-}
-
-export function stackNetwork(stack: string): string {
-  return `flotilla-${stack}`;
 }
 
 /** The labels every container of this stack on this node carries. */
@@ -151,6 +151,7 @@ export function containerSpecFor(
       readOnly: true,
     })),
   ];
+  const networks = runtime.networks.map(({ segment }) => segmentNetwork(stack, segment));
   const create: ContainerCreateOptions = {
     name: containerName(stack, instance.id),
     image: runtime.image,
@@ -168,15 +169,24 @@ export function containerSpecFor(
     ...(runtime.cpus !== undefined && { nanoCpus: Math.round(runtime.cpus * 1e9) }),
     readonlyRootfs: runtime.read_only,
     capDrop: runtime.cap_drop,
-    // Loopback only: whether a port is reached from other nodes is not in the desired
-    // state yet, so nothing is published on the mesh address (step 2).
-    ports: Object.entries(instance.ports).map(([name, hostPort]) => ({
-      containerPort: runtime.container_ports[name] ?? hostPort,
-      hostIp: '127.0.0.1',
-      hostPort,
-    })),
-    networkMode: stackNetwork(stack),
+    // Loopback for this node (its gateway, native clients); the mesh address as well when
+    // another node reaches it. Never 0.0.0.0: the public address stays closed.
+    ports: Object.entries(instance.ports).flatMap(([name, hostPort]) =>
+      ['127.0.0.1', ...(runtime.publish_address ? [runtime.publish_address] : [])].map(
+        (hostIp) => ({
+          containerPort: runtime.container_ports[name] ?? hostPort,
+          hostIp,
+          hostPort,
+        }),
+      ),
+    ),
+    networkMode: networks[0]!,
     networkAliases: [instance.service],
+    // Native services it may reach, by name, at its first segment's gateway.
+    extraHosts: runtime.native_hosts.map((hostname) => ({
+      hostname,
+      address: segmentGateway(runtime.networks[0]!.subnet),
+    })),
     init: true,
     stopSignal: instance.stop.signal,
     stopTimeoutSeconds: Math.ceil(timeoutMs / 1000),
@@ -188,7 +198,8 @@ export function containerSpecFor(
     stack,
     node: instance.node,
     service: instance.service,
-    network: stackNetwork(stack),
+    networks,
+    segments: { networks: runtime.networks, native_hosts: runtime.native_hosts },
     create,
     stop: { signal: instance.stop.signal, timeoutMs },
     restart: instance.restart,
