@@ -4,26 +4,27 @@
 // namespace: both ends of every veth are born inside lab namespaces.
 //
 // Everything a lab will create is written to its state file BEFORE the first `ip` call,
-// so `down` can remove every piece even after a crash halfway through `up`.
+// so `down` can remove every piece even after a crash halfway through `up`. With `docker`,
+// each node also runs a Docker Engine of its own (see lab-dockerd.ts): its PID is added to
+// the state file the moment it answers, and `down` stops it by that PID first.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:os';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { LabError } from './lab-error.ts';
+import {
+  dockerdSocket,
+  runningDockerd,
+  startDockerd,
+  stopDockerd,
+  type DockerdRecord,
+} from './lab-dockerd.ts';
 
 const execFileAsync = promisify(execFile);
 
-/** A mistake or a situation the user can fix: shown as a message and a hint, exit 1. */
-export class LabError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-    this.name = 'LabError';
-  }
-}
+export { LabError };
 
 export const INTERNET_ADDRESS = '203.0.113.1';
 export const MAX_NODES = 50;
@@ -41,7 +42,15 @@ export interface LabNode {
 
 /** One thing `up` creates, in creation order; `down` removes them in reverse. */
 export type LabResource =
-  { kind: 'netns'; name: string } | { kind: 'link'; name: string; namespace: string };
+  { kind: 'netns'; name: string } | { kind: 'link'; name: string; namespace: string } | LabDockerd;
+
+/** A node's Docker Engine: `down` stops it before the namespace it runs in goes. */
+export type LabDockerd = { kind: 'dockerd'; node: string } & DockerdRecord;
+
+export interface LabOptions {
+  /** One dockerd per node, inside the node's namespace. */
+  docker?: boolean;
+}
 
 export interface LabState {
   version: 1;
@@ -78,8 +87,13 @@ export function shortId(name: string): string {
   return `fl${createHash('sha256').update(name).digest('hex').slice(0, 6)}`;
 }
 
+/** Where a lab keeps what its nodes' engines own (data roots, sockets): beside its state file. */
+export function labDockerDir(name: string): string {
+  return path.join(labDir(), `${name}.docker`);
+}
+
 /** The whole lab as it will exist, computed before anything is created (pure). */
-export function planLab(name: string, nodeCount: number): LabState {
+export function planLab(name: string, nodeCount: number, options: LabOptions = {}): LabState {
   checkLabName(name);
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
     throw new LabError(
@@ -108,6 +122,15 @@ export function planLab(name: string, nodeCount: number): LabState {
       { kind: 'link', name: node.hostLink, namespace: internetNamespace },
       { kind: 'link', name: node.nodeLink, namespace: node.namespace },
     );
+  if (options.docker)
+    for (const node of nodes)
+      resources.push({
+        kind: 'dockerd',
+        node: node.name,
+        dir: path.join(labDockerDir(name), node.name),
+        netns: node.namespace,
+        cgroupParent: `/flotilla-lab-${short}-${node.name}`,
+      });
   return {
     version: 1,
     name,
@@ -195,6 +218,14 @@ async function recordNewState(state: LabState): Promise<void> {
   await rename(temporary, file);
 }
 
+/** Rewrites the state file whole (a PID learnt after `up` began), never half-written. */
+async function saveState(state: LabState): Promise<void> {
+  const file = stateFile(state.name);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  await rename(temporary, file);
+}
+
 function labExists(name: string): LabError {
   return new LabError(
     `lab "${name}" already exists (${stateFile(name)})`,
@@ -218,22 +249,29 @@ async function giveOwnHostsFile(namespace: string): Promise<void> {
 
 // ---- up / down / status / exec -----------------------------------------------------------
 
-export async function labUp(name: string, nodeCount: number): Promise<LabState> {
+export async function labUp(
+  name: string,
+  nodeCount: number,
+  options: LabOptions = {},
+): Promise<LabState> {
   requireRoot();
-  const state = planLab(name, nodeCount);
+  const state = planLab(name, nodeCount, options);
   if (await readState(name)) throw labExists(name);
   const existing = await listNamespaces();
-  const clash = state.resources.find(
-    (resource) => resource.kind === 'netns' && existing.has(resource.name),
-  );
+  const clash = labNamespaces(state).find((namespace) => existing.has(namespace));
   if (clash)
     throw new LabError(
-      `network namespace ${clash.name} already exists but no lab state records it`,
-      `remove it with \`ip netns del ${clash.name}\` if it is a leftover, or pick another --name`,
+      `network namespace ${clash} already exists but no lab state records it`,
+      `remove it with \`ip netns del ${clash}\` if it is a leftover, or pick another --name`,
     );
   await recordNewState(state);
   try {
     await build(state);
+    // One at a time: a dockerd's start is heavy, and this machine may be shared.
+    for (const engine of labDockerds(state)) {
+      await startDockerd(engine);
+      await saveState(state);
+    }
   } catch (error) {
     await labDownState(state).catch(() => undefined);
     throw error;
@@ -325,13 +363,39 @@ async function stopNamespaceProcesses(namespaces: readonly string[]): Promise<vo
   await signal('SIGKILL');
 }
 
+/** The network namespaces the lab creates, the internet's first. */
+export function labNamespaces(state: LabState): string[] {
+  return state.resources.flatMap((resource) => (resource.kind === 'netns' ? [resource.name] : []));
+}
+
+/** The lab's Docker Engines, one per node (none without `docker`). */
+export function labDockerds(state: LabState): LabDockerd[] {
+  return state.resources.filter((resource) => resource.kind === 'dockerd');
+}
+
+/** The engine of `nodeName`, which the lab must have been started with `docker`. */
+export function nodeDockerd(state: LabState, nodeName: string): LabDockerd {
+  const node = findNode(state, nodeName);
+  const engine = labDockerds(state).find((candidate) => candidate.node === node.name);
+  if (!engine)
+    throw new LabError(
+      `lab "${state.name}" has no Docker Engines`,
+      `recreate it with one per node: \`flotilla lab down --name ${state.name}\` then \`flotilla lab up --docker --name ${state.name}\``,
+    );
+  return engine;
+}
+
 /** Removes every recorded piece that still exists; missing pieces are fine. */
 export async function labDownState(state: LabState): Promise<void> {
+  // Engines first, by their recorded PIDs: their containers and mounts are theirs to remove
+  // (and a dockerd killed with its namespace's other processes would leave them).
+  const engines = labDockerds(state);
+  for (const engine of [...engines].reverse()) await stopDockerd(engine);
+  for (const dir of new Set(engines.map((engine) => path.dirname(engine.dir))))
+    await rmdir(dir).catch(() => undefined);
   let namespaces = await listNamespaces();
   await stopNamespaceProcesses(
-    state.resources.flatMap((resource) =>
-      resource.kind === 'netns' && namespaces.has(resource.name) ? [resource.name] : [],
-    ),
+    labNamespaces(state).filter((namespace) => namespaces.has(namespace)),
   );
   for (const resource of [...state.resources].reverse()) {
     if (resource.kind !== 'link') continue;
@@ -346,12 +410,10 @@ export async function labDownState(state: LabState): Promise<void> {
       await ip(['netns', 'del', resource.name]).catch(() => undefined);
   }
   namespaces = await listNamespaces();
-  const left = state.resources.filter(
-    (resource) => resource.kind === 'netns' && namespaces.has(resource.name),
-  );
+  const left = labNamespaces(state).filter((namespace) => namespaces.has(namespace));
   if (left.length > 0)
     throw new LabError(
-      `could not remove ${left.map((resource) => resource.name).join(', ')}`,
+      `could not remove ${left.join(', ')}`,
       'a process may still be using the namespace; check `ip netns pids <name>`, then rerun `flotilla lab down`',
     );
 }
@@ -373,6 +435,8 @@ export interface NodeStatus {
   exists: boolean;
   /** Answers a ping from the internet namespace; undefined when `ping` is not installed. */
   reachable: boolean | undefined;
+  /** The node's Docker Engine, in a lab started with `docker`. */
+  docker?: { socket: string; pid: number | undefined; running: boolean };
 }
 
 async function hasPing(): Promise<boolean> {
@@ -404,12 +468,20 @@ export async function labStatus(state: LabState): Promise<NodeStatus[]> {
       let reachable: boolean | undefined;
       if (!exists) reachable = false;
       else if (canPing) reachable = await ping(state.internetNamespace, node.address);
+      const engine = labDockerds(state).find((candidate) => candidate.node === node.name);
       return {
         node: node.name,
         namespace: node.namespace,
         address: node.address,
         exists,
         reachable,
+        ...(engine && {
+          docker: {
+            socket: dockerdSocket(engine),
+            pid: engine.pid,
+            running: runningDockerd(engine) !== undefined,
+          },
+        }),
       };
     }),
   );

@@ -4,6 +4,7 @@ import type { CommandSpec } from '../command.ts';
 import { UsageError } from '../usage.ts';
 import {
   LabError,
+  labDockerds,
   labDown,
   labExec,
   labStatus,
@@ -12,9 +13,10 @@ import {
   requireState,
   stateFile,
 } from '../../lab/lab.ts';
+import { dockerdSocket } from '../../lab/lab-dockerd.ts';
 
 const USAGE = [
-  'flotilla lab up [--nodes N] [--name NAME]',
+  'flotilla lab up [--nodes N] [--name NAME] [--docker]',
   '       flotilla lab status [--name NAME] [--json]',
   '       flotilla lab exec <node> [--name NAME] -- <command> [args…]',
   '       flotilla lab down [--name NAME]',
@@ -26,6 +28,7 @@ export const labCommand: CommandSpec = {
     nodes: { type: 'string', short: 'n' },
     name: { type: 'string' },
     json: { type: 'boolean' },
+    docker: { type: 'boolean' },
   },
   positionals: { verbs: { up: [], status: [], exec: ['<node>', '<command>...'], down: [] } },
   async run({ values, positionals }, output: Output) {
@@ -37,7 +40,10 @@ export const labCommand: CommandSpec = {
         case 'up': {
           const raw = (values.nodes as string | undefined) ?? '3';
           if (!/^\d+$/.test(raw)) throw new UsageError(`--nodes must be a number, not "${raw}"`);
-          const state = await labUp(name, Number(raw));
+          const state = await labUp(name, Number(raw), { docker: values.docker === true });
+          const engines = new Map(
+            labDockerds(state).map((engine) => [engine.node, dockerdSocket(engine)]),
+          );
           writeLine(
             output.out,
             `${output.color.green('✓')} lab ${state.name} is up: ${state.nodes.length} node${state.nodes.length === 1 ? '' : 's'}, internet ${state.internetAddress} on ${state.bridge}`,
@@ -46,8 +52,13 @@ export const labCommand: CommandSpec = {
             output.out,
             table(
               [
-                ['NODE', 'NAMESPACE', 'ADDRESS'],
-                ...state.nodes.map((node) => [node.name, node.namespace, node.address]),
+                ['NODE', 'NAMESPACE', 'ADDRESS', ...(engines.size > 0 ? ['DOCKER SOCKET'] : [])],
+                ...state.nodes.map((node) => [
+                  node.name,
+                  node.namespace,
+                  node.address,
+                  ...(engines.size > 0 ? [engines.get(node.name) ?? ''] : []),
+                ]),
               ],
               output.color.bold,
             ),
@@ -59,6 +70,7 @@ export const labCommand: CommandSpec = {
           requireRoot();
           const state = await requireState(name);
           const nodes = await labStatus(state);
+          const docker = nodes.some((node) => node.docker !== undefined);
           if (values.json) {
             writeLine(
               output.out,
@@ -79,7 +91,7 @@ export const labCommand: CommandSpec = {
             output.out,
             table(
               [
-                ['NODE', 'NAMESPACE', 'ADDRESS', 'REACHABLE'],
+                ['NODE', 'NAMESPACE', 'ADDRESS', 'REACHABLE', ...(docker ? ['DOCKER'] : [])],
                 ...nodes.map((node) => [
                   node.node,
                   node.namespace,
@@ -91,6 +103,11 @@ export const labCommand: CommandSpec = {
                       : node.reachable
                         ? output.color.green('yes')
                         : output.color.red('no'),
+                  ...(!docker
+                    ? []
+                    : node.docker?.running
+                      ? [`${output.color.green('running')} ${node.docker.socket}`]
+                      : [output.color.red('stopped')]),
                 ]),
               ],
               output.color.bold,
