@@ -2,7 +2,7 @@
 // own (published loopback ports live on that namespace's loopback, reached with `ip netns
 // exec`), the busybox test image, temp agent paths, and desired instances of image services
 // written the way plan renders them.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +34,8 @@ export interface Fixture {
   runtime(timing?: ConstructorParameters<typeof ContainerRuntime>[0]['timing']): ContainerRuntime;
   /** Runs `program args…` in dockerd's namespace (where published ports are). */
   inNetns(args: string[]): Promise<string>;
+  /** Loads an nft script in dockerd's namespace (where the bridges are). */
+  loadNft(script: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,20 @@ export async function startFixture(): Promise<Fixture> {
       async inNetns(args) {
         const { stdout } = await execFileAsync('ip', ['netns', 'exec', dockerd.netns!, ...args]);
         return stdout;
+      },
+      async loadNft(script) {
+        const child = spawn(
+          'nsenter',
+          [`--net=/run/netns/${dockerd.netns!}`, '--', 'nft', '-f', '-'],
+          {
+            stdio: ['pipe', 'ignore', 'pipe'],
+          },
+        );
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.stdin.end(script);
+        const [code] = (await once(child, 'exit')) as [number | null];
+        if (code !== 0) throw new Error(`nft -f failed: ${stderr}`);
       },
       async close() {
         for (const runtime of runtimes) runtime.close();
