@@ -1,11 +1,12 @@
 // examples/single-vps-pm2-caddy really runs: `flotilla up` on this machine brings up its
 // PostgreSQL (the wrapper finds the installed server and creates the cluster) and its four
 // Node services behind Caddy, a row goes into PostgreSQL through db.example.com and comes
-// back, and `down` stops it all. The example runs from a copy with three changes only, so
-// it can share this machine with other tests: its fixed ports (gateway and services) move
-// to free ones, and its hosts move from example.com to example.test, since a public CA
-// (Let's Encrypt for example.com) cannot be reached here and Caddy's own CA serves .test.
-import { spawn } from 'node:child_process';
+// back, the database backup job saves it, and `down` stops it all. The example runs from a
+// copy with these changes only, so it can share this machine with other tests: its fixed
+// ports (gateway and services) move to free ones, its backup repository moves from
+// /root/backups into the copy, and its hosts move from example.com to example.test, since a
+// public CA (Let's Encrypt for example.com) cannot be reached here and Caddy's own CA
+// serves .test.
 import { chmod, cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { flotilla } from '../helpers/flotilla-cli.ts';
 import { gatewayRequest, type GatewayResponse } from '../helpers/https-get.ts';
 import { freePort } from '../helpers/ports.ts';
 import { EXAMPLES_DIR } from './load-example.ts';
+import { psqlAsPostgres } from './psql-as-postgres.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -39,13 +41,15 @@ interface ServiceDocument {
   routes?: { host: string }[];
 }
 
-/** The example's flotilla.yml with free ports and .test hosts; nothing else changes. */
-async function isolatedCopy(file: string): Promise<void> {
+/** The example's flotilla.yml with free ports, .test hosts and its backups in `dir`. */
+async function isolatedCopy(file: string, dir: string): Promise<void> {
   const document = parse(await readFile(file, 'utf8')) as {
     domain: string;
     gateway?: Record<string, number>;
     services: Record<string, ServiceDocument>;
+    backups: { targets: Record<string, { repository: string }> };
   };
+  document.backups.targets['local']!.repository = path.join(dir, 'restic');
   const toTest = (host: string) => host.replace(/\.example\.com$/, '.example.test');
   document.domain = toTest(`x.${document.domain}`).slice(2);
   document.gateway = { http_port: await freePort(), https_port: await freePort() };
@@ -54,27 +58,6 @@ async function isolatedCopy(file: string): Promise<void> {
     for (const route of service.routes ?? []) route.host = toTest(route.host);
   }
   await writeFile(file, stringify(document));
-}
-
-/** psql as the `postgres` user over the service's own socket (peer auth), SQL on stdin. */
-function psql(socketDir: string, port: number, sql: string): Promise<string> {
-  const { uid, gid } = resolveUser('postgres');
-  const child = spawn(
-    'psql',
-    ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), 'callmeback'],
-    { uid, gid, cwd: '/', env: { PATH: '/usr/bin:/bin', LANG: 'C' } },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(sql);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve(stdout.trim()) : reject(new Error(`psql: ${stderr}`)),
-    );
-  });
 }
 
 describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_000 }, () => {
@@ -92,7 +75,7 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
     await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'));
     await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
     file = path.join(dir, 'flotilla.yml');
-    await isolatedCopy(file);
+    await isolatedCopy(file, dir);
     stack = parse(await readFile(file, 'utf8')) as typeof stack;
     env = { FLOTILLA_STATE_DIR: path.join(dir, 'state') };
     // All in one `secrets import` (a file, never argv): one CLI start instead of eight.
@@ -109,7 +92,7 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('comes up healthy, stores a row through db.example.test, and stops on down', async () => {
+  it('comes up healthy, stores a row through db.example.test, backs it up, and stops on down', async () => {
     const up = await flotilla(['up', '--detach', '--timeout', '60', '-f', file], env);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toContain('every service healthy and routed');
@@ -140,7 +123,7 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
     // The one step the operator does by hand, once: the role gets the password db-proxy has.
     const socketDir = path.join(dir, 'state/data/postgres');
     const postgresPort = stack.services['postgres']!.ports!['main']!;
-    await psql(
+    await psqlAsPostgres(
       socketDir,
       postgresPort,
       `ALTER ROLE cmb_user PASSWORD '${SECRETS['CMB_USER_DB_PASSWORD']}';`,
@@ -157,12 +140,15 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
     expect(JSON.parse(read.body)).toEqual({ rows: [{ caller: '+15550100' }] });
     // And it is in PostgreSQL itself, owned by the role db-proxy logs in as.
     expect(
-      await psql(
+      await psqlAsPostgres(
         socketDir,
         postgresPort,
         "SELECT caller, tableowner FROM calls, pg_tables WHERE tablename = 'calls';",
       ),
     ).toBe('+15550100|cmb_user');
+    // The backup job logs in the way the wrapper's pg_hba.conf lets it (postgres, loopback).
+    const backup = await flotilla(['backup', 'run', 'postgres', '-f', file], env);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
 
     const down = await flotilla(['down', '-f', file], env);
     expect(down.code, down.stderr).toBe(0);

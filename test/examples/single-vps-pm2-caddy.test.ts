@@ -88,6 +88,19 @@ describe('single VPS with PM2 and Caddy', () => {
     );
   });
 
+  it('runs the installed PostgreSQL through the example’s wrapper, as postgres, under ${data}', () => {
+    const postgres = desiredOf(example.plan, 'postgres');
+    expect(postgres.runtime.kind).toBe('process');
+    if (postgres.runtime.kind !== 'process') return;
+    // No major version in the path: the wrapper finds whichever one is installed.
+    expect(postgres.runtime.command.slice(0, 2)).toEqual([
+      './bin/initdb-then-postgres',
+      path.join(postgres.data_dir, 'cluster'),
+    ]);
+    expect(postgres.runtime.command.join(' ')).not.toMatch(/\/usr\/lib\/postgresql/);
+    expect(postgres.runtime.user).toBe('postgres');
+  });
+
   it('refuses an outside network allowed into PostgreSQL', () => {
     const result = loadEditedExample('single-vps-pm2-caddy', (document) => {
       document['firewall'] = { allow: [{ from: ['198.51.100.7'], to: 'postgres' }] };
