@@ -1,0 +1,121 @@
+// Where a container's ports are published: loopback always, the node's mesh address only
+// when another node reaches the service, never 0.0.0.0. Real dockerd in its namespace, a
+// second namespace standing for another node (a veth pair for the mesh), real requests.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
+import { imageInstance, useFixture } from '../agent/container/fixture.ts';
+import { BUSYBOX } from '../helpers/test-image.ts';
+
+const run = promisify(execFile);
+
+/** The node's mesh address and the other node's, on a veth pair between the namespaces. */
+const MESH = '100.96.0.1';
+const OTHER = '100.96.0.2';
+
+describe.skipIf(process.getuid?.() !== 0)(
+  'container ports on the mesh address (real dockerd, two namespaces)',
+  { timeout: 90_000 },
+  () => {
+    const fixture = useFixture();
+    const other = `flt-other-${randomBytes(3).toString('hex')}`;
+
+    beforeAll(async () => {
+      await run('ip', ['netns', 'add', other]);
+      const id = randomBytes(3).toString('hex');
+      const [mesh, peer] = [`flm-${id}`, `flp-${id}`];
+      await run('ip', [
+        'link',
+        'add',
+        mesh,
+        'netns',
+        fixture().dockerd.netns!,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        peer,
+        'netns',
+        other,
+      ]);
+      await fixture().inNetns(['ip', 'addr', 'add', `${MESH}/24`, 'dev', mesh]);
+      await fixture().inNetns(['ip', 'link', 'set', mesh, 'up']);
+      await run('ip', ['-n', other, 'addr', 'add', `${OTHER}/24`, 'dev', peer]);
+      await run('ip', ['-n', other, 'link', 'set', peer, 'up']);
+      await run('ip', ['-n', other, 'link', 'set', 'lo', 'up']);
+    });
+    afterAll(async () => {
+      // The veth pair goes with it.
+      await run('ip', ['netns', 'del', other]).catch(() => undefined);
+    });
+
+    /** An HTTP request from the other node's namespace; '' when nothing answers. */
+    const fromOtherNode = (port: number) =>
+      run('nsenter', [
+        `--net=/run/netns/${other}`,
+        '--',
+        BUSYBOX,
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        `http://${MESH}:${port}/`,
+      ]).then(
+        ({ stdout }) => stdout,
+        () => '',
+      );
+
+    /** The first answer within a bound: the server in a just-started container may not listen yet. */
+    async function firstAnswer(request: () => Promise<string>): Promise<string> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const body = await request();
+        if (body !== '' || Date.now() > deadline) return body;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+
+    const web = (id: string, port: number, publish?: string) =>
+      imageInstance(id, {
+        ports: { http: port },
+        runtime: {
+          command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'],
+          container_ports: { http: 8080 },
+          ...(publish && { publish_address: publish }),
+        },
+      });
+
+    it('publishes a port another node reaches on loopback and the mesh address only, and answers there', async () => {
+      const runtime = fixture().runtime();
+      const supervisor = runtime
+        .prepare(web('reached-1', 18181, MESH), () => undefined)
+        .supervise() as ContainerSupervisor;
+      await supervisor.start();
+      const info = await runtime.engine.containers.inspect(supervisor.status.container!.id);
+      expect(info.ports.map((port) => port.hostIp).sort()).toEqual([MESH, '127.0.0.1'].sort());
+      expect(info.ports.every((port) => port.hostPort === 18181)).toBe(true);
+      expect(await firstAnswer(() => fromOtherNode(18181))).toBe('hello from flotilla-test\n');
+      await supervisor.stop();
+    });
+
+    it('keeps a port only its own node reaches off the mesh address (and never on 0.0.0.0)', async () => {
+      const runtime = fixture().runtime();
+      const supervisor = runtime
+        .prepare(web('local-1', 18182), () => undefined)
+        .supervise() as ContainerSupervisor;
+      await supervisor.start();
+      const info = await runtime.engine.containers.inspect(supervisor.status.container!.id);
+      expect(info.ports.map((port) => port.hostIp)).toEqual(['127.0.0.1']);
+      // It answers on its node's loopback, and not from the other node.
+      const onLoopback = () =>
+        fixture()
+          .inNetns([BUSYBOX, 'wget', '-q', '-O', '-', 'http://127.0.0.1:18182/'])
+          .catch(() => '');
+      expect(await firstAnswer(onLoopback)).toBe('hello from flotilla-test\n');
+      expect(await fromOtherNode(18182)).toBe('');
+      await supervisor.stop();
+    });
+  },
+);
