@@ -13,55 +13,29 @@ import { constants } from 'node:os';
 import { copyFile, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
 import { LabError } from './lab-error.ts';
+import { dockerdSocket, runningDockerd, startDockerd, stopDockerd } from './lab-dockerd.ts';
 import {
-  dockerdSocket,
-  runningDockerd,
-  startDockerd,
-  stopDockerd,
-  type DockerdRecord,
-} from './lab-dockerd.ts';
+  labStateSchema,
+  type LabDockerd,
+  type LabNode,
+  type LabResource,
+  type LabState,
+} from './lab-state.ts';
 
 const execFileAsync = promisify(execFile);
 
 export { LabError };
+export type { LabDockerd, LabNode, LabResource, LabState };
 
 export const INTERNET_ADDRESS = '203.0.113.1';
 export const MAX_NODES = 50;
 const PREFIX_LENGTH = 24;
 
-export interface LabNode {
-  name: string;
-  namespace: string;
-  address: string;
-  /** The veth end inside the internet namespace, enslaved to the bridge. */
-  hostLink: string;
-  /** The veth end inside the node's namespace, carrying its public address. */
-  nodeLink: string;
-}
-
-/** One thing `up` creates, in creation order; `down` removes them in reverse. */
-export type LabResource =
-  { kind: 'netns'; name: string } | { kind: 'link'; name: string; namespace: string } | LabDockerd;
-
-/** A node's Docker Engine: `down` stops it before the namespace it runs in goes. */
-export type LabDockerd = { kind: 'dockerd'; node: string } & DockerdRecord;
-
 export interface LabOptions {
   /** One dockerd per node, inside the node's namespace. */
   docker?: boolean;
-}
-
-export interface LabState {
-  version: 1;
-  name: string;
-  short: string;
-  createdAt: string;
-  internetNamespace: string;
-  bridge: string;
-  internetAddress: string;
-  nodes: LabNode[];
-  resources: LabResource[];
 }
 
 export function labDir(): string {
@@ -189,7 +163,22 @@ export async function readState(name: string): Promise<LabState | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  return JSON.parse(text) as LabState;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw unreadableState(name, (error as Error).message);
+  }
+  const parsed = labStateSchema.safeParse(json);
+  if (!parsed.success) throw unreadableState(name, z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+function unreadableState(name: string, detail: string): LabError {
+  return new LabError(
+    `${stateFile(name)} is not a lab state file this Flotilla can read:\n${detail}`,
+    'remove what it describes by hand (`ip netns list`; engines under its .docker dir), then delete the file',
+  );
 }
 
 export async function requireState(name: string): Promise<LabState> {

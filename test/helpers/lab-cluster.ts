@@ -2,16 +2,27 @@
 // its node (`flotilla hub --detach`), an agent joined on every other node with a fresh token.
 // Used by the cluster tests and the cluster benchmarks. Everything it starts is stopped by
 // `close()`: the stack with `flotilla down`, agents by their recorded PIDs, then the lab.
+// With `docker`, every node has its own Docker Engine (the lab's, one per namespace), its
+// agent pointed at it, and test images loaded into each (no registry is reachable).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { labDownState, labUp, type LabNode, type LabState } from '../../src/lab/lab.ts';
+import { DockerEngine } from '../../src/container/engine/index.ts';
+import { dockerdSocket } from '../../src/lab/lab-dockerd.ts';
+import {
+  labDownState,
+  labUp,
+  nodeDockerd,
+  type LabNode,
+  type LabState,
+} from '../../src/lab/lab.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { SecretStore } from '../../src/secrets/store.ts';
 import type { CliResult } from './flotilla-cli.ts';
+import { buildTestImage, type TestImageOptions } from './test-image.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/flotilla.js');
@@ -26,6 +37,10 @@ export interface LabClusterOptions {
   joinNodes?: boolean;
   /** Called once the lab exists, before the hub starts: lets a Ctrl-C handler close it. */
   onCreated?: (cluster: LabCluster) => void;
+  /** One dockerd per node; each agent (the hub's too) runs image services through its own. */
+  docker?: boolean;
+  /** Test images built into every node's engine before the hub starts (needs `docker`). */
+  images?: TestImageOptions[];
 }
 
 export class LabCluster {
@@ -47,10 +62,13 @@ export class LabCluster {
     // Caddy runs as its own user on the gateway node: it must be able to reach its dir.
     await chmod(dir, 0o755);
     process.env.FLOTILLA_LAB_DIR = path.join(dir, 'labs');
-    const lab = await labUp(`c${randomBytes(3).toString('hex')}`, options.nodes.length);
+    const lab = await labUp(`c${randomBytes(3).toString('hex')}`, options.nodes.length, {
+      docker: options.docker === true,
+    });
     const cluster = new LabCluster(lab, dir, path.resolve(options.stackFile), options.nodes);
     options.onCreated?.(cluster);
     try {
+      for (const image of options.images ?? []) await cluster.loadImage(image);
       const store = await SecretStore.open(cluster.stateDir(options.nodes[0]!));
       for (const [name, value] of Object.entries(options.secrets ?? {}))
         await store.set(name, value);
@@ -75,6 +93,28 @@ export class LabCluster {
     const labNode = this.lab.nodes[index];
     if (index < 0 || !labNode) throw new Error(`no lab node for ${node}`);
     return labNode;
+  }
+
+  /** `node`'s Docker Engine socket (a cluster started with `docker`). */
+  dockerSocket(node: string): string {
+    return dockerdSocket(nodeDockerd(this.lab, this.labNode(node).name));
+  }
+
+  /** A client of `node`'s Docker Engine. */
+  engine(node: string): DockerEngine {
+    return new DockerEngine({ socketPath: this.dockerSocket(node) });
+  }
+
+  /** Builds a test image into every node's engine, as `docker import` would. */
+  async loadImage(options: TestImageOptions = {}): Promise<void> {
+    for (const node of this.nodes) await buildTestImage(this.engine(node), options);
+  }
+
+  /** What `node`'s agent needs in its environment: its engine's socket, with `docker`. */
+  private agentEnv(node: string): string[] {
+    return this.lab.resources.some((resource) => resource.kind === 'dockerd')
+      ? [`FLOTILLA_DOCKER_SOCKET=${this.dockerSocket(node)}`]
+      : [];
   }
 
   stateDir(node: string): string {
@@ -105,6 +145,8 @@ export class LabCluster {
       [
         'env',
         `FLOTILLA_STATE_DIR=${this.stateDir(this.nodes[0]!)}`,
+        // `hub --detach` starts the hub node's own agent with this environment.
+        ...this.agentEnv(this.nodes[0]!),
         process.execPath,
         BIN,
         ...args,
@@ -136,6 +178,8 @@ export class LabCluster {
         'netns',
         'exec',
         this.labNode(node).namespace,
+        'env',
+        ...this.agentEnv(node),
         process.execPath,
         BIN,
         'agent',
@@ -178,7 +222,7 @@ export class LabCluster {
     return this.agentOutput.get(node) ?? '';
   }
 
-  /** The agent's PID (ip netns exec execs it, so the child is the agent itself). */
+  /** The agent's PID (ip netns exec and env exec it, so the child is the agent itself). */
   agentPid(node: string): number | undefined {
     const child = this.agents.get(node);
     return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;

@@ -49,6 +49,28 @@ describe('planLab with docker', () => {
   });
 });
 
+describe.skipIf(!isRoot)('a lab state file that does not check out', () => {
+  it('is refused with the file, what is wrong and a hint: no PID from it is signalled', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'flotilla-lab-bad-'));
+    try {
+      const state = planLab('bad', 1, { docker: true });
+      const engine = state.resources.find((resource) => resource.kind === 'dockerd')!;
+      await writeFile(
+        path.join(dir, 'bad.json'),
+        JSON.stringify({ ...state, resources: [{ ...engine, pid: 'not-a-pid' }] }),
+      );
+      const down = await flotilla(['lab', 'down', '--name', 'bad'], { FLOTILLA_LAB_DIR: dir });
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain(`${path.join(dir, 'bad.json')} is not a lab state file`);
+      expect(down.stderr).toMatch(/pid/);
+      expect(down.stderr).toMatch(/^hint: /m);
+      expect(down.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!isRoot)(
   'flotilla lab up --docker (real dockerd per node)',
   { timeout: 180_000 },
