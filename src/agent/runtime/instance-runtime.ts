@@ -24,4 +24,6 @@ export interface InstanceRuntime {
   leftovers(): Promise<string[]>;
   /** Stops what an earlier agent left running of an instance that is no longer desired. */
   stopLeftover(id: string): Promise<void>;
+  /** `down`, once every instance here is gone: the stack's networks on this node (containers). */
+  removeNetworks?(): Promise<void>;
 }
