@@ -11,10 +11,12 @@
 // something crashes. Everything it starts (dockerd, containers, the namespace, temp dirs) is
 // gone when it ends, also on Ctrl-C.
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BENCH_IMAGE, startBenchDockerd } from './lib/bench-dockerd.ts';
 import { type ArmTiming, roundsOutputSchema } from './lib/container-start-rounds.ts';
-import { machineLine, ROOT, runBench } from './lib/stack.ts';
+import { machineLine, onCleanup, ROOT, runBench } from './lib/stack.ts';
 import { fmt, median, percentile, ratio, table } from './lib/stats.ts';
 
 const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 15);
@@ -25,15 +27,23 @@ const PORTS = { flotillaPort: 18080, baselinePort: 18081 };
 
 function runRounds(argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       argv[0]!,
       argv.slice(1),
       { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
+        forget();
         if (error) reject(new Error(`the rounds failed (exit ${String(error.code)}):\n${stderr}`));
         else resolve(stdout);
       },
     );
+    // Interrupted: the rounds go first (by their PID), then dockerd (registered before).
+    const forget = onCleanup(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGKILL');
+      await exited;
+    });
   });
 }
 
@@ -61,7 +71,14 @@ async function main(): Promise<void> {
   console.log(
     `dockerd ${(await bench.dockerd.engine.system.info()).serverVersion ?? '?'} (${bench.dockerd.storageDriver}), image ${BENCH_IMAGE}, ${ROUNDS} rounds each, interleaved\n`,
   );
-  const options = { socketPath: bench.dockerd.socketPath, image: BENCH_IMAGE, rounds: ROUNDS };
+  const dir = await mkdtemp(path.join(tmpdir(), 'flotilla-bench-container-start-'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const options = {
+    socketPath: bench.dockerd.socketPath,
+    dir,
+    image: BENCH_IMAGE,
+    rounds: ROUNDS,
+  };
   const stdout = await runRounds(
     bench.inNetns([
       process.execPath,

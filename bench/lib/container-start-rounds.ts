@@ -8,8 +8,6 @@
 // - baseline: what `docker run -d --network <net> -p 127.0.0.1:<port>:8080` does (create +
 //   start through the same Engine API client), then the same HTTP probe by hand every 100 ms.
 // Prints one JSON document: per arm, the ms until the container ran and until healthy.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -24,6 +22,8 @@ import { sleep } from './stack.ts';
 
 const optionsSchema = z.object({
   socketPath: z.string(),
+  /** A temp dir the bench owns (and removes): agent paths and the stack file's dir. */
+  dir: z.string(),
   image: z.string(),
   rounds: z.number().int().positive(),
   flotillaPort: z.number().int(),
@@ -173,10 +173,9 @@ async function withinBound<T>(promise: Promise<T>, detail: () => string): Promis
 
 async function main(): Promise<void> {
   const options = optionsSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-bench-container-start-'));
   let flotilla: Awaited<ReturnType<typeof flotillaArm>> | undefined;
   try {
-    flotilla = await flotillaArm(options, dir);
+    flotilla = await flotillaArm(options, options.dir);
     const baseline = await baselineArm(options);
     // One warm-up round each (the stack's network is made on Flotilla's first start, the
     // engine's caches fill): not counted.
@@ -199,7 +198,6 @@ async function main(): Promise<void> {
     throw error;
   } finally {
     flotilla?.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
