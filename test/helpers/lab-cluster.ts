@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { DockerEngine } from '../../src/container/engine/index.ts';
 import { dockerdSocket } from '../../src/lab/lab-dockerd.ts';
 import {
+  labDockerds,
   labDownState,
   labUp,
   nodeDockerd,
@@ -112,7 +113,7 @@ export class LabCluster {
 
   /** What `node`'s agent needs in its environment: its engine's socket, with `docker`. */
   private agentEnv(node: string): string[] {
-    return this.lab.resources.some((resource) => resource.kind === 'dockerd')
+    return labDockerds(this.lab).length > 0
       ? [`FLOTILLA_DOCKER_SOCKET=${this.dockerSocket(node)}`]
       : [];
   }

@@ -64,6 +64,13 @@ export const labCommand: CommandSpec = {
             ),
           );
           writeLine(output.out, `state: ${stateFile(state.name)}`);
+          // An agent finds its node's engine through FLOTILLA_DOCKER_SOCKET; so can `docker`.
+          const first = state.nodes[0]!;
+          if (engines.size > 0)
+            writeLine(
+              output.out,
+              `an agent on ${first.name}: FLOTILLA_DOCKER_SOCKET=${engines.get(first.name)}; docker there: flotilla lab exec ${first.name} --name ${state.name} -- docker -H unix://${engines.get(first.name)} ps`,
+            );
           return 0;
         }
         case 'status': {
