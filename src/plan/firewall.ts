@@ -11,6 +11,7 @@ import {
   serviceAccess,
   type ServiceAccess,
 } from './firewall-access.ts';
+import { SEGMENT_BRIDGE_PREFIX } from './local-segments.ts';
 import { meshInterfaceName, meshListenPort } from './mesh-interface.ts';
 import type { Instance } from './placement.ts';
 import type { Reachability } from './reachability.ts';
@@ -135,6 +136,18 @@ function renderRule(rule: FirewallRule): string {
   return `${match.join(' ')} accept comment ${nftComment(rule.comment)}`;
 }
 
+/** Whether the node runs both containers and native services with ports (which they may reach). */
+function containersReachNative({ stack, node, instances }: FirewallInput): boolean {
+  const here = instances.filter((instance) => instance.node === node);
+  const kind = (instance: Instance) => stack.services[instance.service];
+  return (
+    here.some((instance) => kind(instance)?.image !== undefined) &&
+    here.some(
+      (instance) => kind(instance)?.run !== undefined && Object.keys(instance.ports).length > 0,
+    )
+  );
+}
+
 /** The nftables script for `node`: `nft -f` it to replace table inet flotilla atomically. */
 export function firewallRuleset(input: FirewallInput): string {
   const rules = firewallRules(input);
@@ -151,6 +164,13 @@ export function firewallRuleset(input: FirewallInput): string {
     '\t\tct state established,related accept',
     '\t\tct state invalid drop',
     '\t\tiif lo accept comment "same-node traffic, incl. services on 127.0.0.1"',
+    ...(containersReachNative(input)
+      ? [
+          // The segment table DNATs a container's request for a native service it may reach
+          // (its gateway, a granted port) to 127.0.0.1: the packet comes in on its bridge.
+          `\t\tiifname "${SEGMENT_BRIDGE_PREFIX}*" ip daddr 127.0.0.0/8 ct status dnat accept comment "a container to a native service of this node"`,
+        ]
+      : []),
     // An allow rule for a CIDR that covers mesh addresses must not let a packet forged with a
     // mesh source in through the public interface.
     `\t\tiifname != "${meshInterfaceName(input.stack, input.node)}" ip saddr ${nftAddress(input.stack.mesh.cidr)} drop comment "mesh addresses only over the mesh"`,

@@ -75,9 +75,12 @@ export function segmentNetwork(stack: string, segment: string): string {
   return `flotilla-${stack}-${segment}`;
 }
 
+/** Every segment bridge's name starts so (the node's input firewall matches them all). */
+export const SEGMENT_BRIDGE_PREFIX = 'flt-';
+
 /** Its Linux bridge: a name nft can match, within the kernel's 15 characters. */
 export function segmentBridge(stack: string, segment: string): string {
-  return `flt-${createHash('sha256').update(`${stack}/${segment}`).digest('hex').slice(0, 10)}`;
+  return `${SEGMENT_BRIDGE_PREFIX}${createHash('sha256').update(`${stack}/${segment}`).digest('hex').slice(0, 10)}`;
 }
 
 /** The first address of a segment's subnet: the bridge's, the containers' gateway. */

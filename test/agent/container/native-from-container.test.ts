@@ -1,6 +1,7 @@
 // A container reaches a native service of its own node by the service's name, through its
 // segment's gateway (an extra host) DNAT'd to the service's loopback port by the segment
-// table, for the ports its grants name only: real traffic in dockerd's network namespace.
+// table, for the ports its grants name only, also behind the node's input firewall: real
+// traffic in dockerd's network namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -8,8 +9,32 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
 import { localSegmentsRuleset, segmentGateway } from '../../../src/plan/local-segments.ts';
+import { firewallRuleset, type FirewallInput } from '../../../src/plan/firewall.ts';
+import { allocateMeshAddresses } from '../../../src/plan/mesh-addresses.ts';
+import { placeInstances } from '../../../src/plan/placement.ts';
+import { computeReachability } from '../../../src/plan/reachability.ts';
+import { stackSchema } from '../../../src/spec/schema.ts';
 import { BUSYBOX } from '../../helpers/test-image.ts';
 import { DEFAULT_SUBNET, imageInstance, NODE, useFixture } from './fixture.ts';
+
+/** The node's input firewall for a stack of this native service and a container beside it. */
+function firewallInput(name: string): FirewallInput {
+  const stack = stackSchema.parse({
+    name,
+    nodes: { [NODE]: { address: '203.0.113.10' } },
+    services: {
+      native: { node: NODE, run: { command: ['serve'] }, ports: { main: GRANTED } },
+      client: { node: NODE, image: 'client:1' },
+    },
+  });
+  return {
+    stack,
+    node: NODE,
+    instances: placeInstances(stack),
+    meshAddresses: allocateMeshAddresses(stack),
+    reachability: computeReachability(stack),
+  };
+}
 
 const GRANTED = 17301;
 const NOT_GRANTED = 17302;
@@ -83,6 +108,10 @@ describe.skipIf(process.getuid?.() !== 0)(
       expect(address).toBe(segmentGateway(DEFAULT_SUBNET));
       const get = (port: number) =>
         exec(['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${address} ${port}`]);
+      expect((await get(GRANTED)).stdout).toMatch(/native says hi\n$/);
+      expect((await get(NOT_GRANTED)).stdout).toBe('');
+      // With the node's input firewall (policy drop) loaded as well: still answered.
+      await fixture().loadNft(firewallRuleset(firewallInput(stack)));
       expect((await get(GRANTED)).stdout).toMatch(/native says hi\n$/);
       expect((await get(NOT_GRANTED)).stdout).toBe('');
       await supervisor.stop();
