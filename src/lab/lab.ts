@@ -194,20 +194,16 @@ export async function requireState(name: string): Promise<LabState> {
 /** Creates the state file exclusively: two `up`s of one name cannot both succeed. */
 async function recordNewState(state: LabState): Promise<void> {
   await mkdir(labDir(), { recursive: true });
-  const file = stateFile(state.name);
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   try {
-    await writeFile(file, '', { flag: 'wx', mode: 0o600 });
+    await writeFile(stateFile(state.name), '', { flag: 'wx', mode: 0o600 });
   } catch (error) {
-    await rm(temporary, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw labExists(state.name);
     throw error;
   }
-  await rename(temporary, file);
+  await saveState(state);
 }
 
-/** Rewrites the state file whole (a PID learnt after `up` began), never half-written. */
+/** Writes the state file whole (also a PID learnt after `up` began), never half-written. */
 async function saveState(state: LabState): Promise<void> {
   const file = stateFile(state.name);
   const temporary = `${file}.${process.pid}.tmp`;
