@@ -234,7 +234,7 @@ export class Reconciler {
 
   /**
    * Stops every instance in reverse startup order (dependents first), then whatever an
-   * earlier agent left running; nothing starts again afterwards.
+   * earlier agent left running, then the runtimes' networks; nothing starts again afterwards.
    */
   async stopAll(dependencies: Record<string, string[]>): Promise<void> {
     this.closed = true;
@@ -253,6 +253,7 @@ export class Reconciler {
     }
     for (const runtime of Object.values(this.options.runtimes)) {
       for (const id of await runtime.leftovers()) await runtime.stopLeftover(id);
+      await runtime.removeNetworks?.();
     }
   }
 

@@ -1,6 +1,7 @@
 // The agent's reconciler driving image instances through the container runtime (real
 // dockerd): it starts what is desired, a new reconciler after a detach adopts it instead
-// of starting it again, and an instance no longer desired is stopped and its container gone.
+// of starting it again, an instance no longer desired is stopped and its container gone,
+// and stopping everything (`down`) also removes the stack's Docker networks on the node.
 import { describe, expect, it } from 'vitest';
 import { Reconciler, type ReconcileContext } from '../../../src/agent/reconciler.ts';
 import { imageInstance, useFixture } from './fixture.ts';
@@ -54,6 +55,19 @@ describe.skipIf(process.getuid?.() !== 0)(
         'flotilla.stack': fixture().stack,
       });
       expect(left).toEqual([]);
+    });
+
+    it('stops everything on down, then removes the stack networks', async () => {
+      const engine = fixture().dockerd.engine;
+      const networks = async () =>
+        (await engine.networks.list({ 'flotilla.stack': fixture().stack })).length;
+      const running = reconciler();
+      await running.reconcile([imageInstance('down-1')], context);
+      expect(running.instances()).toMatchObject([{ id: 'down-1', state: 'running' }]);
+      expect(await networks()).toBeGreaterThan(0);
+      await running.stopAll({});
+      expect(await engine.containers.list({ 'flotilla.stack': fixture().stack })).toEqual([]);
+      expect(await networks()).toBe(0);
     });
   },
 );
