@@ -8,7 +8,6 @@
 // public CA (Let's Encrypt for example.com) cannot be reached here and Caddy's own CA
 // serves .test.
 import { chmod, cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -17,7 +16,7 @@ import type { StatusReport } from '../../src/hub/status-report.ts';
 import { resolveUser } from '../../src/system/users.ts';
 import { isAlive } from '../../src/system/proc.ts';
 import { flotilla } from '../helpers/flotilla-cli.ts';
-import { gatewayRequest, type GatewayResponse } from '../helpers/https-get.ts';
+import { gatewayRequest } from '../helpers/https-get.ts';
 import { freePort } from '../helpers/ports.ts';
 import { EXAMPLES_DIR } from './load-example.ts';
 import { psqlAsPostgres } from './psql-as-postgres.ts';
@@ -116,7 +115,15 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
     );
     const port = stack.gateway.https_port;
     const dbProxy = (body: unknown, key = SECRETS['DB_PROXY_API_KEY']!) =>
-      queryThroughGateway({ host: 'db.example.test', port, ca, key }, body);
+      gatewayRequest({
+        host: 'db.example.test',
+        path: '/query',
+        port,
+        ca,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify(body),
+      });
     const logs = await gatewayRequest({ host: 'logs.example.test', path: '/health', port, ca });
     expect(logs).toEqual({ status: 200, body: '{"ok":true}' });
 
@@ -156,43 +163,3 @@ describe.skipIf(!isRoot)('single-vps-pm2-caddy on this machine', { timeout: 120_
       expect(isAlive(instance.pid!), `${instance.id} after down`).toBe(false);
   });
 });
-
-/**
- * POSTs a JSON body to db-proxy's /query through the gateway. gatewayRequest (helpers)
- * sends no body or headers; this is the same request with both.
- */
-function queryThroughGateway(
-  options: { host: string; port: number; ca: string; key: string },
-  body: unknown,
-): Promise<GatewayResponse> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      {
-        host: '127.0.0.1',
-        port: options.port,
-        path: '/query',
-        method: 'POST',
-        servername: options.host,
-        headers: {
-          host: options.host,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-          'x-api-key': options.key,
-        },
-        ca: options.ca,
-        agent: false,
-        timeout: 5000,
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', reject);
-    request.end(payload);
-  });
-}

@@ -12,6 +12,8 @@ export function gatewayRequest(options: {
   ca: string;
   port?: number;
   method?: string;
+  headers?: Record<string, string>;
+  body?: string;
   timeoutMs?: number;
 }): Promise<GatewayResponse> {
   return new Promise((resolve, reject) => {
@@ -22,7 +24,13 @@ export function gatewayRequest(options: {
         path: options.path,
         method: options.method ?? 'GET',
         servername: options.host,
-        headers: { host: options.host },
+        headers: {
+          ...options.headers,
+          host: options.host,
+          ...(options.body !== undefined && {
+            'content-length': String(Buffer.byteLength(options.body)),
+          }),
+        },
         ca: options.ca,
         agent: false,
         timeout: options.timeoutMs ?? 5000,
@@ -36,6 +44,6 @@ export function gatewayRequest(options: {
     );
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.on('error', reject);
-    request.end();
+    request.end(options.body);
   });
 }
