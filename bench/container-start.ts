@@ -10,7 +10,6 @@
 // prints SKIPPED otherwise. A missed goal prints FAIL; the exit status is non-zero only when
 // something crashes. Everything it starts (dockerd, containers, the namespace, temp dirs) is
 // gone when it ends, also on Ctrl-C.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,28 +23,6 @@ const GOAL_RATIO = 1.3;
 const ROUNDS_SCRIPT = path.join(ROOT, 'bench', 'lib', 'container-start-rounds.ts');
 /** Loopback ports inside dockerd's own namespace: nothing else listens there. */
 const PORTS = { flotillaPort: 18080, baselinePort: 18081 };
-
-function runRounds(argv: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      argv[0]!,
-      argv.slice(1),
-      { cwd: ROOT, timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        forget();
-        if (error) reject(new Error(`the rounds failed (exit ${String(error.code)}):\n${stderr}`));
-        else resolve(stdout);
-      },
-    );
-    // Interrupted: the rounds go first (by their PID), then dockerd (registered before).
-    const forget = onCleanup(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGKILL');
-      await exited;
-    });
-  });
-}
 
 function row(name: string, timings: readonly ArmTiming[]): string[] {
   const healthy = timings.map((timing) => timing.healthyMs);
@@ -79,15 +56,19 @@ async function main(): Promise<void> {
     image: BENCH_IMAGE,
     rounds: ROUNDS,
   };
-  const stdout = await runRounds(
-    bench.inNetns([
+  const rounds = await bench.run(
+    [
       process.execPath,
       '--import',
       import.meta.resolve('tsx'),
       ROUNDS_SCRIPT,
       JSON.stringify({ ...options, ...PORTS }),
-    ]),
+    ],
+    30 * 60_000,
   );
+  if (rounds.code !== 0)
+    throw new Error(`the rounds failed (exit ${rounds.code}):\n${rounds.stderr}`);
+  const stdout = rounds.stdout;
   const result = roundsOutputSchema.parse(JSON.parse(stdout.trim().split('\n').pop()!));
   console.log('start → healthy, ms');
   console.log(
