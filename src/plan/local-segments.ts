@@ -22,6 +22,7 @@ import { formatIPv4, parseCidr } from '../spec/formats.ts';
 import { NAME, type Stack } from '../spec/schema.ts';
 import type { Instance } from './placement.ts';
 import { groupBy } from './group-by.ts';
+import { meshInterfaceName } from './mesh-interface.ts';
 import {
   DEFAULT_SEGMENT,
   describeSource,
@@ -67,6 +68,11 @@ export const localSegmentsSchema = z.object({
   guarded: z.array(port),
   /** The segments this node's containers are in (absent: no containers here). */
   containers: z.array(containerSegmentSchema).optional(),
+  /** The node's mesh interface: containers reach other nodes' services through it. */
+  mesh_interface: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,15}$/)
+    .optional(),
 });
 export type LocalSegments = z.infer<typeof localSegmentsSchema>;
 
@@ -191,7 +197,8 @@ export function localSegments(
         if (stack.services[grant.to]?.run !== undefined) localPorts(grant.to, grant.ports, native);
       return native;
     });
-    if (containers.length > 0) result[node]!.containers = containers;
+    if (containers.length > 0)
+      Object.assign(result[node]!, { containers, mesh_interface: meshInterfaceName(stack, node) });
   }
   return result;
 }
@@ -275,7 +282,7 @@ export function localSegmentsRuleset(
     '\t\ttype filter hook output priority filter; policy accept;',
     ...rules.map((rule) => `\t\t${rule}`),
     '\t}',
-    ...containerChains(segments.stack, segments.containers ?? []),
+    ...containerChains(segments.stack, segments.containers ?? [], segments.mesh_interface),
     '}',
   ];
   return `${lines.join('\n')}\n`;
@@ -286,7 +293,11 @@ function chain(name: string, hook: string, rules: readonly string[]): string[] {
 }
 
 /** The chains that keep a node's container segments apart and give them what they may reach. */
-function containerChains(stack: string, containers: readonly ContainerSegment[]): string[] {
+function containerChains(
+  stack: string,
+  containers: readonly ContainerSegment[],
+  mesh: string | undefined,
+): string[] {
   if (containers.length === 0) return [];
   const bridge = (segment: ContainerSegment) => `"${segmentBridge(stack, segment.segment)}"`;
   const all = `{ ${containers.map(bridge).join(', ')} }`;
@@ -310,19 +321,32 @@ function containerChains(stack: string, containers: readonly ContainerSegment[])
         (segment) => `iifname ${bridge(segment)} oifname ${bridge(segment)} accept`,
       ),
       `oifname ${all} reject comment "into a segment from another, or from outside the node"`,
+      ...(mesh === undefined
+        ? []
+        : [
+            // Every segment reaches other nodes' services (published on their mesh addresses),
+            // masqueraded below; their input firewalls decide. Forwarding turned on for
+            // egress must not route anything else into or out of the mesh.
+            `iifname ${all} oifname "${mesh}" accept comment "to other nodes over the mesh"`,
+            `oifname "${mesh}" drop comment "into the mesh only from this node's containers"`,
+            `iifname "${mesh}" drop comment "out of the mesh only to this node"`,
+          ]),
       ...egress.map(
         (segment) => `iifname ${bridge(segment)} accept comment "${segment.segment}: egress"`,
       ),
       `iifname ${all} reject comment "out of a segment without egress"`,
     ]),
-    ...chain(
-      'postrouting',
-      'type nat hook postrouting priority srcnat; policy accept;',
-      egress.map(
+    ...chain('postrouting', 'type nat hook postrouting priority srcnat; policy accept;', [
+      ...(mesh === undefined
+        ? []
+        : [
+            `ip saddr { ${containers.map((segment) => segment.subnet).join(', ')} } oifname "${mesh}" masquerade comment "to other nodes: as this node's mesh address"`,
+          ]),
+      ...egress.map(
         (segment) =>
           `ip saddr ${segment.subnet} oifname != ${bridge(segment)} masquerade comment "${segment.segment}: egress"`,
       ),
-    ),
+    ]),
   ];
 }
 

@@ -1,12 +1,17 @@
 // Where a container's ports are published: loopback always, the node's mesh address only
-// when another node reaches the service, never 0.0.0.0. Real dockerd in its namespace, a
-// second namespace standing for another node (a veth pair for the mesh), real requests.
-import { execFile } from 'node:child_process';
+// when another node reaches the service, never 0.0.0.0; and a container reaches a service of
+// another node over the mesh. Real dockerd in its namespace, a second namespace standing for
+// another node (a veth pair for the mesh), real requests.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
-import { imageInstance, useFixture } from '../agent/container/fixture.ts';
+import { localSegmentsRuleset } from '../../src/plan/local-segments.ts';
+import { DEFAULT_SUBNET, imageInstance, NODE, useFixture } from '../agent/container/fixture.ts';
 import { BUSYBOX } from '../helpers/test-image.ts';
 
 const run = promisify(execFile);
@@ -21,11 +26,15 @@ describe.skipIf(process.getuid?.() !== 0)(
   () => {
     const fixture = useFixture();
     const other = `flt-other-${randomBytes(3).toString('hex')}`;
+    /** This node's mesh interface (its end of the veth pair). */
+    let mesh = '';
+    let server: ChildProcess | undefined;
 
     beforeAll(async () => {
       await run('ip', ['netns', 'add', other]);
       const id = randomBytes(3).toString('hex');
-      const [mesh, peer] = [`flm-${id}`, `flp-${id}`];
+      const peer = `flp-${id}`;
+      mesh = `flm-${id}`;
       await run('ip', [
         'link',
         'add',
@@ -47,6 +56,11 @@ describe.skipIf(process.getuid?.() !== 0)(
       await run('ip', ['-n', other, 'link', 'set', 'lo', 'up']);
     });
     afterAll(async () => {
+      if (server && server.exitCode === null && server.signalCode === null) {
+        const exited = once(server, 'exit');
+        server.kill('SIGTERM');
+        await exited;
+      }
       // The veth pair goes with it.
       await run('ip', ['netns', 'del', other]).catch(() => undefined);
     });
@@ -115,6 +129,38 @@ describe.skipIf(process.getuid?.() !== 0)(
           .catch(() => '');
       expect(await firstAnswer(onLoopback)).toBe('hello from flotilla-test\n');
       expect(await fromOtherNode(18182)).toBe('');
+      await supervisor.stop();
+    });
+
+    it('lets a container reach a service of the other node over the mesh, as the mesh address, without egress', async () => {
+      const root = path.join(fixture().dir, 'other-node');
+      await mkdir(root, { recursive: true });
+      await writeFile(path.join(root, 'index.html'), 'served by the other node\n');
+      const argv = [BUSYBOX, 'httpd', '-f', '-p', `${OTHER}:80`, '-h', root];
+      server = spawn('nsenter', [`--net=/run/netns/${other}`, '--', ...argv], { stdio: 'ignore' });
+      await fixture().loadNft(
+        localSegmentsRuleset({
+          stack: fixture().stack,
+          node: NODE,
+          services: [],
+          guarded: [],
+          mesh_interface: mesh,
+          containers: [{ segment: 'default', subnet: DEFAULT_SUBNET, egress: false, native: [] }],
+        }),
+      );
+      const runtime = fixture().runtime();
+      const supervisor = runtime
+        .prepare(imageInstance('client-1'), () => undefined)
+        .supervise() as ContainerSupervisor;
+      await supervisor.start();
+      // The other node has no route to the container's subnet: an answer means masqueraded.
+      const get = () =>
+        runtime.engine.exec
+          .run(supervisor.status.container!.id, {
+            cmd: ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${OTHER} 80`],
+          })
+          .then((result) => /\r\n\r\n([^]*)$/.exec(result.stdout)?.[1] ?? '');
+      expect(await firstAnswer(get)).toBe('served by the other node\n');
       await supervisor.stop();
     });
   },

@@ -5,8 +5,8 @@
 // networks to its service name (Docker's embedded DNS). Networks are labelled, so one
 // Flotilla did not make is never joined, and `down` removes only the stack's own.
 // dockerd runs with --iptables=false: the two kernel settings its iptables mode would
-// have made are set here, and only where needed (route_localnet on a bridge whose
-// containers reach native services, IP forwarding once a segment has egress).
+// have made are set here (route_localnet only on a bridge whose containers reach native
+// services; IP forwarding, which the segment table confines to what containers may do).
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -45,8 +45,9 @@ export async function ensureSegmentNetworks(
       options,
       `net/ipv4/conf/${segmentBridge(options.stack, first.segment)}/route_localnet`,
     );
-  if (runtime.networks.some((network) => network.egress))
-    await sysctl(options, 'net/ipv4/ip_forward');
+  // Containers reach other nodes (over the mesh) and, in an egress segment, the internet
+  // through the node; the segment table decides what is forwarded.
+  await sysctl(options, 'net/ipv4/ip_forward');
 }
 
 async function ensureNetwork(
