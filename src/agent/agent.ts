@@ -395,9 +395,13 @@ export class Agent {
     // unwanted: what runs keeps running until the hub says otherwise.
     const desired = this.desired;
     if (!desired) return;
-    // Segments and names before instances start; mesh and firewall alongside (network-keeper).
+    // Segments and names before instances start; mesh and firewall alongside (network-keeper),
+    // unless a container publishes on the mesh address: it cannot bind one not yet there.
     const network = this.network.applyNew(desired);
-    await network.local;
+    const onMesh = desired.node.instances.some(
+      ({ runtime }) => runtime.kind === 'container' && runtime.publish_address !== undefined,
+    );
+    await (onMesh ? network.done : network.local);
     const revision = this.desiredRevision;
     await this.reconciler.reconcile(desired.node.instances, {
       secrets: (name) => this.secretValues.get(name),

@@ -24,8 +24,8 @@ import type { Instance } from './placement.ts';
 import { groupBy } from './group-by.ts';
 import { meshInterfaceName } from './mesh-interface.ts';
 import {
-  DEFAULT_SEGMENT,
   describeSource,
+  segmentAllowsEgress,
   serviceSegments,
   type Reachability,
 } from './reachability.ts';
@@ -115,12 +115,6 @@ function allocateSubnets(stack: Stack, segments: readonly string[]): Map<string,
     result.set(segment, `${formatIPv4(network(slot))}/${SEGMENT_PREFIX}`);
   }
   return result;
-}
-
-/** Same rule as reachability's: a declared segment's `egress`, and the implicit default has it. */
-function segmentEgress(stack: Stack, segment: string): boolean {
-  const declared = stack.networks[segment];
-  return declared === undefined ? segment === DEFAULT_SEGMENT : declared.egress;
 }
 
 /** `flotilla/<stack>/<node>`: the cgroup holding a node's service cgroups. */
@@ -224,7 +218,7 @@ function containerSegments(
   return segments.map((segment) => ({
     segment,
     subnet: subnets.get(segment)!,
-    egress: segmentEgress(stack, segment),
+    egress: segmentAllowsEgress(stack, segment),
     native: [...native.get(segment)!].sort(byNumber),
   }));
 }

@@ -32,7 +32,8 @@ export function serviceSegments(stack: Stack, service: string): string[] {
   return stack.services[service]?.networks ?? [DEFAULT_SEGMENT];
 }
 
-function segmentAllowsEgress(stack: Stack, segment: string): boolean {
+/** A declared segment's `egress`; the implicit default segment has it. */
+export function segmentAllowsEgress(stack: Stack, segment: string): boolean {
   const declared = stack.networks[segment];
   return declared === undefined ? segment === DEFAULT_SEGMENT : declared.egress;
 }

@@ -3,7 +3,6 @@
 // another node over the mesh. Real dockerd in its namespace, a second namespace standing for
 // another node (a veth pair for the mesh), real requests.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,7 +10,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
 import { localSegmentsRuleset } from '../../src/plan/local-segments.ts';
-import { DEFAULT_SUBNET, imageInstance, NODE, useFixture } from '../agent/container/fixture.ts';
+import {
+  addNeighbour,
+  DEFAULT_SUBNET,
+  imageInstance,
+  NODE,
+  useFixture,
+  type Neighbour,
+} from '../agent/container/fixture.ts';
 import { BUSYBOX } from '../helpers/test-image.ts';
 
 const run = promisify(execFile);
@@ -25,35 +31,14 @@ describe.skipIf(process.getuid?.() !== 0)(
   { timeout: 90_000 },
   () => {
     const fixture = useFixture();
-    const other = `flt-other-${randomBytes(3).toString('hex')}`;
-    /** This node's mesh interface (its end of the veth pair). */
+    /** The other node, with this node's mesh interface its end of the veth pair. */
+    let other: Neighbour;
     let mesh = '';
     let server: ChildProcess | undefined;
 
     beforeAll(async () => {
-      await run('ip', ['netns', 'add', other]);
-      const id = randomBytes(3).toString('hex');
-      const peer = `flp-${id}`;
-      mesh = `flm-${id}`;
-      await run('ip', [
-        'link',
-        'add',
-        mesh,
-        'netns',
-        fixture().dockerd.netns!,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        peer,
-        'netns',
-        other,
-      ]);
-      await fixture().inNetns(['ip', 'addr', 'add', `${MESH}/24`, 'dev', mesh]);
-      await fixture().inNetns(['ip', 'link', 'set', mesh, 'up']);
-      await run('ip', ['-n', other, 'addr', 'add', `${OTHER}/24`, 'dev', peer]);
-      await run('ip', ['-n', other, 'link', 'set', peer, 'up']);
-      await run('ip', ['-n', other, 'link', 'set', 'lo', 'up']);
+      other = await addNeighbour(fixture(), 'flt-other', { near: MESH, far: OTHER });
+      mesh = other.nearInterface;
     });
     afterAll(async () => {
       if (server && server.exitCode === null && server.signalCode === null) {
@@ -61,14 +46,13 @@ describe.skipIf(process.getuid?.() !== 0)(
         server.kill('SIGTERM');
         await exited;
       }
-      // The veth pair goes with it.
-      await run('ip', ['netns', 'del', other]).catch(() => undefined);
+      await other?.remove();
     });
 
     /** An HTTP request from the other node's namespace; '' when nothing answers. */
     const fromOtherNode = (port: number) =>
       run('nsenter', [
-        `--net=/run/netns/${other}`,
+        `--net=/run/netns/${other.netns}`,
         '--',
         BUSYBOX,
         'wget',
@@ -137,7 +121,9 @@ describe.skipIf(process.getuid?.() !== 0)(
       await mkdir(root, { recursive: true });
       await writeFile(path.join(root, 'index.html'), 'served by the other node\n');
       const argv = [BUSYBOX, 'httpd', '-f', '-p', `${OTHER}:80`, '-h', root];
-      server = spawn('nsenter', [`--net=/run/netns/${other}`, '--', ...argv], { stdio: 'ignore' });
+      server = spawn('nsenter', [`--net=/run/netns/${other.netns}`, '--', ...argv], {
+        stdio: 'ignore',
+      });
       await fixture().loadNft(
         localSegmentsRuleset({
           stack: fixture().stack,

@@ -2,20 +2,22 @@
 // table (local-segments.ts) keeps them apart although the node forwards (egress needs it),
 // and lets out only a segment with egress, masqueraded. Real dockerd in its namespace, a
 // second namespace standing for the internet, real connections from inside containers.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRuntime } from '../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
 import { localSegmentsRuleset } from '../../src/plan/local-segments.ts';
-import { imageInstance, NODE, useFixture } from '../agent/container/fixture.ts';
+import {
+  addNeighbour,
+  imageInstance,
+  NODE,
+  useFixture,
+  type Neighbour,
+} from '../agent/container/fixture.ts';
 import { BUSYBOX } from '../helpers/test-image.ts';
-
-const run = promisify(execFile);
 
 const SEGMENTS = {
   a: { subnet: '10.213.1.0/24', egress: false },
@@ -32,7 +34,7 @@ describe.skipIf(process.getuid?.() !== 0)(
   { timeout: 120_000 },
   () => {
     const fixture = useFixture();
-    const internet = `flt-inet-${randomBytes(3).toString('hex')}`;
+    let internet: Neighbour;
     let server: ChildProcess | undefined;
     let runtime: ContainerRuntime;
     const supervisors = new Map<string, ContainerSupervisor>();
@@ -71,23 +73,14 @@ describe.skipIf(process.getuid?.() !== 0)(
 
     beforeAll(async () => {
       runtime = fixture().runtime();
-      await run('ip', ['netns', 'add', internet]);
-      const id = randomBytes(3).toString('hex');
-      await run('ip', [
-        ...['link', 'add', `fln-${id}`, 'netns', fixture().dockerd.netns!, 'type', 'veth'],
-        ...['peer', 'name', `fli-${id}`, 'netns', internet],
-      ]);
-      await fixture().inNetns(['ip', 'addr', 'add', `${NODE_SIDE}/24`, 'dev', `fln-${id}`]);
-      await fixture().inNetns(['ip', 'link', 'set', `fln-${id}`, 'up']);
-      await run('ip', ['-n', internet, 'addr', 'add', `${INTERNET}/24`, 'dev', `fli-${id}`]);
-      await run('ip', ['-n', internet, 'link', 'set', `fli-${id}`, 'up']);
+      internet = await addNeighbour(fixture(), 'flt-inet', { near: NODE_SIDE, far: INTERNET });
       const root = path.join(fixture().dir, 'internet');
       await mkdir(root, { recursive: true });
       await writeFile(path.join(root, 'index.html'), 'the internet\n');
       server = spawn(
         'nsenter',
         [
-          `--net=/run/netns/${internet}`,
+          `--net=/run/netns/${internet.netns}`,
           '--',
           BUSYBOX,
           'httpd',
@@ -113,8 +106,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         server.kill('SIGTERM');
         await exited;
       }
-      // Its end of the veth pair goes with it.
-      await run('ip', ['netns', 'del', internet]).catch(() => undefined);
+      await internet?.remove();
     });
 
     it('keeps segment b away from a container in segment a, which its own segment reaches', async () => {

@@ -167,3 +167,53 @@ export async function next<E extends keyof SupervisorEvents>(
 export function wgetArgs(port: number): string[] {
   return [BUSYBOX, 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/`];
 }
+
+/** A second network namespace joined to dockerd's by a veth pair (another node, the internet). */
+export interface Neighbour {
+  netns: string;
+  /** dockerd's end of the veth pair. */
+  nearInterface: string;
+  /** Deletes the namespace; the veth pair goes with it. */
+  remove(): Promise<void>;
+}
+
+/** `near` and `far` are /24 addresses for dockerd's end and the neighbour's end. */
+export async function addNeighbour(
+  fixture: Fixture,
+  prefix: string,
+  addresses: { near: string; far: string },
+): Promise<Neighbour> {
+  const id = randomBytes(3).toString('hex');
+  const netns = `${prefix}-${id}`;
+  const nearInterface = `fln-${id}`;
+  const farInterface = `flf-${id}`;
+  await execFileAsync('ip', ['netns', 'add', netns]);
+  const remove = () =>
+    execFileAsync('ip', ['netns', 'del', netns]).then(
+      () => undefined,
+      () => undefined,
+    );
+  try {
+    await execFileAsync('ip', [
+      ...['link', 'add', nearInterface, 'netns', fixture.dockerd.netns!, 'type', 'veth'],
+      ...['peer', 'name', farInterface, 'netns', netns],
+    ]);
+    await fixture.inNetns(['ip', 'addr', 'add', `${addresses.near}/24`, 'dev', nearInterface]);
+    await fixture.inNetns(['ip', 'link', 'set', nearInterface, 'up']);
+    await execFileAsync('ip', [
+      '-n',
+      netns,
+      'addr',
+      'add',
+      `${addresses.far}/24`,
+      'dev',
+      farInterface,
+    ]);
+    for (const link of [farInterface, 'lo'])
+      await execFileAsync('ip', ['-n', netns, 'link', 'set', link, 'up']);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return { netns, nearInterface, remove };
+}
