@@ -3,13 +3,16 @@
 // `onChange` at once.
 import type { HealthCheck } from '../spec/schema.ts';
 import type { CheckTarget } from './health/check.ts';
-import { monitorHealth, type HealthMonitor } from './health/monitor.ts';
+import { HealthMonitor, monitorHealth, type HealthState } from './health/monitor.ts';
+import type { Probe } from './health/probe.ts';
 import type { Supervisor } from './runtime/supervisor.ts';
 import type { InstanceStatus } from '../protocol/status.ts';
 
 /** After a start, probe this often until healthy: a fresh instance should join fast. */
 const WARMUP_PROBE_MS = 100;
 const WARMUP_WINDOW_MS = 10_000;
+/** How often the runtime's own health (the engine's view of a HEALTHCHECK) is read. */
+const OWN_HEALTH_POLL_MS = 2_000;
 
 export interface InstanceRunnerOptions {
   id: string;
@@ -19,6 +22,8 @@ export interface InstanceRunnerOptions {
   /** How health checks reach the instance. */
   checkTarget: CheckTarget;
   health?: HealthCheck;
+  /** Without `health`: the runtime's own view (an image's HEALTHCHECK), if it has one. */
+  ownHealth?: () => Probe | undefined;
   fingerprint: string;
   onChange: () => void;
   /** Supervisor events worth an audit entry (exits, failures), already phrased. */
@@ -136,16 +141,29 @@ export class InstanceRunner {
   private watchHealth(): void {
     this.unwatchHealth('starting');
     const check = this.options.health;
-    if (!check) {
+    const ownHealth = check ? undefined : this.options.ownHealth?.();
+    if (!check && !ownHealth) {
       // No check declared: running is all we can know.
       this.setHealth(true, 'running (no health check)');
       return;
     }
-    this.monitor = monitorHealth(check, this.options.checkTarget, (state) => {
+    const onTransition = (state: HealthState) => {
       this.setHealth(state.healthy, state.detail);
       if (state.healthy) clearInterval(this.warmup);
       this.options.onChange();
-    });
+    };
+    if (check) this.monitor = monitorHealth(check, this.options.checkTarget, onTransition);
+    else {
+      // The runtime already applies its own retries (an image's HEALTHCHECK): one answer flips.
+      this.monitor = new HealthMonitor({
+        probe: ownHealth!,
+        intervalMs: OWN_HEALTH_POLL_MS,
+        healthyThreshold: 1,
+        unhealthyThreshold: 1,
+        onTransition,
+      });
+      this.monitor.start();
+    }
     const until = Date.now() + WARMUP_WINDOW_MS;
     this.warmup = setInterval(() => {
       if (Date.now() > until) clearInterval(this.warmup);

@@ -204,6 +204,7 @@ export class Reconciler {
       ports: instance.ports,
       supervisor: prepared.supervise(),
       checkTarget: prepared.checkTarget,
+      ...(prepared.ownHealth && { ownHealth: prepared.ownHealth }),
       fingerprint,
       ...(health === undefined ? {} : { health }),
       onChange: this.options.changed,

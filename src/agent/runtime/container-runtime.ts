@@ -59,6 +59,7 @@ export class ContainerRuntime implements InstanceRuntime {
           current?.probeExec(command, timeoutMs, signal) ??
           Promise.resolve({ ok: false, detail: 'not running' }),
       },
+      ownHealth: () => current?.engineHealthProbe(),
       supervise: () =>
         (current = new ContainerSupervisor({
           engine: this.engine,

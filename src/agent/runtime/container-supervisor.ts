@@ -13,7 +13,7 @@ import {
   type ContainerEvent,
 } from '../../container/engine/index.ts';
 import type { ContainerStatus } from '../../protocol/status.ts';
-import type { ProbeResult } from '../health/probe.ts';
+import type { Probe, ProbeResult } from '../health/probe.ts';
 import { DEFAULT_RESTART_TIMING, type RestartTiming } from '../process/backoff.ts';
 import { RESYNC, type ContainerEvents } from './container/container-events.ts';
 import { LABEL, type ContainerSpec } from './container/container-spec.ts';
@@ -155,6 +155,26 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     } catch (error) {
       return { ok: false, detail: describe(error) };
     }
+  }
+
+  /**
+   * The image's HEALTHCHECK as the engine runs it (with the image's interval and retries),
+   * read from what the engine reported at start and in its events since; undefined when
+   * the container has no healthcheck. Called once the container has started.
+   */
+  engineHealthProbe(): Probe | undefined {
+    if (this.container?.engine_health === undefined) return undefined;
+    return async (signal) => {
+      const health = this.running ? this.container?.engine_health : undefined;
+      if (health === 'healthy') return { ok: true, detail: "the image's HEALTHCHECK passes" };
+      if (health === 'starting')
+        return { ok: false, detail: "starting: the image's HEALTHCHECK has not passed yet" };
+      if (health !== 'unhealthy') return { ok: false, detail: 'not running' };
+      // Only a failing check costs a look at the engine: its last output says why.
+      const info = await this.engine.containers.inspect(this.running!.containerId, signal);
+      const output = info.state.health?.last?.output.trim().split('\n').at(-1) ?? '';
+      return { ok: false, detail: `the image's HEALTHCHECK fails${output ? `: ${output}` : ''}` };
+    };
   }
 
   private async shutDown(): Promise<void> {

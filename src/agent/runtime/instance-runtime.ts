@@ -4,6 +4,7 @@
 // else of how an instance runs.
 import type { DesiredInstance } from '../../plan/desired.ts';
 import type { CheckTarget } from '../health/check.ts';
+import type { Probe } from '../health/probe.ts';
 import type { SecretLookup } from '../process-spec.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -15,6 +16,12 @@ export interface PreparedInstance {
   checkTarget: CheckTarget;
   /** The supervisor of a new run; called only when the instance is (re)started. */
   supervise(): Supervisor;
+  /**
+   * Health as the runtime itself knows it, for an instance whose stack declares no check (a
+   * container's image HEALTHCHECK, which the engine runs). Asked once the instance has
+   * started; undefined, or no answer, means running is healthy.
+   */
+  ownHealth?: () => Probe | undefined;
 }
 
 export interface InstanceRuntime {

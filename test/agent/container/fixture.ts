@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import type { DesiredInstance } from '../../../src/plan/desired.ts';
 import type { AgentPaths } from '../../../src/agent/process-spec.ts';
+import { Reconciler, type ReconcileContext } from '../../../src/agent/reconciler.ts';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
 import type { Supervisor, SupervisorEvents } from '../../../src/agent/runtime/supervisor.ts';
 import { type Dockerd, startDockerd } from '../../helpers/dockerd.ts';
@@ -216,4 +217,21 @@ export async function addNeighbour(
     throw error;
   }
   return { netns, nearInterface, remove };
+}
+
+/** A reconcile of one node alone: no secrets, nothing healthy elsewhere, never superseded. */
+export const ALONE: ReconcileContext = {
+  secrets: () => undefined,
+  healthyInCluster: new Set(),
+  current: () => true,
+};
+
+/** The agent's reconciler with only the fixture's container runtime. */
+export function containerReconciler(fixture: Fixture): Reconciler {
+  return new Reconciler({
+    paths: fixture.paths,
+    runtimes: { container: fixture.runtime() },
+    event: () => {},
+    changed: () => {},
+  });
 }

@@ -3,14 +3,7 @@
 // of starting it again, an instance no longer desired is stopped and its container gone,
 // and stopping everything (`down`) also removes the stack's Docker networks on the node.
 import { describe, expect, it } from 'vitest';
-import { Reconciler, type ReconcileContext } from '../../../src/agent/reconciler.ts';
-import { imageInstance, useFixture } from './fixture.ts';
-
-const context: ReconcileContext = {
-  secrets: () => undefined,
-  healthyInCluster: new Set(),
-  current: () => true,
-};
+import { ALONE as context, containerReconciler, imageInstance, useFixture } from './fixture.ts';
 
 describe.skipIf(process.getuid?.() !== 0)(
   'reconciler with the container runtime',
@@ -18,13 +11,7 @@ describe.skipIf(process.getuid?.() !== 0)(
   () => {
     const fixture = useFixture();
 
-    const reconciler = () =>
-      new Reconciler({
-        paths: fixture().paths,
-        runtimes: { container: fixture().runtime() },
-        event: () => {},
-        changed: () => {},
-      });
+    const reconciler = () => containerReconciler(fixture());
 
     it('starts, adopts after a detach, and removes what is no longer desired', async () => {
       const desired = [imageInstance('app-1', { data_dir: `${fixture().dir}/data/app` })];
