@@ -4,7 +4,6 @@
 // file, restarts it with PM2-style backoff, stops it gracefully, and leaves it running when
 // the agent goes away, so that the next agent adopts it instead of starting a duplicate.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { DEFAULT_RESTART_TIMING, RestartBackoff, type RestartTiming } from './backoff.ts';
@@ -30,9 +29,9 @@ import type {
   InstanceState,
   RestartPolicy,
   Supervisor,
-  SupervisorEvents,
   SupervisorStatus,
 } from '../runtime/supervisor.ts';
+import { SupervisorLifecycle } from '../runtime/supervisor-lifecycle.ts';
 
 export interface ProcessSpec {
   /** Instance id, e.g. `api-1`: names the log file and the instance record. */
@@ -100,32 +99,25 @@ function describe(error: unknown): string {
  * Events come the moment things happen: `started`, `exited`, `restarting` (with the
  * delay), `failed` (too many unstable starts: no more restarts), `stopped`.
  */
-export class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Supervisor {
+export class ProcessSupervisor extends SupervisorLifecycle implements Supervisor {
   /** specHash() of this spec; the instance record carries the one its process ran with. */
   readonly specHash: string;
   readonly logFile: string;
   private readonly timing: SupervisorTiming;
   private readonly backoff: RestartBackoff;
   private state: InstanceState = 'stopped';
-  private restarts = 0;
   private unstableStarts = 0;
   private lastExit: ExitInfo | undefined;
   private error: string | undefined;
   private running: Running | undefined;
-  /** Whether the caller wants the process up: set by start(), cleared by stop()/detach(). */
-  private wanted = false;
-  private detached = false;
-  private launching: Promise<void> = Promise.resolve();
-  private stopping: Promise<void> | undefined;
   private rotating: Promise<void> | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
   private logTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly spec: ProcessSpec,
     timing: Partial<SupervisorTiming> = {},
   ) {
-    super();
+    super(spec.id);
     if (!INSTANCE_ID.test(spec.id)) throw new Error(`bad instance id "${spec.id}"`);
     if (spec.command.length === 0) throw new Error(`${spec.id}: empty command`);
     this.timing = { ...DEFAULT_SUPERVISOR_TIMING, ...timing };
@@ -150,53 +142,27 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements
   }
 
   /**
-   * Runs the instance: adopts the process a previous agent left running when its record
-   * matches this spec, replaces it when it does not, else spawns. Resolves once the
-   * process runs or the attempt has failed (see `status`); never rejects. To run a failed
-   * or exited instance again, stop() it first.
+   * A start adopts the process a previous agent left running when its record matches this
+   * spec, replaces it when it does not, else spawns. To run a failed or exited instance
+   * again, stop() it first.
    */
-  start(): Promise<void> {
-    if (this.detached) throw new Error(`${this.spec.id}: the supervisor was detached`);
-    if (this.wanted) return this.launching;
-    this.wanted = true;
+  protected beforeStart(): void {
     this.unstableStarts = 0;
     this.backoff.reset();
     this.logTimer = setInterval(() => void this.rotateLogs(), this.timing.logCheckMs);
-    const stopped = this.stopping;
-    this.stopping = undefined;
-    this.launching = (async () => {
-      await stopped?.catch(() => undefined);
-      if (this.wanted) await this.launch(true);
-    })();
-    return this.launching;
+  }
+
+  /** Timers and the exit watch end; the process and its record stay for the next agent. */
+  protected afterDetach(): void {
+    clearInterval(this.logTimer);
+    this.running?.unwatch();
   }
 
   /**
    * Stops the process group with the configured signal, SIGKILL after the timeout, and
    * resolves once it is gone; the record goes too. A stop never leads to a restart.
    */
-  stop(): Promise<void> {
-    if (this.detached) throw new Error(`${this.spec.id}: the supervisor was detached`);
-    this.stopping ??= this.shutDown();
-    return this.stopping;
-  }
-
-  /**
-   * Lets go without stopping anything, as when the agent exits: timers and watches end,
-   * no more events; the process keeps running, and its record lets the next agent adopt it.
-   */
-  detach(): void {
-    this.detached = true;
-    this.wanted = false;
-    clearTimeout(this.restartTimer);
-    clearInterval(this.logTimer);
-    this.running?.unwatch();
-    this.removeAllListeners();
-  }
-
-  private async shutDown(): Promise<void> {
-    this.wanted = false;
-    clearTimeout(this.restartTimer);
+  protected async shutDown(): Promise<void> {
     clearInterval(this.logTimer);
     await this.launching;
     const running = this.running;
@@ -211,7 +177,7 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements
     this.emit('stopped');
   }
 
-  private async launch(mayAdopt: boolean): Promise<void> {
+  protected async launch(mayAdopt: boolean): Promise<void> {
     this.state = 'starting';
     let previous: InstanceRecord | undefined;
     try {
@@ -365,13 +331,7 @@ export class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements
       this.emit('failed', { unstableStarts: this.unstableStarts });
       return;
     }
-    const delayMs = this.backoff.nextDelay();
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      this.restarts++;
-      this.launching = this.launch(false);
-    }, delayMs);
-    this.emit('restarting', { delayMs, restarts: this.restarts + 1 });
+    this.restartAfter(this.backoff.nextDelay());
   }
 
   /**

@@ -4,7 +4,6 @@
 // exits come from the runtime's shared event stream and restarts follow the same backoff
 // as processes. A running container with this instance's labels and spec hash is adopted,
 // one with another spec hash replaced; `detach` leaves it running for the next agent.
-import { EventEmitter } from 'node:events';
 import {
   type DockerEngine,
   EngineError,
@@ -21,13 +20,8 @@ import { ensureImage, permanentPullFailure } from './container/image-source.ts';
 import { readRestarts, writeRestarts, forgetRestarts } from './container/restart-count.ts';
 import { RestartTracker } from './container/restart-tracker.ts';
 import { ensureSegmentNetworks } from './container/segment-networks.ts';
-import type {
-  ExitInfo,
-  InstanceState,
-  Supervisor,
-  SupervisorEvents,
-  SupervisorStatus,
-} from './supervisor.ts';
+import type { ExitInfo, InstanceState, Supervisor, SupervisorStatus } from './supervisor.ts';
+import { SupervisorLifecycle } from './supervisor-lifecycle.ts';
 
 export interface ContainerSupervisorOptions {
   engine: DockerEngine;
@@ -59,25 +53,19 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implements Supervisor {
+export class ContainerSupervisor extends SupervisorLifecycle implements Supervisor {
   readonly specHash: string;
   private readonly spec: ContainerSpec;
   private readonly engine: DockerEngine;
   private readonly tracker: RestartTracker;
   private state: InstanceState = 'stopped';
-  private restarts = 0;
   private lastExit: ExitInfo | undefined;
   private error: string | undefined;
   private running: Running | undefined;
   private container: ContainerStatus | undefined;
-  private wanted = false;
-  private detached = false;
-  private launching: Promise<void> = Promise.resolve();
-  private stopping: Promise<void> | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ContainerSupervisorOptions) {
-    super();
+    super(options.spec.id);
     this.spec = options.spec;
     this.engine = options.engine;
     this.specHash = options.spec.specHash;
@@ -103,35 +91,13 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     return status;
   }
 
-  /** Resolves once the container runs or the attempt failed (see `status`); never rejects. */
-  start(): Promise<void> {
-    if (this.detached) throw new Error(`${this.spec.id}: the supervisor was detached`);
-    if (this.wanted) return this.launching;
-    this.wanted = true;
+  protected beforeStart(): void {
     this.tracker.reset();
-    const stopped = this.stopping;
-    this.stopping = undefined;
-    this.launching = (async () => {
-      await stopped?.catch(() => undefined);
-      if (this.wanted) await this.launch(true);
-    })();
-    return this.launching;
   }
 
-  /** Engine stop (the stop signal, SIGKILL after the timeout), then the container goes. */
-  stop(): Promise<void> {
-    if (this.detached) throw new Error(`${this.spec.id}: the supervisor was detached`);
-    this.stopping ??= this.shutDown();
-    return this.stopping;
-  }
-
-  /** No more events or restarts; the container keeps running for the next agent to adopt. */
-  detach(): void {
-    this.detached = true;
-    this.wanted = false;
-    clearTimeout(this.restartTimer);
+  /** Ends the engine's event watch; the container keeps running for the next agent. */
+  protected afterDetach(): void {
     this.running?.unlisten();
-    this.removeAllListeners();
   }
 
   /** Runs an exec health check inside the container, as the container's user. */
@@ -177,9 +143,8 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     };
   }
 
-  private async shutDown(): Promise<void> {
-    this.wanted = false;
-    clearTimeout(this.restartTimer);
+  /** Engine stop (the stop signal, SIGKILL after the timeout), then the container goes. */
+  protected async shutDown(): Promise<void> {
     await this.launching;
     const running = this.running;
     try {
@@ -208,7 +173,7 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
     });
   }
 
-  private async launch(mayAdopt: boolean): Promise<void> {
+  protected async launch(mayAdopt: boolean): Promise<void> {
     this.state = 'starting';
     let running: Running | undefined;
     try {
@@ -346,13 +311,7 @@ export class ContainerSupervisor extends EventEmitter<SupervisorEvents> implemen
       outcome.kind === 'restart' ? 'backoff' : outcome.kind === 'failed' ? 'failed' : 'exited';
     this.emit('exited', event);
     if (outcome.kind === 'failed') this.emit('failed', { unstableStarts: outcome.unstableStarts });
-    if (outcome.kind !== 'restart') return;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      this.restarts++;
-      this.launching = this.launch(false);
-    }, outcome.delayMs);
-    this.emit('restarting', { delayMs: outcome.delayMs, restarts: this.restarts + 1 });
+    if (outcome.kind === 'restart') this.restartAfter(outcome.delayMs);
   }
 }
 
