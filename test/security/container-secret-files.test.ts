@@ -4,10 +4,8 @@
 // in the container as the host's /proc shows it. Checked for real against a private dockerd.
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
-import { writeSecretFiles } from '../../src/agent/secret-files.ts';
 import { readText } from '../../src/container/engine/transport.ts';
-import { imageInstance, useFixture } from '../agent/container/fixture.ts';
+import { imageInstance, startWithSecretFiles, useFixture } from '../agent/container/fixture.ts';
 
 const SECRET = 'file-only-secret-5c2e91ab';
 
@@ -36,12 +34,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         runtime: { command: ['sh', '-c', 'cat "$DB_PASSWORD_FILE" > /dev/null; exec sleep 3600'] },
       });
       const secrets = (name: string) => (name === 'DB_PASSWORD' ? SECRET : undefined);
-      writeSecretFiles(fixture().paths, instance, secrets);
-      const supervisor = fixture()
-        .runtime()
-        .prepare(instance, secrets)
-        .supervise() as ContainerSupervisor;
-      await supervisor.start();
+      const supervisor = await startWithSecretFiles(fixture(), instance, secrets);
       const id = supervisor.status.container!.id;
       const engine = fixture().dockerd.engine;
 

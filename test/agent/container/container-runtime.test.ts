@@ -8,10 +8,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
-import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
 import { healthProbe } from '../../../src/agent/health/check.ts';
 import { healthSchema } from '../../../src/spec/schema.ts';
-import { IMAGE, imageInstance, next, useFixture, wgetArgs, type Fixture } from './fixture.ts';
+import {
+  IMAGE,
+  imageInstance,
+  next,
+  startWithSecretFiles,
+  useFixture,
+  wgetArgs,
+  type Fixture,
+} from './fixture.ts';
 
 const FAST = { initialDelayMs: 10, maxDelayMs: 50, minUptimeMs: 2_000, maxUnstableStarts: 3 };
 const noSecrets = () => undefined;
@@ -171,12 +178,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         secrets: ['API_TOKEN'],
       });
       const secrets = (name: string) => (name === 'API_TOKEN' ? 'tok-3f9a1c' : undefined);
-      writeSecretFiles(fixture().paths, instance, secrets);
-      const supervisor = fixture()
-        .runtime()
-        .prepare(instance, secrets)
-        .supervise() as ContainerSupervisor;
-      await supervisor.start();
+      const supervisor = await startWithSecretFiles(fixture(), instance, secrets);
       const id = supervisor.status.container!.id;
       const sh = (script: string) => engine().exec.run(id, { cmd: ['sh', '-c', script] });
       expect((await sh('cat /run/secrets/API_TOKEN')).stdout).toBe('tok-3f9a1c');

@@ -11,9 +11,11 @@ import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import type { DesiredInstance } from '../../../src/plan/desired.ts';
-import type { AgentPaths } from '../../../src/agent/process-spec.ts';
+import type { AgentPaths, SecretLookup } from '../../../src/agent/process-spec.ts';
 import { Reconciler, type ReconcileContext } from '../../../src/agent/reconciler.ts';
 import { ContainerRuntime } from '../../../src/agent/runtime/container-runtime.ts';
+import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
+import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
 import type { Supervisor, SupervisorEvents } from '../../../src/agent/runtime/supervisor.ts';
 import { type Dockerd, startDockerd } from '../../helpers/dockerd.ts';
 import { BUSYBOX, buildTestImage } from '../../helpers/test-image.ts';
@@ -234,4 +236,19 @@ export function containerReconciler(fixture: Fixture): Reconciler {
     event: () => {},
     changed: () => {},
   });
+}
+
+/** Writes the instance's secret files as the reconciler does, then starts its container. */
+export async function startWithSecretFiles(
+  fixture: Fixture,
+  instance: DesiredInstance,
+  secrets: SecretLookup,
+): Promise<ContainerSupervisor> {
+  writeSecretFiles(fixture.paths, instance, secrets);
+  const supervisor = fixture
+    .runtime()
+    .prepare(instance, secrets)
+    .supervise() as ContainerSupervisor;
+  await supervisor.start();
+  return supervisor;
 }

@@ -4,10 +4,8 @@
 // user's file. Checked with a real private dockerd and the busybox test image.
 import { stat } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import type { ContainerSupervisor } from '../../../src/agent/runtime/container-supervisor.ts';
 import { secretFilePath } from '../../../src/agent/process-spec.ts';
-import { writeSecretFiles } from '../../../src/agent/secret-files.ts';
-import { imageInstance, useFixture } from './fixture.ts';
+import { imageInstance, startWithSecretFiles, useFixture } from './fixture.ts';
 
 const SECRET = 'user-secret-8b1f07';
 const secrets = (name: string) => (name === 'API_KEY' ? SECRET : undefined);
@@ -24,12 +22,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         secrets: ['API_KEY'],
         runtime: { user },
       });
-      writeSecretFiles(fixture().paths, instance, secrets);
-      const supervisor = fixture()
-        .runtime()
-        .prepare(instance, secrets)
-        .supervise() as ContainerSupervisor;
-      await supervisor.start();
+      const supervisor = await startWithSecretFiles(fixture(), instance, secrets);
       expect(supervisor.status.state).toBe('running');
       return supervisor;
     };
