@@ -2,10 +2,7 @@
 // when another node reaches the service, never 0.0.0.0; and a container reaches a service of
 // another node over the mesh. Real dockerd in its namespace, a second namespace standing for
 // another node (a veth pair for the mesh), real requests.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
@@ -34,18 +31,12 @@ describe.skipIf(process.getuid?.() !== 0)(
     /** The other node, with this node's mesh interface its end of the veth pair. */
     let other: Neighbour;
     let mesh = '';
-    let server: ChildProcess | undefined;
 
     beforeAll(async () => {
       other = await addNeighbour(fixture(), 'flt-other', { near: MESH, far: OTHER });
       mesh = other.nearInterface;
     });
     afterAll(async () => {
-      if (server && server.exitCode === null && server.signalCode === null) {
-        const exited = once(server, 'exit');
-        server.kill('SIGTERM');
-        await exited;
-      }
       await other?.remove();
     });
 
@@ -117,13 +108,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     it('lets a container reach a service of the other node over the mesh, as the mesh address, without egress', async () => {
-      const root = path.join(fixture().dir, 'other-node');
-      await mkdir(root, { recursive: true });
-      await writeFile(path.join(root, 'index.html'), 'served by the other node\n');
-      const argv = [BUSYBOX, 'httpd', '-f', '-p', `${OTHER}:80`, '-h', root];
-      server = spawn('nsenter', [`--net=/run/netns/${other.netns}`, '--', ...argv], {
-        stdio: 'ignore',
-      });
+      await other.serve('served by the other node\n');
       await fixture().loadNft(
         localSegmentsRuleset({
           stack: fixture().stack,

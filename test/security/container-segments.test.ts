@@ -2,10 +2,6 @@
 // table (local-segments.ts) keeps them apart although the node forwards (egress needs it),
 // and lets out only a segment with egress, masqueraded. Real dockerd in its namespace, a
 // second namespace standing for the internet, real connections from inside containers.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerRuntime } from '../../src/agent/runtime/container-runtime.ts';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
@@ -17,7 +13,6 @@ import {
   useFixture,
   type Neighbour,
 } from '../agent/container/fixture.ts';
-import { BUSYBOX } from '../helpers/test-image.ts';
 
 const SEGMENTS = {
   a: { subnet: '10.213.1.0/24', egress: false },
@@ -35,7 +30,6 @@ describe.skipIf(process.getuid?.() !== 0)(
   () => {
     const fixture = useFixture();
     let internet: Neighbour;
-    let server: ChildProcess | undefined;
     let runtime: ContainerRuntime;
     const supervisors = new Map<string, ContainerSupervisor>();
 
@@ -74,24 +68,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     beforeAll(async () => {
       runtime = fixture().runtime();
       internet = await addNeighbour(fixture(), 'flt-inet', { near: NODE_SIDE, far: INTERNET });
-      const root = path.join(fixture().dir, 'internet');
-      await mkdir(root, { recursive: true });
-      await writeFile(path.join(root, 'index.html'), 'the internet\n');
-      server = spawn(
-        'nsenter',
-        [
-          `--net=/run/netns/${internet.netns}`,
-          '--',
-          BUSYBOX,
-          'httpd',
-          '-f',
-          '-p',
-          `${INTERNET}:80`,
-          '-h',
-          root,
-        ],
-        { stdio: 'ignore' },
-      );
+      await internet.serve('the internet\n');
       const httpd = ['httpd', '-f', '-p', '8080', '-h', '/var/www'];
       await start('server-1', ['a'], httpd);
       await start('peer-1', ['a'], ['sleep', '3600']);
@@ -101,11 +78,6 @@ describe.skipIf(process.getuid?.() !== 0)(
 
     afterAll(async () => {
       for (const supervisor of supervisors.values()) await supervisor.stop();
-      if (server && server.exitCode === null && server.signalCode === null) {
-        const exited = once(server, 'exit');
-        server.kill('SIGTERM');
-        await exited;
-      }
       await internet?.remove();
     });
 

@@ -2,9 +2,9 @@
 // own (published loopback ports live on that namespace's loopback, reached with `ip netns
 // exec`), the busybox test image, temp agent paths, and desired instances of image services
 // written the way plan renders them.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -176,7 +176,9 @@ export interface Neighbour {
   netns: string;
   /** dockerd's end of the veth pair. */
   nearInterface: string;
-  /** Deletes the namespace; the veth pair goes with it. */
+  /** Serves `page` as / on port 80 of the neighbour's address (busybox httpd), until remove(). */
+  serve(page: string): Promise<void>;
+  /** Stops what it serves and deletes the namespace; the veth pair goes with it. */
   remove(): Promise<void>;
 }
 
@@ -191,11 +193,15 @@ export async function addNeighbour(
   const nearInterface = `fln-${id}`;
   const farInterface = `flf-${id}`;
   await execFileAsync('ip', ['netns', 'add', netns]);
-  const remove = () =>
-    execFileAsync('ip', ['netns', 'del', netns]).then(
-      () => undefined,
-      () => undefined,
-    );
+  let server: ChildProcess | undefined;
+  const remove = async () => {
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const exited = once(server, 'exit');
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await execFileAsync('ip', ['netns', 'del', netns]).catch(() => undefined);
+  };
   try {
     await execFileAsync('ip', [
       ...['link', 'add', nearInterface, 'netns', fixture.dockerd.netns!, 'type', 'veth'],
@@ -218,7 +224,13 @@ export async function addNeighbour(
     await remove();
     throw error;
   }
-  return { netns, nearInterface, remove };
+  const serve = async (page: string) => {
+    const root = await mkdtemp(path.join(fixture.dir, 'neighbour-'));
+    await writeFile(path.join(root, 'index.html'), page);
+    const httpd = [BUSYBOX, 'httpd', '-f', '-p', `${addresses.far}:80`, '-h', root];
+    server = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', ...httpd], { stdio: 'ignore' });
+  };
+  return { netns, nearInterface, serve, remove };
 }
 
 /** A reconcile of one node alone: no secrets, nothing healthy elsewhere, never superseded. */
