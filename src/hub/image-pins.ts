@@ -10,7 +10,7 @@ import {
   type RegistryCredentials,
 } from '../container/registry/manifest-digest.ts';
 import type { DesiredNode } from '../plan/desired.ts';
-import { renderTemplate } from '../spec/interpolation.ts';
+import { references, renderTemplate } from '../spec/interpolation.ts';
 
 export interface ImagePins {
   /** Tag reference → the pinned reference (`name@sha256:…`). */
@@ -78,15 +78,10 @@ async function credentialsFor(
   auth: { server: string; username: string; password: string },
   secretValues: SecretValues,
 ): Promise<RegistryCredentials> {
-  const names = new Set<string>();
-  const collect = (text: string) =>
-    renderTemplate(text, (ref) => {
-      if (ref.kind === 'secret') names.add(ref.name);
-      return '';
-    });
-  collect(auth.username);
-  collect(auth.password);
-  const values = await secretValues(names);
+  const names = [auth.username, auth.password]
+    .flatMap(references)
+    .flatMap((ref) => (ref.kind === 'secret' ? [ref.name] : []));
+  const values = await secretValues(new Set(names));
   const render = (text: string) =>
     renderTemplate(text, (ref) => {
       const value = ref.kind === 'secret' ? values.get(ref.name) : undefined;
