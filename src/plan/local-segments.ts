@@ -8,7 +8,7 @@
 // with where cgroup2 is mounted on its machine, which plan cannot know.
 //
 // Containers: each segment a node's containers use is a Docker bridge of its own, with a
-// subnet plan chooses (from CONTAINER_POOL) and a bridge name derived from stack and
+// subnet plan chooses (from the node's container pool, container-pool.ts) and a bridge name derived from stack and
 // segment, so the same table can name it. dockerd runs with --iptables=false, so this
 // table is what keeps segments apart: nothing is forwarded into a segment's bridge from
 // elsewhere, a segment's containers are forwarded (and masqueraded) out only when the
@@ -20,6 +20,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatIPv4, parseCidr } from '../spec/formats.ts';
 import { NAME, type Stack } from '../spec/schema.ts';
+import { allocateSubnets } from './container-pool.ts';
 import type { Instance } from './placement.ts';
 import { groupBy } from './group-by.ts';
 import { meshInterfaceName } from './mesh-interface.ts';
@@ -39,18 +40,10 @@ const NFT_CGROUP_BASE = '/sys/fs/cgroup';
 const name = z.string().regex(NAME);
 const port = z.number().int().min(1).max(65535);
 
-/**
- * Where container segments get their subnets: a /24 each, picked per node by a hash of
- * stack and segment (so two stacks on one node rarely collide; Docker refuses an overlap
- * with a clear error rather than picking another range). Not configurable yet.
- */
-export const CONTAINER_POOL = '10.213.0.0/16';
-const SEGMENT_PREFIX = 24;
-
 /** A segment as a Docker bridge on one node. */
 export const containerSegmentSchema = z.object({
   segment: name,
-  /** `10.213.N.0/24`; its first address is the bridge's (the containers' gateway). */
+  /** A /24 of the node's container pool; its first address is the bridge's (the containers' gateway). */
   subnet: z.string().regex(/^\d+\.\d+\.\d+\.0\/24$/),
   /** Its containers may open connections out of the node (forwarded and masqueraded). */
   egress: z.boolean(),
@@ -92,29 +85,6 @@ export function segmentBridge(stack: string, segment: string): string {
 /** The first address of a segment's subnet: the bridge's, the containers' gateway. */
 export function segmentGateway(subnet: string): string {
   return formatIPv4(parseCidr(subnet)!.network + 1);
-}
-
-/** Free /24s of CONTAINER_POOL for a node's segments, outside the mesh's range. */
-function allocateSubnets(stack: Stack, segments: readonly string[]): Map<string, string> {
-  const pool = parseCidr(CONTAINER_POOL)!;
-  const mesh = parseCidr(stack.mesh.cidr);
-  const slots = pool.size / 2 ** (32 - SEGMENT_PREFIX);
-  const taken = new Set<number>();
-  const result = new Map<string, string>();
-  for (const segment of segments) {
-    const hash = createHash('sha256').update(`${stack.name}/${segment}`).digest();
-    let slot = hash.readUInt32BE(0) % slots;
-    const network = (index: number) => pool.network + index * 2 ** (32 - SEGMENT_PREFIX);
-    const clashes = (index: number) =>
-      taken.has(index) ||
-      (mesh !== undefined &&
-        network(index) < mesh.network + mesh.size &&
-        mesh.network < network(index) + 2 ** (32 - SEGMENT_PREFIX));
-    for (let tries = 0; clashes(slot) && tries < slots; tries++) slot = (slot + 1) % slots;
-    taken.add(slot);
-    result.set(segment, `${formatIPv4(network(slot))}/${SEGMENT_PREFIX}`);
-  }
-  return result;
 }
 
 /** `flotilla/<stack>/<node>`: the cgroup holding a node's service cgroups. */
@@ -214,7 +184,7 @@ function containerSegments(
     for (const number of nativePorts(service)) native.get(segments[0]!)!.add(number);
   }
   const segments = [...native.keys()].sort();
-  const subnets = allocateSubnets(stack, segments);
+  const subnets = allocateSubnets(stack, node, segments);
   return segments.map((segment) => ({
     segment,
     subnet: subnets.get(segment)!,

@@ -4,9 +4,11 @@
 // because they need the whole document.
 import { z } from 'zod';
 import {
+  cidrContains,
   cronError,
   explainBadCidr,
   explainBadIPv4,
+  formatIPv4,
   inetAton,
   isValidTimezone,
   parseCidr,
@@ -119,9 +121,41 @@ const meshSchema = z.strictObject({
   port: port.default(51820).describe('WireGuard UDP listen port'),
 });
 
+/** The private ranges (RFC 1918) a container pool must lie in. */
+export const PRIVATE_IPV4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
+
+/**
+ * A node's container pool: a private block of at least one /24 (each segment takes a /24).
+ * What it must not overlap needs the whole stack (plan/container-pool.ts).
+ */
+const containerPool = cidr.superRefine((text, ctx) => {
+  const block = parseCidr(text);
+  if (!block) return; // cidr said why
+  if (block.prefix > 24)
+    ctx.addIssue({
+      code: 'custom',
+      message: `container_pool ${text} is smaller than one /24, and each segment on the node takes a /24: write e.g. ${formatIPv4(block.network - (block.network % 2 ** 16))}/16`,
+    });
+  else if (
+    !PRIVATE_IPV4.some((range) => {
+      const outer = parseCidr(range)!;
+      return outer.prefix <= block.prefix && cidrContains(outer, block.network);
+    })
+  )
+    ctx.addIssue({
+      code: 'custom',
+      message: `container_pool ${text} is not a private block: containers' addresses must stay inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. 10.213.0.0/16), or they shadow real hosts on the internet`,
+    });
+});
+
 const nodeSchema = z.strictObject({
   address: nodeAddress.describe('Public address (IPv4 or DNS name) the other nodes and SSH use'),
   mesh_address: ipv4.optional().describe('Pin this node to a mesh address inside mesh.cidr'),
+  container_pool: containerPool
+    .optional()
+    .describe(
+      "Private block this node's container segments take their /24 subnets from (default 10.213.0.0/16); outside mesh.cidr, firewall.allow blocks and node addresses",
+    ),
   ssh: z
     .strictObject({ user: z.string().default('root'), port: port.default(22) })
     .default({ user: 'root', port: 22 }),

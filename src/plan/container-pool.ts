@@ -1,0 +1,186 @@
+// Where a node's container segments get their subnets: a /24 each from the node's
+// `container_pool` (default 10.213.0.0/16), picked by a hash of stack and segment, so two
+// stacks on one node rarely collide (Docker refuses an overlap with a clear error rather
+// than picking another range). A container subnet is a route to a bridge on the node, so
+// the pool must not cover anything the node reaches elsewhere: mesh addresses, the nodes'
+// own addresses, clients firewall.allow admits (their replies would go to a bridge), or
+// Docker's default bridge (docker0, 172.17.0.0/16). The checks need the whole stack, so
+// they live here; the schema checks the block alone (private, at least a /24).
+import { createHash } from 'node:crypto';
+import type { Finding } from '../spec/diagnostic.ts';
+import { formatIPv4, parseCidr, type Cidr } from '../spec/formats.ts';
+import type { Stack } from '../spec/schema.ts';
+import { groupBy } from './group-by.ts';
+import { placeInstances } from './placement.ts';
+import { classifySource, serviceSegments } from './reachability.ts';
+
+export const DEFAULT_CONTAINER_POOL = '10.213.0.0/16';
+const SEGMENT_PREFIX = 24;
+const SEGMENT_SIZE = 2 ** (32 - SEGMENT_PREFIX);
+
+/** A pool without room for a node's segments (validation reports it first, with its line). */
+export class ContainerPoolError extends Error {
+  override name = 'ContainerPoolError';
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The block a node's container segments take their /24s from. */
+export function containerPool(stack: Stack, node: string): string {
+  return stack.nodes[node]?.container_pool ?? DEFAULT_CONTAINER_POOL;
+}
+
+/** Something the node routes elsewhere, which a container subnet must not cover. */
+interface Reserved {
+  block: Cidr;
+  what: string;
+  why: string;
+}
+
+function reservedBlocks(stack: Stack): Reserved[] {
+  const reserved: Reserved[] = [];
+  const mesh = parseCidr(stack.mesh.cidr);
+  if (mesh)
+    reserved.push({
+      block: mesh,
+      what: `mesh.cidr ${stack.mesh.cidr}`,
+      why: 'the nodes inside it would be unreachable from this node',
+    });
+  for (const [name, node] of Object.entries(stack.nodes)) {
+    const address = parseCidr(node.address);
+    if (address)
+      reserved.push({
+        block: address,
+        what: `node \`${name}\`'s address ${node.address}`,
+        why: 'this node would send its traffic for that node to a container bridge',
+      });
+  }
+  stack.firewall.allow.forEach((rule, index) =>
+    rule.from.forEach((entry) => {
+      const source = classifySource(stack, entry);
+      const block = source?.kind === 'cidr' ? parseCidr(source.cidr) : undefined;
+      if (block)
+        reserved.push({
+          block,
+          what: `firewall.allow[${index}]'s source ${entry}`,
+          why: 'clients there whose addresses fall in a container subnet would get no answer (it goes to the bridge)',
+        });
+    }),
+  );
+  reserved.push({
+    block: parseCidr('172.17.0.0/16')!,
+    what: "Docker's default bridge (docker0, 172.17.0.0/16)",
+    why: 'Docker refuses a network that overlaps it',
+  });
+  return reserved;
+}
+
+function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.network < b.network + b.size && b.network < a.network + a.size;
+}
+
+/**
+ * Free /24s of the node's pool for its segments, each at its hashed slot or the next free
+ * one; a slot covering something reserved is skipped (validation refuses such a pool that
+ * the stack names, but the default one may touch a mesh or allow block on a node without
+ * containers, or before validation ran).
+ */
+export function allocateSubnets(
+  stack: Stack,
+  node: string,
+  segments: readonly string[],
+): Map<string, string> {
+  const text = containerPool(stack, node);
+  const pool = parseCidr(text)!;
+  const reserved = reservedBlocks(stack);
+  const slots = pool.size / SEGMENT_SIZE;
+  const network = (slot: number) => pool.network + slot * SEGMENT_SIZE;
+  const free = (slot: number) =>
+    !reserved.some(({ block }) =>
+      overlaps({ network: network(slot), prefix: SEGMENT_PREFIX, size: SEGMENT_SIZE }, block),
+    );
+  const taken = new Set<number>();
+  const result = new Map<string, string>();
+  for (const segment of segments) {
+    const hash = createHash('sha256').update(`${stack.name}/${segment}`).digest();
+    let slot = hash.readUInt32BE(0) % slots;
+    let tries = 0;
+    for (; (taken.has(slot) || !free(slot)) && tries < slots; tries++) slot = (slot + 1) % slots;
+    if (tries === slots)
+      throw new ContainerPoolError(
+        `node \`${node}\`'s container pool ${text} has no free /24 left for segment \`${segment}\` (${segments.length} segments)`,
+        `set nodes.${node}.container_pool to a larger private block, outside mesh.cidr and firewall.allow`,
+      );
+    taken.add(slot);
+    result.set(segment, `${formatIPv4(network(slot))}/${SEGMENT_PREFIX}`);
+  }
+  return result;
+}
+
+/** A private /16 that covers nothing reserved, to offer in a hint (10.213.0.0/16 first). */
+function freeSixteen(reserved: readonly Reserved[]): string | undefined {
+  const candidates = [
+    ...Array.from({ length: 256 }, (_, offset) => `10.${(213 + offset) % 256}.0.0/16`),
+    ...Array.from({ length: 16 }, (_, offset) => `172.${16 + offset}.0.0/16`),
+    '192.168.0.0/16',
+  ];
+  return candidates.find(
+    (text) => !reserved.some((entry) => overlaps(parseCidr(text)!, entry.block)),
+  );
+}
+
+/**
+ * What is wrong with the nodes' container pools, each at the place to fix. A pool the stack
+ * names must cover nothing reserved; the default one only needs a free /24 per segment.
+ */
+export function containerPoolFindings(stack: Stack): Finding[] {
+  const findings: Finding[] = [];
+  const reserved = reservedBlocks(stack);
+  const images = placeInstances(stack).filter(
+    (instance) => stack.services[instance.service]?.image !== undefined,
+  );
+  const byNode = groupBy(images, (instance) => instance.node);
+  const free = freeSixteen(reserved);
+  for (const [name, node] of Object.entries(stack.nodes)) {
+    const segments = [
+      ...new Set(
+        (byNode.get(name) ?? []).flatMap((instance) => serviceSegments(stack, instance.service)),
+      ),
+    ];
+    if (node.container_pool === undefined) {
+      try {
+        allocateSubnets(stack, name, segments);
+      } catch (error) {
+        if (!(error instanceof ContainerPoolError)) throw error;
+        findings.push({
+          path: ['nodes', name],
+          message: error.message,
+          hint: `set \`container_pool\` on node \`${name}\` to a free private block${free === undefined ? '' : `, e.g. ${free}`}`,
+        });
+      }
+      continue;
+    }
+    const pool = parseCidr(node.container_pool);
+    if (!pool) continue; // the schema said why
+    const path = ['nodes', name, 'container_pool'];
+    for (const entry of reserved)
+      if (overlaps(pool, entry.block))
+        findings.push({
+          path,
+          message: `container pool ${node.container_pool} overlaps ${entry.what}: ${entry.why}`,
+          hint: `choose a private block that covers none of them${free === undefined ? '' : `, e.g. ${free}`}`,
+        });
+    const slots = pool.size / SEGMENT_SIZE;
+    if (segments.length > slots)
+      findings.push({
+        path,
+        message: `node \`${name}\`'s containers are in ${segments.length} segments, and container pool ${node.container_pool} has room for ${slots} (each segment takes a /24)`,
+        hint: `use a larger block, e.g. a /${SEGMENT_PREFIX - Math.ceil(Math.log2(segments.length))}`,
+      });
+  }
+  return findings;
+}
