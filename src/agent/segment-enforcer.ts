@@ -5,7 +5,9 @@
 // nft turns each cgroup path into an id when the table is loaded, so it is loaded again
 // whenever a cgroup's id changes (one made again), not only when the policy does; until
 // then the table's catch-all keeps a remade cgroup away from every service port. The same
-// table keeps the node's container segments apart (their bridges, by name: no cgroup).
+// table keeps the node's container segments apart (their bridges, by name: no cgroup), so
+// a machine without cgroup2 still loads it, with the container chains alone: without them
+// containers would reach neither other nodes (no masquerade to the mesh) nor be kept apart.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -23,9 +25,10 @@ import { cgroup2Mount, ensureCgroup, removeCgroup } from './process/cgroup.ts';
 export class SegmentsNotAppliedError extends Error {}
 
 export class SegmentEnforcer {
-  /** Why segments cannot be enforced on this machine; undefined when they can. */
+  /** Why native services' segments cannot be enforced here; undefined when they can. */
   readonly unavailable: string | undefined;
   private readonly mount: string | undefined;
+  private readonly root = process.getuid?.() === 0;
   /** Fingerprint of the policy, mount and cgroup ids last loaded. */
   private applied: string | undefined;
   /** Why the last load failed (an earlier table, if any, stays loaded). */
@@ -33,12 +36,11 @@ export class SegmentEnforcer {
 
   constructor() {
     this.mount = cgroup2Mount();
-    this.unavailable =
-      process.getuid?.() !== 0
-        ? 'the agent does not run as root'
-        : this.mount === undefined
-          ? 'cgroup2 is not mounted (see /proc/self/mountinfo)'
-          : undefined;
+    this.unavailable = !this.root
+      ? 'the agent does not run as root'
+      : this.mount === undefined
+        ? 'cgroup2 is not mounted (see /proc/self/mountinfo)'
+        : undefined;
   }
 
   /**
@@ -61,21 +63,27 @@ export class SegmentEnforcer {
    * cut by it later. A node without native services or containers gets no table.
    */
   async apply(segments: LocalSegments): Promise<void> {
+    if (!this.root) return;
     const mount = this.mount;
-    if (this.unavailable !== undefined || mount === undefined) return;
-    const ids = [
-      ensureCgroup(mount, CGROUP_ROOT),
-      ...segments.services.map(({ service }) =>
-        ensureCgroup(mount, serviceCgroup(segments.stack, segments.node, service)),
-      ),
-    ];
+    // Without cgroup2, native services get no rules (cgroupFor starts them anywhere); the
+    // containers' chains need none.
+    const enforced = mount === undefined ? { ...segments, services: [] } : segments;
+    const ids =
+      mount === undefined
+        ? []
+        : [
+            ensureCgroup(mount, CGROUP_ROOT),
+            ...segments.services.map(({ service }) =>
+              ensureCgroup(mount, serviceCgroup(segments.stack, segments.node, service)),
+            ),
+          ];
     const hash = configHash({ segments, mount, ids });
     if (hash === this.applied) return;
     try {
       await loadNftScript(
-        segments.services.length === 0 && (segments.containers ?? []).length === 0
+        enforced.services.length === 0 && (enforced.containers ?? []).length === 0
           ? withoutTable(segments.stack)
-          : localSegmentsRuleset(segments, mount),
+          : localSegmentsRuleset(enforced, mount),
       );
     } catch (error) {
       this.failure = (error as Error).message;
@@ -83,15 +91,17 @@ export class SegmentEnforcer {
     }
     this.applied = hash;
     this.failure = undefined;
-    this.removeCgroups(segments, new Set(segments.services.map(({ service }) => service)));
+    if (mount !== undefined)
+      this.removeCgroups(segments, new Set(segments.services.map(({ service }) => service)));
   }
 
   /** Removes the table and, once their processes are gone, this node's service cgroups. */
   async remove(segments: LocalSegments): Promise<void> {
-    const mount = this.mount;
-    if (this.unavailable !== undefined || mount === undefined) return;
+    if (!this.root) return;
     await loadNftScript(withoutTable(segments.stack));
     this.applied = undefined;
+    const mount = this.mount;
+    if (mount === undefined) return;
     this.removeCgroups(segments, new Set());
     const node = nodeCgroup(segments.stack, segments.node);
     for (const cgroup of [node, path.dirname(node), CGROUP_ROOT]) removeCgroup(mount, cgroup);
