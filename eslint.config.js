@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.flotilla/', '.scratch/', 'coverage/'] },
+  { ignores: ['node_modules/', '.flotilla/', '.scratch/', 'coverage/', 'dist/', 'dist.building/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

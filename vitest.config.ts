@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     pool: 'forks',
+    // Every `flotilla` a test starts runs the sources under test, not a compiled build.
+    env: { FLOTILLA_FROM_SOURCE: '1' },
   },
 });

