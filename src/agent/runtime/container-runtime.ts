@@ -2,10 +2,11 @@
 // run by a ContainerSupervisor through the Docker Engine. What an earlier agent left
 // running is known from the engine itself: containers carrying this stack's and this
 // node's labels. A container without Flotilla's labels is never listed, so never touched.
+// No container starts while the engine manages the node's firewall (engine-firewall-check.ts).
 import { DockerEngine, EngineUnavailableError } from '../../container/engine/index.ts';
 import type { DesiredInstance } from '../../plan/desired.ts';
 import type { RestartTiming } from '../process/backoff.ts';
-import type { AgentPaths, SecretLookup } from '../process-spec.ts';
+import { InstanceSpecError, type AgentPaths, type SecretLookup } from '../process-spec.ts';
 import { ContainerEvents } from './container/container-events.ts';
 import {
   containerLogHistory,
@@ -13,6 +14,7 @@ import {
   type ContainerLogFollower,
 } from './container/container-logs.ts';
 import { containerSpecFor, LABEL, ownerLabels } from './container/container-spec.ts';
+import { engineFirewallProblem } from './container/engine-firewall-check.ts';
 import { forgetRestarts } from './container/restart-count.ts';
 import { removeSegmentNetworks } from './container/segment-networks.ts';
 import { ContainerSupervisor } from './container-supervisor.ts';
@@ -35,6 +37,8 @@ export class ContainerRuntime implements InstanceRuntime {
   readonly engine: DockerEngine;
   private readonly events: ContainerEvents;
   private readonly labels: Record<string, string>;
+  /** Why no container may start (read at each pass, before anything is prepared). */
+  private firewallProblem: string | undefined;
 
   constructor(private readonly options: ContainerRuntimeOptions) {
     this.engine = new DockerEngine(
@@ -46,6 +50,7 @@ export class ContainerRuntime implements InstanceRuntime {
 
   prepare(instance: DesiredInstance, secrets: SecretLookup): PreparedInstance {
     const { stack, paths, log, timing, netns } = this.options;
+    if (this.firewallProblem !== undefined) throw new InstanceSpecError(this.firewallProblem);
     const spec = containerSpecFor(instance, stack, paths, secrets);
     // An exec check runs inside the container the latest supervisor runs.
     let current: ContainerSupervisor | undefined;
@@ -73,8 +78,12 @@ export class ContainerRuntime implements InstanceRuntime {
     };
   }
 
-  /** Without an engine there is nothing left over (its image instances fail with a hint). */
+  /**
+   * Without an engine there is nothing left over (its image instances fail with a hint).
+   * Asked at the start of every reconcile pass: the engine's firewall is checked here too.
+   */
   async leftovers(): Promise<string[]> {
+    this.firewallProblem = await engineFirewallProblem(this.options.netns);
     try {
       const containers = await this.engine.containers.list(this.labels);
       return [...new Set(containers.map((container) => container.labels[LABEL.instance] ?? ''))]

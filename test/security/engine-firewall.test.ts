@@ -1,0 +1,245 @@
+// A Docker Engine that manages the firewall (dockerd's default, `"iptables": true`) opens a
+// way past Flotilla's: a port published on the node's mesh address is DNAT'd in nat
+// PREROUTING, so the connection is forwarded to the container and the node's input chain
+// never sees it. Here a real dockerd with iptables on runs in a namespace standing for the
+// node, whose input chain admits nothing from the other node (a second namespace over a veth
+// pair): a container published on the mesh address serves that node anyway. The agent's
+// reconciler, given this engine, starts nothing and says why and how to fix it.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Reconciler } from '../../src/agent/reconciler.ts';
+import { ContainerRuntime } from '../../src/agent/runtime/container-runtime.ts';
+import { DockerEngine } from '../../src/container/engine/index.ts';
+import { dockerdSocket, stopDockerd, type DockerdRecord } from '../../src/lab/lab-dockerd.ts';
+import { segmentNetwork } from '../../src/plan/local-segments.ts';
+import { ALONE, IMAGE, imageInstance, NODE } from '../agent/container/fixture.ts';
+import { BUSYBOX, buildTestImage } from '../helpers/test-image.ts';
+
+const run = promisify(execFile);
+
+/** The node's mesh address and the other node's, on a veth pair between the namespaces. */
+const MESH = '100.96.0.1';
+const OTHER = '100.96.0.2';
+const PORT = 18080;
+
+describe.skipIf(process.getuid?.() !== 0)(
+  'a Docker Engine that manages the firewall (real dockerd with iptables, two namespaces)',
+  { timeout: 120_000 },
+  () => {
+    const id = randomBytes(3).toString('hex');
+    const node = `flt-dfw-${id}`;
+    const other = `flt-dfwo-${id}`;
+    let record: DockerdRecord | undefined;
+    let agentDir = '';
+    let engine: DockerEngine;
+
+    beforeAll(async () => {
+      for (const netns of [node, other]) {
+        await run('ip', ['netns', 'add', netns]);
+        await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+      }
+      await run('ip', [
+        ...['link', 'add', `fdn-${id}`, 'netns', node, 'type', 'veth'],
+        ...['peer', 'name', `fdo-${id}`, 'netns', other],
+      ]);
+      for (const [netns, link, address] of [
+        [node, `fdn-${id}`, MESH],
+        [other, `fdo-${id}`, OTHER],
+      ] as const) {
+        await run('ip', ['-n', netns, 'addr', 'add', `${address}/24`, 'dev', link]);
+        await run('ip', ['-n', netns, 'link', 'set', link, 'up']);
+      }
+      agentDir = await mkdtemp(path.join(os.tmpdir(), 'flt-dfw-agent-'));
+      // The node's input chain: nothing from the other node (Flotilla's, where no grant says so).
+      const input = path.join(agentDir, 'input.nft');
+      await writeFile(
+        input,
+        `table inet flotilla-test {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr ${OTHER} reject\n\t}\n}\n`,
+      );
+      await run('ip', ['netns', 'exec', node, 'nft', '-f', input]);
+      record = await startDockerdWithIptables(node, id);
+      engine = new DockerEngine({ socketPath: dockerdSocket(record) });
+      await buildTestImage(engine, { reference: IMAGE });
+    }, 120_000);
+
+    afterAll(async () => {
+      if (record) await stopDockerd(record);
+      for (const netns of [node, other])
+        await run('ip', ['netns', 'del', netns]).catch(() => undefined);
+      if (agentDir) await rm(agentDir, { recursive: true, force: true });
+    }, 60_000);
+
+    /** An HTTP request from `netns` to the mesh address; '' when nothing answers. */
+    const get = (netns: string, port: number) =>
+      run(
+        'ip',
+        [...['netns', 'exec', netns, BUSYBOX, 'wget', '-q', '-O', '-'], `http://${MESH}:${port}/`],
+        // A bound, not a measurement (busybox's own -T crashes it).
+        { timeout: 10_000 },
+      ).then(
+        ({ stdout }) => stdout,
+        () => '',
+      );
+
+    /** The first answer of a few tries: a just-started server may not listen yet. */
+    async function firstAnswer(netns: string, port: number): Promise<string> {
+      for (let attempt = 0; attempt < 40; attempt++) {
+        const answer = await get(netns, port);
+        if (answer !== '') return answer;
+        await sleep(250);
+      }
+      return '';
+    }
+
+    it("refuses the other node's connection to a port a process of the node serves", async () => {
+      const root = await mkdtemp(path.join(agentDir, 'www-'));
+      await writeFile(path.join(root, 'index.html'), 'native\n');
+      const httpd = spawn(
+        'ip',
+        ['netns', 'exec', node, BUSYBOX, 'httpd', '-f', '-p', `${MESH}:${PORT + 1}`, '-h', root],
+        { stdio: 'ignore' },
+      );
+      try {
+        expect(await firstAnswer(node, PORT + 1)).toBe('native\n');
+        expect(await get(other, PORT + 1)).toBe('');
+      } finally {
+        const exited = new Promise((resolve) => httpd.once('exit', resolve));
+        httpd.kill('SIGTERM');
+        await exited;
+      }
+    });
+
+    it('forwards the other node past the input chain to a container published on the mesh address', async () => {
+      const network = await engine.networks.create({
+        name: `bypass-${id}`,
+        subnet: '10.213.77.0/24',
+      });
+      const { id: container } = await engine.containers.create({
+        name: `bypass-${id}`,
+        image: IMAGE,
+        cmd: ['sh', '-c', 'echo bypassed > /tmp/index.html && httpd -f -p 80 -h /tmp'],
+        networkMode: `bypass-${id}`,
+        ports: [{ containerPort: 80, hostIp: MESH, hostPort: PORT }],
+      });
+      try {
+        await engine.containers.start(container);
+        const { stdout } = await run('ip', [
+          'netns',
+          'exec',
+          node,
+          'nft',
+          'list',
+          'table',
+          'ip',
+          'nat',
+        ]);
+        expect(stdout).toMatch(
+          new RegExp(`ip daddr ${MESH} tcp dport ${PORT} .*dnat to 10\\.213\\.77\\.`),
+        );
+        expect(await firstAnswer(other, PORT)).toBe('bypassed\n');
+      } finally {
+        await engine.containers.remove(container, { force: true });
+        await engine.networks.remove(network);
+      }
+    });
+
+    it('makes the agent start no container, with the reason and the fix in its status', async () => {
+      const events: string[] = [];
+      const stack = `t${id}`;
+      const runtime = new ContainerRuntime({
+        socketPath: dockerdSocket(record!),
+        stack,
+        node: NODE,
+        paths: {
+          instances: path.join(agentDir, 'instances'),
+          logs: path.join(agentDir, 'logs'),
+          secretFiles: path.join(agentDir, 'secret-files'),
+        },
+        log: () => {},
+        netns: node,
+      });
+      const reconciler = new Reconciler({
+        paths: {
+          instances: path.join(agentDir, 'instances'),
+          logs: path.join(agentDir, 'logs'),
+          secretFiles: path.join(agentDir, 'secret-files'),
+        },
+        runtimes: { container: runtime },
+        event: (type, message) => events.push(`${type}: ${message}`),
+        changed: () => {},
+      });
+      try {
+        await reconciler.reconcile(
+          [
+            imageInstance('web-1', {
+              ports: { http: PORT },
+              runtime: {
+                command: ['httpd', '-f', '-p', '80'],
+                container_ports: { http: 80 },
+                publish_address: MESH,
+              },
+            }),
+          ],
+          ALONE,
+        );
+        const [status] = reconciler.instances();
+        expect(status).toMatchObject({ id: 'web-1', state: 'failed', healthy: false });
+        expect(status!.reason).toMatch(
+          /^the Docker Engine manages this node's firewall \(its chains are there: .*ip nat DOCKER/,
+        );
+        expect(status!.reason).toMatch(/"iptables": false .*\/etc\/docker\/daemon\.json/);
+        expect(events).toEqual([`instance.failed: web-1: ${status!.reason}`]);
+        expect(await engine.containers.list({ 'flotilla.stack': stack })).toEqual([]);
+        expect((await engine.networks.list([])).map((network) => network.name)).not.toContain(
+          segmentNetwork(stack, 'default'),
+        );
+      } finally {
+        runtime.close();
+      }
+    });
+  },
+);
+
+/**
+ * A dockerd with iptables on (its default) in `netns`, laid out as lab-dockerd.ts lays out
+ * its own (dir, socket, pidfile, cgroup parent), so its stopDockerd removes everything.
+ */
+async function startDockerdWithIptables(netns: string, id: string): Promise<DockerdRecord> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'flt-dockerd-fw-'));
+  const record: DockerdRecord = { dir, netns, cgroupParent: `/flotilla-test-dockerd-${id}` };
+  const config = path.join(dir, 'daemon.json');
+  await writeFile(config, JSON.stringify({ 'deprecated-key-path': path.join(dir, 'key.json') }));
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/run/netns/${netns}`,
+      '--',
+      ...['dockerd', '--config-file', config, '--data-root', path.join(dir, 'data')],
+      ...['--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid')],
+      ...['-H', `unix://${dockerdSocket(record)}`, '--storage-driver', 'vfs', '--bridge=none'],
+      ...['--cgroup-parent', record.cgroupParent],
+    ],
+    { stdio: 'ignore', detached: true },
+  );
+  record.pid = child.pid!;
+  child.unref();
+  const engine = new DockerEngine({ socketPath: dockerdSocket(record) });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await engine.system.ping(AbortSignal.timeout(2_000));
+      return record;
+    } catch (error) {
+      if (attempt > 200 || child.exitCode !== null) {
+        await stopDockerd(record);
+        throw error;
+      }
+      await sleep(250);
+    }
+  }
+}
