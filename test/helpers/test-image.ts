@@ -1,7 +1,7 @@
 // Images for container tests without any registry: a root filesystem holding the static
 // busybox (one binary: sh, wget, nc, httpd, sleep, cat, … as symlinks), a minimal /etc
 // (root and nobody), imported through the engine client as `docker import` does. Variants
-// set CMD, ENV, HEALTHCHECK, … with the import's Dockerfile `changes`.
+// set CMD, ENV, HEALTHCHECK, … with the import's Dockerfile `changes`, and may add files.
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +18,8 @@ export interface TestImageOptions {
   reference?: string;
   /** Dockerfile instructions, e.g. `CMD ["httpd", "-f", "-p", "8080"]`, `ENV A=b`. */
   changes?: readonly string[];
+  /** Adds files to the root filesystem before it is imported (e.g. echo-image.ts's Node). */
+  addToRootfs?: (rootfs: string) => Promise<void>;
 }
 
 /** Imports a busybox image; resolves with its id. */
@@ -29,6 +31,7 @@ export async function buildTestImage(
   try {
     const rootfs = path.join(dir, 'rootfs');
     await writeRootfs(rootfs);
+    await options.addToRootfs?.(rootfs);
     const tar = spawn(
       'tar',
       ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', '-', '.'],
