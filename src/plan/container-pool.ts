@@ -83,40 +83,88 @@ function overlaps(a: Cidr, b: Cidr): boolean {
   return a.network < b.network + b.size && b.network < a.network + a.size;
 }
 
+/** A /24 of a pool, as a block. */
+function slotBlock(pool: Cidr, slot: number): Cidr {
+  return {
+    network: pool.network + slot * SEGMENT_SIZE,
+    prefix: SEGMENT_PREFIX,
+    size: SEGMENT_SIZE,
+  };
+}
+
+interface PoolProblem {
+  message: string;
+  hint: string;
+}
+
 /**
- * Free /24s of the node's pool for its segments, each at its hashed slot or the next free
- * one; a slot covering something reserved is skipped (validation refuses such a pool that
- * the stack names, but the default one may touch a mesh or allow block on a node without
- * containers, or before validation ran).
+ * Why `node`'s pool cannot hold these segments (empty: it can). A pool the stack names must
+ * cover nothing reserved and have a /24 per segment; the default one skips what it covers.
+ */
+function poolProblems(
+  stack: Stack,
+  node: string,
+  segments: readonly string[],
+  reserved: readonly Reserved[],
+): PoolProblem[] {
+  const named = stack.nodes[node]?.container_pool;
+  const pool = parseCidr(named ?? DEFAULT_CONTAINER_POOL);
+  if (!pool) return []; // the schema said why
+  const free = freeSixteen(reserved);
+  const instead = free === undefined ? '' : `, e.g. ${free}`;
+  const slots = pool.size / SEGMENT_SIZE;
+  if (named === undefined) {
+    let usable = 0;
+    for (let slot = 0; slot < slots; slot++)
+      if (!reserved.some(({ block }) => overlaps(slotBlock(pool, slot), block))) usable++;
+    return usable >= segments.length
+      ? []
+      : [
+          {
+            message: `node \`${node}\`'s containers are in ${segments.length} segments, and only ${usable} /24s of the default container pool ${DEFAULT_CONTAINER_POOL} cover none of mesh.cidr, the nodes' addresses, firewall.allow's blocks and docker0`,
+            hint: `set \`container_pool\` on node \`${node}\` to a free private block${instead}`,
+          },
+        ];
+  }
+  const problems = reserved
+    .filter((entry) => overlaps(pool, entry.block))
+    .map((entry) => ({
+      message: `container pool ${named} overlaps ${entry.what}: ${entry.why}`,
+      hint: `choose a private block that covers none of them${instead}`,
+    }));
+  if (segments.length > slots)
+    problems.push({
+      message: `node \`${node}\`'s containers are in ${segments.length} segments, and container pool ${named} has room for ${slots} (each segment takes a /24)`,
+      hint: `use a larger block, e.g. a /${SEGMENT_PREFIX - Math.ceil(Math.log2(segments.length))}`,
+    });
+  return problems;
+}
+
+/**
+ * The node's segments' subnets: each at its hashed /24 of the pool, or the next free one.
+ * Throws ContainerPoolError when the pool cannot hold them (validation says so first, at
+ * its line, when it ran).
  */
 export function allocateSubnets(
   stack: Stack,
   node: string,
   segments: readonly string[],
 ): Map<string, string> {
-  const text = containerPool(stack, node);
-  const pool = parseCidr(text)!;
   const reserved = reservedBlocks(stack);
+  const [problem] = poolProblems(stack, node, segments, reserved);
+  if (problem) throw new ContainerPoolError(problem.message, problem.hint);
+  const pool = parseCidr(containerPool(stack, node))!;
   const slots = pool.size / SEGMENT_SIZE;
-  const network = (slot: number) => pool.network + slot * SEGMENT_SIZE;
-  const free = (slot: number) =>
-    !reserved.some(({ block }) =>
-      overlaps({ network: network(slot), prefix: SEGMENT_PREFIX, size: SEGMENT_SIZE }, block),
-    );
+  const usable = (slot: number) =>
+    !reserved.some(({ block }) => overlaps(slotBlock(pool, slot), block));
   const taken = new Set<number>();
   const result = new Map<string, string>();
   for (const segment of segments) {
     const hash = createHash('sha256').update(`${stack.name}/${segment}`).digest();
     let slot = hash.readUInt32BE(0) % slots;
-    let tries = 0;
-    for (; (taken.has(slot) || !free(slot)) && tries < slots; tries++) slot = (slot + 1) % slots;
-    if (tries === slots)
-      throw new ContainerPoolError(
-        `node \`${node}\`'s container pool ${text} has no free /24 left for segment \`${segment}\` (${segments.length} segments)`,
-        `set nodes.${node}.container_pool to a larger private block, outside mesh.cidr and firewall.allow`,
-      );
+    while (taken.has(slot) || !usable(slot)) slot = (slot + 1) % slots;
     taken.add(slot);
-    result.set(segment, `${formatIPv4(network(slot))}/${SEGMENT_PREFIX}`);
+    result.set(segment, `${formatIPv4(slotBlock(pool, slot).network)}/${SEGMENT_PREFIX}`);
   }
   return result;
 }
@@ -133,54 +181,21 @@ function freeSixteen(reserved: readonly Reserved[]): string | undefined {
   );
 }
 
-/**
- * What is wrong with the nodes' container pools, each at the place to fix. A pool the stack
- * names must cover nothing reserved; the default one only needs a free /24 per segment.
- */
+/** What is wrong with the nodes' container pools, each at the place to fix. */
 export function containerPoolFindings(stack: Stack): Finding[] {
-  const findings: Finding[] = [];
   const reserved = reservedBlocks(stack);
   const images = placeInstances(stack).filter(
     (instance) => stack.services[instance.service]?.image !== undefined,
   );
   const byNode = groupBy(images, (instance) => instance.node);
-  const free = freeSixteen(reserved);
-  for (const [name, node] of Object.entries(stack.nodes)) {
+  return Object.entries(stack.nodes).flatMap(([name, node]) => {
     const segments = [
       ...new Set(
         (byNode.get(name) ?? []).flatMap((instance) => serviceSegments(stack, instance.service)),
       ),
     ];
-    if (node.container_pool === undefined) {
-      try {
-        allocateSubnets(stack, name, segments);
-      } catch (error) {
-        if (!(error instanceof ContainerPoolError)) throw error;
-        findings.push({
-          path: ['nodes', name],
-          message: error.message,
-          hint: `set \`container_pool\` on node \`${name}\` to a free private block${free === undefined ? '' : `, e.g. ${free}`}`,
-        });
-      }
-      continue;
-    }
-    const pool = parseCidr(node.container_pool);
-    if (!pool) continue; // the schema said why
-    const path = ['nodes', name, 'container_pool'];
-    for (const entry of reserved)
-      if (overlaps(pool, entry.block))
-        findings.push({
-          path,
-          message: `container pool ${node.container_pool} overlaps ${entry.what}: ${entry.why}`,
-          hint: `choose a private block that covers none of them${free === undefined ? '' : `, e.g. ${free}`}`,
-        });
-    const slots = pool.size / SEGMENT_SIZE;
-    if (segments.length > slots)
-      findings.push({
-        path,
-        message: `node \`${name}\`'s containers are in ${segments.length} segments, and container pool ${node.container_pool} has room for ${slots} (each segment takes a /24)`,
-        hint: `use a larger block, e.g. a /${SEGMENT_PREFIX - Math.ceil(Math.log2(segments.length))}`,
-      });
-  }
-  return findings;
+    const path =
+      node.container_pool === undefined ? ['nodes', name] : ['nodes', name, 'container_pool'];
+    return poolProblems(stack, name, segments, reserved).map((problem) => ({ path, ...problem }));
+  });
 }

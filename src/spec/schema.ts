@@ -122,7 +122,7 @@ const meshSchema = z.strictObject({
 });
 
 /** The private ranges (RFC 1918) a container pool must lie in. */
-export const PRIVATE_IPV4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
+const PRIVATE_IPV4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] as const;
 
 /**
  * A node's container pool: a private block of at least one /24 (each segment takes a /24).

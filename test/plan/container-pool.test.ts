@@ -99,10 +99,14 @@ describe('the container pool plan takes subnets from', () => {
     expect(containerPoolFindings(stack)).toEqual([]);
   });
 
-  it('refuses, in plan, a pool with no room left when validation did not run', () => {
-    const stack = parsed(stackFile('    container_pool: 10.9.0.0/23'));
-    expect(() => subnetsOf(stack)).toThrow(ContainerPoolError);
-    expect(() => subnetsOf(stack)).toThrow(/no free \/24 left/);
+  it('is refused by plan too (validation did not run): too small, or covering the mesh', () => {
+    const small = parsed(stackFile('    container_pool: 10.9.0.0/23'));
+    expect(() => subnetsOf(small)).toThrow(ContainerPoolError);
+    expect(() => subnetsOf(small)).toThrow(/container pool 10\.9\.0\.0\/23 has room for 2/);
+    const meshy = parsed(
+      stackFile('    container_pool: 10.9.0.0/16', 'mesh: { cidr: 10.9.0.0/24 }'),
+    );
+    expect(() => subnetsOf(meshy)).toThrow(/container pool 10\.9\.0\.0\/16 overlaps mesh\.cidr/);
   });
 });
 
@@ -167,7 +171,7 @@ firewall:
     // Every /24 of 10.213.0.0/16 is an allowed client's: name a pool, at the node.
     expect(poolErrors(stackFile('', allowAll))).toEqual([
       expect.stringMatching(
-        /^4:5 node `vps`'s container pool 10\.213\.0\.0\/16 has no free \/24 left for segment `\w+` \(4 segments\) \(hint: set `container_pool` on node `vps` to a free private block, e\.g\. 172\.16\.0\.0\/16\)$/,
+        /^4:5 node `vps`'s containers are in 4 segments, and only 0 \/24s of the default container pool 10\.213\.0\.0\/16 cover none of mesh\.cidr, the nodes' addresses, firewall\.allow's blocks and docker0 \(hint: set `container_pool` on node `vps` to a free private block, e\.g\. 172\.16\.0\.0\/16\)$/,
       ),
     ]);
     // No containers on the node: the default pool is never used.
