@@ -47,6 +47,13 @@ fi
 mapfile -t unique < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "flotilla: installing ${unique[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# A node's Docker must leave the firewall to Flotilla (docs/docker-engine.md). Written only
+# when Docker is installed here and no daemon.json exists, before Docker first starts, so it
+# never writes rules of its own; an existing file, and a running Docker, are never touched.
+if [[ " ${unique[*]} " == *" docker.io "* && ! -e /etc/docker/daemon.json ]]; then
+  install -D -m 0644 "$(dirname "$0")/docker-daemon.json" /etc/docker/daemon.json
+  echo "flotilla: wrote /etc/docker/daemon.json (Docker leaves the firewall to Flotilla)" >&2
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${unique[@]}" >/dev/null
 # The Debian packages enable system-wide units we don't want: Flotilla starts its own

@@ -4,10 +4,12 @@
 // never sees it. Here a real dockerd with iptables on runs in a namespace standing for the
 // node, whose input chain admits nothing from the other node (a second namespace over a veth
 // pair): a container published on the mesh address serves that node anyway. The agent's
-// reconciler, given this engine, starts nothing and says why and how to fix it.
+// reconciler, given this engine, starts nothing and says why and how to fix it. A dockerd
+// with the daemon.json a node gets (scripts/docker-daemon.json) makes no chains, even with
+// a port published, and the agent runs its containers.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +17,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Reconciler } from '../../src/agent/reconciler.ts';
 import { ContainerRuntime } from '../../src/agent/runtime/container-runtime.ts';
+import {
+  dockerChains,
+  engineFirewallProblem,
+} from '../../src/agent/runtime/container/engine-firewall-check.ts';
 import { DockerEngine } from '../../src/container/engine/index.ts';
 import { dockerdSocket, stopDockerd, type DockerdRecord } from '../../src/lab/lab-dockerd.ts';
 import { segmentNetwork } from '../../src/plan/local-segments.ts';
@@ -63,7 +69,7 @@ describe.skipIf(process.getuid?.() !== 0)(
         `table inet flotilla-test {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tip saddr ${OTHER} reject\n\t}\n}\n`,
       );
       await run('ip', ['netns', 'exec', node, 'nft', '-f', input]);
-      record = await startDockerdWithIptables(node, id);
+      record = await startDockerdWithConfig(node, id);
       engine = new DockerEngine({ socketPath: dockerdSocket(record) });
       await buildTestImage(engine, { reference: IMAGE });
     }, 120_000);
@@ -150,30 +156,8 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     it('makes the agent start no container, with the reason and the fix in its status', async () => {
-      const events: string[] = [];
       const stack = `t${id}`;
-      const runtime = new ContainerRuntime({
-        socketPath: dockerdSocket(record!),
-        stack,
-        node: NODE,
-        paths: {
-          instances: path.join(agentDir, 'instances'),
-          logs: path.join(agentDir, 'logs'),
-          secretFiles: path.join(agentDir, 'secret-files'),
-        },
-        log: () => {},
-        netns: node,
-      });
-      const reconciler = new Reconciler({
-        paths: {
-          instances: path.join(agentDir, 'instances'),
-          logs: path.join(agentDir, 'logs'),
-          secretFiles: path.join(agentDir, 'secret-files'),
-        },
-        runtimes: { container: runtime },
-        event: (type, message) => events.push(`${type}: ${message}`),
-        changed: () => {},
-      });
+      const { runtime, reconciler, events } = agentOn(record!, node, stack, agentDir);
       try {
         await reconciler.reconcile(
           [
@@ -206,21 +190,106 @@ describe.skipIf(process.getuid?.() !== 0)(
   },
 );
 
+/** The agent's reconciler with a container runtime driving the dockerd of `record`. */
+function agentOn(record: DockerdRecord, netns: string, stack: string, dir: string) {
+  const events: string[] = [];
+  const paths = {
+    instances: path.join(dir, 'instances'),
+    logs: path.join(dir, 'logs'),
+    secretFiles: path.join(dir, 'secret-files'),
+  };
+  const runtime = new ContainerRuntime({
+    socketPath: dockerdSocket(record),
+    stack,
+    node: NODE,
+    paths,
+    log: () => {},
+    netns,
+  });
+  const reconciler = new Reconciler({
+    paths,
+    runtimes: { container: runtime },
+    event: (type, message) => events.push(`${type}: ${message}`),
+    changed: () => {},
+  });
+  return { runtime, reconciler, events };
+}
+
+describe.skipIf(process.getuid?.() !== 0)(
+  "a Docker Engine with a node's daemon.json (real dockerd, scripts/docker-daemon.json)",
+  { timeout: 120_000 },
+  () => {
+    const id = randomBytes(3).toString('hex');
+    const node = `flt-dnj-${id}`;
+    let record: DockerdRecord | undefined;
+    let agentDir = '';
+
+    beforeAll(async () => {
+      await run('ip', ['netns', 'add', node]);
+      await run('ip', ['-n', node, 'link', 'set', 'lo', 'up']);
+      const daemonJson = JSON.parse(
+        await readFile(new URL('../../scripts/docker-daemon.json', import.meta.url), 'utf8'),
+      ) as Record<string, unknown>;
+      record = await startDockerdWithConfig(node, id, daemonJson);
+      await buildTestImage(new DockerEngine({ socketPath: dockerdSocket(record) }), {
+        reference: IMAGE,
+      });
+      agentDir = await mkdtemp(path.join(os.tmpdir(), 'flt-dnj-agent-'));
+    }, 120_000);
+
+    afterAll(async () => {
+      if (record) await stopDockerd(record);
+      await run('ip', ['netns', 'del', node]).catch(() => undefined);
+      if (agentDir) await rm(agentDir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('leaves the firewall alone, and the agent runs its containers', async () => {
+      const { runtime, reconciler } = agentOn(record!, node, `t${id}`, agentDir);
+      try {
+        await reconciler.reconcile(
+          [
+            imageInstance('web-1', {
+              ports: { http: PORT },
+              runtime: { command: ['httpd', '-f', '-p', '80'], container_ports: { http: 80 } },
+            }),
+          ],
+          ALONE,
+        );
+        expect(reconciler.instances()[0]).toMatchObject({ id: 'web-1', state: 'running' });
+        // Published on loopback, a network made: still none of Docker's chains.
+        expect(await dockerChains(node)).toEqual([]);
+        expect(await engineFirewallProblem(node)).toBeUndefined();
+        await reconciler.stopAll({});
+      } finally {
+        runtime.close();
+      }
+    });
+  },
+);
+
 /**
- * A dockerd with iptables on (its default) in `netns`, laid out as lab-dockerd.ts lays out
- * its own (dir, socket, pidfile, cgroup parent), so its stopDockerd removes everything.
+ * A dockerd configured by `config` (iptables on unless it says otherwise: no flag touches
+ * it) in `netns`, laid out as lab-dockerd.ts lays out its own (dir, socket, pidfile, cgroup
+ * parent), so its stopDockerd removes everything.
  */
-async function startDockerdWithIptables(netns: string, id: string): Promise<DockerdRecord> {
+async function startDockerdWithConfig(
+  netns: string,
+  id: string,
+  config: Record<string, unknown> = {},
+): Promise<DockerdRecord> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'flt-dockerd-fw-'));
   const record: DockerdRecord = { dir, netns, cgroupParent: `/flotilla-test-dockerd-${id}` };
-  const config = path.join(dir, 'daemon.json');
-  await writeFile(config, JSON.stringify({ 'deprecated-key-path': path.join(dir, 'key.json') }));
+  const configFile = path.join(dir, 'daemon.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({ ...config, 'deprecated-key-path': path.join(dir, 'key.json') }),
+  );
   const child = spawn(
     'nsenter',
     [
       `--net=/run/netns/${netns}`,
       '--',
-      ...['dockerd', '--config-file', config, '--data-root', path.join(dir, 'data')],
+      ...['dockerd', '--config-file', configFile, '--data-root', path.join(dir, 'data')],
       ...['--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid')],
       ...['-H', `unix://${dockerdSocket(record)}`, '--storage-driver', 'vfs', '--bridge=none'],
       ...['--cgroup-parent', record.cgroupParent],
