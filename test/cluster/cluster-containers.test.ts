@@ -1,12 +1,11 @@
 // A mixed stack across two lab nodes, for real: each node has its own dockerd (the lab's, in
 // the node's namespace) with the busybox test image loaded (no registry is reachable), the
 // hub and the agents are the real ones, and image services and native ones run on both
-// nodes (fixtures/mixed-cluster.yml). Calls are made by the services themselves, to the
-// address their env renders: a native service to a container of the other node (by name)
-// and of its own node; a pair with no grant is refused, on one node and across nodes.
-// Calls from a container to another service need the node's segment table (DNAT, the
-// mesh), which the agent loads only where cgroup2 is mounted: not in a lab node, where
-// `ip netns exec` mounts a fresh /sys. Those checks wait for that to change. Needs root.
+// nodes (fixtures/mixed-cluster.yml). Every call is made from inside a container or by a
+// native service itself, to the address its env renders: container to native and to
+// container across nodes, native to container across nodes (by name) and on its node,
+// container to a native service of its own node by name; a pair with no grant is refused
+// by the firewall, on one node and across nodes. Needs root.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../src/container/engine/index.ts';
@@ -18,8 +17,7 @@ import { LabCluster } from '../helpers/lab-cluster.ts';
 const isRoot = process.getuid?.() === 0;
 const IMAGE = 'flotilla-test/busybox:cluster';
 const STACK = 'labmixed';
-/** Node one's mesh address (plan gives the nodes theirs in order). */
-const MESH_ONE = '100.96.0.1';
+const MESH = { one: '100.96.0.1', two: '100.96.0.2' };
 /** Each image service's node and published port (mixed-cluster.yml). */
 const CONTAINERS = {
   front: { node: 'one', port: 18081 },
@@ -126,6 +124,26 @@ describe.skipIf(!isRoot)('a mixed stack across two lab nodes', { timeout: 180_00
     }
   });
 
+  it('a container reaches a native service and a container of the other node at the addresses its env renders', async () => {
+    // store answers with what it got from front in turn: a round trip across the mesh.
+    expect(await getFrom('front', 'http://$STORE/')).toEqual({
+      ...page('store-1', 'two'),
+      upstream: page('front-1', 'one'),
+    });
+    expect(await getFrom('front', '$CACHE')).toEqual(page('cache-1', 'two'));
+    // Those addresses are the other node's mesh address and the published ports.
+    const env = await inContainer('front', 'echo "$STORE $CACHE"');
+    expect(env.stdout).toBe(`${MESH.two}:18092 http://${MESH.two}:18082/\n`);
+  });
+
+  it('a container reaches a native service of its own node by name', async () => {
+    expect((await inContainer('front', 'echo "$NOTES"')).stdout).toBe('notes:18091\n');
+    expect(await getFrom('front', 'http://$NOTES/')).toEqual({
+      ...page('notes-1', 'one'),
+      upstream: page('front-1', 'one'),
+    });
+  });
+
   it('a native service reaches a container of the other node by name, and one of its own node', async () => {
     // store calls http://front:18081/ (its node's hosts file names front's node).
     expect(await nativePage('store')).toEqual({
@@ -146,8 +164,11 @@ describe.skipIf(!isRoot)('a mixed stack across two lab nodes', { timeout: 180_00
     expect(await getFrom('front', `http://notes:${NATIVE.vault.port}/`)).toMatchObject({
       failed: DROPPED,
     });
-    // Across nodes: nothing on two may reach vault.
-    expect(await getFrom('cache', `http://${MESH_ONE}:${NATIVE.vault.port}/`)).toMatchObject({
+    // Across nodes: two may reach notes on one (cache shares its segment), never vault.
+    expect(await getFrom('cache', `http://${MESH.one}:${NATIVE.notes.port}/`)).toMatchObject(
+      page('notes-1', 'one'),
+    );
+    expect(await getFrom('cache', `http://${MESH.one}:${NATIVE.vault.port}/`)).toMatchObject({
       failed: DROPPED,
     });
   });
