@@ -14,7 +14,7 @@ import { groupBy } from './group-by.ts';
 import { placeInstances } from './placement.ts';
 import { classifySource, serviceSegments } from './reachability.ts';
 
-export const DEFAULT_CONTAINER_POOL = '10.213.0.0/16';
+const DEFAULT_CONTAINER_POOL = '10.213.0.0/16';
 const SEGMENT_PREFIX = 24;
 const SEGMENT_SIZE = 2 ** (32 - SEGMENT_PREFIX);
 
@@ -30,7 +30,7 @@ export class ContainerPoolError extends Error {
 }
 
 /** The block a node's container segments take their /24s from. */
-export function containerPool(stack: Stack, node: string): string {
+function containerPool(stack: Stack, node: string): string {
   return stack.nodes[node]?.container_pool ?? DEFAULT_CONTAINER_POOL;
 }
 
