@@ -3,7 +3,9 @@
 // PREROUTING, so the connection is forwarded to the container and the node's input chain
 // never sees it. Here a real dockerd with iptables on runs in a namespace standing for the
 // node, whose input chain admits nothing from the other node (a second namespace over a veth
-// pair): a container published on the mesh address serves that node anyway. The agent's
+// pair): a container published on the mesh address serves that node anyway (Flotilla's
+// segment table, once loaded, rejects what is forwarded into a segment, the granted nodes'
+// connections too: the node's firewall no longer decides either way). The agent's
 // reconciler, given this engine, starts nothing and says why and how to fix it. A dockerd
 // with the daemon.json a node gets (scripts/docker-daemon.json) makes no chains, even with
 // a port published, and the agent runs its containers.
@@ -23,7 +25,11 @@ import {
 } from '../../src/agent/runtime/container/engine-firewall-check.ts';
 import { DockerEngine } from '../../src/container/engine/index.ts';
 import { dockerdSocket, stopDockerd, type DockerdRecord } from '../../src/lab/lab-dockerd.ts';
-import { segmentNetwork } from '../../src/plan/local-segments.ts';
+import {
+  localSegmentsRuleset,
+  segmentBridge,
+  segmentNetwork,
+} from '../../src/plan/local-segments.ts';
 import { ALONE, IMAGE, imageInstance, NODE } from '../agent/container/fixture.ts';
 import { BUSYBOX, buildTestImage } from '../helpers/test-image.ts';
 
@@ -122,9 +128,12 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     it('forwards the other node past the input chain to a container published on the mesh address', async () => {
+      // A segment's network as the agent makes it: the bridge name its segment table matches.
+      const segment = { segment: 'bypass', subnet: '10.213.77.0/24', egress: false, native: [] };
       const network = await engine.networks.create({
         name: `bypass-${id}`,
-        subnet: '10.213.77.0/24',
+        subnet: segment.subnet,
+        options: { 'com.docker.network.bridge.name': segmentBridge(`t${id}`, segment.segment) },
       });
       const { id: container } = await engine.containers.create({
         name: `bypass-${id}`,
@@ -149,6 +158,24 @@ describe.skipIf(process.getuid?.() !== 0)(
           new RegExp(`ip daddr ${MESH} tcp dport ${PORT} .*dnat to 10\\.213\\.77\\.`),
         );
         expect(await firstAnswer(other, PORT)).toBe('bypassed\n');
+        // Flotilla's segment table forwards nothing into a segment from outside the node: it
+        // stops this connection, and would stop a granted node's alike. Either way the input
+        // chain, where the node decides who may connect, is never asked.
+        const table = path.join(agentDir, 'segments.nft');
+        await writeFile(
+          table,
+          localSegmentsRuleset({
+            stack: `t${id}`,
+            node: NODE,
+            services: [],
+            guarded: [],
+            containers: [segment],
+          }),
+        );
+        await run('ip', ['netns', 'exec', node, 'nft', '-f', table]);
+        expect(await get(other, PORT)).toBe('');
+        // The container still serves (from the node itself): what stops the other node is the table.
+        expect(await get(node, PORT)).toBe('bypassed\n');
       } finally {
         await engine.containers.remove(container, { force: true });
         await engine.networks.remove(network);
