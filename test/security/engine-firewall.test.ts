@@ -1,15 +1,16 @@
-// A Docker Engine that manages the firewall (dockerd's default, `"iptables": true`) opens a
-// way past Flotilla's: a port published on the node's mesh address is DNAT'd in nat
-// PREROUTING, so the connection is forwarded to the container and the node's input chain
-// never sees it. Here a real dockerd with iptables on runs in a namespace standing for the
-// node, whose input chain admits nothing from the other node (a second namespace over a veth
-// pair): a container published on the mesh address serves that node anyway (Flotilla's
-// segment table, once loaded, rejects what is forwarded into a segment, the granted nodes'
-// connections too: the node's firewall no longer decides either way). The agent's
-// reconciler, given this engine, starts nothing and says why and how to fix it. A dockerd
-// with the daemon.json a node gets (scripts/docker-daemon.json) makes no chains, even with
-// a port published, and the agent runs its containers.
+// A Docker Engine that manages the firewall (dockerd's default, `"iptables": true`) opens ways
+// past Flotilla's: a port published on the node's mesh address is DNAT'd in nat PREROUTING and
+// OUTPUT, so a connection to it never meets the chains that decide who may connect. Here a
+// real dockerd with iptables on runs in a namespace standing for the node, whose input chain
+// refuses the other node (a second namespace over a veth pair): the other node gets the
+// container's page anyway. With Flotilla's segment table loaded, that connection is rejected
+// in forward (a granted node's would be too), and the table's output chain, which refuses the
+// native service `spy` every service port of the node, lets spy's connection to the
+// container through. The agent's reconciler, given this engine, starts nothing and says why
+// and how to fix it. A dockerd with the daemon.json a node gets (scripts/docker-daemon.json)
+// makes no chains, even with a port published, and the agent runs its containers.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +18,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cgroup2Mount,
+  ensureCgroup,
+  removeCgroup,
+  startInCgroup,
+} from '../../src/agent/process/cgroup.ts';
 import { Reconciler } from '../../src/agent/reconciler.ts';
 import { ContainerRuntime } from '../../src/agent/runtime/container-runtime.ts';
 import {
@@ -26,9 +33,12 @@ import {
 import { DockerEngine } from '../../src/container/engine/index.ts';
 import { dockerdSocket, stopDockerd, type DockerdRecord } from '../../src/lab/lab-dockerd.ts';
 import {
+  CGROUP_ROOT,
   localSegmentsRuleset,
+  nodeCgroup,
   segmentBridge,
   segmentNetwork,
+  serviceCgroup,
 } from '../../src/plan/local-segments.ts';
 import { ALONE, IMAGE, imageInstance, NODE } from '../agent/container/fixture.ts';
 import { BUSYBOX, buildTestImage } from '../helpers/test-image.ts';
@@ -39,8 +49,9 @@ const run = promisify(execFile);
 const MESH = '100.96.0.1';
 const OTHER = '100.96.0.2';
 const PORT = 18080;
+const mount = cgroup2Mount();
 
-describe.skipIf(process.getuid?.() !== 0)(
+describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
   'a Docker Engine that manages the firewall (real dockerd with iptables, two namespaces)',
   { timeout: 120_000 },
   () => {
@@ -80,8 +91,15 @@ describe.skipIf(process.getuid?.() !== 0)(
       await buildTestImage(engine, { reference: IMAGE });
     }, 120_000);
 
+    /** Whether Flotilla's cgroup root was there before: if not, it is this test's to remove. */
+    const hadRoot = existsSync(path.join(mount ?? '/nonexistent', CGROUP_ROOT));
+
     afterAll(async () => {
       if (record) await stopDockerd(record);
+      const stack = nodeCgroup(`t${id}`, NODE);
+      for (const cgroup of [`${stack}/spy`, stack, path.dirname(stack)])
+        removeCgroup(mount!, cgroup);
+      if (!hadRoot) removeCgroup(mount!, CGROUP_ROOT);
       for (const netns of [node, other])
         await run('ip', ['netns', 'del', netns]).catch(() => undefined);
       if (agentDir) await rm(agentDir, { recursive: true, force: true });
@@ -109,25 +127,58 @@ describe.skipIf(process.getuid?.() !== 0)(
       return '';
     }
 
-    it("refuses the other node's connection to a port a process of the node serves", async () => {
+    /** busybox httpd in the node's namespace serving `page` on the mesh address; stop() ends it. */
+    async function serveNatively(port: number, page: string) {
       const root = await mkdtemp(path.join(agentDir, 'www-'));
-      await writeFile(path.join(root, 'index.html'), 'native\n');
+      await writeFile(path.join(root, 'index.html'), page);
       const httpd = spawn(
         'ip',
-        ['netns', 'exec', node, BUSYBOX, 'httpd', '-f', '-p', `${MESH}:${PORT + 1}`, '-h', root],
+        ['netns', 'exec', node, BUSYBOX, 'httpd', '-f', '-p', `${MESH}:${port}`, '-h', root],
         { stdio: 'ignore' },
       );
+      return async () => {
+        const exited = new Promise((resolve) => httpd.once('exit', resolve));
+        httpd.kill('SIGTERM');
+        await exited;
+      };
+    }
+
+    /** An HTTP request to the mesh address from a process in `cgroup`, in the node's namespace. */
+    function getFromCgroup(cgroup: string, port: number): Promise<string> {
+      const child = startInCgroup(mount!, cgroup, () =>
+        spawn(
+          'nsenter',
+          [
+            `--net=/run/netns/${node}`,
+            '--',
+            BUSYBOX,
+            'wget',
+            '-q',
+            '-O',
+            '-',
+            `http://${MESH}:${port}/`,
+          ],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        ),
+      );
+      let body = '';
+      child.stdout.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      return new Promise((resolve) =>
+        child.once('exit', (code) => resolve(code === 0 ? body : '')),
+      );
+    }
+
+    it("refuses the other node's connection to a port a process of the node serves", async () => {
+      const stop = await serveNatively(PORT + 1, 'native\n');
       try {
         expect(await firstAnswer(node, PORT + 1)).toBe('native\n');
         expect(await get(other, PORT + 1)).toBe('');
       } finally {
-        const exited = new Promise((resolve) => httpd.once('exit', resolve));
-        httpd.kill('SIGTERM');
-        await exited;
+        await stop();
       }
     });
 
-    it('forwards the other node past the input chain to a container published on the mesh address', async () => {
+    it("takes connections to a container's port on the mesh address past the node's input and output chains", async () => {
       // A segment's network as the agent makes it: the bridge name its segment table matches.
       const segment = { segment: 'bypass', subnet: '10.213.77.0/24', egress: false, native: [] };
       const network = await engine.networks.create({
@@ -160,22 +211,37 @@ describe.skipIf(process.getuid?.() !== 0)(
         expect(await firstAnswer(other, PORT)).toBe('bypassed\n');
         // Flotilla's segment table forwards nothing into a segment from outside the node: it
         // stops this connection, and would stop a granted node's alike. Either way the input
-        // chain, where the node decides who may connect, is never asked.
+        // chain, where the node decides who may connect, is never asked. Its output chain
+        // gives the native service `spy` none of the node's service ports.
+        const spy = serviceCgroup(`t${id}`, NODE, 'spy');
+        ensureCgroup(mount!, spy);
         const table = path.join(agentDir, 'segments.nft');
         await writeFile(
           table,
-          localSegmentsRuleset({
-            stack: `t${id}`,
-            node: NODE,
-            services: [],
-            guarded: [],
-            containers: [segment],
-          }),
+          localSegmentsRuleset(
+            {
+              stack: `t${id}`,
+              node: NODE,
+              services: [{ service: 'spy', may: [] }],
+              guarded: [PORT, PORT + 1],
+              containers: [segment],
+            },
+            mount,
+          ),
         );
-        await run('ip', ['netns', 'exec', node, 'nft', '-f', table]);
+        // nsenter, not `ip netns exec` (a fresh /sys without cgroup2, where nft resolves them).
+        await run('nsenter', [`--net=/run/netns/${node}`, '--', 'nft', '-f', table]);
         expect(await get(other, PORT)).toBe('');
-        // The container still serves (from the node itself): what stops the other node is the table.
-        expect(await get(node, PORT)).toBe('bypassed\n');
+        // The grant holds for a port a process serves: spy is refused, the node is served.
+        const stop = await serveNatively(PORT + 1, 'native\n');
+        try {
+          expect(await firstAnswer(node, PORT + 1)).toBe('native\n');
+          expect(await getFromCgroup(spy, PORT + 1)).toBe('');
+        } finally {
+          await stop();
+        }
+        // Docker's nat OUTPUT rule takes spy's connection to the container past that chain.
+        expect(await getFromCgroup(spy, PORT)).toBe('bypassed\n');
       } finally {
         await engine.containers.remove(container, { force: true });
         await engine.networks.remove(network);
