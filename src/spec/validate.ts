@@ -3,6 +3,7 @@
 // carries the document path of the value to fix; the loader pins it to a line and column.
 import { allocateMeshAddresses, MeshExhaustedError } from '../plan/mesh-addresses.ts';
 import { BUS_PORT, hubNode, JOIN_PORT } from '../plan/firewall-access.ts';
+import { containerPoolFindings } from '../plan/container-pool.ts';
 import { findCycle } from '../plan/order.ts';
 import { eligibleNodes, placeInstances, defaultPortName } from '../plan/placement.ts';
 import {
@@ -39,7 +40,11 @@ export function validateStack(
   checkRoutes(stack, report);
   checkFirewall(stack, report);
   checkBackups(stack, report);
-  if (findings.length === 0) checkPorts(stack, report);
+  if (findings.length === 0) {
+    checkPorts(stack, report);
+    // Pools are checked against the mesh, node addresses and allowed blocks: valid ones only.
+    findings.push(...containerPoolFindings(stack));
+  }
   return findings;
 }
 

@@ -2,6 +2,9 @@
 // agent makes Docker networks from), and a pool that could not work is refused with the
 // place to fix and a hint: not private, smaller than a /24, too small for the node's
 // segments, or covering the mesh, an allowed client block, a node's address or docker0.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContainerPoolError, containerPoolFindings } from '../../src/plan/container-pool.ts';
 import { desiredState } from '../../src/plan/desired.ts';
@@ -13,6 +16,7 @@ import { cidrContains, parseCidr, parseIPv4 } from '../../src/spec/formats.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 import { stackSchema, type Stack } from '../../src/spec/schema.ts';
 import { parseSource, pinFinding } from '../../src/spec/source.ts';
+import { flotilla } from '../helpers/flotilla-cli.ts';
 
 /** A stack file whose node `vps` runs four image services in four segments. */
 function stackFile(node: string, extra = ''): string {
@@ -180,5 +184,20 @@ firewall:
       'run: { command: [sleep, "1"] }',
     );
     expect(poolErrors(natives)).toEqual([]);
+  });
+
+  it('is reported by `flotilla validate` at its line and column, and the file is invalid', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'flotilla-pool-'));
+    try {
+      const file = path.join(dir, 'flotilla.yml');
+      await writeFile(file, stackFile('    container_pool: 10.9.0.0/23'));
+      const result = await flotilla(['validate', '-f', file]);
+      expect(result.stderr).toContain('flotilla.yml:6:21');
+      expect(result.stderr).toContain('container pool 10.9.0.0/23 has room for 2');
+      expect(result.stderr).toContain('hint: use a larger block, e.g. a /22');
+      expect(result.code).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,7 @@ const execFileAsync = promisify(execFile);
 
 export const IMAGE = 'flotilla-test/busybox:1';
 export const NODE = 'n1';
-/** The default segment's subnet in these tests (plan picks one from CONTAINER_POOL). */
+/** The default segment's subnet in these tests (plan picks one from the node's container pool). */
 export const DEFAULT_SUBNET = '10.213.0.0/24';
 
 export interface Fixture {
