@@ -48,8 +48,11 @@ const containerRuntimeSchema = z.object({
   container_ports: z.record(z.string(), z.number().int().min(1).max(65535)),
   /** The segments it joins, each a Docker network of its node (the first is its gateway). */
   networks: z.array(containerSegmentSchema.omit({ native: true })).min(1),
+  // Defaults: an agent newer than its hub still reads the hub's desired state.
   /** Native services of its node it may reach, by name: its extra hosts, at its gateway. */
-  native_hosts: z.array(z.string()),
+  native_hosts: z.array(z.string()).default([]),
+  /** Services it may reach on other nodes only, by name: extra hosts at their mesh address. */
+  remote_hosts: z.record(z.string(), z.string()).default({}),
   /** Its node's mesh address, when other nodes reach it: ports are published there too. */
   publish_address: z.string().optional(),
   /** Credentials for the image's registry (`password` a `${secret:…}` template). */
@@ -132,7 +135,7 @@ function containerPort(service: Service, ports: Record<string, number>, name: st
 /** Where an image instance sits on its node's networks and who outside reaches it. */
 type ContainerPlacement = Pick<
   ContainerRuntimeSpec,
-  'networks' | 'native_hosts' | 'publish_address'
+  'networks' | 'native_hosts' | 'remote_hosts' | 'publish_address'
 >;
 
 function containerRuntime(
@@ -272,9 +275,10 @@ export function desiredState(
           // the target's service name (a network alias) and the port inside its container.
           // Container to a native service on its node: by the service's name too (an extra
           // host at the container's gateway, DNAT'd to the loopback port, local-segments.ts).
+          // On another node: by name as well (an extra host at that node's mesh address).
           const local = service.image !== undefined && target.node === instance.node;
           const bridged = local && targetService.image !== undefined;
-          const host = local ? ref.service : hostOf(target, instance.node);
+          const host = service.image !== undefined ? ref.service : hostOf(target, instance.node);
           const port = String(
             bridged ? containerPort(targetService, target.ports, name) : target.ports[name],
           );
@@ -311,6 +315,17 @@ export function desiredState(
                 byService.get(name)?.some((target) => target.node === instance.node),
             )
             .sort(),
+          remote_hosts: Object.fromEntries(
+            [...(reachableFrom.get(instance.service) ?? [])]
+              .filter(
+                (name) => !byService.get(name)?.some((target) => target.node === instance.node),
+              )
+              .flatMap((name) => {
+                const target = nearestInstance(byService, name, instance.node);
+                return target ? [[name, meshAddresses[target.node]!] as const] : [];
+              })
+              .sort(([a], [b]) => (a < b ? -1 : 1)),
+          ),
           ...(reachedFromElsewhere.has(`${instance.node}\0${instance.service}`) &&
             meshAddresses[instance.node] !== undefined && {
               publish_address: meshAddresses[instance.node]!,

@@ -124,16 +124,21 @@ describe.skipIf(!isRoot)('a mixed stack across two lab nodes', { timeout: 180_00
     }
   });
 
-  it('a container reaches a native service and a container of the other node at the addresses its env renders', async () => {
+  it('a container reaches a native service and a container of the other node by name', async () => {
     // store answers with what it got from front in turn: a round trip across the mesh.
     expect(await getFrom('front', 'http://$STORE/')).toEqual({
       ...page('store-1', 'two'),
       upstream: page('front-1', 'one'),
     });
     expect(await getFrom('front', '$CACHE')).toEqual(page('cache-1', 'two'));
-    // Those addresses are the other node's mesh address and the published ports.
-    const env = await inContainer('front', 'echo "$STORE $CACHE"');
-    expect(env.stdout).toBe(`${MESH.two}:18092 http://${MESH.two}:18082/\n`);
+    // By name and published port: each name is an extra host at the other node's mesh address.
+    const env = await inContainer(
+      'front',
+      'echo "$STORE $CACHE"; grep -E "store|cache" /etc/hosts',
+    );
+    expect(env.stdout).toBe(
+      `store:18092 http://cache:18082/\n${MESH.two}\tcache\n${MESH.two}\tstore\n`,
+    );
   });
 
   it('a container reaches a native service of its own node by name', async () => {

@@ -111,6 +111,8 @@ describe('desired state per node', () => {
         },
       ],
       native_hosts: ['api'],
+      // …and db of the other node by name, at that node's mesh address.
+      remote_hosts: { db: expect.stringMatching(/^100\.96\.0\.\d+$/) },
       publish_address: expect.stringMatching(/^100\.96\.0\.\d+$/),
     });
   });

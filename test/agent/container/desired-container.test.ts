@@ -91,6 +91,8 @@ describe('desired state of an image service', () => {
       container_ports: { http: 80 },
       networks: [{ segment: 'default', subnet: SUBNET, egress: true }],
       native_hosts: ['native'],
+      // db runs only on the other node: its name is an extra host at that node's mesh address.
+      remote_hosts: { db: allocateMeshAddresses(stack).two },
       publish_address: allocateMeshAddresses(stack).one,
       registry_auth: {
         server: 'registry.example:5000',
@@ -108,10 +110,11 @@ describe('desired state of an image service', () => {
     expect(cache.runtime.kind === 'container' && cache.runtime.registry_auth).toBeFalsy();
   });
 
-  it('finds a container on its node by service name and container port, one elsewhere by mesh address and published port', () => {
+  it('finds a container on its node by service name and container port, one elsewhere by name and published port', () => {
     const env = instance('one', 'web').env;
     expect(env.CACHE).toBe('cache:6379');
-    expect(env.DB).toMatch(/^100\.96\.0\.\d+:5433$/);
+    // db's name resolves to its node's mesh address (remote_hosts), where 5433 is published.
+    expect(env.DB).toBe('db:5433');
     // A native service reaches a container through its loopback-published port.
     expect(instance('one', 'native').env.WEB).toBe('127.0.0.1:8080');
   });

@@ -143,6 +143,7 @@ export function imageInstance(
       container_ports: {},
       networks: [{ segment: 'default', subnet: DEFAULT_SUBNET, egress: false }],
       native_hosts: [],
+      remote_hosts: {},
       ...runtime,
     },
     env: {},

@@ -183,10 +183,17 @@ export function containerSpecFor(
     networkMode: networks[0]!,
     networkAliases: [instance.service],
     // Native services it may reach, by name, at its first segment's gateway.
-    extraHosts: runtime.native_hosts.map((hostname) => ({
-      hostname,
-      address: segmentGateway(runtime.networks[0]!.subnet),
-    })),
+    // Services on other nodes, by name too, at their node's mesh address.
+    extraHosts: [
+      ...runtime.native_hosts.map((hostname) => ({
+        hostname,
+        address: segmentGateway(runtime.networks[0]!.subnet),
+      })),
+      ...Object.entries(runtime.remote_hosts).map(([hostname, address]) => ({
+        hostname,
+        address,
+      })),
+    ],
     init: true,
     stopSignal: instance.stop.signal,
     stopTimeoutSeconds: Math.ceil(timeoutMs / 1000),
