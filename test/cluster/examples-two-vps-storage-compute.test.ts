@@ -53,12 +53,16 @@ describe.skipIf(!isRoot)('examples/two-vps-storage-compute in the lab', { timeou
       ['n8n', 'litellm'],
     ]);
     await lab.expectUpstreams();
-    // UPSTREAM resolves to the other node's mesh address, where only the granted node
-    // gets through: the answers above crossed the mesh.
-    const directus = lab.plan.desired['storage']?.instances.find(
+    // UPSTREAM leads to the other node's mesh address, where only the granted node gets
+    // through: the answers above crossed the mesh. Directus's container names LiteLLM by its
+    // mesh address, or by its name with an extra host at that address.
+    const directus = lab.plan.desired['storage']!.instances.find(
       (instance) => instance.service === 'directus',
-    );
-    expect(directus?.env['UPSTREAM']).toBe(`http://${lab.mesh('compute')}:4000/`);
+    )!;
+    const upstream = new URL(directus.env['UPSTREAM']!);
+    const extraHosts = (directus.runtime as { remote_hosts?: Record<string, string> }).remote_hosts;
+    expect(extraHosts?.[upstream.hostname] ?? upstream.hostname).toBe(lab.mesh('compute'));
+    expect(upstream.port).toBe('4000');
     expect(await lab.route('cms.example.com', '/', 'compute')).toEqual({
       instance: 'directus-1',
       node: 'storage',
