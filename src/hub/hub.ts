@@ -6,7 +6,7 @@
 import { configHash } from '../state/config-hash.ts';
 import type { Bus } from '../bus/client.ts';
 import type { HubLink } from '../bus/hub-link.ts';
-import { caddyConfig } from '../plan/caddy.ts';
+import { gatewayState } from '../plan/caddy.ts';
 import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
 import { busEventSchema } from '../protocol/events.ts';
@@ -385,18 +385,27 @@ export class Hub {
     for (const [gateway, node] of Object.entries(stack.nodes)) {
       if (!node.gateway || !this.recipients.has(gateway)) continue;
       const routes = current.routes.get(gateway) ?? [];
-      const config = caddyConfig(onlyHealthy(routes, healthy), {
-        httpPort: stack.gateway.http_port,
-        httpsPort: stack.gateway.https_port,
-        ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
-      });
+      // Who is healthy goes in `upstreams`, which the gateway answers by DNS: the config (a
+      // Caddy reload) changes only with the routes, or when a route has no healthy instance.
+      const { config, upstreams } = gatewayState(
+        routes,
+        (upstream) => healthy.has(upstream.instance),
+        {
+          httpPort: stack.gateway.http_port,
+          httpsPort: stack.gateway.https_port,
+          ...(stack.gateway.acme_email === undefined
+            ? {}
+            : { acmeEmail: stack.gateway.acme_email }),
+        },
+      );
       const abandon = routes
         .flatMap((route) => route.upstreams)
         .filter((upstream) => lost.has(upstream.node))
         .map((upstream) => upstream.dial);
       const value: GatewayValue = {
-        hash: configHash(config),
+        hash: configHash({ config, upstreams }),
         config,
+        upstreams,
         abandon: [...new Set(abandon)].sort(),
       };
       sent = (await this.outbox.send(gateway, 'gateway', value, value.hash)) && sent;

@@ -21,6 +21,11 @@ export type CaddyRoute = {
   terminal?: boolean;
 };
 
+export type CaddyServer = {
+  listen: string[];
+  routes: CaddyRoute[];
+};
+
 export type CaddyIssuer =
   | { module: 'internal' }
   | {
@@ -38,7 +43,7 @@ export type CaddyConfig = {
     http: {
       http_port: number;
       https_port: number;
-      servers: Record<string, { listen: string[]; routes: CaddyRoute[] }>;
+      servers: Record<string, CaddyServer>;
     };
     tls: { automation: { policies: { subjects: string[]; issuers: CaddyIssuer[] }[] } };
     pki?: { certificate_authorities: { local: { install_trust: boolean } } };

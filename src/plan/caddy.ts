@@ -2,6 +2,12 @@
 // gateway node POSTs it to Caddy's `/load`, which swaps it in atomically. Where Caddy's admin
 // API listens and where it keeps certificates are that node's own settings: its agent puts
 // them into every config it loads, whoever computed the rest.
+//
+// Which instances serve a route is not in the config: every load of Caddy 2.6 abandons
+// requests waiting to retry (502) and closes idle keep-alive connections, and health changes
+// many times a minute. Each route's reverse_proxy looks its instances up by DNS (dynamic
+// upstreams, an SRV name per service port) at the gateway agent's own responder, which
+// answers the healthy ones (upstreamSets); the config changes only with routes and TLS.
 import { corsHandler } from './caddy-cors.ts';
 import type {
   CaddyConfig,
@@ -15,6 +21,42 @@ import { compareRoutes, type RouteEntry, type Upstream } from './routes.ts';
 
 export type { CaddyConfig } from './caddy-json.ts';
 
+/**
+ * Where the gateway's agent answers for the upstreams: its own, filled in by localizeGateway.
+ * This stand-in is valid for `caddy validate` and never served.
+ */
+export const PLACEHOLDER_RESOLVER = 'udp/127.0.0.1:53';
+
+/** The SRV name a route's instances are looked up by: one per service port. */
+export function upstreamName(route: Pick<RouteEntry, 'service' | 'port'>): string {
+  return `${route.port}.${route.service}.route.flotilla.`;
+}
+
+/** What the gateway's DNS responder answers: each SRV name's dials, in order. */
+export function upstreamSets(routes: readonly RouteEntry[]): Record<string, string[]> {
+  const sets: Record<string, string[]> = {};
+  for (const route of routes)
+    sets[upstreamName(route)] = route.upstreams.map((upstream) => upstream.dial);
+  return sets;
+}
+
+/**
+ * What a gateway serves, from every placed route and who is healthy: the config changes only
+ * when routes do, or when a route's last healthy instance goes (or the first comes back), as
+ * it then answers 503 itself; the healthy instances go in the sets.
+ */
+export function gatewayState(
+  routes: readonly RouteEntry[],
+  healthy: (upstream: Upstream) => boolean,
+  options: CaddyOptions,
+): { config: CaddyConfig; upstreams: Record<string, string[]> } {
+  const live = routes.map((route) => ({ ...route, upstreams: route.upstreams.filter(healthy) }));
+  const served = routes.map((route, index) =>
+    live[index]!.upstreams.length > 0 ? route : live[index]!,
+  );
+  return { config: caddyConfig(served, options), upstreams: upstreamSets(live) };
+}
+
 export interface CaddyOptions {
   /** Where Caddy redirects plain HTTP to HTTPS (and answers ACME HTTP challenges). */
   httpPort: number;
@@ -22,16 +64,19 @@ export interface CaddyOptions {
   acmeEmail?: string;
 }
 
-// The hub only lists instances its registry reports healthy; these only bridge the gap
-// until its next update. A request keeps trying other upstreams for TRY_DURATION. An
-// upstream that failed once is skipped for FAIL_DURATION, kept shorter than TRY_DURATION
-// so a lone instance that restarts is waited for instead of refused. No active checks:
-// Caddy 2.6 resets their state on every config load.
+// The responder only lists instances the hub reports healthy; retries only bridge the gap
+// until its next update. A request keeps trying other upstreams for TRY_DURATION, every
+// TRY_INTERVAL. No active checks (the hub's registry is the health check), and passive ones
+// mean little here: Caddy 2.6 forgets a dynamic upstream's state after each try.
 const TRY_DURATION = '5s';
-// Short: Caddy 2.6 abandons a retry that is waiting when a config load arrives, and the
-// hub's load removing a crashed upstream lands some 30 ms after the crash.
 const TRY_INTERVAL = '20ms';
 const FAIL_DURATION = '2s';
+// How stale Caddy's copy of a route's set may be: a crashed instance leaves rotation within
+// this of the hub's update. A lookup is one loopback datagram.
+const REFRESH = '100ms';
+// Below the 5 s after which Node's http server closes an idle connection: Caddy would
+// otherwise reuse one the instance is closing that instant, and the request fails.
+const IDLE_TIMEOUT = '4s';
 // A healthy upstream on the mesh answers a dial in milliseconds; one on a node that just
 // vanished never does. Failing the dial fast lets the request be retried elsewhere.
 const DIAL_TIMEOUT = '1s';
@@ -100,7 +145,7 @@ function entryRoute(entry: RouteEntry): CaddyRoute {
   }
   handle.push(
     entry.upstreams.length > 0
-      ? reverseProxy(entry.upstreams)
+      ? reverseProxy(entry)
       : textResponse(503, `no healthy instance of ${entry.service}`),
   );
   // `/api` and `/api/*`, so the prefix is a whole path segment: `/apix` is not under it.
@@ -123,19 +168,61 @@ function basicAuthHandler(auth: NonNullable<RouteEntry['basic_auth']>): CaddyHan
   return { handler: 'authentication', providers: { http_basic: httpBasic } };
 }
 
-function reverseProxy(upstreams: readonly Upstream[]): CaddyHandler {
+/**
+ * Which of `route.upstreams` serve comes from the responder. Caddy falls back to all of them
+ * (its passive checks and retries skipping the dead) when a lookup fails, as it does while the
+ * gateway node's agent is down: the gateway keeps serving without it, as before.
+ */
+function reverseProxy(route: RouteEntry): CaddyHandler {
+  const resolver = { addresses: [PLACEHOLDER_RESOLVER] };
   return {
     handler: 'reverse_proxy',
-    upstreams: upstreams.map((upstream) => ({ dial: upstream.dial })),
+    dynamic_upstreams: {
+      source: 'srv',
+      name: upstreamName(route),
+      refresh: REFRESH,
+      resolver,
+      dial_timeout: DIAL_TIMEOUT,
+    },
+    upstreams: route.upstreams.map((upstream) => ({ dial: upstream.dial })),
     load_balancing: {
       selection_policy: { policy: 'round_robin' },
       try_duration: TRY_DURATION,
       try_interval: TRY_INTERVAL,
       retry_match: [{ method: RETRYABLE_METHODS }],
     },
-    transport: { protocol: 'http', dial_timeout: DIAL_TIMEOUT },
+    // The SRV targets are names the responder resolves too: the transport must ask it.
+    transport: {
+      protocol: 'http',
+      dial_timeout: DIAL_TIMEOUT,
+      resolver,
+      keep_alive: { idle_timeout: IDLE_TIMEOUT },
+    },
     health_checks: { passive: { fail_duration: FAIL_DURATION, max_fails: 1 } },
   };
+}
+
+/** `config` (from the hub) with this node's responder as every reverse_proxy's resolver. */
+export function localizeGateway(config: unknown, resolver: string): unknown {
+  const addresses = { addresses: [resolver] };
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(visit);
+    if (!isObject(value)) return value;
+    const result = Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, visit(item)]),
+    );
+    const { dynamic_upstreams: dynamic, transport } = result;
+    if (result['handler'] === 'reverse_proxy' && isObject(dynamic)) {
+      result['dynamic_upstreams'] = { ...dynamic, resolver: addresses };
+      if (isObject(transport)) result['transport'] = { ...transport, resolver: addresses };
+    }
+    return result;
+  };
+  return visit(config);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function textResponse(status: number, message: string): CaddyHandler {

@@ -18,10 +18,24 @@ export const desiredValueSchema = z.object({
 });
 export type DesiredValue = z.infer<typeof desiredValueSchema>;
 
+/** An SRV name of the gateway's upstream zone (plan/caddy.ts upstreamName). */
+const upstreamNameSchema = z.string().regex(/^([a-z0-9_-]{1,63}\.)+flotilla\.$/);
+/** An instance as the gateway dials it: IPv4 address and port. */
+const dialSchema = z
+  .string()
+  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}:\d{1,5}$/)
+  .refine((dial) => Number(dial.split(':')[1]) <= 65_535, 'a port above 65535');
+
 export const gatewayValueSchema = z.object({
-  /** Of `config` alone: what the agent reports serving. */
+  /** Of `config` and `upstreams`: what the agent reports serving. */
   hash: z.string(),
+  /** Routes and TLS: loaded into Caddy (a reload) only when it changes. */
   config: z.unknown(),
+  /**
+   * The healthy instances of each route's SRV name, in the order Caddy takes them. They
+   * change with every health report: the gateway's DNS responder answers them, no reload.
+   */
+  upstreams: z.record(upstreamNameSchema, z.array(dialSchema)).default({}),
   /**
    * host:port upstreams on lost nodes: requests in flight to them would hang until the
    * client gives up, so the gateway cuts those connections and Caddy retries elsewhere.

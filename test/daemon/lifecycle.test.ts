@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminRequest, adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
+import { lookupUpstreams } from '../../src/agent/gateway/upstream-lookup.ts';
+import { upstreamName } from '../../src/plan/caddy.ts';
 import { readProcStat } from '../../src/system/proc.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
 import { flotilla } from '../helpers/flotilla-cli.ts';
@@ -69,11 +70,12 @@ async function caCert(stack: Stack): Promise<string> {
   );
 }
 
-/** The upstream dials Caddy is serving right now. */
-async function servedUpstreams(stack: Stack): Promise<string[]> {
-  const socket = adminSocketPath(path.join(stack.stateDir, 'caddy'));
-  const { body } = await adminRequest(socket, 'GET', '/config/');
-  return [...body.matchAll(/"dial":"([^"]+)"/g)].map((match) => match[1]!);
+/** The upstream dials the gateway serves web.localhost from right now (its DNS answer). */
+function servedUpstreams(stack: Stack): Promise<string[]> {
+  return lookupUpstreams(
+    path.join(stack.stateDir, 'caddy'),
+    upstreamName({ service: 'web', port: 'http' }),
+  );
 }
 
 async function eventually<T>(
@@ -230,8 +232,12 @@ describe('a two-replica service', () => {
       await readFile(path.join(stack.stateDir, 'hub', 'api.json'), 'utf8'),
     ) as { pid: number };
     process.kill(daemon.pid, 'SIGKILL');
-    // The gateway keeps serving while no agent runs.
-    expect((await gatewayRequest({ host: 'web.localhost', path: '/', ca })).status).toBe(200);
+    // The gateway keeps serving while no agent runs. Caddy then falls back to every placed
+    // instance; a lookup that reached the agent's DNS responder as it died waits out Go's
+    // DNS timeout (5 s) first, hence the longer wait.
+    expect(
+      (await gatewayRequest({ host: 'web.localhost', path: '/', ca, timeoutMs: 12_000 })).status,
+    ).toBe(200);
     const up = await flotilla(['up', '--detach', '--timeout', '20', '-f', stack.file], stack.env);
     if (up.code !== 0)
       console.log(

@@ -1,6 +1,7 @@
 // examples/hub-spoke-personal-cloud: one gateway routes falkordb.<domain> and
 // mcp.<domain>/<name> to services on spoke nodes over the tailnet; spokes stay closed.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { upstreamSets } from '../../src/plan/caddy.ts';
 import type { CaddyHandler, CaddyRoute } from '../../src/plan/caddy-json.ts';
 import { nodeTag } from '../../src/plan/tailscale-acl.ts';
 import { acceptRules, desiredOf, loadExample, nodeOf, type LoadedExample } from './load-example.ts';
@@ -28,8 +29,11 @@ function caddyRoutesFor(gateway: string, host: string): CaddyRoute[] {
   );
 }
 
-const dials = (handler: CaddyHandler | undefined) =>
-  ((handler?.['upstreams'] ?? []) as { dial: string }[]).map((upstream) => upstream.dial);
+/** Where the proxy sends requests when every placed instance is healthy: its SRV name's set. */
+const dials = (handler: CaddyHandler | undefined) => {
+  const name = (handler?.['dynamic_upstreams'] as { name?: string } | undefined)?.name;
+  return name === undefined ? [] : (upstreamSets(example.plan.routes)[name] ?? []);
+};
 
 describe('hub-spoke personal cloud', () => {
   it('runs on a Tailscale tailnet with one gateway and two spokes', () => {

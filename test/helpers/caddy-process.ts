@@ -1,6 +1,7 @@
 // A throwaway Caddy for tests: the agent's own CaddyServer in a temp dir (as root, Caddy runs
-// as flotilla-caddy, like on a node), its admin API on the socket in that dir. Stopped by the
-// PID it was started with, never by name.
+// as flotilla-caddy, like on a node), its admin API on the socket in that dir, and the
+// upstream DNS responder its routes look their instances up at. Stopped by the PID it was
+// started with, never by name.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,9 @@ import {
   CaddyServer,
   readRootCertificate,
 } from '../../src/agent/gateway/caddy-server.ts';
+import { UpstreamDns } from '../../src/agent/gateway/upstream-dns.ts';
+import { gatewayState, localizeGateway, type CaddyOptions } from '../../src/plan/caddy.ts';
+import type { RouteEntry, Upstream } from '../../src/plan/routes.ts';
 import { freePort } from './ports.ts';
 
 export { freePort };
@@ -26,7 +30,19 @@ export interface CaddyProcess {
   adminSocket: string;
   /** Replaceable, so a test can hand the process to a new (adopting) server. */
   server: CaddyServer;
+  /** `config` with this Caddy's responder as its resolver, as the agent loads it. */
+  localize(config: unknown): unknown;
+  /** Loads `config`, localized. */
   load(config: unknown): Promise<void>;
+  /**
+   * Serves `routes` as the hub and a gateway agent would, with the upstreams `healthy` says
+   * (default: all) in the responder's sets.
+   */
+  serve(
+    routes: RouteEntry[],
+    options: CaddyOptions,
+    healthy?: (upstream: Upstream) => boolean,
+  ): Promise<void>;
   /** PEM of the internal CA's root, which signs every `tls: internal` host. */
   rootCertificate(): Promise<string>;
   /** The tail of Caddy's log, for failure messages. */
@@ -51,14 +67,17 @@ export async function startCaddy(options: StartCaddyOptions = {}): Promise<Caddy
     stack: options.stack ?? 'test',
     ...(options.portClaimsDir === undefined ? {} : { portClaimsDir: options.portClaimsDir }),
   });
+  const dns = await UpstreamDns.start();
   const stop = async () => {
     await started.server.stop();
+    await dns.close();
     await rm(dir, { recursive: true, force: true });
   };
   try {
     await server.start();
   } catch (error) {
     await server.stop();
+    await dns.close();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
@@ -68,7 +87,13 @@ export async function startCaddy(options: StartCaddyOptions = {}): Promise<Caddy
     caddyDir,
     adminSocket: adminSocketPath(caddyDir),
     server,
-    load: (config) => started.server.load(config),
+    localize: (config) => localizeGateway(config, dns.address),
+    load: (config) => started.server.load(started.localize(config)),
+    serve: (routes, options, healthy = () => true) => {
+      const { config, upstreams } = gatewayState(routes, healthy, options);
+      dns.update(upstreams);
+      return started.load(config);
+    },
     rootCertificate: () => readRootCertificate(started.server),
     log: () => started.server.log(),
     stop,

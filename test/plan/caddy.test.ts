@@ -8,7 +8,14 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caddyConfig, type CaddyOptions } from '../../src/plan/caddy.ts';
+import {
+  caddyConfig,
+  gatewayState,
+  localizeGateway,
+  PLACEHOLDER_RESOLVER,
+  upstreamSets,
+  type CaddyOptions,
+} from '../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../src/plan/routes.ts';
 import {
   CADDY,
@@ -23,7 +30,8 @@ const run = promisify(execFile);
 function entry(host: string, dials: string[], extra: Partial<RouteEntry> = {}): RouteEntry {
   return {
     host,
-    service: extra.service ?? host.split('.')[0]!,
+    // One service per route unless said otherwise: a service's port has one set of instances.
+    service: extra.service ?? `${host.split('.')[0]!}${extra.path?.replaceAll('/', '-') ?? ''}`,
     port: 'http',
     strip_prefix: false,
     tls: host.endsWith('.test') ? 'internal' : 'acme',
@@ -91,27 +99,59 @@ describe('caddyConfig shape', () => {
     );
   });
 
-  it('load balances with retries and passive checks only', () => {
+  it('looks instances up by DNS, load balances with retries and passive checks only', () => {
     const config = caddyConfig(
       [entry('api.example.com', ['127.0.0.1:1', '10.0.0.3:4000'])],
       OPTIONS,
     );
     const [proxy] = handlers(config, 'reverse_proxy');
+    const resolver = { addresses: [PLACEHOLDER_RESOLVER] };
     expect(proxy).toMatchObject({
+      dynamic_upstreams: { source: 'srv', name: 'http.api.route.flotilla.', resolver },
+      // Every placed instance, for when the responder does not answer (its agent is down).
       upstreams: [{ dial: '127.0.0.1:1' }, { dial: '10.0.0.3:4000' }],
       load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '5s' },
+      // The SRV targets are names: dialled through the same responder.
+      transport: { resolver, keep_alive: { idle_timeout: '4s' } },
       health_checks: { passive: { max_fails: 1 } },
     });
     expect(proxy!['health_checks']).not.toHaveProperty('active');
   });
 
-  it('answers 503 for a route without upstreams', () => {
-    const config = caddyConfig([entry('down.example.com', [])], OPTIONS);
+  it('puts who is healthy in the sets, never in the config, while a route has anyone', () => {
+    const placed = ['10.0.0.2:3000', '10.0.0.3:3000', '127.0.0.1:3000'];
+    const routes = [entry('api.example.com', placed)];
+    const all = gatewayState(routes, () => true, OPTIONS);
+    fc.assert(
+      fc.property(fc.subarray(placed, { minLength: 1 }), (healthy) => {
+        const state = gatewayState(routes, (upstream) => healthy.includes(upstream.dial), OPTIONS);
+        expect(state.config).toEqual(all.config);
+        expect(state.upstreams).toEqual({ 'http.api.route.flotilla.': healthy });
+      }),
+    );
+    expect(upstreamSets(routes)).toEqual(all.upstreams);
+  });
+
+  it('answers 503 itself for a route with no healthy instance', () => {
+    const routes = [entry('down.example.com', ['10.0.0.2:3000']), entry('none.example.com', [])];
+    const { config, upstreams } = gatewayState(routes, () => false, OPTIONS);
     expect(handlers(config, 'reverse_proxy')).toEqual([]);
-    expect(handlers(config, 'static_response')[0]).toMatchObject({
-      status_code: 503,
-      body: 'no healthy instance of down\n',
-    });
+    expect(handlers(config, 'static_response').slice(0, 2)).toMatchObject([
+      { status_code: 503, body: 'no healthy instance of down\n' },
+      { status_code: 503, body: 'no healthy instance of none\n' },
+    ]);
+    expect(upstreams).toEqual({ 'http.down.route.flotilla.': [], 'http.none.route.flotilla.': [] });
+  });
+
+  it("puts the node's responder in place of the placeholder resolver, and nothing else", () => {
+    const config = caddyConfig([entry('api.example.com', ['127.0.0.1:1'])], OPTIONS);
+    const resolver = 'udp/127.0.0.1:40053';
+    const localized = localizeGateway(config, resolver);
+    expect(JSON.stringify(localized)).toBe(
+      JSON.stringify(config).replaceAll(PLACEHOLDER_RESOLVER, resolver),
+    );
+    expect(JSON.stringify(localized).match(/40053/g)).toHaveLength(2);
+    expect(config).toEqual(caddyConfig([entry('api.example.com', ['127.0.0.1:1'])], OPTIONS));
   });
 
   it('keeps internal hosts away from ACME and the OS trust store', () => {
@@ -203,12 +243,8 @@ describe('through a real Caddy', () => {
   let httpPort: number;
   let ca: string;
   const backends: http.Server[] = [];
-  let reload: (changed: RouteEntry) => Promise<void>;
-  let backendA: string;
-
-  function gatewayConfig(routes: RouteEntry[]) {
-    return caddyConfig(routes, { httpPort, httpsPort });
-  }
+  let healthyAgain: () => Promise<void>;
+  const DOWN = 'down-1';
 
   async function backend(name: string, headers: Record<string, string> = {}): Promise<string> {
     const server = http.createServer((request, response) => {
@@ -313,7 +349,8 @@ describe('through a real Caddy', () => {
       entry('only.test', [a], { path: '/only' }),
       entry('lb.test', [a, b]),
       entry('retry.test', [gone, a]),
-      entry('down.test', []),
+      { ...entry('down.test', []), upstreams: [{ instance: DOWN, node: 'n1', dial: a }] },
+      entry('none.test', []),
       entry('cors.test', [lax], {
         cors: {
           origins: [ORIGIN, 'https://other.example'],
@@ -332,12 +369,11 @@ describe('through a real Caddy', () => {
         },
       }),
     ];
-    await caddy.load(gatewayConfig(routes));
+    // down.test has an instance, which the hub does not report healthy (yet).
+    await caddy.serve(routes, { httpPort, httpsPort }, (upstream) => upstream.instance !== DOWN);
     ca = await caddy.rootCertificate();
     await untilCertified([...new Set(routes.map((route) => route.host))]);
-    reload = (changed) =>
-      caddy.load(gatewayConfig([...routes.filter((r) => r.host !== changed.host), changed]));
-    backendA = a;
+    healthyAgain = () => caddy.serve(routes, { httpPort, httpsPort });
   });
 
   afterAll(async () => {
@@ -393,10 +429,15 @@ describe('through a real Caddy', () => {
     }
   });
 
-  it('answers 503 with a message when no instance is healthy', async () => {
+  it('answers 503 with a message when no instance is healthy, or none is placed', async () => {
+    // A 502 instead would mean Caddy spent its whole try_duration on an empty set.
     expect(await get('down.test', '/')).toMatchObject({
       status: 503,
       body: 'no healthy instance of down\n',
+    });
+    expect(await get('none.test', '/')).toMatchObject({
+      status: 503,
+      body: 'no healthy instance of none\n',
     });
   });
 
@@ -457,8 +498,8 @@ describe('through a real Caddy', () => {
     expect(right).toMatchObject({ status: 200, body: 'a /secret' });
   });
 
-  it('takes a new upstream list on the next load, as the hub sends it', async () => {
-    await reload(entry('down.test', [backendA]));
+  it('serves a route again once the hub reports an instance of it healthy', async () => {
+    await healthyAgain();
     expect(await get('down.test', '/up')).toMatchObject({ status: 200, body: 'a /up' });
   });
 });

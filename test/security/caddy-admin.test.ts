@@ -132,7 +132,7 @@ describe.skipIf(process.getuid?.() !== 0)("Caddy's admin API and privileges", ()
     gatewayConfig = caddyConfig([route], { httpPort, httpsPort });
     caddy = await startCaddy({ stack: 'admin-test' });
     // The agent, as root, loads configs through the socket.
-    await caddy.load(gatewayConfig);
+    await caddy.serve([route], { httpPort, httpsPort });
     ca = await caddy.rootCertificate();
     const deadline = Date.now() + 10_000;
     while ((await get('/').catch(() => undefined))?.body !== 'backend') {
@@ -191,7 +191,9 @@ describe.skipIf(process.getuid?.() !== 0)("Caddy's admin API and privileges", ()
     if (!(await tcpListeners()).some((listener) => listener.port === OLD_ADMIN_PORT)) {
       expect((await postLoad(`http://127.0.0.1:${OLD_ADMIN_PORT}/load`)).code).toBe(7);
     }
-    expect(JSON.parse(await servedConfig(caddy))).toMatchObject({ apps: gatewayConfig.apps });
+    expect(JSON.parse(await servedConfig(caddy))).toMatchObject({
+      apps: (caddy.localize(gatewayConfig) as typeof gatewayConfig).apps,
+    });
     expect((await get('/')).body).toBe('backend');
   });
 

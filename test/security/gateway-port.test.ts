@@ -11,7 +11,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayPortInUse, networkNamespace } from '../../src/agent/gateway/port-claims.ts';
 import { programName, tcpListeners } from '../../src/agent/port-check.ts';
-import { caddyConfig } from '../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../src/plan/routes.ts';
 import { startCaddy, type CaddyProcess } from '../helpers/caddy-process.ts';
 import { gatewayRequest } from '../helpers/https-get.ts';
@@ -29,7 +28,8 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
   let httpsPort: number;
   let ca: string;
 
-  function config(stack: string, ports: { http: number; https: number }) {
+  /** `caddy` serves HOST from `stack`'s backend, as that stack's gateway agent would load it. */
+  function serveAs(caddy: CaddyProcess, stack: string, ports: { http: number; https: number }) {
     const route: RouteEntry = {
       host: HOST,
       service: 'web',
@@ -38,7 +38,7 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
       tls: 'internal',
       upstreams: [{ instance: 'web-1', node: 'local', dial: dials[stack]! }],
     };
-    return caddyConfig([route], { httpPort: ports.http, httpsPort: ports.https });
+    return caddy.serve([route], { httpPort: ports.http, httpsPort: ports.https });
   }
 
   /** Who answers, on a new connection each time (the kernel spreads connections). */
@@ -74,7 +74,7 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
     alpha = await startCaddy({ stack: 'alpha', portClaimsDir: claimsDir });
     beta = await startCaddy({ stack: 'beta', portClaimsDir: claimsDir });
     httpsPort = await freePort();
-    await alpha.load(config('alpha', { http: await freePort(), https: httpsPort }));
+    await serveAs(alpha, 'alpha', { http: await freePort(), https: httpsPort });
     await untilServedBy(alpha, 'alpha');
   });
 
@@ -86,12 +86,10 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
 
   it("refuses another stack's https port, naming that stack, and the first serves every request", async () => {
     const during = answers(REQUESTS / 2);
-    const refused = await beta
-      .load(config('beta', { http: await freePort(), https: httpsPort }))
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    const refused = await serveAs(beta, 'beta', { http: await freePort(), https: httpsPort }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(GatewayPortInUse);
     expect((refused as GatewayPortInUse).port).toBe(httpsPort);
     expect((refused as GatewayPortInUse).message).toContain(
@@ -109,9 +107,7 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
     await new Promise<void>((resolve) => squatter.listen(0, resolve));
     const port = (squatter.address() as net.AddressInfo).port;
     try {
-      await expect(
-        beta.load(config('beta', { http: await freePort(), https: port })),
-      ).rejects.toThrow(
+      await expect(serveAs(beta, 'beta', { http: await freePort(), https: port })).rejects.toThrow(
         `port ${port} is already in use by ${programName(process.pid)} (pid ${process.pid})`,
       );
     } finally {
@@ -127,14 +123,14 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
       file,
       JSON.stringify({ stack: 'ghost', dir: '/nonexistent', pid: dead, startTime: 1 }),
     );
-    await beta.load(config('beta', { http: await freePort(), https: port }));
+    await serveAs(beta, 'beta', { http: await freePort(), https: port });
     const claim = JSON.parse(await readFile(file, 'utf8')) as object;
     expect(claim).toMatchObject({ stack: 'beta', pid: beta.server.pid });
   });
 
   it('gives the port to the other stack once the first is down', async () => {
     await alpha.stop();
-    await beta.load(config('beta', { http: await freePort(), https: httpsPort }));
+    await serveAs(beta, 'beta', { http: await freePort(), https: httpsPort });
     await untilServedBy(beta, 'beta');
     expect(await answers(4)).toEqual(Array(4).fill('beta'));
   });

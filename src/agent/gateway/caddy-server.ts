@@ -276,7 +276,7 @@ function extractError(body: string): string {
 
 /** Waits until the internal CA exists (Caddy creates it lazily, after the first load). */
 export async function readRootCertificate(
-  server: CaddyServer,
+  server: Pick<CaddyServer, 'rootCertificatePath'>,
   timeoutMs = 10_000,
 ): Promise<string> {
   const deadline = Date.now() + timeoutMs;

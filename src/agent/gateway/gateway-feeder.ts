@@ -1,10 +1,16 @@
-// On a gateway node, the agent runs Caddy and feeds it the route config the hub computed.
-// Configs can arrive faster than Caddy applies them: they are loaded one at a time, always
-// the newest, each once (a config Caddy rejected is not retried until a new one comes).
+// On a gateway node, the agent runs Caddy and feeds it the route config the hub computed, and
+// answers Caddy's lookups of which instances serve each route (upstream-dns.ts). Values can
+// arrive faster than Caddy applies them: they are applied one at a time, always the newest,
+// each once (a config Caddy rejected is not retried until a new one comes). A new set of
+// healthy instances only updates the responder; Caddy is loaded only when its config changed.
+import { readFile, writeFile } from 'node:fs/promises';
+import { localizeGateway } from '../../plan/caddy.ts';
 import type { GatewayValue } from '../../protocol/desired.ts';
 import type { NodeStatus } from '../../protocol/status.ts';
+import { configHash } from '../../state/config-hash.ts';
 import { CaddyServer } from './caddy-server.ts';
 import { cutConnections } from './cut-connections.ts';
+import { UpstreamDns, upstreamPortFile } from './upstream-dns.ts';
 
 export interface GatewayFeederOptions {
   /** Caddy's state directory. */
@@ -17,11 +23,18 @@ export interface GatewayFeederOptions {
 
 export class GatewayFeeder {
   private readonly caddy: CaddyServer;
+  private dns: UpstreamDns | undefined;
   private current: NonNullable<NodeStatus['gateway']> | undefined;
   private wanted: GatewayValue | undefined;
-  /** Hash of the last config sent to Caddy, accepted or not. */
+  /** Hash of the last value applied, accepted or not. */
   private attempted: string | undefined;
+  /** Hash of the last config sent to Caddy, accepted or not. */
+  private attemptedConfig: string | undefined;
   private loading: Promise<void> | undefined;
+  /** Why Caddy refused the last config, while it does. */
+  private rejected: string | undefined;
+  /** Configs POSTed to Caddy's `/load`: tests and the bench count them. */
+  loads = 0;
 
   constructor(private readonly options: GatewayFeederOptions) {
     this.caddy = new CaddyServer({ dir: options.dir, stack: options.stack });
@@ -41,8 +54,23 @@ export class GatewayFeeder {
   }
 
   async start(): Promise<void> {
+    // The same port as the previous agent's when free: the Caddy it left running asks there.
+    const portFile = upstreamPortFile(this.options.dir);
+    const previous = Number(await readFile(portFile, 'utf8').catch(() => '0'));
+    this.dns = await UpstreamDns.start(Number.isInteger(previous) ? previous : 0);
     await this.caddy.start();
+    await writeFile(portFile, `${this.dns.port}\n`);
     this.current = { ca_path: this.caddy.rootCertificatePath };
+  }
+
+  /** Caddy's pid: the next agent adopts the same process. */
+  get caddyPid(): number | undefined {
+    return this.caddy.pid;
+  }
+
+  /** How many lookups the responder answered, by outcome. */
+  get lookups(): UpstreamDns['answered'] | undefined {
+    return this.dns?.answered;
   }
 
   load(value: GatewayValue): void {
@@ -53,27 +81,39 @@ export class GatewayFeeder {
   /** Leaves Caddy running for the next agent. */
   detach(): void {
     this.caddy.detach();
+    void this.dns?.close();
   }
 
-  stop(): Promise<void> {
-    return this.caddy.stop();
+  async stop(): Promise<void> {
+    await this.caddy.stop();
+    await this.dns?.close();
   }
 
   private async drain(): Promise<void> {
     while (this.wanted && this.wanted.hash !== this.attempted) {
       const value = this.wanted;
       this.attempted = value.hash;
-      try {
-        // Cut before the reload, so no retry of an aborted request is left waiting when the
-        // reload lands (Caddy 2.6 answers 502 to those).
-        if (value.abandon.length > 0) await cutConnections(value.abandon);
-        await this.caddy.load(value.config);
-        this.current = { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath };
-      } catch (error) {
-        const message = withHint(error);
-        this.current = { ...this.current, error: message };
-        this.options.event('gateway.rejected', message);
+      // The sets first: a route a new config adds must resolve as soon as it serves.
+      this.dns?.update(value.upstreams);
+      // After the sets: the aborted requests are retried on the instances left.
+      if (value.abandon.length > 0) await cutConnections(value.abandon);
+      const config = configHash(value.config);
+      if (config !== this.attemptedConfig) {
+        this.attemptedConfig = config;
+        this.loads += 1;
+        try {
+          await this.caddy.load(localizeGateway(value.config, this.dns!.address));
+          this.rejected = undefined;
+        } catch (error) {
+          this.rejected = withHint(error);
+          this.options.event('gateway.rejected', this.rejected);
+        }
       }
+      // A rejected config stays the error until a new one loads, whatever sets come meanwhile.
+      this.current =
+        this.rejected === undefined
+          ? { config_hash: value.hash, ca_path: this.caddy.rootCertificatePath }
+          : { ...this.current, error: this.rejected };
       this.options.changed();
     }
   }
