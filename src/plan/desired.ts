@@ -6,7 +6,7 @@ import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import { z } from 'zod';
 import { parseImageReference } from '../container/engine/image-reference.ts';
-import { parseSize } from '../spec/formats.ts';
+import { parseCidr, parseSize } from '../spec/formats.ts';
 import { healthSchema, SIGNALS, type Service, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import {
@@ -55,6 +55,11 @@ const containerRuntimeSchema = z.object({
   remote_hosts: z.record(z.string(), z.string()).default({}),
   /** Its node's mesh address, when other nodes reach it: ports are published there too. */
   publish_address: z.string().optional(),
+  /**
+   * Port names a firewall.allow range outside the mesh may reach: those clients connect to
+   * the node's public address, so these are published on 0.0.0.0 (absent: none).
+   */
+  public_ports: z.array(z.string()).optional(),
   /** Credentials for the image's registry (`password` a `${secret:…}` template). */
   registry_auth: z
     .object({ server: z.string(), username: z.string(), password: z.string() })
@@ -135,7 +140,7 @@ function containerPort(service: Service, ports: Record<string, number>, name: st
 /** Where an image instance sits on its node's networks and who outside reaches it. */
 type ContainerPlacement = Pick<
   ContainerRuntimeSpec,
-  'networks' | 'native_hosts' | 'remote_hosts' | 'publish_address'
+  'networks' | 'native_hosts' | 'remote_hosts' | 'publish_address' | 'public_ports'
 >;
 
 function containerRuntime(
@@ -184,11 +189,18 @@ function containerRuntime(
   };
 }
 
+/** Whether some address of `cidr` lies outside mesh.cidr (its clients come from off the mesh). */
+function beyondMesh(stack: Stack, cidr: string): boolean {
+  const block = parseCidr(cidr)!;
+  const mesh = parseCidr(stack.mesh.cidr)!;
+  return block.network < mesh.network || block.network + block.size > mesh.network + mesh.size;
+}
+
 /**
  * `node\0service` for each service instance a client on another node may reach (a service
- * with an instance there, that node, or its gateway): its container publishes its ports on
- * its node's mesh address as well as on loopback. An outside CIDR's grant publishes
- * nothing more: it would connect to the public address, where nothing is published.
+ * with an instance there, that node, its gateway, or a firewall.allow range inside the
+ * mesh): its container publishes its ports on its node's mesh address as well as on
+ * loopback. A range reaching beyond the mesh is publicPorts' concern.
  */
 function remoteClients(
   stack: Stack,
@@ -201,6 +213,8 @@ function remoteClients(
   const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
   const result = new Set<string>();
   for (const { source, to } of reachability.grants) {
+    // A mesh client that is no node of the stack is elsewhere for every node.
+    const elsewhere = source.kind === 'cidr' && !beyondMesh(stack, source.cidr);
     const from =
       source.kind === 'service'
         ? (nodesOf.get(source.service) ?? [])
@@ -210,7 +224,22 @@ function remoteClients(
             ? gateways
             : [];
     for (const node of nodesOf.get(to) ?? [])
-      if (from.some((other) => other !== node)) result.add(`${node}\0${to}`);
+      if (elsewhere || from.some((other) => other !== node)) result.add(`${node}\0${to}`);
+  }
+  return result;
+}
+
+/**
+ * Service → the port names a firewall.allow range reaching beyond the mesh may connect to.
+ * Such a client connects to the node's public address, so the container must listen there.
+ */
+function publicPorts(stack: Stack, reachability: Reachability): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const { source, to, ports } of reachability.grants) {
+    if (source.kind !== 'cidr' || !beyondMesh(stack, source.cidr)) continue;
+    const names = result.get(to) ?? new Set<string>();
+    for (const name of ports) names.add(name);
+    result.set(to, names);
   }
   return result;
 }
@@ -233,6 +262,7 @@ export function desiredState(
   }
   const segments = localSegments(stack, instances, reachability);
   const reachedFromElsewhere = remoteClients(stack, instances, reachability);
+  const reachedFromOutside = publicPorts(stack, reachability);
   const result: Record<string, DesiredNode> = {};
   for (const node of Object.keys(stack.nodes))
     result[node] = { instances: [], hosts: {}, segments: segments[node]! };
@@ -330,6 +360,11 @@ export function desiredState(
             meshAddresses[instance.node] !== undefined && {
               publish_address: meshAddresses[instance.node]!,
             }),
+          ...(reachedFromOutside.has(instance.service) && {
+            public_ports: Object.keys(instance.ports).filter((name) =>
+              reachedFromOutside.get(instance.service)!.has(name),
+            ),
+          }),
         });
     const health = service.health?.exec
       ? { ...service.health, exec: { command: service.health.exec.command.map(render) } }

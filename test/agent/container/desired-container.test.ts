@@ -4,7 +4,13 @@
 // port on one node, by mesh address and published port across nodes, a native service of
 // its node by name at its gateway), which segments it joins, and where its ports are published.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { desiredState, type DesiredInstance, type DesiredNode } from '../../../src/plan/desired.ts';
+import { containerSpecFor } from '../../../src/agent/runtime/container/container-spec.ts';
+import {
+  desiredInstanceSchema,
+  desiredState,
+  type DesiredInstance,
+  type DesiredNode,
+} from '../../../src/plan/desired.ts';
 import { loadExample } from '../../examples/load-example.ts';
 import { allocateMeshAddresses } from '../../../src/plan/mesh-addresses.ts';
 import { placeInstances } from '../../../src/plan/placement.ts';
@@ -158,6 +164,52 @@ describe('desired state of an image service', () => {
     );
     const web = state.one!.instances.find((candidate) => candidate.service === 'web')!;
     expect(web.runtime.kind === 'container' && web.runtime.publish_address).toBeUndefined();
+  });
+
+  it('publishes on 0.0.0.0 only the ports a range beyond the mesh reaches, on the mesh address those a range inside it does', () => {
+    const allowed = stackSchema.parse({
+      name: 'allowed',
+      nodes: { one: { address: '203.0.113.10' } },
+      services: {
+        store: { node: 'one', image: 'minio:1', ports: { api: 9000, console: 9001 } },
+        queue: { node: 'one', image: 'redis:7', ports: { main: 6379 } },
+      },
+      firewall: {
+        allow: [
+          { from: ['198.51.100.0/24'], to: 'store.api' },
+          // Inside mesh.cidr (100.96.0.0/16): such clients come over the mesh.
+          { from: ['100.96.9.0/24'], to: 'queue' },
+        ],
+      },
+    });
+    const state = desiredState(
+      allowed,
+      placeInstances(allowed),
+      allocateMeshAddresses(allowed),
+      computeReachability(allowed),
+      { stackDir: '/srv/stack', stateDir: '/var/lib/flotilla' },
+    );
+    const of = (service: string) =>
+      state.one!.instances.find((candidate) => candidate.service === service)!;
+    const store = of('store');
+    const queue = of('queue');
+    expect(store.runtime).toMatchObject({ public_ports: ['api'] });
+    expect(store.runtime).not.toHaveProperty('publish_address');
+    expect(queue.runtime).toMatchObject({ publish_address: allocateMeshAddresses(allowed).one });
+    expect(queue.runtime).not.toHaveProperty('public_ports');
+    // What the agent creates: the granted port on every address, the console on loopback.
+    const paths = { instances: '/nonexistent', logs: '/nonexistent', secretFiles: '/nonexistent' };
+    const published = containerSpecFor(store, 'allowed', paths, () => undefined).create.ports;
+    expect(published?.map(({ hostIp, hostPort }) => [hostPort, hostIp])).toEqual([
+      [9000, '0.0.0.0'],
+      [9001, '127.0.0.1'],
+    ]);
+    // An older hub's state has no public_ports: it still parses, with nothing public.
+    const older: Record<string, unknown> = { ...store.runtime };
+    delete older.public_ports;
+    expect(desiredInstanceSchema.parse({ ...store, runtime: older }).runtime).not.toHaveProperty(
+      'public_ports',
+    );
   });
 });
 

@@ -128,6 +128,18 @@ function registryAuth(
   };
 }
 
+/**
+ * The host addresses a port is published on: loopback for this node (its gateway, native
+ * clients), and the mesh address as well when another node reaches it. 0.0.0.0 only for a
+ * port a firewall.allow range beyond the mesh reaches: those clients connect to the node's
+ * public address, and the node's input firewall (default drop) still admits only them. It
+ * covers loopback and the mesh address too, and a second bind of the port would collide.
+ */
+function publishedOn(runtime: ContainerRuntimeSpec, portName: string): string[] {
+  if (runtime.public_ports?.includes(portName)) return ['0.0.0.0'];
+  return ['127.0.0.1', ...(runtime.publish_address ? [runtime.publish_address] : [])];
+}
+
 export function containerSpecFor(
   instance: DesiredInstance,
   stack: string,
@@ -169,16 +181,12 @@ export function containerSpecFor(
     ...(runtime.cpus !== undefined && { nanoCpus: Math.round(runtime.cpus * 1e9) }),
     readonlyRootfs: runtime.read_only,
     capDrop: runtime.cap_drop,
-    // Loopback for this node (its gateway, native clients); the mesh address as well when
-    // another node reaches it. Never 0.0.0.0: the public address stays closed.
     ports: Object.entries(instance.ports).flatMap(([name, hostPort]) =>
-      ['127.0.0.1', ...(runtime.publish_address ? [runtime.publish_address] : [])].map(
-        (hostIp) => ({
-          containerPort: runtime.container_ports[name] ?? hostPort,
-          hostIp,
-          hostPort,
-        }),
-      ),
+      publishedOn(runtime, name).map((hostIp) => ({
+        containerPort: runtime.container_ports[name] ?? hostPort,
+        hostIp,
+        hostPort,
+      })),
     ),
     networkMode: networks[0]!,
     networkAliases: [instance.service],
