@@ -16,6 +16,7 @@ import type { Probe, ProbeResult } from '../health/probe.ts';
 import { DEFAULT_RESTART_TIMING, type RestartTiming } from '../process/backoff.ts';
 import { RESYNC, type ContainerEvents } from './container/container-events.ts';
 import { LABEL, type ContainerSpec } from './container/container-spec.ts';
+import { DefaultRouteError, routeOutThrough } from './container/default-route.ts';
 import { ensureImage, permanentPullFailure } from './container/image-source.ts';
 import { readRestarts, writeRestarts, forgetRestarts } from './container/restart-count.ts';
 import { RestartTracker } from './container/restart-tracker.ts';
@@ -222,6 +223,8 @@ export class ContainerSupervisor extends SupervisorLifecycle implements Supervis
       running.startedAt = info.state.startedAt?.getTime() ?? running.startedAt;
       if (info.state.health) this.container.engine_health = healthOf(info.state.health.status);
       this.error = undefined;
+      // Before anything waits on its health: the moment it runs with dockerd's route is short.
+      if (this.spec.defaultRoute !== undefined) await this.routeOut(info.state.pid);
       this.state = 'running';
       writeRestarts(this.options.recordDir, this.spec.id, this.restarts);
       this.emit('started', { pid: info.state.pid, startedAt: running.startedAt, adopted: adopt });
@@ -231,6 +234,20 @@ export class ContainerSupervisor extends SupervisorLifecycle implements Supervis
         return;
       }
       this.onExit(running, null, describe(error));
+    }
+  }
+
+  /**
+   * Its default route through its egress segment (default-route.ts). A failure leaves it
+   * running without the internet, said in its status and the log, rather than a restart loop.
+   */
+  private async routeOut(pid: number): Promise<void> {
+    try {
+      await routeOutThrough(pid, this.spec.defaultRoute!);
+    } catch (error) {
+      if (!(error instanceof DefaultRouteError)) throw error;
+      this.error = error.message;
+      this.options.log(`${this.spec.id}: ${error.message}`);
     }
   }
 

@@ -24,6 +24,7 @@ import {
   type SecretLookup,
 } from '../../process-spec.ts';
 import type { RestartPolicy } from '../supervisor.ts';
+import { egressGateway } from './default-route.ts';
 
 export const LABEL = {
   stack: 'flotilla.stack',
@@ -49,6 +50,8 @@ export interface ContainerSpec {
   networks: string[];
   /** What its networks are made with (segment-networks.ts). */
   segments: Pick<ContainerRuntimeSpec, 'networks' | 'native_hosts'>;
+  /** The gateway its default route must take, where dockerd's could be wrong (default-route.ts). */
+  defaultRoute?: string;
   /** Everything the container is created with, labels included (but the spec hash). */
   create: ContainerCreateOptions;
   registryAuth?: RegistryAuth;
@@ -208,6 +211,7 @@ export function containerSpecFor(
     log: LOG_ROTATION,
   };
   const auth = registryAuth(runtime, secrets);
+  const defaultRoute = egressGateway(runtime.networks);
   const spec: ContainerSpec = {
     id: instance.id,
     stack,
@@ -218,8 +222,10 @@ export function containerSpecFor(
     create,
     stop: { signal: instance.stop.signal, timeoutMs },
     restart: instance.restart,
-    specHash: configHash(create),
+    // The route too: a segment gaining or losing egress replaces the container.
+    specHash: configHash(defaultRoute === undefined ? create : { ...create, defaultRoute }),
   };
   if (auth) spec.registryAuth = auth;
+  if (defaultRoute !== undefined) spec.defaultRoute = defaultRoute;
   return spec;
 }
