@@ -101,8 +101,29 @@ describe('the gateway DNS responder', () => {
     expect(rcode(await exchange('127.0.0.1', port, truncated))).toBe(1);
     const compressed = Buffer.concat([query(NAME, 33).subarray(0, 12), Buffer.from([0xc0, 0x0c])]);
     expect(rcode(await exchange('127.0.0.1', port, compressed))).toBe(1);
+    const notOpt = Buffer.concat([query(NAME, 33), Buffer.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])]);
+    notOpt[11] = 1; // one additional record, an A record instead of EDNS OPT
+    expect(rcode(await exchange('127.0.0.1', port, notOpt))).toBe(1);
     expect(await exchange('127.0.0.1', port, Buffer.from([1]))).toBeUndefined();
     // Still answering after all that.
     expect(await resolver.resolveSrv(NAME)).toHaveLength(2);
+  });
+
+  it('never answers more than the asker takes: 512 bytes, or what its EDNS record offers', async () => {
+    const many = 'http.many.route.flotilla.';
+    const dials = Array.from({ length: 60 }, (_, index) => `10.0.${index}.200:3000`);
+    responder.update({ [NAME]: ['127.0.0.1:3000'], [many]: dials });
+    const count = (answer: Buffer | undefined) => answer!.readUInt16BE(6);
+    const plain = await exchange('127.0.0.1', responder.port, query(many, 33));
+    expect(plain!.length).toBeLessThanOrEqual(512);
+    expect(count(plain)).toBeGreaterThan(0);
+    // EDNS OPT for the root, as Go's resolver sends it: 1232 bytes.
+    const opt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    const edns = Buffer.concat([query(many, 33), opt]);
+    edns[11] = 1;
+    const large = await exchange('127.0.0.1', responder.port, edns);
+    expect(large!.length).toBeLessThanOrEqual(1232);
+    expect(count(large)).toBeGreaterThan(count(plain));
+    expect(count(large)).toBeLessThan(dials.length);
   });
 });

@@ -2,12 +2,15 @@
 // one standard query for one name and answers SRV, A or AAAA records, nothing else. Anything
 // that is not exactly such a query is refused here, before a name is even looked at: the
 // only client is the local Caddy, so there is nothing to be lenient for.
-export const TYPE = { A: 1, AAAA: 28, SRV: 33 } as const;
+export const TYPE = { A: 1, AAAA: 28, SRV: 33, OPT: 41 } as const;
 export const RCODE = { NOERROR: 0, FORMERR: 1, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 const CLASS_IN = 1;
 const HEADER_BYTES = 12;
 const MAX_NAME_BYTES = 255;
 const MAX_LABEL_BYTES = 63;
+/** What a UDP answer may hold without EDNS (RFC 1035), and the most we ever send. */
+const PLAIN_UDP_BYTES = 512;
+const MAX_UDP_BYTES = 4096;
 
 export class MalformedQuery extends Error {
   override name = 'MalformedQuery';
@@ -21,6 +24,8 @@ export interface Query {
   /** The question section as received, echoed in the answer. */
   question: Buffer;
   recursionDesired: boolean;
+  /** The largest answer the asker takes: 512, or what its EDNS OPT record offers. */
+  maxBytes: number;
 }
 
 export type AnswerRecord =
@@ -58,6 +63,7 @@ export function parseQuery(packet: Buffer): Query {
   const type = packet.readUInt16BE(offset);
   if (packet.readUInt16BE(offset + 2) !== CLASS_IN) throw new MalformedQuery('not class IN');
   return {
+    maxBytes: counts[3] === 1 ? ednsPayload(packet, offset + 4) : PLAIN_UDP_BYTES,
     id,
     name: `${labels.join('.')}.`,
     type,
@@ -66,14 +72,34 @@ export function parseQuery(packet: Buffer): Query {
   };
 }
 
-/** An authoritative answer (Go's resolver takes a non-authoritative empty one for a lame referral). */
+/** The additional record must be an EDNS OPT record for the root: its class is the payload size. */
+function ednsPayload(packet: Buffer, offset: number): number {
+  if (offset + 11 > packet.length || packet[offset] !== 0)
+    throw new MalformedQuery('the additional record is not an EDNS OPT record');
+  if (packet.readUInt16BE(offset + 1) !== TYPE.OPT)
+    throw new MalformedQuery('the additional record is not an EDNS OPT record');
+  return Math.min(MAX_UDP_BYTES, Math.max(PLAIN_UDP_BYTES, packet.readUInt16BE(offset + 3)));
+}
+
+/**
+ * An authoritative answer (Go's resolver takes a non-authoritative empty one for a lame
+ * referral), with as many of `answers` as fit what the asker takes: the first ones, so a
+ * route with more instances than fit (about 24 with Go's 1232-byte EDNS) is served by those.
+ */
 export function buildResponse(query: Query, rcode: number, answers: readonly AnswerRecord[] = []) {
+  const records: Buffer[] = [];
+  let size = HEADER_BYTES + query.question.length;
+  for (const record of answers.map(encodeRecord)) {
+    if (size + record.length > query.maxBytes) break;
+    records.push(record);
+    size += record.length;
+  }
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt16BE(query.id, 0);
   header.writeUInt16BE(0x8000 | 0x0400 | (query.recursionDesired ? 0x0100 : 0) | rcode, 2);
   header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answers.length, 6);
-  return Buffer.concat([header, query.question, ...answers.map(encodeRecord)]);
+  header.writeUInt16BE(records.length, 6);
+  return Buffer.concat([header, query.question, ...records]);
 }
 
 /** A response to a packet too broken to answer in kind: its id, FORMERR, no question. */

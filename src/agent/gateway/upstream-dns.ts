@@ -47,6 +47,8 @@ export class UpstreamDns {
 
   private constructor(private readonly socket: dgram.Socket) {
     socket.on('message', (packet, sender) => this.receive(packet, sender));
+    // A datagram that cannot be sent concerns one asker only; it must not end the agent.
+    socket.on('error', () => undefined);
   }
 
   /** Listens on 127.0.0.1:`port`, or on a free port when that one is taken (or 0). */
@@ -107,7 +109,8 @@ export class UpstreamDns {
       this.answered.malformed += 1;
       response = formatError(packet);
     }
-    if (response) this.socket.send(response, sender.port, sender.address);
+    // An asker that went away: nothing to do.
+    if (response) this.socket.send(response, sender.port, sender.address, () => undefined);
   }
 
   private answer(query: Query): Buffer {
