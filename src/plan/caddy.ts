@@ -7,7 +7,8 @@
 // requests waiting to retry (502) and closes idle keep-alive connections, and health changes
 // many times a minute. Each route's reverse_proxy looks its instances up by DNS (dynamic
 // upstreams, an SRV name per service port) at the gateway agent's own responder, which
-// answers the healthy ones (upstreamSets); the config changes only with routes and TLS.
+// answers the healthy ones (upstreamSets). The config changes only with routes and TLS, and
+// when a route has no healthy instance left (it answers 503 itself) or gets one back.
 import { corsHandler } from './caddy-cors.ts';
 import type {
   CaddyConfig,
@@ -66,8 +67,9 @@ export interface CaddyOptions {
 
 // The responder only lists instances the hub reports healthy; retries only bridge the gap
 // until its next update. A request keeps trying other upstreams for TRY_DURATION, every
-// TRY_INTERVAL. No active checks (the hub's registry is the health check), and passive ones
-// mean little here: Caddy 2.6 forgets a dynamic upstream's state after each try.
+// TRY_INTERVAL (short: a dial the crashed instance refuses is retried on another at once).
+// No active checks (the hub's registry is the health check). Passive ones keep little of
+// a dynamic upstream's state in Caddy 2.6; they serve the static fallback (reverseProxy).
 const TRY_DURATION = '5s';
 const TRY_INTERVAL = '20ms';
 const FAIL_DURATION = '2s';
