@@ -102,11 +102,9 @@ describe.skipIf(!isRoot)(
       expect(await connectsFrom(PLATFORM, 9001)).toBe(false);
     });
 
-    // Known bug (reported, not fixed here): plan publishes a container's ports on loopback
-    // and the mesh address only, so a firewall.allow from outside CIDRs opens a port nothing
-    // listens on: the platform's ranges get "connection refused" from Redis and MinIO's API.
-    // It passes once the fix lands: then drop `.fails`.
-    it.fails('lets the managed platform’s ranges reach Redis and MinIO’s API', async () => {
+    // Their clients connect to the VPS's public address: plan publishes these two ports on
+    // 0.0.0.0 (public_ports), the firewall above still closes them to everyone else.
+    it('lets the managed platform’s ranges reach Redis and MinIO’s API', async () => {
       expect(await connectsFrom(PLATFORM, 6379)).toBe(true);
       expect(await connectsFrom(PLATFORM, 9000)).toBe(true);
     });

@@ -110,13 +110,14 @@ describe.skipIf(!isRoot)('examples/segmented-ai-stack in the lab', { timeout: 60
     });
   });
 
-  // Known bug (reported, not fixed here): a container in several segments gets its default
-  // route from the Docker network whose name sorts first among them (dockerd 20.10 has no
-  // gateway priority), not from its egress segment: n8n (backend, egress) routes out
-  // through backend, whose forward rule rejects it. It passes once the fix lands: then drop
-  // `.fails`.
-  it.fails('lets a container in an egress segment and an internal one out (n8n)', async () => {
+  // dockerd routes a container in several segments through the network whose name sorts
+  // first (backend, for n8n); the agent sets its default route to its egress segment's
+  // gateway (default-route.ts). It keeps its backend peers by name.
+  it('lets a container in an egress segment and an internal one out (n8n)', async () => {
     expect(await pingsInternet('n8n')).toBe(true);
+    expect(await fetchFrom('n8n', 'http://postgres:5432/')).toMatchObject({
+      instance: 'postgres-1',
+    });
   });
 
   it('lets Uptime Kuma on ops reach the routed services over the mesh, and nothing else', async () => {

@@ -1,8 +1,8 @@
 // A container in a segment without egress and in one with it goes out of the node through
 // the egress one, though dockerd routes it through the network whose name sorts first
-// (default-route.ts): after every start, restart and adoption. Real dockerd in its
-// namespace with the segment table loaded, a second namespace for the internet, real
-// connections from inside the containers.
+// (default-route.ts): after every start, restart and adoption, the mesh still in reach.
+// Real dockerd in its namespace with the segment table loaded, two more namespaces for the
+// internet and another node over the mesh, real connections from inside the containers.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,9 @@ const SEGMENTS = {
 type Segment = keyof typeof SEGMENTS;
 const NODE_SIDE = '10.216.0.1';
 const INTERNET = '10.216.0.2';
+/** Another node, over the mesh interface (no route back to a container subnet either). */
+const MESH_SIDE = '10.217.0.1';
+const OTHER_NODE = '10.217.0.2';
 const FAST = { initialDelayMs: 10, maxDelayMs: 50, minUptimeMs: 500, maxUnstableStarts: 3 };
 
 describe.skipIf(process.getuid?.() !== 0)(
@@ -31,6 +34,7 @@ describe.skipIf(process.getuid?.() !== 0)(
   () => {
     const fixture = useFixture();
     let internet: Neighbour;
+    let mesh: Neighbour;
     let runtime: ContainerRuntime;
     const supervisors = new Map<string, ContainerSupervisor>();
 
@@ -74,6 +78,8 @@ describe.skipIf(process.getuid?.() !== 0)(
       runtime = fixture().runtime(FAST);
       internet = await addNeighbour(fixture(), 'flt-route', { near: NODE_SIDE, far: INTERNET });
       await internet.serve('the internet\n');
+      mesh = await addNeighbour(fixture(), 'flt-mesh', { near: MESH_SIDE, far: OTHER_NODE });
+      await mesh.serve('another node\n');
       await start(instance('server-1', ['inner'], ['httpd', '-f', '-p', '8080', '-h', '/var/www']));
       await start(instance('mixed-1', ['inner', 'out']));
       await start(instance('closed-1', ['inner', 'other']));
@@ -90,6 +96,7 @@ describe.skipIf(process.getuid?.() !== 0)(
             egress,
             native: [],
           })),
+          mesh_interface: mesh.nearInterface,
         }),
       );
     });
@@ -97,6 +104,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     afterAll(async () => {
       for (const supervisor of supervisors.values()) await supervisor.stop();
       await internet?.remove();
+      await mesh?.remove();
     });
 
     it('routes it out through its egress segment, and still reaches its other segment', async () => {
@@ -107,6 +115,11 @@ describe.skipIf(process.getuid?.() !== 0)(
       );
       const server = info.networks[`flotilla-${fixture().stack}-inner`]!.ipAddress;
       expect(await get('mixed-1', server, 8080)).toBe('hello from flotilla-test\n');
+    });
+
+    it('keeps the mesh within reach, through whichever gateway it routes', async () => {
+      for (const id of ['mixed-1', 'closed-1'])
+        expect(await get(id, OTHER_NODE, 80), id).toBe('another node\n');
     });
 
     it('leaves the route of a container without egress, or in egress segments only, to dockerd', async () => {
