@@ -61,20 +61,29 @@ describe('two VPS: storage and compute', () => {
     );
   });
 
-  it('points LibreChat at FerretDB on storage’s mesh address', () => {
+  /** The extra hosts a container gets for services of other nodes (name → mesh address). */
+  const remoteHosts = (service: string) => {
+    const { runtime } = desiredOf(example.plan, service);
+    return runtime.kind === 'container' ? runtime.remote_hosts : undefined;
+  };
+
+  it('points LibreChat at FerretDB by name, an extra host at storage’s mesh address', () => {
     const mongo = desiredOf(example.plan, 'librechat').env['MONGO_URI'];
-    expect(mongo).toBe(`mongodb://${meshOf('storage')}:27017/LibreChat`);
+    expect(mongo).toBe('mongodb://ferretdb:27017/LibreChat');
+    expect(remoteHosts('librechat')).toMatchObject({ ferretdb: meshOf('storage') });
     expect(example.stack.services['librechat']?.env['MONGO_URI']).toContain('${ferretdb.address}');
   });
 
   it('points MetaMCP at PostgreSQL on storage, and storage’s workflows at LiteLLM on compute', () => {
     expect(desiredOf(example.plan, 'metamcp').env['POSTGRES_URL']).toBe(
-      `postgres://postgres:\${secret:POSTGRES_PASSWORD}@${meshOf('storage')}:5432/salem`,
+      'postgres://postgres:${secret:POSTGRES_PASSWORD}@postgres:5432/salem',
     );
+    expect(remoteHosts('metamcp')).toMatchObject({ postgres: meshOf('storage') });
     for (const service of ['n8n', 'directus']) {
       expect(desiredOf(example.plan, service).env['LITELLM_URL'], service).toBe(
-        `http://${meshOf('compute')}:4000/v1/chat/completions`,
+        'http://litellm:4000/v1/chat/completions',
       );
+      expect(remoteHosts(service), service).toMatchObject({ litellm: meshOf('compute') });
     }
     // Same-node containers reach each other by service name (a Docker network alias).
     expect(desiredOf(example.plan, 'ferretdb').env['FERRETDB_POSTGRESQL_URL']).toContain(
