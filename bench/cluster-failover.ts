@@ -7,8 +7,10 @@
 //   node_modules/.bin/tsx bench/cluster-failover.ts
 //
 // Reported: failed requests (goal: 0 after the first second of the outage), the slowest
-// requests during the outage, the time until n3's upstream left Caddy's config (polled with
-// the admin API inside n1) and until it was back after the link returned.
+// requests during the outage, the time until n3's instance left rotation (the gateway's
+// upstream DNS responder stopped answering it: bench/lib/dns-watch.ts asks it every 25 ms
+// inside n1; Caddy follows within its 100 ms refresh) and until it was back after the link
+// returned.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,7 +18,8 @@ import { LabCluster } from '../test/helpers/lab-cluster.ts';
 import type { TimedResult } from './lib/load-in-namespace.ts';
 import { machineLine, onCleanup, runBench, sleep } from './lib/stack.ts';
 import { fmt, max, percentileSorted } from './lib/stats.ts';
-import { adminSocketPath } from '../src/agent/gateway/caddy-admin.ts';
+import { UpstreamWatch } from './lib/upstream-watch.ts';
+import { upstreamName } from '../src/plan/caddy.ts';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_S'] ?? 20) * 1000;
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 4);
@@ -25,6 +28,7 @@ const OUTAGE_MS = 9_000;
 const HOST = 'web.bench.test';
 const STACK = path.resolve('bench/fixtures/cluster-failover.yml');
 const N3_MESH = '100.97.0.3';
+const WEB = upstreamName({ service: 'web', port: 'http' });
 
 interface LoadReport {
   requests: number;
@@ -77,32 +81,9 @@ function loadFromInternet(cluster: LabCluster, ca: string): Promise<LoadReport> 
   );
 }
 
-/** Whether n3's upstream is in the gateway's Caddy config right now. */
-async function n3Routed(cluster: LabCluster): Promise<boolean> {
-  // Caddy's admin API is a unix socket that answers only a request with an empty Host.
-  const socket = adminSocketPath(path.join(cluster.stateDir('n1'), 'caddy'));
-  const config = await cluster.exec('n1', [
-    'curl',
-    '-s',
-    '--max-time',
-    '1',
-    '--unix-socket',
-    socket,
-    '-H',
-    'Host;',
-    'http://localhost/config/apps/http',
-  ]);
-  return config.stdout.includes(`${N3_MESH}:8080`);
-}
-
-/** Polls until `routed` matches; the ms it took from `since`. */
-async function untilRouted(cluster: LabCluster, routed: boolean, since: number): Promise<number> {
-  while ((await n3Routed(cluster)) !== routed) {
-    if (Date.now() - since > 30_000) throw new Error(`n3 never became ${routed ? '' : 'un'}routed`);
-    await sleep(50);
-  }
-  return Date.now() - since;
-}
+/** Whether n3's instance of `web` is among the dials the gateway serves it with. */
+const n3Serves = (sets: ReadonlyMap<string, readonly string[] | undefined>) =>
+  sets.get(WEB)?.includes(`${N3_MESH}:8080`) === true;
 
 async function main(): Promise<void> {
   console.log(await machineLine('cluster-failover'));
@@ -111,16 +92,27 @@ async function main(): Promise<void> {
   const ready = await cluster.until((report) => report.ready, 60_000);
   const ca = await readFile(ready.gateways['n1']!.ca_path!, 'utf8');
 
+  // Which instances serve: the gateway's upstream DNS responder, on loopback inside n1.
+  const watch = await UpstreamWatch.start(
+    cluster.labNode('n1').namespace,
+    path.join(cluster.stateDir('n1'), 'caddy'),
+    [WEB],
+  );
+  if (!n3Serves(watch.current())) throw new Error(`n3 does not serve ${HOST} before the cut`);
+
   const started = Date.now();
   const load = loadFromInternet(cluster, ca);
   await sleep(CUT_AT_MS);
   const cutAt = Date.now();
   await cluster.cutLink('n3');
-  const rerouteMs = await untilRouted(cluster, false, cutAt);
+  const rerouteMs =
+    (await watch.when((sets) => !n3Serves(sets), cutAt, 30_000, 'n3 leaving rotation')) - cutAt;
   await sleep(Math.max(0, cutAt + OUTAGE_MS - Date.now()));
   const restoredAt = Date.now();
   await cluster.restoreLink('n3');
-  const backMs = await untilRouted(cluster, true, restoredAt);
+  const backMs =
+    (await watch.when(n3Serves, restoredAt, 30_000, 'n3 back in rotation')) - restoredAt;
+  await watch.stop();
   const report = await load;
 
   const during = report.results.filter((r) => r.sentAt >= cutAt && r.sentAt < restoredAt);
@@ -139,7 +131,7 @@ async function main(): Promise<void> {
   );
   console.log(`n3's link cut for ${OUTAGE_MS / 1000} s:`);
   console.log(
-    `  upstream left the gateway's config after ${rerouteMs} ms; back ${backMs} ms after the link returned`,
+    `  upstream left rotation after ${rerouteMs} ms; back ${backMs} ms after the link returned`,
   );
   console.log(
     `  during the outage: ${during.length} requests, failed in its first second ${failedEarly}, failed after it ${failedLate} (goal 0)`,

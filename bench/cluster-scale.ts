@@ -11,8 +11,10 @@
 //      (it runs the hub node's agent too), nats-server and the agents, and false "lost" (hub
 //      log lines `node X is lost` while nothing was cut, and nodes down in `status` samples);
 //   4. node loss: the non-hub node serving the most routes has its link cut; time until its
-//      upstreams leave the gateway's Caddy config (its admin socket, polled every 50 ms), and
-//      after `--outage-s` and the link's return, until they are back and the stack is ready.
+//      upstreams leave rotation (the gateway's upstream DNS responder stops answering them:
+//      bench/lib/dns-watch.ts asks it every 25 ms inside the gateway's namespace; Caddy follows
+//      within its 100 ms refresh), and after `--outage-s` and the link's return, until they
+//      are back and the stack is ready.
 // Then a table across N, growth per doubling, and PASS/FAIL lines for the issue's goals.
 //
 //   node_modules/.bin/tsx bench/cluster-scale.ts [--nodes 2,4,8,12,16] [--idle-s 60]
@@ -35,6 +37,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, MAX_NODES } from '../src/lab/lab.ts';
 import type { StatusReport } from '../src/hub/status-report.ts';
+import { upstreamName } from '../src/plan/caddy.ts';
 import { LabCluster } from '../test/helpers/lab-cluster.ts';
 import { processCpuMs } from './lib/cpu.ts';
 import { brief, LabHubApi, type BusTraffic } from './lib/lab-hub-api.ts';
@@ -46,7 +49,8 @@ import {
   type LabProcessKind,
 } from './lib/lab-processes.ts';
 import { scaleStack } from './lib/scale-stack.ts';
-import { caddyDials, FIXTURES, machineLine, onCleanup, runBench, sleep } from './lib/stack.ts';
+import { FIXTURES, machineLine, onCleanup, runBench, sleep } from './lib/stack.ts';
+import { UpstreamWatch } from './lib/upstream-watch.ts';
 import { fmt, max, median, table } from './lib/stats.ts';
 
 const USAGE =
@@ -335,36 +339,21 @@ async function measureIdle(cluster: LabCluster, api: LabHubApi, seconds: number)
   };
 }
 
-/** The host ports of `node`'s instances that have routes (every service has its own port). */
-function routedPorts(report: StatusReport, node: string): number[] {
+/** The services with a route that run on `node`, and their instances' host ports. */
+function routedOn(report: StatusReport, node: string): { services: string[]; ports: number[] } {
   const routed = new Set(report.routes.map((route) => route.service));
-  return report.instances
-    .filter((instance) => instance.node === node && routed.has(instance.service))
-    .flatMap((instance) => Object.values(instance.ports));
+  const instances = report.instances.filter(
+    (instance) => instance.node === node && routed.has(instance.service),
+  );
+  return {
+    services: [...new Set(instances.map((instance) => instance.service))],
+    ports: instances.flatMap((instance) => Object.values(instance.ports)),
+  };
 }
 
-async function gatewayDials(cluster: LabCluster): Promise<string[]> {
-  // Caddy's admin API is a unix socket: reachable from outside the gateway's namespace.
-  return caddyDials({
-    dir: cluster.dir,
-    file: cluster.stackFile,
-    stateDir: cluster.stateDir(cluster.nodes[0]!),
-  });
-}
-
-/** Polls the gateway's config every 50 ms until `done(dials)`; ms since `since`. */
-async function untilDials(
-  cluster: LabCluster,
-  done: (dials: string[]) => boolean,
-  since: number,
-  what: string,
-): Promise<number> {
-  for (;;) {
-    const dials = await gatewayDials(cluster).catch(() => undefined);
-    if (dials && done(dials)) return performance.now() - since;
-    if (performance.now() - since > 60_000) throw new Error(`${what}: not within 60 s`);
-    await sleep(50);
-  }
+/** Whether an instance on host port `port` serves a route (every service has its own port). */
+function serves(sets: ReadonlyMap<string, readonly string[] | undefined>, port: number): boolean {
+  return [...sets.values()].some((dials) => dials?.some((dial) => dial.endsWith(`:${port}`)));
 }
 
 async function measureLoss(
@@ -375,54 +364,64 @@ async function measureLoss(
   const report = await api.status();
   const candidates = cluster.nodes
     .slice(1)
-    .map((node) => ({ node, ports: routedPorts(report, node) }))
+    .map((node) => ({ node, ...routedOn(report, node) }))
     .sort((a, b) => b.ports.length - a.ports.length);
   const victim = candidates[0];
   if (!victim || victim.ports.length === 0) return undefined;
-  const routed = (dials: string[], port: number) => dials.some((dial) => dial.endsWith(`:${port}`));
-  const before = await gatewayDials(cluster);
-  const missing = victim.ports.filter((port) => !routed(before, port));
-  if (missing.length > 0)
-    throw new Error(
-      `ports ${missing.join(', ')} of ${victim.node} are not in the gateway's config before the cut`,
-    );
+  // Which instances serve: the gateway's upstream DNS responder, on loopback in its namespace.
+  const gateway = cluster.nodes[0]!;
+  const watch = await UpstreamWatch.start(
+    cluster.labNode(gateway).namespace,
+    path.join(cluster.stateDir(gateway), 'caddy'),
+    victim.services.map((service) => upstreamName({ service, port: 'http' })),
+  );
+  try {
+    const before = watch.current();
+    const missing = victim.ports.filter((port) => !serves(before, port));
+    if (missing.length > 0)
+      throw new Error(
+        `ports ${missing.join(', ')} of ${victim.node} are not served before the cut`,
+      );
 
-  const cutWall = Date.now();
-  const cutAt = performance.now();
-  await cluster.cutLink(victim.node);
-  const outMs = await untilDials(
-    cluster,
-    (dials) => victim.ports.every((port) => !routed(dials, port)),
-    cutAt,
-    `${victim.node}'s upstreams leaving the routes`,
-  );
-  await sleep(Math.max(0, cutAt + outageS * 1000 - performance.now()));
-  const restoredWall = Date.now();
-  const restoredAt = performance.now();
-  await cluster.restoreLink(victim.node);
-  const backMs = await untilDials(
-    cluster,
-    (dials) => victim.ports.every((port) => routed(dials, port)),
-    restoredAt,
-    `${victim.node}'s upstreams coming back`,
-  );
-  await api.until((status) => status.ready, 60_000);
-  const readyMs = performance.now() - restoredAt;
-  const lost = between(await livenessLines(cluster), cutWall, Date.now());
-  const own = lost.find((line) => line.node === victim.node);
-  const back = between(await livenessLines(cluster, 'back'), restoredWall, Date.now()).find(
-    (line) => line.node === victim.node,
-  );
-  return {
-    node: victim.node,
-    routedPorts: victim.ports,
-    outMs,
-    lostLoggedMs: own ? own.at - cutWall : undefined,
-    backLoggedMs: back ? back.at - restoredWall : undefined,
-    backMs,
-    readyMs,
-    otherLost: lost.filter((line) => line.node !== victim.node),
-  };
+    const cutWall = Date.now();
+    await cluster.cutLink(victim.node);
+    const outMs =
+      (await watch.when(
+        (sets) => victim.ports.every((port) => !serves(sets, port)),
+        cutWall,
+        60_000,
+        `${victim.node}'s upstreams leaving the routes`,
+      )) - cutWall;
+    await sleep(Math.max(0, cutWall + outageS * 1000 - Date.now()));
+    const restoredWall = Date.now();
+    await cluster.restoreLink(victim.node);
+    const backMs =
+      (await watch.when(
+        (sets) => victim.ports.every((port) => serves(sets, port)),
+        restoredWall,
+        60_000,
+        `${victim.node}'s upstreams coming back`,
+      )) - restoredWall;
+    await api.until((status) => status.ready, 60_000);
+    const readyMs = Date.now() - restoredWall;
+    const lost = between(await livenessLines(cluster), cutWall, Date.now());
+    const own = lost.find((line) => line.node === victim.node);
+    const back = between(await livenessLines(cluster, 'back'), restoredWall, Date.now()).find(
+      (line) => line.node === victim.node,
+    );
+    return {
+      node: victim.node,
+      routedPorts: victim.ports,
+      outMs,
+      lostLoggedMs: own ? own.at - cutWall : undefined,
+      backLoggedMs: back ? back.at - restoredWall : undefined,
+      backMs,
+      readyMs,
+      otherLost: lost.filter((line) => line.node !== victim.node),
+    };
+  } finally {
+    await watch.stop();
+  }
 }
 
 // ---- one N ----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 // process (PID and start time), then the temporary directory.
 import { execFile, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,8 @@ import {
   listInstanceRecords,
   readInstanceRecord,
 } from '../../src/agent/process/instance-records.ts';
-import { adminSocketPath } from '../../src/agent/gateway/caddy-admin.ts';
+import { lookupUpstreams } from '../../src/agent/gateway/upstream-lookup.ts';
+import { upstreamName } from '../../src/plan/caddy.ts';
 import { readProcStat } from '../../src/system/proc.ts';
 import { readEndpoint } from '../../src/hub/api-endpoint.ts';
 import type { StatusReport } from '../../src/hub/status-report.ts';
@@ -117,40 +117,12 @@ export function caPath(stack: BenchStack): string {
   return path.join(stack.stateDir, 'caddy', 'storage', 'pki', 'authorities', 'local', 'root.crt');
 }
 
-const adminAgent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-
-/** The upstream dials in the config Caddy serves now (`GET /config/` on its admin socket). */
-export function caddyDials(stack: BenchStack, timeoutMs = 2000): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      {
-        socketPath: adminSocketPath(path.join(stack.stateDir, 'caddy')),
-        path: '/config/',
-        // The empty Host Caddy's admin API requires on a unix socket.
-        setHost: false,
-        headers: { Host: '' },
-        agent: adminAgent,
-        timeout: timeoutMs,
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => {
-          if (response.statusCode !== 200)
-            reject(new Error(`caddy admin API answered ${response.statusCode}`));
-          else resolve([...body.matchAll(/"dial":"([^"]+)"/g)].map((match) => match[1]!));
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('caddy admin API timed out')));
-    request.on('error', reject);
-  });
-}
-
-export function closeAdminAgent(): void {
-  adminAgent.destroy();
+/**
+ * The dials the stack's gateway serves `service`'s route (by its port name) with now: its
+ * upstream DNS responder's answer, which changes with health (Caddy's config does not).
+ */
+export function gatewayDials(stack: BenchStack, service: string, port = 'http'): Promise<string[]> {
+  return lookupUpstreams(path.join(stack.stateDir, 'caddy'), upstreamName({ service, port }));
 }
 
 /** Polls `probe` until it returns a value (not undefined), bounded by `timeoutMs`. */
@@ -308,7 +280,6 @@ export async function runCleanups(): Promise<void> {
   const pending = [...cleanups].reverse();
   cleanups.clear();
   for (const fn of pending) await fn().catch(() => {});
-  closeAdminAgent();
 }
 
 export function sleep(ms: number): Promise<void> {
