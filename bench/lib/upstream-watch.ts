@@ -35,13 +35,16 @@ export class UpstreamWatch {
     private readonly names: readonly string[],
   ) {
     this.removeCleanup = onCleanup(() => this.stop());
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.ended ??= `dns-watch exited (${signal ?? code})`;
+    this.exited = new Promise((resolve) => {
+      const gone = (why: string) => {
+        this.ended ??= why;
         this.notify();
         resolve();
-      }),
-    );
+      };
+      // close, not exit: every line it printed has been read by then.
+      child.once('close', (code, signal) => gone(`dns-watch exited (${signal ?? code})`));
+      child.once('error', (error) => gone(`dns-watch: ${error.message}`));
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let parsed;
       try {
@@ -82,7 +85,12 @@ export class UpstreamWatch {
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
     );
     const watch = new UpstreamWatch(child, names);
-    await watch.when(() => true, 0, 30_000, 'the first answer for every name');
+    try {
+      await watch.when(() => true, 0, 30_000, 'the first answer for every name');
+    } catch (error) {
+      await watch.stop();
+      throw error;
+    }
     return watch;
   }
 
