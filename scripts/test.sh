@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, CI): installs what is missing, type-checks, lints, runs every
-# test and ends with one line "N passed, N failed".
+# test (two lanes side by side, vitest.config.ts) and ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
@@ -16,8 +16,20 @@ run_check "lint" node_modules/.bin/eslint .
 run_check "format" node_modules/.bin/prettier --check --log-level warn .
 
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+lab_pid=
+# Stops the lab lane too when the run is interrupted, so its clusters close.
+trap '[[ -n "$lab_pid" ]] && kill "$lab_pid" 2>/dev/null; rm -rf "$results"' EXIT
+# The two lanes of vitest.config.ts side by side; the lab lane's output follows the host's.
+lane=(node_modules/.bin/vitest run --passWithNoTests --reporter=default --reporter=json)
 echo "== tests"
-node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json" "$@"
-vitest_status=$?
-node scripts/test-summary.js "$results/vitest.json" "$static_failures" "$vitest_status"
+"${lane[@]}" --project lab --outputFile="$results/lab.json" "$@" >"$results/lab.log" 2>&1 &
+lab_pid=$!
+"${lane[@]}" --project host --outputFile="$results/host.json" "$@"
+host_status=$?
+wait "$lab_pid"
+lab_status=$?
+lab_pid=
+echo "== tests in the lab"
+cat "$results/lab.log"
+node scripts/test-summary.js "$static_failures" \
+  "$results/host.json" "$host_status" "$results/lab.json" "$lab_status"

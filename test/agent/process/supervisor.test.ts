@@ -148,13 +148,10 @@ describe('ProcessSupervisor', () => {
 
     expect(codes.slice(0, 6)).toEqual([1, 1, 1, 1, 1, 1]);
     expect(planned.slice(0, 6)).toEqual([100, 150, 225, 337.5, 400, 400]);
-    for (const [index, delay] of measured.slice(0, 6).entries()) {
+    // Each restart really waited its delay. No upper bound: how late a timer fires says
+    // how busy the machine is, not what the supervisor decided (that is `planned`).
+    for (const [index, delay] of measured.slice(0, 6).entries())
       expect(delay).toBeGreaterThanOrEqual(planned[index]! - 1);
-      expect(delay).toBeLessThan(planned[index]! + 100);
-    }
-    const ratios = [1, 2, 3].map((index) => measured[index]! / measured[index - 1]!);
-    for (const ratio of ratios) expect(ratio).toBeGreaterThan(1.25);
-    for (const ratio of ratios) expect(ratio).toBeLessThan(1.75);
     expect(supervisor.status.restarts).toBeGreaterThanOrEqual(6);
   });
 
