@@ -12,6 +12,7 @@ import {
   type DesiredNode,
 } from '../../../src/plan/desired.ts';
 import { loadExample } from '../../examples/load-example.ts';
+import { imageInstance } from './fixture.ts';
 import { allocateMeshAddresses } from '../../../src/plan/mesh-addresses.ts';
 import { placeInstances } from '../../../src/plan/placement.ts';
 import { computeReachability } from '../../../src/plan/reachability.ts';
@@ -240,5 +241,23 @@ describe('container segments of the segmented example (four on one VPS)', () => 
       'backend',
       'egress',
     ]);
+  });
+
+  it('gives a container a new spec hash when it joins or leaves a segment beyond its first', () => {
+    const paths = { instances: '/nonexistent', logs: '/nonexistent', secretFiles: '/nonexistent' };
+    const hashOf = (networks: { segment: string; subnet: string; egress: boolean }[]) =>
+      containerSpecFor(
+        imageInstance('web-1', { runtime: { networks } }),
+        'shop',
+        paths,
+        () => undefined,
+      ).specHash;
+    const front = { segment: 'front', subnet: '10.213.1.0/24', egress: false };
+    const back = { segment: 'back', subnet: '10.213.2.0/24', egress: false };
+    const data = { segment: 'data', subnet: '10.213.3.0/24', egress: false };
+    const alone = hashOf([front]);
+    expect(hashOf([front, back])).not.toBe(alone);
+    expect(hashOf([front, back, data])).not.toBe(hashOf([front, back]));
+    expect(hashOf([front])).toBe(alone);
   });
 });

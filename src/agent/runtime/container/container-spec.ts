@@ -222,8 +222,14 @@ export function containerSpecFor(
     create,
     stop: { signal: instance.stop.signal, timeoutMs },
     restart: instance.restart,
-    // The route too: a segment gaining or losing egress replaces the container.
-    specHash: configHash(defaultRoute === undefined ? create : { ...create, defaultRoute }),
+    // The networks it joins after the first, and its route: joining or leaving a segment, or
+    // a segment gaining or losing egress, replaces the container. Added only when there are
+    // any, so a one-network container's hash stays what it was (an upgrade restarts nothing).
+    specHash: configHash({
+      ...create,
+      ...(networks.length > 1 && { networks }),
+      ...(defaultRoute !== undefined && { defaultRoute }),
+    }),
   };
   if (auth) spec.registryAuth = auth;
   if (defaultRoute !== undefined) spec.defaultRoute = defaultRoute;
