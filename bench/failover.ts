@@ -18,9 +18,7 @@
 // A missed goal prints FAIL; the exit status is non-zero only when something crashes.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { lookupUpstreams } from '../src/agent/gateway/upstream-lookup.ts';
 import { instanceLogFile } from '../src/agent/process/log-files.ts';
-import { upstreamName } from '../src/plan/caddy.ts';
 import { runLoad, type LoadResult, type RequestResult } from './lib/load.ts';
 import {
   type BenchStack,
@@ -30,6 +28,7 @@ import {
   downAndTeardown,
   eventually,
   FIXTURES,
+  gatewayDials,
   hubStatus,
   machineLine,
   runBench,
@@ -66,14 +65,6 @@ interface Kill {
   rejoinedMs?: number;
 }
 
-/** The dials the gateway's DNS responder hands Caddy for the service now. */
-function servedDials(stack: BenchStack): Promise<string[]> {
-  return lookupUpstreams(
-    path.join(stack.stateDir, 'caddy'),
-    upstreamName({ service: 'web', port: 'http' }),
-  );
-}
-
 /** Config loads Caddy has received so far (its admin API logs every `POST /load`). */
 async function caddyLoads(stack: BenchStack): Promise<number> {
   const log = await readFile(instanceLogFile(path.join(stack.stateDir, 'caddy'), 'caddy'), 'utf8');
@@ -92,7 +83,7 @@ async function upstreamsReady(
   stack: BenchStack,
 ): Promise<Map<string, { pid: number; dial: string }> | undefined> {
   const report = await hubStatus(stack);
-  const dials = new Set(await servedDials(stack));
+  const dials = new Set(await gatewayDials(stack, 'web'));
   const ready = new Map<string, { pid: number; dial: string }>();
   for (const id of REPLICAS) {
     const instance = report.instances.find((candidate) => candidate.id === id);
@@ -113,7 +104,7 @@ async function watchDials(
 ): Promise<number | undefined> {
   while (performance.now() < until) {
     try {
-      if (present(await servedDials(stack))) return performance.now() - since;
+      if (present(await gatewayDials(stack, 'web'))) return performance.now() - since;
     } catch {
       // A lost datagram: look again.
     }
