@@ -38,8 +38,12 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Dependencies stay in node_modules, resolved at run time as from source.
-  packages: 'external',
+  // Dependencies are bundled too: resolving and compiling hundreds of small ESM and CommonJS
+  // files from node_modules was most of a command's start. CommonJS ones require Node's
+  // built-ins, which an ES module can only do through a require of its own.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 await mkdir(path.join(staging, 'cli'), { recursive: true });
