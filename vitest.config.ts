@@ -1,11 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
-// Two lanes, which scripts/test.sh runs side by side, one file at a time each: the lab lane
-// (multi-node clusters in network namespaces, each with its hub, agents and dockerds) and
-// the host lane (everything else, some on the host's fixed gateway ports). Two labs at once
-// starve each other on a 2-core machine; a lab beside a host test does not, and a test's
-// time is mostly waiting. `npx vitest run` alone runs both lanes one file at a time.
-const LAB = ['test/cluster/**/*.test.ts', 'test/lab/**/*.test.ts'];
+// Two lanes, which scripts/test.sh runs side by side, one file at a time each. The
+// namespaced lane: tests whose processes live in network namespaces of their own (the lab's
+// multi-node clusters, each with its hub, agents and dockerds; the container tests' dockerds).
+// The host lane: everything else, some on the host's fixed gateway ports. Two labs at once
+// starve each other on a 2-core machine; a lab beside a host test does not, and a test's time
+// is mostly waiting. The lanes take about as long as each other. `npx vitest run` alone runs
+// both, one file at a time.
+const NAMESPACED = [
+  'test/cluster/**/*.test.ts',
+  'test/lab/**/*.test.ts',
+  'test/agent/container/**/*.test.ts',
+  'test/container/**/*.test.ts',
+  'test/security/container-*.test.ts',
+  'test/security/engine-firewall.test.ts',
+];
 
 const shared = {
   testTimeout: 30_000,
@@ -18,8 +27,8 @@ export default defineConfig({
   test: {
     maxWorkers: 1,
     projects: [
-      { test: { ...shared, name: 'lab', include: LAB } },
-      { test: { ...shared, name: 'host', include: ['test/**/*.test.ts'], exclude: LAB } },
+      { test: { ...shared, name: 'namespaced', include: NAMESPACED } },
+      { test: { ...shared, name: 'host', include: ['test/**/*.test.ts'], exclude: NAMESPACED } },
     ],
   },
 });

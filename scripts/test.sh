@@ -16,20 +16,21 @@ run_check "lint" node_modules/.bin/eslint .
 run_check "format" node_modules/.bin/prettier --check --log-level warn .
 
 results=$(mktemp -d)
-lab_pid=
-# Stops the lab lane too when the run is interrupted, so its clusters close.
-trap '[[ -n "$lab_pid" ]] && kill "$lab_pid" 2>/dev/null; rm -rf "$results"' EXIT
-# The two lanes of vitest.config.ts side by side; the lab lane's output follows the host's.
+namespaced_pid=
+# Stops the namespaced lane too when the run is interrupted, so its clusters close.
+trap '[[ -n "$namespaced_pid" ]] && kill "$namespaced_pid" 2>/dev/null; rm -rf "$results"' EXIT
+# The two lanes of vitest.config.ts side by side; the namespaced lane's output follows.
 lane=(node_modules/.bin/vitest run --passWithNoTests --reporter=default --reporter=json)
 echo "== tests"
-"${lane[@]}" --project lab --outputFile="$results/lab.json" "$@" >"$results/lab.log" 2>&1 &
-lab_pid=$!
+"${lane[@]}" --project namespaced --outputFile="$results/namespaced.json" "$@" \
+  >"$results/namespaced.log" 2>&1 &
+namespaced_pid=$!
 "${lane[@]}" --project host --outputFile="$results/host.json" "$@"
 host_status=$?
-wait "$lab_pid"
-lab_status=$?
-lab_pid=
-echo "== tests in the lab"
-cat "$results/lab.log"
+wait "$namespaced_pid"
+namespaced_status=$?
+namespaced_pid=
+echo "== tests in network namespaces"
+cat "$results/namespaced.log"
 node scripts/test-summary.js "$static_failures" \
-  "$results/host.json" "$host_status" "$results/lab.json" "$lab_status"
+  "$results/host.json" "$host_status" "$results/namespaced.json" "$namespaced_status"
