@@ -20,6 +20,8 @@ import { removeSegmentNetworks } from './container/segment-networks.ts';
 import { ContainerSupervisor } from './container-supervisor.ts';
 import type { InstanceRuntime, PreparedInstance } from './instance-runtime.ts';
 
+const FIREWALL_RECHECK_MS = 5_000;
+
 export interface ContainerRuntimeOptions {
   /** The Docker Engine's socket (default /var/run/docker.sock). */
   socketPath?: string;
@@ -39,6 +41,8 @@ export class ContainerRuntime implements InstanceRuntime {
   private readonly labels: Record<string, string>;
   /** Why no container may start (read at each pass, before anything is prepared). */
   private firewallProblem: string | undefined;
+  /** When the engine's firewall was last checked (performance.now()). */
+  private firewallCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: ContainerRuntimeOptions) {
     this.engine = new DockerEngine(
@@ -83,16 +87,28 @@ export class ContainerRuntime implements InstanceRuntime {
    * Asked at the start of every reconcile pass: the engine's firewall is checked here too.
    */
   async leftovers(): Promise<string[]> {
-    this.firewallProblem = await engineFirewallProblem(this.options.netns);
+    let containers;
     try {
-      const containers = await this.engine.containers.list(this.labels);
-      return [...new Set(containers.map((container) => container.labels[LABEL.instance] ?? ''))]
-        .filter((id) => id !== '')
-        .sort();
+      containers = await this.engine.containers.list(this.labels);
     } catch (error) {
       if (error instanceof EngineUnavailableError) return [];
       throw error;
     }
+    await this.checkEngineFirewall();
+    return [...new Set(containers.map((container) => container.labels[LABEL.instance] ?? ''))]
+      .filter((id) => id !== '')
+      .sort();
+  }
+
+  /**
+   * Docker's chains change only when someone reconfigures dockerd, while an apply makes many
+   * passes on every node: the check (two spawns) runs at most every FIREWALL_RECHECK_MS, and
+   * never on a node without an engine.
+   */
+  private async checkEngineFirewall(): Promise<void> {
+    if (performance.now() - this.firewallCheckedAt < FIREWALL_RECHECK_MS) return;
+    this.firewallProblem = await engineFirewallProblem(this.options.netns);
+    this.firewallCheckedAt = performance.now();
   }
 
   /** Engine stop (its stop signal and timeout, set at create), then removal; volumes stay. */
