@@ -1,9 +1,11 @@
 // The gateway's upstream DNS responder has no authentication: its boundary is that it listens
 // on loopback only, answers only its own names, and drops or refuses everything else. Tried
 // from a non-loopback address of this machine, and with foreign, malformed and oversized queries.
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promises as dns } from 'node:dns';
 import os from 'node:os';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamDns } from '../../src/agent/gateway/upstream-dns.ts';
 
@@ -126,4 +128,29 @@ describe('the gateway DNS responder', () => {
     expect(count(large)).toBeGreaterThan(count(plain));
     expect(count(large)).toBeLessThan(dials.length);
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'sits on a port no local user can take over while the agent is down',
+    async () => {
+      // The attack: the agent stops, Caddy still asks this port, and another user binds it
+      // to answer with upstreams of their own.
+      const squatted = await UpstreamDns.start();
+      const port = squatted.port;
+      await squatted.close();
+      const script = `require('node:dgram').createSocket('udp4').on('error', (e) => { console.log(e.code); process.exit(0); }).bind(${port}, '127.0.0.1', () => { console.log('bound'); process.exit(0); });`;
+      const asNobody = await promisify(execFile)('setpriv', [
+        '--reuid=nobody',
+        '--regid=nogroup',
+        '--clear-groups',
+        process.execPath,
+        '-e',
+        script,
+      ]);
+      expect(asNobody.stdout.trim()).toBe('EACCES');
+      // The control: the port was free, and root (the next agent) takes it again.
+      const again = await UpstreamDns.start(port);
+      expect(again.port).toBe(port);
+      await again.close();
+    },
+  );
 });

@@ -7,7 +7,10 @@
 //
 // Boundary: this listener has no authentication. It binds 127.0.0.1 only, so only processes of
 // this machine reach it, and it answers nothing but the upstream sets of this gateway (which
-// instances are healthy, on which node address and port): no recursion, no other name.
+// instances are healthy, on which node address and port): no recursion, no other name. Its
+// port is below 1024: while the agent is down (an upgrade, a crash) Caddy keeps asking that
+// port, and a local user who could bind it would answer with upstreams of their own and get
+// the gateway's traffic, cookies and credentials included. Only root binds such a port.
 import dgram from 'node:dgram';
 import path from 'node:path';
 import {
@@ -51,14 +54,19 @@ export class UpstreamDns {
     socket.on('error', () => undefined);
   }
 
-  /** Listens on 127.0.0.1:`port`, or on a free port when that one is taken (or 0). */
+  /**
+   * Listens on 127.0.0.1:`port` (the last agent's), or on a free privileged port when that
+   * one is taken, is 0, or is one any user could bind (an older agent's).
+   */
   static async start(port = 0): Promise<UpstreamDns> {
-    try {
-      return new UpstreamDns(await bind(port));
-    } catch (error) {
-      if (port === 0 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      return new UpstreamDns(await bind(0));
+    if (port !== 0 && (port < UNPRIVILEGED_FROM || !IS_ROOT)) {
+      try {
+        return new UpstreamDns(await bind(port));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      }
     }
+    return new UpstreamDns(await bindFree());
   }
 
   get port(): number {
@@ -131,6 +139,28 @@ export class UpstreamDns {
     this.answered[records.length > 0 ? 'records' : 'empty'] += 1;
     return buildResponse(query, RCODE.NOERROR, records);
   }
+}
+
+/** Linux's default net.ipv4.ip_unprivileged_port_start. */
+const UNPRIVILEGED_FROM = 1024;
+/** Where a free port is looked for: below the unprivileged ones, above the well-known. */
+const PRIVILEGED_RANGE = { from: 600, to: UNPRIVILEGED_FROM - 1 };
+const IS_ROOT = process.getuid?.() === 0;
+
+/** A free privileged port; any free port for an agent not run as root (a developer's). */
+async function bindFree(): Promise<dgram.Socket> {
+  if (!IS_ROOT) return bind(0);
+  const { from, to } = PRIVILEGED_RANGE;
+  for (let attempt = 0; attempt < 64; attempt++) {
+    try {
+      return await bind(from + Math.floor(Math.random() * (to - from + 1)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+  throw new Error(
+    `no free UDP port in ${from}–${to} on ${LOOPBACK} for the gateway's upstream DNS responder`,
+  );
 }
 
 function bind(port: number): Promise<dgram.Socket> {
