@@ -8,7 +8,7 @@
 // they live here; the schema checks the block alone (private, at least a /24).
 import { createHash } from 'node:crypto';
 import type { Finding } from '../spec/diagnostic.ts';
-import { formatIPv4, parseCidr, type Cidr } from '../spec/formats.ts';
+import { cidrsOverlap, formatIPv4, parseCidr, type Cidr } from '../spec/formats.ts';
 import type { Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import { placeInstances } from './placement.ts';
@@ -79,10 +79,6 @@ function reservedBlocks(stack: Stack): Reserved[] {
   return reserved;
 }
 
-function overlaps(a: Cidr, b: Cidr): boolean {
-  return a.network < b.network + b.size && b.network < a.network + a.size;
-}
-
 /** A /24 of a pool, as a block. */
 function slotBlock(pool: Cidr, slot: number): Cidr {
   return {
@@ -116,7 +112,7 @@ function poolProblems(
   if (named === undefined) {
     let usable = 0;
     for (let slot = 0; slot < slots; slot++)
-      if (!reserved.some(({ block }) => overlaps(slotBlock(pool, slot), block))) usable++;
+      if (!reserved.some(({ block }) => cidrsOverlap(slotBlock(pool, slot), block))) usable++;
     return usable >= segments.length
       ? []
       : [
@@ -127,7 +123,7 @@ function poolProblems(
         ];
   }
   const problems = reserved
-    .filter((entry) => overlaps(pool, entry.block))
+    .filter((entry) => cidrsOverlap(pool, entry.block))
     .map((entry) => ({
       message: `container pool ${named} overlaps ${entry.what}: ${entry.why}`,
       hint: `choose a private block that covers none of them${instead}`,
@@ -156,7 +152,7 @@ export function allocateSubnets(
   const pool = parseCidr(containerPool(stack, node))!;
   const slots = pool.size / SEGMENT_SIZE;
   const usable = (slot: number) =>
-    !reserved.some(({ block }) => overlaps(slotBlock(pool, slot), block));
+    !reserved.some(({ block }) => cidrsOverlap(slotBlock(pool, slot), block));
   const taken = new Set<number>();
   const result = new Map<string, string>();
   for (const segment of segments) {
@@ -177,7 +173,7 @@ function freeSixteen(reserved: readonly Reserved[]): string | undefined {
     '192.168.0.0/16',
   ];
   return candidates.find(
-    (text) => !reserved.some((entry) => overlaps(parseCidr(text)!, entry.block)),
+    (text) => !reserved.some((entry) => cidrsOverlap(parseCidr(text)!, entry.block)),
   );
 }
 

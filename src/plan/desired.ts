@@ -6,7 +6,7 @@ import path from 'node:path';
 import { renderTemplate, type Reference } from '../spec/interpolation.ts';
 import { z } from 'zod';
 import { parseImageReference } from '../container/engine/image-reference.ts';
-import { parseCidr, parseSize } from '../spec/formats.ts';
+import { cidrWithin, parseCidr, parseSize } from '../spec/formats.ts';
 import { healthSchema, SIGNALS, type Service, type Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import {
@@ -191,9 +191,7 @@ function containerRuntime(
 
 /** Whether some address of `cidr` lies outside mesh.cidr (its clients come from off the mesh). */
 function beyondMesh(stack: Stack, cidr: string): boolean {
-  const block = parseCidr(cidr)!;
-  const mesh = parseCidr(stack.mesh.cidr)!;
-  return block.network < mesh.network || block.network + block.size > mesh.network + mesh.size;
+  return !cidrWithin(parseCidr(cidr)!, parseCidr(stack.mesh.cidr)!);
 }
 
 /**

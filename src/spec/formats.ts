@@ -136,6 +136,16 @@ export function cidrContains(cidr: Cidr, ip: number): boolean {
   return ip >= cidr.network && ip < cidr.network + cidr.size;
 }
 
+/** Whether every address of `inner` lies in `outer`. */
+export function cidrWithin(inner: Cidr, outer: Cidr): boolean {
+  return outer.prefix <= inner.prefix && cidrContains(outer, inner.network);
+}
+
+/** Whether the two blocks share an address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.network < b.network + b.size && b.network < a.network + a.size;
+}
+
 /** Why a CIDR is invalid, with the network to write when one can be told. */
 export function explainBadCidr(text: string): string {
   const [address = '', prefixText, extra] = text.split('/');

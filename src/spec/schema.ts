@@ -4,7 +4,7 @@
 // because they need the whole document.
 import { z } from 'zod';
 import {
-  cidrContains,
+  cidrWithin,
   cronError,
   explainBadCidr,
   explainBadIPv4,
@@ -136,12 +136,7 @@ const containerPool = cidr.superRefine((text, ctx) => {
       code: 'custom',
       message: `container_pool ${text} is smaller than one /24, and each segment on the node takes a /24: write e.g. ${formatIPv4(block.network - (block.network % 2 ** 16))}/16`,
     });
-  else if (
-    !PRIVATE_IPV4.some((range) => {
-      const outer = parseCidr(range)!;
-      return outer.prefix <= block.prefix && cidrContains(outer, block.network);
-    })
-  )
+  else if (!PRIVATE_IPV4.some((range) => cidrWithin(block, parseCidr(range)!)))
     ctx.addIssue({
       code: 'custom',
       message: `container_pool ${text} is not a private block: containers' addresses must stay inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. 10.213.0.0/16), or they shadow real hosts on the internet`,
