@@ -2,22 +2,20 @@
 // when another node reaches the service, never 0.0.0.0; and a container reaches a service of
 // another node over the mesh. Real dockerd in its namespace, a second namespace standing for
 // another node (a veth pair for the mesh), real requests.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSupervisor } from '../../src/agent/runtime/container-supervisor.ts';
 import { localSegmentsRuleset } from '../../src/plan/local-segments.ts';
 import {
   addNeighbour,
   DEFAULT_SUBNET,
+  firstAnswer,
+  getFromNetns,
   imageInstance,
   NODE,
   useFixture,
+  wgetArgs,
   type Neighbour,
 } from '../agent/container/fixture.ts';
-import { BUSYBOX } from '../helpers/test-image.ts';
-
-const run = promisify(execFile);
 
 /** The node's mesh address and the other node's, on a veth pair between the namespaces. */
 const MESH = '100.96.0.1';
@@ -41,30 +39,7 @@ describe.skipIf(process.getuid?.() !== 0)(
     });
 
     /** An HTTP request from the other node's namespace; '' when nothing answers. */
-    const fromOtherNode = (port: number) =>
-      run('nsenter', [
-        `--net=/run/netns/${other.netns}`,
-        '--',
-        BUSYBOX,
-        'wget',
-        '-q',
-        '-O',
-        '-',
-        `http://${MESH}:${port}/`,
-      ]).then(
-        ({ stdout }) => stdout,
-        () => '',
-      );
-
-    /** The first answer within a bound: the server in a just-started container may not listen yet. */
-    async function firstAnswer(request: () => Promise<string>): Promise<string> {
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const body = await request();
-        if (body !== '' || Date.now() > deadline) return body;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    const fromOtherNode = (port: number) => getFromNetns(other.netns, `http://${MESH}:${port}/`);
 
     const web = (id: string, port: number, publish?: string) =>
       imageInstance(id, {
@@ -100,7 +75,7 @@ describe.skipIf(process.getuid?.() !== 0)(
       // It answers on its node's loopback, and not from the other node.
       const onLoopback = () =>
         fixture()
-          .inNetns([BUSYBOX, 'wget', '-q', '-O', '-', 'http://127.0.0.1:18182/'])
+          .inNetns(wgetArgs(18182))
           .catch(() => '');
       expect(await firstAnswer(onLoopback)).toBe('hello from flotilla-test\n');
       expect(await fromOtherNode(18182)).toBe('');

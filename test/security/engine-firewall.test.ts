@@ -40,7 +40,14 @@ import {
   segmentNetwork,
   serviceCgroup,
 } from '../../src/plan/local-segments.ts';
-import { ALONE, IMAGE, imageInstance, NODE } from '../agent/container/fixture.ts';
+import {
+  ALONE,
+  firstAnswer,
+  getFromNetns,
+  IMAGE,
+  imageInstance,
+  NODE,
+} from '../agent/container/fixture.ts';
 import { BUSYBOX, buildTestImage } from '../helpers/test-image.ts';
 
 const run = promisify(execFile);
@@ -106,26 +113,7 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
     }, 60_000);
 
     /** An HTTP request from `netns` to the mesh address; '' when nothing answers. */
-    const get = (netns: string, port: number) =>
-      run(
-        'ip',
-        [...['netns', 'exec', netns, BUSYBOX, 'wget', '-q', '-O', '-'], `http://${MESH}:${port}/`],
-        // A bound, not a measurement (busybox's own -T crashes it).
-        { timeout: 10_000 },
-      ).then(
-        ({ stdout }) => stdout,
-        () => '',
-      );
-
-    /** The first answer of a few tries: a just-started server may not listen yet. */
-    async function firstAnswer(netns: string, port: number): Promise<string> {
-      for (let attempt = 0; attempt < 40; attempt++) {
-        const answer = await get(netns, port);
-        if (answer !== '') return answer;
-        await sleep(250);
-      }
-      return '';
-    }
+    const get = (netns: string, port: number) => getFromNetns(netns, `http://${MESH}:${port}/`);
 
     /** busybox httpd in the node's namespace serving `page` on the mesh address; stop() ends it. */
     async function serveNatively(port: number, page: string) {
@@ -171,7 +159,7 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
     it("refuses the other node's connection to a port a process of the node serves", async () => {
       const stop = await serveNatively(PORT + 1, 'native\n');
       try {
-        expect(await firstAnswer(node, PORT + 1)).toBe('native\n');
+        expect(await firstAnswer(() => get(node, PORT + 1))).toBe('native\n');
         expect(await get(other, PORT + 1)).toBe('');
       } finally {
         await stop();
@@ -208,7 +196,7 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
         expect(stdout).toMatch(
           new RegExp(`ip daddr ${MESH} tcp dport ${PORT} .*dnat to 10\\.213\\.77\\.`),
         );
-        expect(await firstAnswer(other, PORT)).toBe('bypassed\n');
+        expect(await firstAnswer(() => get(other, PORT))).toBe('bypassed\n');
         // Flotilla's segment table forwards nothing into a segment from outside the node: it
         // stops this connection, and would stop a granted node's alike. Either way the input
         // chain, where the node decides who may connect, is never asked. Its output chain
@@ -235,7 +223,7 @@ describe.skipIf(process.getuid?.() !== 0 || mount === undefined)(
         // The grant holds for a port a process serves: spy is refused, the node is served.
         const stop = await serveNatively(PORT + 1, 'native\n');
         try {
-          expect(await firstAnswer(node, PORT + 1)).toBe('native\n');
+          expect(await firstAnswer(() => get(node, PORT + 1))).toBe('native\n');
           expect(await getFromCgroup(spy, PORT + 1)).toBe('');
         } finally {
           await stop();

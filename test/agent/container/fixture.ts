@@ -172,6 +172,31 @@ export function wgetArgs(port: number): string[] {
   return [BUSYBOX, 'wget', '-q', '-O', '-', `http://127.0.0.1:${port}/`];
 }
 
+/** busybox wget of `url` from network namespace `netns`: its body, '' when nothing answers. */
+export function getFromNetns(netns: string, url: string): Promise<string> {
+  return execFileAsync(
+    'nsenter',
+    [`--net=/run/netns/${netns}`, '--', BUSYBOX, 'wget', '-q', '-O', '-', url],
+    {
+      // A bound, not a measurement (busybox's own -T crashes it).
+      timeout: 10_000,
+    },
+  ).then(
+    ({ stdout }) => stdout,
+    () => '',
+  );
+}
+
+/** `request`'s first non-empty answer within 30 s: a just-started server may not listen yet. */
+export async function firstAnswer(request: () => Promise<string>): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const body = await request();
+    if (body !== '' || Date.now() > deadline) return body;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** A second network namespace joined to dockerd's by a veth pair (another node, the internet). */
 export interface Neighbour {
   netns: string;
