@@ -75,17 +75,22 @@ function parseLine(raw: string, where: string): Pattern | undefined {
   const directoryOnly = line.endsWith('/');
   if (directoryOnly) line = line.replace(/\/+$/, '');
   const anyDepth = !line.includes('/');
-  if (line.startsWith('/')) line = line.slice(1);
+  const anchor = line.startsWith('/') ? 1 : 0;
+  line = line.slice(anchor);
   if (line === '') return undefined;
-  return { regex: new RegExp(`^${toRegexSource(line, where)}$`, 's'), anyDepth, directoryOnly };
+  const source = toRegexSource(line, where, anchor);
+  return { regex: new RegExp(`^${source}$`, 's'), anyDepth, directoryOnly };
 }
 
-/** One gitignore glob (without its trailing `/`) as a regular expression over a relative path. */
-function toRegexSource(glob: string, where: string): string {
+/**
+ * One gitignore glob (without its trailing `/`) as a regular expression over a relative
+ * path; `skipped` characters were cut from the front of the line (columns in errors).
+ */
+function toRegexSource(glob: string, where: string, skipped: number): string {
   let source = '';
   for (let index = 0; index < glob.length; index++) {
     const char = glob[index]!;
-    const column = index + 1;
+    const column = skipped + index + 1;
     if (char === '*' && glob[index + 1] === '*' && isSegmentBoundary(glob, index, index + 2)) {
       // `**/` any number of directories (none too); a final `/**` everything inside.
       if (glob[index + 2] === '/') {
