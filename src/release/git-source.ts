@@ -39,12 +39,12 @@ function refuseUrl(url: string): void {
   if (url === '') throw new GitSourceError('the git source has no URL', hint);
   if (url.startsWith('-'))
     throw new GitSourceError(
-      `the git URL "${url}" starts with "-", which git would read as an option`,
+      `the git URL "${displayUrl(url)}" starts with "-", which git would read as an option`,
       hint,
     );
   if (REMOTE_HELPER.test(url))
     throw new GitSourceError(
-      `the git URL "${url}" names a remote-helper transport (${url.slice(0, url.indexOf('::') + 2)}), which can run commands`,
+      `the git URL "${displayUrl(url)}" names a remote-helper transport (${url.slice(0, url.indexOf('::') + 2)}), which can run commands`,
       'use an https://, ssh://, git:// or file:// URL (or a path)',
     );
   if (CONTROL.test(url) || /\s/.test(url))
@@ -92,14 +92,35 @@ export function parseGitSource(text: string): GitSource {
 
 /** The URL without its password (https://user:token@host/…), for messages. */
 function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url; // scp-like (git@host:repo) or a path: no password in it
-  }
+  if (!URL.canParse(url)) return url; // scp-like (git@host:repo) or a path: no password
+  const parsed = new URL(url);
+  if (parsed.password === '') return url;
+  parsed.password = '***';
+  return parsed.toString();
+}
+
+/**
+ * An http(s) URL's user and password move out of git's argv (which `ps` shows anyone)
+ * into an Authorization header passed through the environment (which only the owner and
+ * root can read), sent from the first request on.
+ */
+function splitCredentials(url: string): { url: string; env: Record<string, string> } {
+  if (!URL.canParse(url)) return { url, env: {} };
+  const parsed = new URL(url);
+  if (!/^https?:$/.test(parsed.protocol) || parsed.password === '') return { url, env: {} };
+  const basic = Buffer.from(
+    `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`,
+  ).toString('base64');
+  parsed.username = '';
+  parsed.password = '';
+  return {
+    url: parsed.toString(),
+    env: {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.extraHeader',
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    },
+  };
 }
 
 /** Git's own config hardening, on every call: no hooks, no command-running transport. */
@@ -114,8 +135,9 @@ const GIT_CONFIG = [
   'transfer.fsckObjects=true',
 ];
 
-function gitEnv(): NodeJS.ProcessEnv {
+function gitEnv(credentials: Record<string, string>): NodeJS.ProcessEnv {
   const extra: Record<string, string> = {
+    ...credentials,
     GIT_TERMINAL_PROMPT: '0',
     GIT_ALLOW_PROTOCOL: 'file:git:http:https:ssh',
   };
@@ -163,8 +185,13 @@ interface GitRun {
   timedOut: boolean;
 }
 
-async function git(args: readonly string[], cwd: string, deadline: number): Promise<GitRun> {
-  const running = start(['git', ...GIT_CONFIG, ...args], { env: gitEnv(), cwd });
+async function git(
+  args: readonly string[],
+  cwd: string,
+  deadline: number,
+  credentials: Record<string, string>,
+): Promise<GitRun> {
+  const running = start(['git', ...GIT_CONFIG, ...args], { env: gitEnv(credentials), cwd });
   let timedOut = false;
   const timer = setTimeout(
     () => {
@@ -198,11 +225,12 @@ export async function checkoutGitRef(
   const dir = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'flotilla-git-'));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   const what = `${displayUrl(source.url)}#${source.ref}`;
+  const remote = splitCredentials(source.url);
   try {
     const steps: { args: string[]; what: string }[] = [
       { args: ['init', '--quiet'], what: `git init in ${dir}` },
       {
-        args: ['fetch', '--quiet', '--depth', '1', '--no-tags', '--', source.url, source.ref],
+        args: ['fetch', '--quiet', '--depth', '1', '--no-tags', '--', remote.url, source.ref],
         what: `git fetch of ${what}`,
       },
       { args: ['checkout', '--quiet', '--detach', 'FETCH_HEAD'], what: `git checkout of ${what}` },
@@ -210,7 +238,7 @@ export async function checkoutGitRef(
     ];
     let last: GitRun | undefined;
     for (const step of steps) {
-      last = await git(step.args, dir, deadline);
+      last = await git(step.args, dir, deadline, remote.env);
       const tail = stderrTail(last.stderr, source.url);
       if (last.timedOut)
         throw new GitSourceError(

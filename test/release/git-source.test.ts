@@ -3,6 +3,8 @@
 // repository is a GitSourceError with git's words and a hint; URLs and refs git would read
 // as options or as commands never reach git.
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -177,5 +179,35 @@ describe('checkoutGitRef from a real git daemon', () => {
       await expect(checkoutGitRef(source, { tmpDir })).rejects.toBeInstanceOf(GitSourceError);
     }
     expect(await readdir(tmpDir)).toEqual([]);
+  });
+
+  it('moves a password out of the URL (and argv) into a header, and never prints it', async () => {
+    // A stand-in for an https forge (this test's own, on loopback): it records what git
+    // asks and says the repository does not exist.
+    const requests: { url: string; authorization: string | undefined }[] = [];
+    const forge = http.createServer((request, response) => {
+      requests.push({ url: request.url ?? '', authorization: request.headers.authorization });
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => forge.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = forge.address() as AddressInfo;
+      const error = await checkoutGitRef(
+        parseGitSource(`http://deploy:s3cr%40t-token@127.0.0.1:${port}/acme/api.git#main`),
+        { tmpDir },
+      ).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(GitSourceError);
+      const { message, hint, stderr } = error as GitSourceError;
+      for (const text of [message, hint, stderr]) expect(text).not.toContain('s3cr');
+      expect(message).toContain(`http://deploy:***@127.0.0.1:${port}/acme/api.git#main`);
+      expect(hint).toContain('check the repository URL');
+      // Sent from the very first request (a password left in the URL waits for a 401).
+      expect(requests[0]).toEqual({
+        url: '/acme/api.git/info/refs?service=git-upload-pack',
+        authorization: `Basic ${Buffer.from('deploy:s3cr@t-token').toString('base64')}`,
+      });
+    } finally {
+      await new Promise((resolve) => forge.close(resolve));
+    }
   });
 });
