@@ -63,9 +63,11 @@ export async function unpackBundle(
     );
   }
   const data = await readVerified(file, want.data);
-  const members = await readMembers(data, options.maxUnpackedBytes ?? MAX_UNPACKED_BYTES);
+  // Files are hashed only to compare with a release already there.
+  const repeated = await existing(destDir);
+  const members = await readMembers(data, options.maxUnpackedBytes ?? MAX_UNPACKED_BYTES, repeated);
   checkTree(members);
-  if (await existing(destDir)) return sameRelease(destDir, members);
+  if (repeated) return sameRelease(destDir, members);
 
   await mkdir(path.dirname(destDir), { recursive: true });
   const temporary = await mkdtemp(
@@ -122,10 +124,15 @@ async function readVerified(
 }
 
 /**
- * Reads every member header (and hashes every file) from the decompressed stream, refusing
- * anything createBundle would not have written; stops at `maxUnpacked` decompressed bytes.
+ * Reads every member header (and hashes every file, when asked) from the decompressed
+ * stream, refusing anything createBundle would not have written; stops at `maxUnpacked`
+ * decompressed bytes.
  */
-async function readMembers(data: Buffer, maxUnpacked: number): Promise<Member[]> {
+async function readMembers(
+  data: Buffer,
+  maxUnpacked: number,
+  hashFiles: boolean,
+): Promise<Member[]> {
   const members: Member[] = [];
   /** What the data blocks after a header are for, and how many bytes (then padding) are left. */
   let body: { left: number; padding: number; data(bytes: Buffer): void; end(): void } | undefined;
@@ -186,11 +193,11 @@ async function readMembers(data: Buffer, maxUnpacked: number): Promise<Member[]>
       longName = longLink = undefined;
       members.push(member);
       if (member.type === 'file') {
-        const hash = createHash('sha256');
+        const hash = hashFiles ? createHash('sha256') : undefined;
         startBody(
           header.size,
-          (bytes) => hash.update(bytes),
-          () => (member.sha256 = hash.digest('hex')),
+          (bytes) => hash?.update(bytes),
+          () => hash && (member.sha256 = hash.digest('hex')),
         );
       }
     }
