@@ -5,12 +5,14 @@
 // answered without one. The delivery log survives a restart. One delivery goes all the way
 // to a checkout of the pushed commit from a real git daemon.
 import { createHmac, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileDeliveryLog } from '../../src/hub/webhooks/deliveries.ts';
 import {
+  MAX_WEBHOOK_BODY_BYTES,
   WebhookReceiver,
   type DeployRequest,
   type WebhookConfig,
@@ -287,6 +289,27 @@ describe('webhook server (real HTTP, forge-signed deliveries)', () => {
     const restarted = new FileDeliveryLog(file);
     expect(await restarted.claim('api-github', delivery)).toBe(false);
     expect(await restarted.claim('web-gitea', delivery)).toBe(true);
+  });
+});
+
+describe('WebhookReceiver without the server', () => {
+  it('refuses a body over the cap itself (413) before recording the delivery', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-webhook-receiver-'));
+    try {
+      const file = path.join(dir, 'deliveries.json');
+      const receiver = new WebhookReceiver({
+        hook: (name) => HOOKS[name],
+        deliveries: new FileDeliveryLog(file),
+      });
+      const body = Buffer.alloc(MAX_WEBHOOK_BODY_BYTES + 1, ' ');
+      const headers = forgeHeaders('github', 'push', body.toString(), randomUUID());
+      const outcome = await receiver.receive('api-github', headers, body);
+      expect(outcome.status).toBe(413);
+      expect(outcome.deploy).toBeUndefined();
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

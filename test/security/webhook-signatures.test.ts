@@ -14,14 +14,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileDeliveryLog } from '../../src/hub/webhooks/deliveries.ts';
 import { verifyProof } from '../../src/hub/webhooks/signatures.ts';
 import {
+  MAX_WEBHOOK_BODY_BYTES,
   WebhookReceiver,
   type DeployRequest,
   type WebhookConfig,
 } from '../../src/hub/webhooks/webhook-receiver.ts';
-import {
-  MAX_WEBHOOK_BODY_BYTES,
-  startWebhookServer,
-} from '../../src/hub/webhooks/webhook-server.ts';
+import { startWebhookServer } from '../../src/hub/webhooks/webhook-server.ts';
 
 const SECRET = 'hook-secret-3f9a1c';
 const HOOKS: Record<string, WebhookConfig> = {

@@ -54,6 +54,9 @@ const FORGE_HEADERS: Record<
   },
 };
 
+/** Far above any push payload (a push is kilobytes; GitHub caps its payloads at 25 MB). */
+export const MAX_WEBHOOK_BODY_BYTES = 5 * 1024 * 1024;
+
 /** Forges send UUIDs; anything far from that is not a delivery id we will store. */
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -67,6 +70,11 @@ function header(headers: Headers, name: string): string | undefined {
     return value;
   }
   return undefined;
+}
+
+/** The 413 message, shared with the server, which says it before reading the rest. */
+export function tooLarge(): string {
+  return `the body is over ${MAX_WEBHOOK_BODY_BYTES / 1024 / 1024} MiB; a push payload never is`;
 }
 
 function answer(status: WebhookOutcome['status'], message: string): WebhookOutcome {
@@ -101,6 +109,8 @@ export class WebhookReceiver {
   async receive(name: string, headers: Headers, rawBody: Buffer): Promise<WebhookOutcome> {
     const config = this.options.hook(name);
     if (config === undefined) return answer(404, `no webhook named "${name}"`);
+    // Also checked here, for a caller that did not stop reading at the cap itself.
+    if (rawBody.length > MAX_WEBHOOK_BODY_BYTES) return answer(413, tooLarge());
     const { forge, secret } = config;
     const names = FORGE_HEADERS[forge];
     // Before anything reads the body: an unproven request learns only that it was refused.

@@ -4,10 +4,14 @@
 // delivery out after a few seconds and a deploy takes longer.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DeployRequest, WebhookOutcome, WebhookReceiver } from './webhook-receiver.ts';
+import {
+  MAX_WEBHOOK_BODY_BYTES,
+  tooLarge,
+  type DeployRequest,
+  type WebhookOutcome,
+  type WebhookReceiver,
+} from './webhook-receiver.ts';
 
-/** Far above any push payload (GitHub caps its own at 25 MB, but a push is kilobytes). */
-export const MAX_WEBHOOK_BODY_BYTES = 5 * 1024 * 1024;
 /** A client that trickles its request is cut off rather than holding a socket for long. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -74,12 +78,7 @@ export async function startWebhookServer(options: {
       if (!(error instanceof BodyTooLarge)) throw error;
       // The rest of the body is never read: the connection ends with the answer.
       response.once('finish', () => request.destroy());
-      return send(
-        response,
-        413,
-        `the body is over ${MAX_WEBHOOK_BODY_BYTES / 1024 / 1024} MiB; a push payload never is`,
-        { connection: 'close' },
-      );
+      return send(response, 413, tooLarge(), { connection: 'close' });
     }
     const outcome: WebhookOutcome = await options.receiver.receive(name, request.headers, body);
     send(response, outcome.status, outcome.body.message);
