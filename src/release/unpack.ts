@@ -64,8 +64,9 @@ export async function unpackBundle(
   }
   const data = await readVerified(file, want.data);
   // Files are hashed only to compare with a release already there.
+  const maxUnpacked = options.maxUnpackedBytes ?? MAX_UNPACKED_BYTES;
   const repeated = await existing(destDir);
-  const members = await readMembers(data, options.maxUnpackedBytes ?? MAX_UNPACKED_BYTES, repeated);
+  const members = await readMembers(data, maxUnpacked, repeated);
   checkTree(members);
   if (repeated) return sameRelease(destDir, members);
 
@@ -83,9 +84,10 @@ export async function unpackBundle(
     await rename(temporary, destDir);
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
-    // Another unpack of the same release got there first.
+    // Another unpack of the same release got there first: compare with it, files hashed.
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') return sameRelease(destDir, members);
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      return sameRelease(destDir, await readMembers(data, maxUnpacked, true));
     throw error;
   }
 }
@@ -291,9 +293,14 @@ function toMember(header: Header, name: string, target: string): Member {
   }
   if (type !== 'file' && header.size !== 0) throw damaged(`${name} has data but is a ${type}`);
   // Set-id bits, or writable by others: a release is code its service user runs, not a way in.
-  if (type !== 'symlink' && (header.mode & 0o7022) !== 0) {
+  // Not writable by its owner: nothing could be extracted into it, nor removed, but by root.
+  const ownerNeeds = type === 'directory' ? 0o700 : 0o600;
+  if (
+    type !== 'symlink' &&
+    ((header.mode & 0o7022) !== 0 || (header.mode & ownerNeeds) !== ownerNeeds)
+  ) {
     throw refused(
-      `${name} has mode ${header.mode.toString(8)}: set-id, sticky or writable by others`,
+      `${name} has mode ${header.mode.toString(8)}: set-id, sticky, writable by others, or not by its owner`,
     );
   }
   const memberPath = type === 'directory' ? name.replace(/\/+$/, '') : name;

@@ -9,6 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
+  chmod,
   link,
   mkdir,
   mkdtemp,
@@ -219,6 +220,16 @@ describe('release bundle attacks', () => {
       expect((await attack('fifo', fifo)).message).toContain('fifo is a named pipe');
     } finally {
       await rm(path.join(source, 'fifo'));
+    }
+  });
+
+  it('refuses a set-uid program (root-owned once unpacked without an owner)', async () => {
+    await chmod(path.join(source, 'payload'), 0o4755);
+    try {
+      const file = tar('setuid', ['index.js', 'payload']);
+      expect((await attack('setuid', file)).message).toContain('payload has mode 4755: set-id');
+    } finally {
+      await chmod(path.join(source, 'payload'), 0o644);
     }
   });
 
