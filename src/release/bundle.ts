@@ -87,7 +87,7 @@ export async function createBundle(
     if (error instanceof TooBig) {
       throw new ReleaseError(
         `the bundle of ${dir} is over ${formatBytes(maxBytes)} (compressed)`,
-        `add patterns to ${dir}/${IGNORE_FILE} (build output, data, media); the largest entries: ${largest(tree.sizes)}`,
+        `add patterns to ${path.join(dir, IGNORE_FILE)} (build output, data, media); the largest entries: ${largest(tree.sizes)}`,
       );
     }
     throw error;
@@ -188,7 +188,16 @@ async function walk(root: string, rules: IgnoreRules): Promise<Tree> {
       }
     }
   };
-  await visit('');
+  try {
+    await visit('');
+  } catch (error) {
+    const { code, path: where } = error as NodeJS.ErrnoException;
+    if (error instanceof ReleaseError || code === undefined) throw error;
+    throw new ReleaseError(
+      `cannot read ${where ?? root}: ${code}`,
+      `make it readable by the user running flotilla, or list it in ${path.join(root, IGNORE_FILE)}`,
+    );
+  }
   return tree;
 }
 

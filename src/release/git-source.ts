@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { baseEnv, failed, start, type Finished } from '../backup/child.ts';
+import { ReleaseError } from './release-error.ts';
 
 export interface GitSource {
   url: string;
@@ -15,15 +16,16 @@ export interface GitSource {
 }
 
 /** A source that cannot be used or a fetch that failed: a message, a hint, git's own words. */
-export class GitSourceError extends Error {
+export class GitSourceError extends ReleaseError {
+  override name = 'GitSourceError';
+
   constructor(
     message: string,
-    readonly hint: string,
+    override readonly hint: string,
     /** The tail of git's stderr, when git ran. */
     readonly stderr = '',
   ) {
-    super(message);
-    this.name = 'GitSourceError';
+    super(message, hint);
   }
 }
 

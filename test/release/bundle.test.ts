@@ -37,6 +37,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+const LONG = `lib/${'deeply-nested-'.repeat(5)}/${'name-'.repeat(20)}.js`;
+
 let apps = 0;
 /** A small Node app in a new directory, with every mtime set to `time` (seconds). */
 async function nodeApp(time: number): Promise<string> {
@@ -49,7 +51,11 @@ async function nodeApp(time: number): Promise<string> {
   await writeFile(path.join(dir, 'start.sh'), '#!/bin/sh\nexec node src/server.js\n');
   await chmod(path.join(dir, 'start.sh'), 0o755);
   await symlink('src/server.js', path.join(dir, 'main.js'));
-  for (const file of ['package.json', 'src/server.js', 'src/routes/visits.js', 'start.sh'])
+  // Past tar's 100-byte name fields: GNU long-name and long-link records.
+  await mkdir(path.join(dir, path.dirname(LONG)), { recursive: true });
+  await writeFile(path.join(dir, LONG), 'export default "long";\n');
+  await symlink(LONG, path.join(dir, 'long-link.js'));
+  for (const file of ['package.json', 'src/server.js', 'src/routes/visits.js', 'start.sh', LONG])
     await utimes(path.join(dir, file), time, time);
   return dir;
 }
@@ -69,7 +75,7 @@ describe('createBundle', () => {
     const second = await createBundle(await nodeApp(2_000_000_000), { tmpDir: work });
     expect(second.sha256).toBe(first.sha256);
     expect(second.bytes).toBe(first.bytes);
-    expect(first.files).toBe(5);
+    expect(first.files).toBe(7);
     expect(await sha256File(first.file)).toBe(first.sha256);
     expect((await stat(first.file)).size).toBe(first.bytes);
 
@@ -94,6 +100,9 @@ describe('createBundle', () => {
     expect((await stat(path.join(dest, 'start.sh'))).mode & 0o777).toBe(0o755);
     expect((await stat(path.join(dest, 'src/server.js'))).mode & 0o777).toBe(0o644);
     expect(await readlink(path.join(dest, 'main.js'))).toBe('src/server.js');
+    expect(await readFile(path.join(dest, 'long-link.js'), 'utf8')).toBe(
+      'export default "long";\n',
+    );
     expect(await readdir(path.join(dest, 'empty'))).toEqual([]);
     expect(execFileSync(path.join(dest, 'start.sh'), { cwd: dest, encoding: 'utf8' })).toBe(
       'serving\n',

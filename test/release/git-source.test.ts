@@ -15,6 +15,7 @@ import {
   parseGitSource,
   type GitSource,
 } from '../../src/release/git-source.ts';
+import { ReleaseError } from '../../src/release/release-error.ts';
 import { startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.ts';
 
 describe('parseGitSource', () => {
@@ -141,6 +142,8 @@ describe('checkoutGitRef from a real git daemon', () => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(GitSourceError);
+    // A ReleaseError: `flotilla deploy` prints its message and hint and exits 1.
+    expect(error).toBeInstanceOf(ReleaseError);
     const { message, hint, stderr } = error as GitSourceError;
     expect(message).toContain(`git fetch of ${repo.url}#no-such-branch failed (exit 128)`);
     expect(message).toContain("couldn't find remote ref no-such-branch");
