@@ -24,13 +24,14 @@ import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { formatBytes } from '../backup/events.ts';
 import { escapingLinks, MAX_BUNDLE_BYTES, sha256File, startTar, type TreeEntry } from './bundle.ts';
+import { SHA256_HEX } from './release-record.ts';
 import { ReleaseError } from './release-error.ts';
 
 export const MAX_UNPACKED_BYTES = 1024 * 1024 * 1024;
 
 /** What the hub says the bundle is; it came over the wire, so it is checked like input. */
 const expectedSchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lowercase hex digits'),
+  sha256: z.string().regex(SHA256_HEX, 'a sha256 is 64 lowercase hex digits'),
   bytes: z.number().int().min(1).max(MAX_BUNDLE_BYTES),
 });
 
