@@ -32,6 +32,8 @@ import { ContainerRuntime } from './runtime/container-runtime.ts';
 import { ProcessRuntime } from './runtime/process-runtime.ts';
 import { SavedHubState } from './saved-hub-state.ts';
 import { removeAllSecretFiles, secretFilesRoot } from './secret-files.ts';
+import { NodeReleases } from './node-releases.ts';
+import { PortRedirector } from './port-redirector.ts';
 import { SegmentEnforcer } from './segment-enforcer.ts';
 import { StatusReporter } from './status-reporter.ts';
 
@@ -76,6 +78,8 @@ export class Agent {
   private readonly network: NetworkKeeper;
   /** Network segments between this node's own services (cgroups and an nftables table). */
   private readonly segments = new SegmentEnforcer();
+  private readonly redirects: PortRedirector;
+  private readonly releases: NodeReleases;
   private readonly backups: NodeBackups;
   private readonly containers: ContainerRuntime;
   private gateway: GatewayFeeder | undefined;
@@ -133,7 +137,10 @@ export class Agent {
         void this.reconcileSoon();
       },
     });
+    this.redirects = new PortRedirector(options.stack);
+    this.releases = new NodeReleases(options.stateDir, this.paths);
     this.network = new NetworkKeeper({
+      redirects: this.redirects,
       ...(options.network && { network: options.network }),
       ...(options.hostsFile !== undefined && { hostsFile: options.hostsFile }),
       segments: this.segments,
@@ -268,6 +275,11 @@ export class Agent {
         .catch((error: Error) =>
           this.options.log(`the segment table could not be removed: ${error.message}`),
         );
+    await this.redirects
+      .remove()
+      .catch((error: Error) =>
+        this.options.log(`the port redirects could not be removed: ${error.message}`),
+      );
     await this.gateway?.stop();
     removeAllSecretFiles(this.paths);
     this.reporter.final();
@@ -325,6 +337,10 @@ export class Agent {
       return {};
     }
     if (verb === 'backup') return this.backups.handle(backupRequestSchema.parse(payload));
+    if (verb === 'release.chunk') return this.releases.receive(payload);
+    if (verb === 'release.prepare') return this.releases.prepare(payload);
+    if (verb === 'release.run')
+      return this.releases.runOnce(payload, (name) => this.secretValues.get(name));
     const request = z
       .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
       .parse(payload);

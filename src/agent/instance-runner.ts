@@ -18,6 +18,8 @@ export interface InstanceRunnerOptions {
   id: string;
   service: string;
   ports: Record<string, number>;
+  /** The release it runs, if its service was deployed. */
+  release?: number;
   supervisor: Supervisor;
   /** How health checks reach the instance. */
   checkTarget: CheckTarget;
@@ -112,6 +114,7 @@ export class InstanceRunner {
       ports: this.options.ports,
       spec_hash: this.supervisor.specHash,
     };
+    if (this.options.release !== undefined) status.release = this.options.release;
     if (running.pid !== undefined) status.pid = running.pid;
     if (running.startedAt !== undefined) status.started_at = running.startedAt;
     if (running.error !== undefined) status.reason = running.error;

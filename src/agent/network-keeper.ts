@@ -7,6 +7,7 @@ import type { DesiredValue } from '../protocol/desired.ts';
 import { configHash } from '../state/config-hash.ts';
 import { updateHostsFile } from './hosts-file.ts';
 import type { NetworkApplier } from './network-applier.ts';
+import type { PortRedirector } from './port-redirector.ts';
 import type { SegmentEnforcer } from './segment-enforcer.ts';
 
 export interface NetworkKeeperOptions {
@@ -15,6 +16,8 @@ export interface NetworkKeeperOptions {
   /** In a cluster: the hosts file that gets name → address entries (/etc/hosts). */
   hostsFile?: string;
   segments: SegmentEnforcer;
+  /** Deployed services' planned ports, redirected to the release slot that serves. */
+  redirects: PortRedirector;
   event: (type: string, message: string) => void;
 }
 
@@ -80,6 +83,7 @@ export class NetworkKeeper {
   private async applyLocal(desired: DesiredValue): Promise<void> {
     const { hostsFile, segments } = this.options;
     if (desired.node.segments) await segments.apply(desired.node.segments);
+    await this.options.redirects.apply(desired.node.redirects);
     const hosts = configHash(desired.node.hosts);
     if (hostsFile && hosts !== this.hostsWritten) {
       await updateHostsFile(hostsFile, desired.stack, desired.node.hosts);

@@ -202,6 +202,7 @@ export class Reconciler {
       id: instance.id,
       service: instance.service,
       ports: instance.ports,
+      ...(instance.release && { release: instance.release.number }),
       supervisor: prepared.supervise(),
       checkTarget: prepared.checkTarget,
       ...(prepared.ownHealth && { ownHealth: prepared.ownHealth }),

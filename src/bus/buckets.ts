@@ -5,6 +5,7 @@ import type { Bus } from './client.ts';
 import {
   DESIRED_BUCKET,
   EVENTS_STREAM,
+  RELEASES_BUCKET,
   EVENTS_SUBJECTS,
   kvStream,
   kvSubject,
@@ -37,6 +38,8 @@ function busStreamConfigs(): Partial<StreamConfig>[] {
     // What the hub sent each node, a few revisions back, to see what changed and to roll
     // back; its revisions number the signed messages, so they must only ever grow.
     kvConfig(DESIRED_BUCKET, 5),
+    // Releases, the deploy lock and the stack's deploys: read back at every hub start.
+    kvConfig(RELEASES_BUCKET, 5),
     {
       name: EVENTS_STREAM,
       subjects: [EVENTS_SUBJECTS],

@@ -51,6 +51,38 @@ export class EventStream {
     return ack.seq;
   }
 
+  /**
+   * The newest `limit` of the hub's own events that `match`, oldest first, among the last
+   * `scan` events of the stream (`flotilla history` reads deploys this way).
+   */
+  async recent(
+    limit: number,
+    match: (event: BusEvent) => boolean,
+    scan = 20_000,
+  ): Promise<EventRecord[]> {
+    const { state } = await (await this.manager()).streams.info(EVENTS_STREAM);
+    if (state.messages === 0) return [];
+    const opts = consumerOpts()
+      .bindStream(EVENTS_STREAM)
+      .orderedConsumer()
+      .filterSubject(eventSubject('hub'))
+      .startSequence(Math.max(state.first_seq, state.last_seq - scan + 1));
+    const subscription = await this.js.subscribe(EVENTS_SUBJECTS, opts);
+    const found: EventRecord[] = [];
+    const timer = setTimeout(() => subscription.unsubscribe(), 5_000);
+    for await (const message of subscription) {
+      const event = busEventSchema.safeParse(JSON.parse(new TextDecoder().decode(message.data)));
+      if (event.success && match(event.data)) {
+        found.push({ seq: message.seq, origin: 'hub', event: event.data });
+        if (found.length > limit) found.shift();
+      }
+      if (message.info.pending === 0 || message.seq >= state.last_seq) break;
+    }
+    clearTimeout(timer);
+    subscription.unsubscribe();
+    return found;
+  }
+
   /** Events from now (or the last `replay` ones first), in order, across server restarts. */
   async subscribe(
     onEvent: (record: EventRecord) => void | Promise<void>,

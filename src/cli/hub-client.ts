@@ -29,13 +29,28 @@ export class HubClient {
     return this.call<T>('DELETE', path);
   }
 
-  /** Calls `onEvent` for each server-sent event until the stream ends or `signal` aborts. */
+  /** Sends bytes (an upload) with `headers`; the answer is JSON. */
+  async upload<T>(path: string, data: Buffer, headers: Record<string, string>): Promise<T> {
+    const response = await this.request('POST', path, data, undefined, {
+      ...headers,
+      'content-type': 'application/octet-stream',
+      'content-length': String(data.length),
+    });
+    if (response.statusCode !== 200) throw await failure(response);
+    return JSON.parse(await readAll(response)) as T;
+  }
+
+  /**
+   * Calls `onEvent` for each server-sent event until the stream ends or `signal` aborts; a
+   * `body` makes it a POST (a deploy's progress).
+   */
   async events(
     path: string,
     onEvent: (event: string, data: unknown) => boolean | void,
     signal?: AbortSignal,
+    body?: unknown,
   ): Promise<void> {
-    const response = await this.request('GET', path, undefined, signal);
+    const response = await this.request(body === undefined ? 'GET' : 'POST', path, body, signal);
     if (response.statusCode !== 200) throw await failure(response);
     let buffer = '';
     await new Promise<void>((resolve, reject) => {
@@ -72,6 +87,7 @@ export class HubClient {
     path: string,
     body?: unknown,
     signal?: AbortSignal,
+    headers: Record<string, string> = { 'content-type': 'application/json' },
   ): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const request = http.request(
@@ -80,10 +96,7 @@ export class HubClient {
           method,
           agent: false,
           signal,
-          headers: {
-            authorization: `Bearer ${this.endpoint.token}`,
-            'content-type': 'application/json',
-          },
+          headers: { authorization: `Bearer ${this.endpoint.token}`, ...headers },
         },
         resolve,
       );
@@ -94,7 +107,9 @@ export class HubClient {
             : error,
         ),
       );
-      request.end(body === undefined ? undefined : JSON.stringify(body));
+      request.end(
+        body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      );
     });
   }
 }

@@ -39,6 +39,26 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/logs.ts')).logsCommand,
   },
   {
+    name: 'deploy',
+    summary: 'ship a new release of a service: bundle, build, switch with no dropped request',
+    load: async () => (await import('./commands/deploy.ts')).deployCommand,
+  },
+  {
+    name: 'releases',
+    summary: "a service's kept releases: which is live, where each runs",
+    load: async () => (await import('./commands/releases.ts')).releasesCommand,
+  },
+  {
+    name: 'rollback',
+    summary: 'back to the previous release of a service (or --stack: of every service)',
+    load: async () => (await import('./commands/rollback.ts')).rollbackCommand,
+  },
+  {
+    name: 'history',
+    summary: 'deploys and rollbacks: who, what, from which release to which, the result',
+    load: async () => (await import('./commands/history.ts')).historyCommand,
+  },
+  {
     name: 'restart',
     summary: "restart a service's instances one at a time",
     load: async () => (await import('./commands/restart.ts')).restartCommand,

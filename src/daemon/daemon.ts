@@ -23,6 +23,9 @@ import type { Stack } from '../spec/schema.ts';
 import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
 import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
 import { Hub } from '../hub/hub.ts';
+import { Deployer } from '../hub/deploy/deployer.ts';
+import { deployRoutes } from '../hub/deploy/deploy-routes.ts';
+import { ReleaseStore } from '../bus/release-store.ts';
 import { statusReport } from '../hub/status-report.ts';
 import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
@@ -75,6 +78,7 @@ export class Daemon {
   private hubBus: Bus | undefined;
   private agentConnection: NatsConnection | undefined;
   private hub: Hub | undefined;
+  private deployer: Deployer | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
@@ -123,7 +127,9 @@ export class Daemon {
     await ensureBuckets(this.hubBus);
     this.secrets = await SecretStore.open(stateDir);
     const signingKey = await HubSigningKey.loadOrCreate(path.join(stateDir, 'hub', 'signing.key'));
+    const releaseStore = await ReleaseStore.open(this.hubBus);
     this.hub = new Hub({
+      releases: () => this.deployer!.releases(),
       bus: this.hubBus,
       link: new HubLink(this.hubBus.connection, signingKey),
       secrets: this.secrets,
@@ -131,6 +137,8 @@ export class Daemon {
       log: this.options.log,
       ...(this.cluster ? { cluster: this.cluster } : {}),
     });
+    this.deployer = new Deployer(this.hub, releaseStore, this.hubBus, this.options.log);
+    await this.deployer.load();
     this.hub.start();
     for (const [member, recipient] of this.cluster?.recipients() ?? [])
       this.hub.setNodeRecipient(member, recipient);
@@ -150,6 +158,7 @@ export class Daemon {
     this.hub.setNodeRecipient(node, this.agent.recipient);
     const { notes } = await this.hub.apply({ stack, stackDir });
     for (const note of notes) this.options.log(note);
+    this.deployer.prepareEverywhere();
     const clusterRoutes: ApiRoute[] = [];
     if (this.cluster) {
       const hooks = this.clusterHooks(busDir);
@@ -164,7 +173,15 @@ export class Daemon {
       host: '127.0.0.1',
       port: 0,
       token,
-      routes: [...this.routes(node), ...clusterRoutes],
+      routes: [
+        ...this.routes(node),
+        ...deployRoutes(
+          () => this.deployer!,
+          () => this.hub!,
+          () => this.hubBus!.events,
+        ),
+        ...clusterRoutes,
+      ],
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
     // A cluster's every node waits on an apply: its first must not pay the loader's start
@@ -348,7 +365,9 @@ export class Daemon {
           }
           const stackDir = path.dirname(path.resolve(file));
           const stack = await this.withMeshAddresses(loaded.stack);
-          return { json: await this.hub!.apply({ stack, stackDir }) };
+          const applied = await this.hub!.apply({ stack, stackDir });
+          this.deployer!.prepareEverywhere();
+          return { json: applied };
         },
       },
       {

@@ -20,6 +20,7 @@ export interface ApiRequest {
   params: Record<string, string>;
   query: URLSearchParams;
   body: unknown;
+  headers: http.IncomingHttpHeaders;
   /** Aborted when the client goes away (for streams). */
   signal: AbortSignal;
 }
@@ -36,6 +37,8 @@ export interface ApiRoute {
   /** e.g. /v1/services/:name/restart */
   path: string;
   body?: z.ZodType;
+  /** The body is bytes (a Buffer, at most `maxBytes`), not JSON: an upload. */
+  raw?: { maxBytes: number };
   handle(request: ApiRequest): Promise<ApiResult>;
 }
 
@@ -60,17 +63,26 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-async function readBody(request: http.IncomingMessage): Promise<unknown> {
+async function readBytes(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > maxBytes)
+    throw new ApiError(413, `request body too large (${declared} bytes; at most ${maxBytes})`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'request body too large');
+    if (size > maxBytes)
+      throw new ApiError(413, `request body too large (at most ${maxBytes} bytes)`);
     chunks.push(chunk as Buffer);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks);
+}
+
+async function readBody(request: http.IncomingMessage): Promise<unknown> {
+  const bytes = await readBytes(request, MAX_BODY_BYTES);
+  if (bytes.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw new ApiError(400, 'the request body is not JSON');
   }
@@ -124,7 +136,7 @@ export async function startApiServer(options: {
     });
     if (!route || !params)
       throw new ApiError(404, `no such endpoint: ${request.method} ${url.pathname}`);
-    let body = await readBody(request);
+    let body = route.raw ? await readBytes(request, route.raw.maxBytes) : await readBody(request);
     if (route.body) {
       const parsed = route.body.safeParse(body);
       if (!parsed.success)
@@ -137,6 +149,7 @@ export async function startApiServer(options: {
       params,
       query: url.searchParams,
       body,
+      headers: request.headers,
       signal: abort.signal,
     });
     if ('json' in result) {

@@ -24,6 +24,7 @@ import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
 import { placeInstances } from '../plan/placement.ts';
 import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
+import { routedInstances, type StackReleases } from '../plan/release-variants.ts';
 import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../protocol/node-network.ts';
 import { pinImages, resolveImagePins, type ImagePins } from './image-pins.ts';
@@ -63,6 +64,8 @@ export interface HubOptions {
   log: (line: string) => void;
   /** Absent on a single machine. */
   cluster?: ClusterView;
+  /** Deployed services' releases (deploy/deployer.ts): what each instance runs. */
+  releases?: () => StackReleases;
 }
 
 export interface AppliedStack {
@@ -97,6 +100,7 @@ export class Hub {
   /** Applies run one at a time (see apply). */
   private applying: Promise<unknown> = Promise.resolve();
   private publishAgain = false;
+  private readonly reportListeners = new Set<() => void>();
 
   constructor(private readonly options: HubOptions) {
     this.outbox = new Outbox(options.bus, options.link, options.log);
@@ -137,6 +141,24 @@ export class Hub {
   /** What the protocol has carried each way since the hub started. */
   busTraffic(): ReturnType<HubLink['traffic']> {
     return this.options.link.traffic();
+  }
+
+  /** Calls `listener` after each full report a node sends; returns its removal. */
+  onReport(listener: () => void): () => void {
+    this.reportListeners.add(listener);
+    return () => this.reportListeners.delete(listener);
+  }
+
+  /** Whether every gateway reports serving the route config and upstreams last sent to it. */
+  gatewaysServeLatest(): boolean {
+    const stack = this.current?.applied.stack;
+    if (!stack) return true;
+    return Object.entries(stack.nodes).every(
+      ([gateway, node]) =>
+        !node.gateway ||
+        !this.recipients.has(gateway) ||
+        this.statuses.get(gateway)?.gateway?.config_hash === this.outbox.hash(gateway, 'gateway'),
+    );
   }
 
   /** Asks `node`'s agent to do `verb` (see Agent for the verbs). */
@@ -180,6 +202,7 @@ export class Hub {
     this.reportHashes.set(node, reportHash(value as object));
     this.statuses.set(node, { ...status.data, at: now });
     void this.publishDerived();
+    for (const listener of this.reportListeners) listener();
   }
 
   /** Announces nodes lost or back since the last call; true when there were any. */
@@ -243,11 +266,8 @@ export class Hub {
   private async applyNow(applied: AppliedStack): Promise<ApplyResult> {
     const { stack, stackDir } = applied;
     const { cluster } = this.options;
-    const planned = planStack(stack, {
-      stackDir,
-      stateDir: this.options.stateDir,
-      ...(cluster ? { nodeStateDirs: cluster.stateDirs() } : {}),
-    });
+    const releases = this.options.releases?.();
+    const planned = this.planWith(applied, releases);
     // Images are resolved once per apply: a join's reapply keeps the digests nodes run.
     const pins =
       this.current?.applied === applied
@@ -256,7 +276,7 @@ export class Hub {
     const plan = { ...planned, desired: pinImages(planned.desired, pins) };
     const changes = diffDesired(this.current?.plan, plan);
     // Route tables depend only on the stack: computed here once, not on every status change.
-    const instances = placeInstances(stack);
+    const instances = routedInstances(placeInstances(stack), releases);
     const meshAddresses = allocateMeshAddresses(stack);
     const routes = new Map(
       Object.keys(stack.nodes)
@@ -293,6 +313,21 @@ export class Hub {
     await Promise.all(sends);
     await this.publishDerived();
     return { changes, notes: pins.unpinned };
+  }
+
+  private planWith(applied: AppliedStack, releases: StackReleases | undefined): Plan {
+    const { cluster } = this.options;
+    return planStack(applied.stack, {
+      stackDir: applied.stackDir,
+      stateDir: this.options.stateDir,
+      ...(cluster ? { nodeStateDirs: cluster.stateDirs() } : {}),
+      ...(releases && { releases }),
+    });
+  }
+
+  /** The current stack's desired states as they would be with `releases` (not sent). */
+  desiredWith(releases: StackReleases): Record<string, DesiredNode> | undefined {
+    return this.current && this.planWith(this.current.applied, releases).desired;
   }
 
   /** The secrets `node`'s instances use, each sealed to that node's key only. */

@@ -18,6 +18,13 @@ import {
 } from './local-segments.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 import { serviceSegments, type Reachability } from './reachability.ts';
+import { SHA256_HEX } from '../release/release-record.ts';
+import {
+  placedVariants,
+  portRedirects,
+  releaseDir,
+  type StackReleases,
+} from './release-variants.ts';
 
 /**
  * An image service as its node's container runtime runs it: everything resolved at plan
@@ -69,7 +76,8 @@ export type ContainerRuntimeSpec = z.infer<typeof containerRuntimeSchema>;
 
 // The schema doubles as the agent's check of what it reads from the bus.
 export const desiredInstanceSchema = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9-]*-\d+$/),
+  /** `api-1`; once the service is deployed, its release slot's `api-1a` or `api-1b`. */
+  id: z.string().regex(/^[a-z][a-z0-9-]*-\d+[ab]?$/),
   service: z.string(),
   index: z.number().int().min(1),
   node: z.string(),
@@ -93,6 +101,14 @@ export const desiredInstanceSchema = z.object({
   depends_on: z.array(z.string()),
   restart: z.enum(['always', 'on-failure', 'never']),
   stop: z.object({ signal: z.enum(SIGNALS), timeout: z.string() }),
+  /** The release it runs (release-variants.ts): its bundle, unpacked on the node, is its cwd. */
+  release: z
+    .object({
+      number: z.number().int().positive(),
+      sha256: z.string().regex(SHA256_HEX),
+      bytes: z.number().int().positive(),
+    })
+    .optional(),
   /** Secret names this instance needs delivered to its node. */
   secrets: z.array(z.string()),
   /** Secrets the agent writes to 0400 files, announced as NAME_FILE in the env. */
@@ -106,6 +122,15 @@ export const desiredNodeSchema = z.object({
   hosts: z.record(z.string(), z.string()),
   /** Which local service ports each native service may connect to (absent: none enforced). */
   segments: localSegmentsSchema.optional(),
+  /** Planned ports of deployed instances, redirected to the variant serving them. */
+  redirects: z
+    .array(
+      z.object({
+        port: z.number().int().min(1).max(65535),
+        to: z.number().int().min(1).max(65535),
+      }),
+    )
+    .default([]),
 });
 export type DesiredNode = z.infer<typeof desiredNodeSchema>;
 
@@ -116,6 +141,8 @@ export interface DesiredOptions {
   stateDir: string;
   /** Nodes whose agent keeps its state elsewhere (`flotilla agent --state-dir`). */
   nodeStateDirs?: Readonly<Record<string, string>>;
+  /** Deployed services' releases: which variants each instance runs (release-variants.ts). */
+  releases?: StackReleases;
 }
 
 export function secretPlaceholder(name: string): string {
@@ -262,8 +289,14 @@ export function desiredState(
   const reachedFromElsewhere = remoteClients(stack, instances, reachability);
   const reachedFromOutside = publicPorts(stack, reachability);
   const result: Record<string, DesiredNode> = {};
+  const byNode = groupBy(instances, (instance) => instance.node);
   for (const node of Object.keys(stack.nodes))
-    result[node] = { instances: [], hosts: {}, segments: segments[node]! };
+    result[node] = {
+      instances: [],
+      hosts: {},
+      segments: segments[node]!,
+      redirects: portRedirects(byNode.get(node) ?? [], options.releases),
+    };
   // A node gets name entries for what its own services may reach, and nothing else.
   for (const [node, local] of groupBy(instances, (instance) => instance.node)) {
     const hosts = result[node]!.hosts;
@@ -274,7 +307,8 @@ export function desiredState(
       }
     }
   }
-  for (const instance of instances) {
+  for (const variant of instances.flatMap((planned) => placedVariants(planned, options.releases))) {
+    const { instance, release } = variant;
     const service = stack.services[instance.service]!;
     const stateDir = options.nodeStateDirs?.[instance.node] ?? options.stateDir;
     const dataDir = path.join(stateDir, 'data', instance.service);
@@ -322,7 +356,9 @@ export function desiredState(
       ? {
           kind: 'process',
           command: service.run.command.map(render),
-          cwd: path.resolve(options.stackDir, service.run.cwd ?? '.'),
+          cwd: release
+            ? releaseDir(stateDir, instance.service, release.sha256)
+            : path.resolve(options.stackDir, service.run.cwd ?? '.'),
           env_files: service.run.env_files.map((file) =>
             path.resolve(options.stackDir, service.run?.cwd ?? '.', file),
           ),
@@ -383,6 +419,8 @@ export function desiredState(
       secret_files: service.secret_files,
     };
     if (health) desired.health = health;
+    if (release)
+      desired.release = { number: release.number, sha256: release.sha256, bytes: release.bytes };
     result[instance.node]!.instances.push(desired);
   }
   return result;

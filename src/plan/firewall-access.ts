@@ -4,6 +4,7 @@ import type { Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import type { Instance } from './placement.ts';
 import type { Reachability, Source } from './reachability.ts';
+import { releaseSlotPorts } from './release-slots.ts';
 
 /** A source that is a set of nodes in the stack (a CIDR is an outside network). */
 type NodeSource = Exclude<Source, { kind: 'cidr' }>;
@@ -100,9 +101,11 @@ export function serviceAccess(input: {
     )) {
       const declared = stack.services[service]!;
       for (const portName of Object.keys(declared.ports)) {
-        const ports = local
+        const planned = local
           .map((instance) => instance.ports[portName])
           .filter((port) => port !== undefined);
+        // A deployed instance listens on a release slot's port; its planned one is redirected.
+        const ports = declared.deploy ? [...planned, ...releaseSlotPorts(planned)] : planned;
         const peers = new Set<string>();
         const reasons = new Set<string>();
         const cidrs = new Set<string>();

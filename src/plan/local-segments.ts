@@ -24,6 +24,7 @@ import { allocateSubnets } from './container-pool.ts';
 import type { Instance } from './placement.ts';
 import { groupBy } from './group-by.ts';
 import { meshInterfaceName } from './mesh-interface.ts';
+import { releaseSlotPorts } from './release-slots.ts';
 import {
   describeSource,
   segmentAllowsEgress,
@@ -121,15 +122,25 @@ export function localSegments(
   const result: Record<string, LocalSegments> = {};
   for (const node of Object.keys(stack.nodes)) {
     const local = groupBy(byNode.get(node) ?? [], (instance) => instance.service);
+    // A deployed service's instances listen on its release slots' ports (release-slots.ts).
+    const portsOf = (instance: Instance, portNames: readonly string[]) => {
+      const planned = portNames
+        .map((portName) => instance.ports[portName])
+        .filter((number) => number !== undefined);
+      return stack.services[instance.service]?.deploy
+        ? [...planned, ...releaseSlotPorts(planned)]
+        : planned;
+    };
     const guarded = [
-      ...new Set([...local.values()].flat().flatMap((instance) => Object.values(instance.ports))),
+      ...new Set(
+        [...local.values()]
+          .flat()
+          .flatMap((instance) => portsOf(instance, Object.keys(instance.ports))),
+      ),
     ];
     const localPorts = (target: string, portNames: readonly string[], into: Set<number>) => {
       for (const instance of local.get(target) ?? [])
-        for (const portName of portNames) {
-          const number = instance.ports[portName];
-          if (number !== undefined) into.add(number);
-        }
+        for (const number of portsOf(instance, portNames)) into.add(number);
     };
     const services = [...local.keys()]
       .filter((service) => stack.services[service]?.run !== undefined)

@@ -5,6 +5,9 @@
 // stream or answered by anyone, so it cannot make the server write on its behalf.
 import {
   ALL_NODE_INBOXES,
+  BUNDLES_STORE,
+  objectStoreSubjects,
+  RELEASES_BUCKET,
   DESIRED_BUCKET,
   EVENTS_SUBJECTS,
   fromNode,
@@ -28,6 +31,8 @@ export function hubPermissions(): Permissions {
         '$JS.ACK.>',
         '$JS.FC.>',
         kvSubject(DESIRED_BUCKET, '>'),
+        kvSubject(RELEASES_BUCKET, '>'),
+        objectStoreSubjects(BUNDLES_STORE),
         EVENTS_SUBJECTS,
         ALL_NODE_INBOXES,
       ],

@@ -41,7 +41,7 @@ const requestMessageSchema = z.strictObject({
   /** Random and single-use: an agent refuses an id it has seen, and an old request. */
   id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
   issued_at: z.number().int(),
-  verb: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  verb: z.string().regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)?$/),
   body: z.unknown(),
 });
 

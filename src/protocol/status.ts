@@ -39,6 +39,8 @@ export const instanceStatusSchema = z.object({
     .optional(),
   ports: z.record(z.string(), z.number()),
   spec_hash: z.string(),
+  /** The release it runs (deployed process services). */
+  release: z.number().int().positive().optional(),
   /** Image services: the container and the exact image it runs. */
   container: containerStatusSchema.optional(),
 });

@@ -16,6 +16,15 @@
 const NODE_ID = /^[a-z][a-z0-9-]{0,62}$/;
 
 export const DESIRED_BUCKET = 'desired';
+/** Each deployed service's releases, the deploy lock and the stack's deploys (hub only). */
+export const RELEASES_BUCKET = 'releases';
+/** The object store of release bundles, by sha256 (hub only). */
+export const BUNDLES_STORE = 'bundles';
+
+/** Every subject of an object store's chunks and metadata (nats.js convention). */
+export function objectStoreSubjects(store: string): string {
+  return `$O.${store}.>`;
+}
 export const EVENTS_STREAM = 'events';
 
 /** The stream behind a KV bucket (nats.js and nats-server naming convention). */

@@ -308,6 +308,38 @@ const runSchema = z.strictObject({
 
 const envValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/** How `flotilla deploy` ships a new release of a process service (docs/deploys.md). */
+const deploySchema = z.strictObject({
+  build: argv
+    .optional()
+    .describe(
+      'Run in each new release directory on each node before it starts, e.g. [npm, ci, --omit=dev]',
+    ),
+  release_command: argv
+    .optional()
+    .describe('Run once per deploy, on one node, before any instance switches (migrations)'),
+  keep: z.number().int().min(1).max(50).default(5).describe('Releases kept for rollback'),
+  drain: duration
+    .default('2s')
+    .describe('How long a replaced instance keeps serving its in-flight requests before it stops'),
+  health_timeout: duration
+    .default('60s')
+    .describe('How long a new instance may take to turn healthy before the deploy stops'),
+  git: z
+    .strictObject({
+      url: z.string().min(1).describe('Where push-to-deploy fetches the pushed commit'),
+      branch: z.string().min(1).default('main'),
+    })
+    .optional(),
+  webhook: z
+    .strictObject({
+      forge: z.enum(['github', 'gitea', 'gitlab']),
+      secret: z.string().min(1).describe('Usually ${secret:NAME}: the secret the forge signs with'),
+    })
+    .optional()
+    .describe('Push-to-deploy: POST https://<gateway.webhooks host>/hooks/<service>'),
+});
+
 export const serviceSchema = z
   .strictObject({
     node: z.string().optional().describe('Run on this node'),
@@ -391,6 +423,7 @@ export const serviceSchema = z
       })
       .default({ signal: 'SIGTERM', timeout: '10s' }),
     backup: serviceBackupSchema.optional(),
+    deploy: deploySchema.optional(),
     secret_files: z
       .array(z.string().regex(ENV_NAME, { message: 'a secret name, e.g. PG_PASSWORD' }))
       .default([])
@@ -406,6 +439,19 @@ export const serviceSchema = z
             : 'a service is either `run` (a process) or `image` (a container), not both',
       });
     }
+    if (service.deploy !== undefined && service.run === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deploy'],
+        message:
+          '`deploy` ships release bundles of process (`run`) services: an image service gets a new release by a new `image` tag or digest and `flotilla apply`',
+      });
+    if (service.deploy?.webhook !== undefined && service.deploy.git === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deploy', 'webhook'],
+        message: 'a webhook deploys the pushed commit of `deploy.git`: add deploy.git.url',
+      });
     for (const name of Object.keys(service.container_ports)) {
       if (!Object.hasOwn(service.ports, name))
         ctx.addIssue({
@@ -509,6 +555,11 @@ export const stackSchema = z.strictObject({
       http_port: port.default(80),
       https_port: port.default(443),
       acme_email: z.email().optional(),
+      webhooks: hostname
+        .optional()
+        .describe(
+          'The public host that takes push-to-deploy webhooks: https://<host>/hooks/<service>',
+        ),
       admin_port: port
         .optional()
         .describe(
