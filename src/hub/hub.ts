@@ -24,7 +24,7 @@ import { allocateMeshAddresses } from '../plan/mesh-addresses.ts';
 import { placeInstances } from '../plan/placement.ts';
 import { planStack, type Plan } from '../plan/plan.ts';
 import { routeTable, type RouteEntry } from '../plan/routes.ts';
-import { routedInstances, type StackReleases } from '../plan/release-variants.ts';
+import type { StackReleases } from '../plan/release-variants.ts';
 import type { Stack } from '../spec/schema.ts';
 import type { NodeNetwork } from '../protocol/node-network.ts';
 import { pinImages, resolveImagePins, type ImagePins } from './image-pins.ts';
@@ -276,12 +276,15 @@ export class Hub {
     const plan = { ...planned, desired: pinImages(planned.desired, pins) };
     const changes = diffDesired(this.current?.plan, plan);
     // Route tables depend only on the stack: computed here once, not on every status change.
-    const instances = routedInstances(placeInstances(stack), releases);
+    const instances = placeInstances(stack);
     const meshAddresses = allocateMeshAddresses(stack);
     const routes = new Map(
       Object.keys(stack.nodes)
         .filter((node) => stack.nodes[node]!.gateway)
-        .map((gateway) => [gateway, routeTable(stack, instances, meshAddresses, gateway)] as const),
+        .map(
+          (gateway) =>
+            [gateway, routeTable(stack, instances, meshAddresses, gateway, releases)] as const,
+        ),
     );
     this.current = { applied, plan, pins, routes };
     const jobs = await backupJobsByNode(

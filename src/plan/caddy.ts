@@ -186,7 +186,7 @@ function reverseProxy(route: RouteEntry): CaddyHandler {
       resolver,
       dial_timeout: DIAL_TIMEOUT,
     },
-    upstreams: route.upstreams.map((upstream) => ({ dial: upstream.dial })),
+    upstreams: route.fallback.map((dial) => ({ dial })),
     load_balancing: {
       selection_policy: { policy: 'round_robin' },
       try_duration: TRY_DURATION,

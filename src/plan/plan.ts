@@ -14,7 +14,6 @@ import { startupWaves } from './order.ts';
 import { placeInstances } from './placement.ts';
 import { computeReachability, describeSource, type Grant } from './reachability.ts';
 import { routeTable, type RouteEntry } from './routes.ts';
-import { routedInstances } from './release-variants.ts';
 import { tailscaleAcl, type TailscalePolicy } from './tailscale-acl.ts';
 
 export interface PlacedInstance {
@@ -56,7 +55,6 @@ function describeGrant(grant: Grant) {
 export function planStack(stack: Stack, options: DesiredOptions): Plan {
   const meshAddresses = allocateMeshAddresses(stack);
   const instances = placeInstances(stack);
-  const routed = routedInstances(instances, options.releases);
   const reachability = computeReachability(stack);
   const access = groupBy(serviceAccess({ stack, instances, reachability }), (entry) => entry.node);
   const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
@@ -90,11 +88,17 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
     })),
     order: startupWaves(graph),
     desired: desiredState(stack, instances, meshAddresses, reachability, options),
-    routes: gateways[0] === undefined ? [] : routeTable(stack, routed, meshAddresses, gateways[0]),
+    routes:
+      gateways[0] === undefined
+        ? []
+        : routeTable(stack, instances, meshAddresses, gateways[0], options.releases),
     caddy: Object.fromEntries(
       gateways.map((gateway) => [
         gateway,
-        caddyConfig(routeTable(stack, routed, meshAddresses, gateway), caddyOptions),
+        caddyConfig(
+          routeTable(stack, instances, meshAddresses, gateway, options.releases),
+          caddyOptions,
+        ),
       ]),
     ),
     firewall: Object.fromEntries(

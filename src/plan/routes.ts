@@ -4,6 +4,7 @@
 import type { Route, Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import { defaultPortName, type Instance } from './placement.ts';
+import { routedInstances, type StackReleases } from './release-variants.ts';
 
 export interface Upstream {
   instance: string;
@@ -24,6 +25,12 @@ export interface RouteEntry {
   /** Names Caddy's internal CA signs (localhost, *.test …) rather than ACME. */
   tls: 'internal' | 'acme';
   upstreams: Upstream[];
+  /**
+   * What Caddy dials when its upstream lookup fails: the planned instances, whose ports a
+   * deployed service's nodes redirect to the serving release (release-variants.ts). Stable
+   * across deploys, so a deploy changes no config (no Caddy reload).
+   */
+  fallback: string[];
 }
 
 const INTERNAL_SUFFIXES = ['.localhost', '.test', '.internal', '.local', '.example', '.invalid'];
@@ -49,6 +56,7 @@ export function routeTable(
   instances: readonly Instance[],
   meshAddresses: Record<string, string>,
   gatewayNode: string,
+  releases?: StackReleases,
 ): RouteEntry[] {
   const entries: RouteEntry[] = [];
   const byService = groupBy(instances, (instance) => instance.service);
@@ -56,14 +64,14 @@ export function routeTable(
     for (const route of service.routes) {
       const port = route.port ?? defaultPortName(service);
       if (port === undefined) continue; // validate reports a routed service without ports
-      const upstreams = (byService.get(name) ?? []).map((instance): Upstream => {
-        const host = instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node];
-        return {
-          instance: instance.id,
-          node: instance.node,
-          dial: `${host}:${instance.ports[port]}`,
-        };
-      });
+      const dial = (instance: Instance) =>
+        `${instance.node === gatewayNode ? '127.0.0.1' : meshAddresses[instance.node]}:${instance.ports[port]}`;
+      const planned = byService.get(name) ?? [];
+      const upstreams = routedInstances(planned, releases).map((instance): Upstream => ({
+        instance: instance.id,
+        node: instance.node,
+        dial: dial(instance),
+      }));
       const entry: RouteEntry = {
         host: route.host,
         service: name,
@@ -71,6 +79,7 @@ export function routeTable(
         strip_prefix: route.strip_prefix,
         tls: tlsIssuerFor(route.host),
         upstreams,
+        fallback: planned.map(dial),
       };
       const path = normalizePath(route.path);
       if (path !== undefined) entry.path = path;

@@ -36,6 +36,7 @@ function entry(host: string, dials: string[], extra: Partial<RouteEntry> = {}): 
     strip_prefix: false,
     tls: host.endsWith('.test') ? 'internal' : 'acme',
     upstreams: dials.map((dial, index) => ({ instance: `i-${index + 1}`, node: 'n1', dial })),
+    fallback: dials,
     ...extra,
   };
 }

@@ -127,6 +127,7 @@ describe.skipIf(process.getuid?.() !== 0)("Caddy's admin API and privileges", ()
           dial: `127.0.0.1:${(backend.address() as net.AddressInfo).port}`,
         },
       ],
+      fallback: [`127.0.0.1:${(backend.address() as net.AddressInfo).port}`],
     };
     [httpPort, httpsPort] = [await freePort(), await freeLowPort()];
     gatewayConfig = caddyConfig([route], { httpPort, httpsPort });

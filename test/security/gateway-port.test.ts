@@ -37,6 +37,7 @@ describe.skipIf(process.getuid?.() !== 0)('two stacks on one machine', () => {
       strip_prefix: false,
       tls: 'internal',
       upstreams: [{ instance: 'web-1', node: 'local', dial: dials[stack]! }],
+      fallback: [dials[stack]!],
     };
     return caddy.serve([route], { httpPort: ports.http, httpsPort: ports.https });
   }

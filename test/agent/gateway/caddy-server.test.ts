@@ -24,6 +24,7 @@ function config(upstreamPort: number) {
     strip_prefix: false,
     tls: 'internal',
     upstreams: [{ instance: 'web-1', node: 'local', dial: `127.0.0.1:${upstreamPort}` }],
+    fallback: [`127.0.0.1:${upstreamPort}`],
   };
   return caddyConfig([route], { httpPort, httpsPort });
 }

@@ -66,6 +66,7 @@ describe('gateway upstreams by DNS (real Caddy)', { timeout: 60_000 }, () => {
         node: 'local',
         dial: `127.0.0.1:${instance.port}`,
       })),
+      fallback: placed.map((instance) => `127.0.0.1:${instance.port}`),
     };
   }
 
