@@ -26,6 +26,7 @@ import { Hub } from '../hub/hub.ts';
 import { Deployer } from '../hub/deploy/deployer.ts';
 import { deployRoutes } from '../hub/deploy/deploy-routes.ts';
 import { ReleaseStore } from '../bus/release-store.ts';
+import { PushDeploys } from '../hub/webhooks/push-deploys.ts';
 import { statusReport } from '../hub/status-report.ts';
 import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
@@ -79,6 +80,7 @@ export class Daemon {
   private agentConnection: NatsConnection | undefined;
   private hub: Hub | undefined;
   private deployer: Deployer | undefined;
+  private pushDeploys: PushDeploys | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
@@ -139,6 +141,14 @@ export class Daemon {
     });
     this.deployer = new Deployer(this.hub, releaseStore, this.hubBus, this.options.log);
     await this.deployer.load();
+    const events = this.hubBus.events;
+    this.pushDeploys = new PushDeploys({
+      deployer: () => this.deployer!,
+      secrets: this.secrets,
+      hubDir: path.join(stateDir, 'hub'),
+      audit: (event) => void events.publish(event).catch(() => undefined),
+      log: this.options.log,
+    });
     this.hub.start();
     for (const [member, recipient] of this.cluster?.recipients() ?? [])
       this.hub.setNodeRecipient(member, recipient);
@@ -159,6 +169,7 @@ export class Daemon {
     const { notes } = await this.hub.apply({ stack, stackDir });
     for (const note of notes) this.options.log(note);
     this.deployer.prepareEverywhere();
+    await this.pushDeploys.update(stack);
     const clusterRoutes: ApiRoute[] = [];
     if (this.cluster) {
       const hooks = this.clusterHooks(busDir);
@@ -268,6 +279,7 @@ export class Daemon {
 
   private async shutdown(): Promise<void> {
     this.hub?.stop();
+    await this.pushDeploys?.close();
     await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
@@ -367,6 +379,7 @@ export class Daemon {
           const stack = await this.withMeshAddresses(loaded.stack);
           const applied = await this.hub!.apply({ stack, stackDir });
           this.deployer!.prepareEverywhere();
+          await this.pushDeploys!.update(stack);
           return { json: applied };
         },
       },

@@ -51,7 +51,9 @@ export function gatewayState(
   healthy: (upstream: Upstream) => boolean,
   options: CaddyOptions,
 ): { config: CaddyConfig; upstreams: Record<string, string[]> } {
-  const live = routes.map((route) => ({ ...route, upstreams: route.upstreams.filter(healthy) }));
+  const live = routes.map((route) =>
+    route.builtin ? route : { ...route, upstreams: route.upstreams.filter(healthy) },
+  );
   const served = routes.map((route, index) =>
     live[index]!.upstreams.length > 0 ? route : live[index]!,
   );

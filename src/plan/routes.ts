@@ -5,6 +5,7 @@ import type { Route, Stack } from '../spec/schema.ts';
 import { groupBy } from './group-by.ts';
 import { defaultPortName, type Instance } from './placement.ts';
 import { routedInstances, type StackReleases } from './release-variants.ts';
+import { hubNode } from './firewall-access.ts';
 
 export interface Upstream {
   instance: string;
@@ -31,7 +32,12 @@ export interface RouteEntry {
    * across deploys, so a deploy changes no config (no Caddy reload).
    */
   fallback: string[];
+  /** Flotilla's own (push-to-deploy webhooks, served by the hub): up whatever the registry says. */
+  builtin?: true;
 }
+
+/** The service name of the webhook route: not a valid service name, so never a user's. */
+export const WEBHOOKS_SERVICE = 'flotilla_webhooks';
 
 const INTERNAL_SUFFIXES = ['.localhost', '.test', '.internal', '.local', '.example', '.invalid'];
 
@@ -87,6 +93,22 @@ export function routeTable(
       if (route.basic_auth) entry.basic_auth = route.basic_auth;
       entries.push(entry);
     }
+  }
+  // Push-to-deploy: the hub's webhook listener, on loopback of the hub node's gateway.
+  const webhooks = stack.gateway.webhooks;
+  if (webhooks && gatewayNode === hubNode(stack)) {
+    const dial = `127.0.0.1:${webhooks.port}`;
+    entries.push({
+      host: webhooks.host,
+      path: '/hooks',
+      service: WEBHOOKS_SERVICE,
+      port: 'http',
+      strip_prefix: false,
+      tls: tlsIssuerFor(webhooks.host),
+      upstreams: [{ instance: WEBHOOKS_SERVICE, node: gatewayNode, dial }],
+      fallback: [dial],
+      builtin: true,
+    });
   }
   return entries.sort(compareRoutes);
 }

@@ -555,11 +555,15 @@ export const stackSchema = z.strictObject({
       http_port: port.default(80),
       https_port: port.default(443),
       acme_email: z.email().optional(),
-      webhooks: hostname
+      webhooks: z
+        .strictObject({
+          host: hostname.describe('Forges post to https://<host>/hooks/<service>'),
+          port: port
+            .default(4281)
+            .describe("The hub's webhook listener, on the hub node's loopback"),
+        })
         .optional()
-        .describe(
-          'The public host that takes push-to-deploy webhooks: https://<host>/hooks/<service>',
-        ),
+        .describe("Push-to-deploy: the public host the hub node's gateway takes webhooks on"),
       admin_port: port
         .optional()
         .describe(

@@ -142,6 +142,13 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
         );
       }
     });
+    if (service.deploy?.webhook && !stack.gateway.webhooks)
+      report(
+        at('deploy', 'webhook'),
+        'a webhook needs the public host forges post to',
+        'add `gateway: { webhooks: { host: hooks.example.com } }`: forges then post to https://hooks.example.com/hooks/' +
+          name,
+      );
     checkHealth(service, at, report);
     checkTemplates(stack, name, service, report, knownSecrets, reachability);
   }
@@ -202,6 +209,8 @@ function templatedStrings(service: Service, name: string): TemplatedString[] {
   command(service.entrypoint, 'container', 'entrypoint');
   command(service.health?.exec?.command, 'health', 'health', 'exec', 'command');
   command(service.backup?.command, 'backup', 'backup', 'command');
+  if (service.deploy?.webhook)
+    strings.push({ path: at('deploy', 'webhook', 'secret'), text: service.deploy.webhook.secret });
   return strings;
 }
 
