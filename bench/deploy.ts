@@ -21,6 +21,9 @@
 // dial in the gateway's DNS answer serve the new version on a fresh connection (polled every
 // 20 ms); the hub's own duration is the `duration_ms` that `deploy --json` prints.
 //
+// "From hub" is the same end measured from the daemon's first log line about the operation,
+// without the CLI's start (tsx compiling the sources when there is no current dist/ build).
+//
 // Goals (issue 13): 0 failed of ≥ 10,000 gateway requests over the 5 deploys; rollout
 // ≤ 5 s per node. A missed goal prints FAIL; the exit status is non-zero only on a crash.
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -44,7 +47,7 @@ import {
 } from './lib/stack.ts';
 import { fmt, max, median, ratio, table } from './lib/stats.ts';
 
-const WINDOW_MS = Number(process.env['BENCH_WINDOW_S'] ?? 10) * 1000;
+const WINDOW_MS = Number(process.env['BENCH_WINDOW_S'] ?? 12) * 1000;
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 4);
 const INTERNAL_CLIENTS = Number(process.env['BENCH_INTERNAL_CLIENTS'] ?? 1);
 /** Per client, between two requests: steady traffic that leaves CPU to the control plane. */
@@ -70,6 +73,12 @@ const PROBE_PATH = '/probe';
 const INTERNAL_HOST = (port: number) => `${port}.internal`;
 const GOAL_REQUESTS = 10_000;
 const GOAL_ROLLOUT_MS = 5000;
+/** The daemon.log line that starts each operation on the hub's side. */
+const HUB_START: Record<Kind, RegExp> = {
+  apply: /web-\d+ changed: restarting it/,
+  deploy: /deploy of web: release \d+ → \d+/,
+  rollback: /rollback of web: release \d+ → \d+/,
+};
 
 /** The stack file; a new `revision` changes the spec, so `apply` replaces the instances. */
 function stackYaml(revision: number): string {
@@ -111,6 +120,12 @@ interface Round {
   release?: number;
   /** ms from the CLI's start until every replica served `to`; undefined: never seen. */
   switchedMs?: number;
+  /**
+   * ms from the daemon's first line about the operation (the hub starting the deploy or
+   * rollback; apply: the first instance restarting) until switched: the rollout without the
+   * CLI's own start, bundling and upload.
+   */
+  fromHubMs?: number;
   gateway: LoadResult;
   internal: LoadResult;
   /** Answers checked / answers from a version that should not have answered then, by kind. */
@@ -221,6 +236,8 @@ async function runRound(stack: BenchStack, ca: string, op: Operation): Promise<R
   await sleep(LEAD_MS);
 
   opStart = performance.now();
+  const opStartWall = new Date();
+  let switchedWall: number | undefined;
   expected.push({ since: opStart, allowed: [op.from, op.to] });
   let cliEnded: number | undefined;
   const command = cli(stack, op.args).then((result) => {
@@ -230,8 +247,10 @@ async function runRound(stack: BenchStack, ca: string, op: Operation): Promise<R
   });
   const switched = (async () => {
     for (;;) {
-      if (await servingEverywhere(stack, op.to).catch(() => undefined))
+      if (await servingEverywhere(stack, op.to).catch(() => undefined)) {
+        switchedWall = Date.now();
         return performance.now() - opStart;
+      }
       if (cliEnded !== undefined && performance.now() > cliEnded + SWITCH_GRACE_MS)
         return undefined;
       await sleep(POLL_MS);
@@ -266,12 +285,18 @@ async function runRound(stack: BenchStack, ca: string, op: Operation): Promise<R
     round.hubMs = done.result.duration_ms;
     round.release = done.result.to;
   }
+  const log = await daemonLogBetween(stack, wallStart, new Date());
+  const hubStart = log.find(
+    (line) => HUB_START[op.kind].test(line) && Date.parse(line.slice(0, 24)) >= +opStartWall,
+  );
+  if (hubStart && switchedWall !== undefined)
+    round.fromHubMs = switchedWall - Date.parse(hubStart.slice(0, 24));
   const troubled =
     result.code !== 0 ||
     gateway.failed + round.internal.failed > 0 ||
     incidents.length > 0 ||
     switchedMs === undefined;
-  if (troubled) round.daemonLog = await daemonLogBetween(stack, wallStart, new Date());
+  if (troubled) round.daemonLog = log;
   return round;
 }
 
@@ -295,7 +320,7 @@ function printRound(round: Round): void {
   const { op } = round;
   const where = round.release === undefined ? '' : ` (release ${round.release})`;
   console.log(
-    `${op.label} ${op.from} → ${op.to}${where}: exit ${round.code}, CLI ${seconds(round.cliMs)}, hub ${seconds(round.hubMs)}, switched ${seconds(round.switchedMs)}; gateway ${round.gateway.failed} failed of ${round.gateway.requests}, internal ${round.internal.failed} failed of ${round.internal.requests}; wrong version ${wrongCount(round, 'gateway')} + ${wrongCount(round, 'internal')}`,
+    `${op.label} ${op.from} → ${op.to}${where}: exit ${round.code}, CLI ${seconds(round.cliMs)}, hub ${seconds(round.hubMs)}, switched ${seconds(round.switchedMs)} (${seconds(round.fromHubMs)} from the hub's start); gateway ${round.gateway.failed} failed of ${round.gateway.requests}, internal ${round.internal.failed} failed of ${round.internal.requests}; wrong version ${wrongCount(round, 'gateway')} + ${wrongCount(round, 'internal')}`,
   );
   if (round.code !== 0) console.log(`  output:\n${round.output.replace(/^/gm, '  | ')}`);
   if (round.loadEndedEarly)
@@ -318,6 +343,7 @@ interface Summary {
   gatewayFailures: Record<string, number>;
   internalFailures: Record<string, number>;
   switched: number[];
+  fromHub: number[];
   neverSwitched: number;
   hub: number[];
   cli: number[];
@@ -348,6 +374,7 @@ function summarize(rounds: Round[]): Summary {
     gatewayFailures: gateway.failures,
     internalFailures: internal.failures,
     switched,
+    fromHub: rounds.flatMap((round) => (round.fromHubMs === undefined ? [] : [round.fromHubMs])),
     neverSwitched: rounds.length - switched.length,
     hub: rounds.flatMap((round) => (round.hubMs === undefined ? [] : [round.hubMs])),
     cli: rounds.map((round) => round.cliMs),
@@ -377,6 +404,10 @@ async function main(): Promise<void> {
   try {
     const up = await cliOk(stack, ['up', '--detach', '--timeout', '60', '-f', stack.file]);
     console.log(`up --detach: ${fmt(up.ms / 1000)} s`);
+    // bin/flotilla.js says so when it compiles the sources with tsx: every CLI time includes it.
+    const fromSources =
+      process.env['FLOTILLA_FROM_SOURCE'] === '1' || /from source/.test(up.stderr);
+    console.log(`the CLI runs ${fromSources ? 'from the sources (tsx)' : 'the compiled build'}`);
     const ca = await readFile(caPath(stack), 'utf8');
     await eventually(() => servingEverywhere(stack, 'v0'), 15_000, 'both replicas on v0', 100);
     // Warm-up: TLS sessions, Caddy's upstream connections, the JIT.
@@ -453,6 +484,7 @@ async function main(): Promise<void> {
         'CLI',
         'hub',
         'switched',
+        'from hub',
         'gateway failed/sent',
         'internal failed/sent',
         'wrong version',
@@ -464,6 +496,7 @@ async function main(): Promise<void> {
         seconds(round.cliMs),
         seconds(round.hubMs),
         seconds(round.switchedMs),
+        seconds(round.fromHubMs),
         `${round.gateway.failed}/${round.gateway.requests}`,
         `${round.internal.failed}/${round.internal.requests}`,
         String(wrongCount(round, 'gateway') + wrongCount(round, 'internal')),
@@ -472,14 +505,14 @@ async function main(): Promise<void> {
     ];
     console.log(`\n${table(rows)}`);
 
-    console.log('\nby operation (switched, hub, CLI: median / max):');
+    console.log('\nby operation (switched, from hub, hub, CLI: median / max):');
     for (const [label, summary] of [
       ['apply (baseline)', apply],
       ['deploy', deploy],
       ['rollback', rollback],
     ] as const) {
       console.log(
-        `  ${label}: switched ${medianMax(summary.switched)}${summary.neverSwitched > 0 ? ` (${summary.neverSwitched} never)` : ''}, hub ${medianMax(summary.hub)}, CLI ${medianMax(summary.cli)}`,
+        `  ${label}: switched ${medianMax(summary.switched)}${summary.neverSwitched > 0 ? ` (${summary.neverSwitched} never)` : ''}, from hub ${medianMax(summary.fromHub)}, hub ${medianMax(summary.hub)}, CLI ${medianMax(summary.cli)}`,
       );
       console.log(
         `    gateway ${summary.gatewayFailed} failed of ${summary.gatewayRequests} (${failureKinds(summary.gatewayFailures)}); internal ${summary.internalFailed} failed of ${summary.internalRequests} (${failureKinds(summary.internalFailures)}); wrong version ${summary.wrong}`,
@@ -507,7 +540,7 @@ async function main(): Promise<void> {
       `\ngoal: 0 failed (and no wrong version) of ≥ ${GOAL_REQUESTS} gateway requests over ${ROUNDS} deploys: ${deploy.gatewayFailed} failed, ${deploy.wrong} wrong of ${deploy.gatewayRequests}: ${requestsPass ? 'PASS' : 'FAIL'}`,
     );
     console.log(
-      `goal: rollout ≤ ${GOAL_ROLLOUT_MS / 1000} s per node (deploy start → every replica switched): max ${seconds(max(deploy.switched))}: ${rolloutPass ? 'PASS' : 'FAIL'}`,
+      `goal: rollout ≤ ${GOAL_ROLLOUT_MS / 1000} s per node (deploy start → every replica switched): max ${seconds(max(deploy.switched))}: ${rolloutPass ? 'PASS' : 'FAIL'}; from the hub's start: max ${seconds(max(deploy.fromHub))}${max(deploy.fromHub) <= GOAL_ROLLOUT_MS ? '' : ' (over too)'}`,
     );
     console.log(
       `internal clients (no goal set): ${deploy.internalFailed} failed of ${deploy.internalRequests} over the deploys, ${rollback.internalFailed} of ${rollback.internalRequests} over the rollbacks`,
