@@ -15,16 +15,26 @@ export async function followDeploy(
 ): Promise<number> {
   let failure: DeployFailure | undefined;
   let result: DeployResult | DeployResult[] | undefined;
-  await client.events(
-    path,
-    (event, data) => {
-      if (event === 'step' && !json) writeLine(output.out, `  ${String(data)}`);
-      if (event === 'done') result = data as DeployResult | DeployResult[];
-      if (event === 'failed') failure = data as DeployFailure;
-    },
-    undefined,
-    body,
-  );
+  try {
+    await client.events(
+      path,
+      (event, data) => {
+        if (event === 'step' && !json) writeLine(output.out, `  ${String(data)}`);
+        if (event === 'done') result = data as DeployResult | DeployResult[];
+        if (event === 'failed') failure = data as DeployFailure;
+      },
+      undefined,
+      body,
+    );
+  } catch (error) {
+    // The hub went away mid-deploy (it settles the deploy when it is back).
+    if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') throw error;
+    writeLine(
+      output.err,
+      'flotilla: lost the hub mid-deploy: each instance keeps the release it served; see flotilla history once the hub is back',
+    );
+    return 1;
+  }
   if (json) {
     writeLine(
       output.out,

@@ -33,8 +33,12 @@ export function onlyHealthy(
   routes: readonly RouteEntry[],
   healthy: ReadonlySet<string>,
 ): RouteEntry[] {
-  return routes.map((route) => ({
-    ...route,
-    upstreams: route.upstreams.filter((upstream) => healthy.has(upstream.instance)),
-  }));
+  return routes.map((route) =>
+    route.builtin
+      ? route
+      : {
+          ...route,
+          upstreams: route.upstreams.filter((upstream) => healthy.has(upstream.instance)),
+        },
+  );
 }

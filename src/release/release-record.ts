@@ -46,6 +46,8 @@ export const serviceReleasesSchema = z.object({
   last_number: z.number().int().nonnegative(),
   /** The release new instances run (absent: no deploy yet, the service runs from its stack dir). */
   current: z.number().int().positive().optional(),
+  /** The release live before `current`: where `rollback` goes by default. */
+  previous: z.number().int().positive().optional(),
   /** Planned instance id → what runs for it; an instance not listed runs `current` on slot a. */
   variants: z.record(z.string(), z.array(variantSchema)).default({}),
 });

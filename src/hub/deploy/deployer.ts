@@ -197,20 +197,16 @@ export class Deployer {
     progress?: Progress,
   ): Promise<DeployResult> {
     const state = this.state(service);
-    let target = number;
-    if (target === undefined) {
-      const index = state.releases.findIndex((release) => release.number === state.current);
-      target = index > 0 ? state.releases[index - 1]!.number : undefined;
-      if (target === undefined)
-        throw new DeployError(
-          'check',
-          `${service} has no release before ${state.current === undefined ? 'its first deploy' : `release ${state.current}`} to roll back to`,
-          {
-            status: 404,
-            hint: `flotilla releases ${service} lists what is kept`,
-          },
-        );
-    }
+    const target = number ?? state.previous;
+    if (target === undefined)
+      throw new DeployError(
+        'check',
+        `${service} has no release before ${state.current === undefined ? 'its first deploy' : `release ${state.current}`} to roll back to`,
+        {
+          status: 404,
+          hint: `flotilla releases ${service} lists what is kept`,
+        },
+      );
     return this.deploy(service, target, { ...options, kind: 'rollback' }, progress);
   }
 
@@ -335,8 +331,16 @@ export class Deployer {
       if (definition.deploy!.release_command)
         await this.releaseCommand(service, definition, release, nodes[0], progress);
       for (const node of nodes) await this.cutOver(service, definition, release, node, progress);
-      const kept = keepReleases(this.state(service), release.number, definition.deploy!.keep);
-      await this.save(service, { ...kept.state, current: release.number });
+      const kept = keepReleases(
+        this.state(service),
+        [release.number, from],
+        definition.deploy!.keep,
+      );
+      await this.save(service, {
+        ...kept.state,
+        current: release.number,
+        ...(from > 0 && { previous: from }),
+      });
       for (const pruned of kept.pruned) await this.store.deleteBundle(pruned.sha256);
       await this.store.addStackDeploy({
         at: Date.now(),
@@ -701,11 +705,12 @@ function settleVariants(state: ServiceReleases): { state: ServiceReleases; chang
 /** The newest `keep` releases plus any still running; the rest are pruned. */
 function keepReleases(
   state: ServiceReleases,
-  live: number,
+  /** The live release and the one before it (rollback's default). */
+  live: number[],
   keep: number,
 ): { state: ServiceReleases; pruned: Release[] } {
   const running = new Set([
-    live,
+    ...live,
     ...Object.values(state.variants)
       .flat()
       .map((variant) => variant.release),
