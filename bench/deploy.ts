@@ -26,6 +26,7 @@
 //
 // Goals (issue 13): 0 failed of ≥ 10,000 gateway requests over the 5 deploys; rollout
 // ≤ 5 s per node. A missed goal prints FAIL; the exit status is non-zero only on a crash.
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fetchText, runLoad, type LoadResult, type RequestResult } from './lib/load.ts';
@@ -42,6 +43,7 @@ import {
   gatewayDials,
   machineLine,
   portFree,
+  ROOT,
   runBench,
   sleep,
 } from './lib/stack.ts';
@@ -74,6 +76,7 @@ const INTERNAL_HOST = (port: number) => `${port}.internal`;
 const GOAL_REQUESTS = 10_000;
 const GOAL_ROLLOUT_MS = 5000;
 /** The daemon.log line that starts each operation on the hub's side. */
+const HUB_END = /(deploy|rollback) of web: release \d+ is live/;
 const HUB_START: Record<Kind, RegExp> = {
   apply: /web-\d+ changed: restarting it/,
   deploy: /deploy of web: release \d+ → \d+/,
@@ -126,6 +129,9 @@ interface Round {
    * CLI's own start, bundling and upload.
    */
   fromHubMs?: number;
+  /** ms from the CLI's start to the hub's first line, and from the hub's last to the CLI's exit. */
+  beforeHubMs?: number;
+  afterHubMs?: number;
   gateway: LoadResult;
   internal: LoadResult;
   /** Answers checked / answers from a version that should not have answered then, by kind. */
@@ -240,8 +246,10 @@ async function runRound(stack: BenchStack, ca: string, op: Operation): Promise<R
   let switchedWall: number | undefined;
   expected.push({ since: opStart, allowed: [op.from, op.to] });
   let cliEnded: number | undefined;
+  let cliEndedWall = 0;
   const command = cli(stack, op.args).then((result) => {
     cliEnded = performance.now();
+    cliEndedWall = Date.now();
     if (result.code === 0) expected.push({ since: cliEnded, allowed: [op.to] });
     return result;
   });
@@ -289,8 +297,13 @@ async function runRound(stack: BenchStack, ca: string, op: Operation): Promise<R
   const hubStart = log.find(
     (line) => HUB_START[op.kind].test(line) && Date.parse(line.slice(0, 24)) >= +opStartWall,
   );
-  if (hubStart && switchedWall !== undefined)
-    round.fromHubMs = switchedWall - Date.parse(hubStart.slice(0, 24));
+  const stamp = (line: string) => Date.parse(line.slice(0, 24));
+  if (hubStart) {
+    round.beforeHubMs = stamp(hubStart) - +opStartWall;
+    if (switchedWall !== undefined) round.fromHubMs = switchedWall - stamp(hubStart);
+  }
+  const hubEnd = log.find((line) => HUB_END.test(line) && stamp(line) >= +opStartWall);
+  if (hubEnd) round.afterHubMs = cliEndedWall - stamp(hubEnd);
   const troubled =
     result.code !== 0 ||
     gateway.failed + round.internal.failed > 0 ||
@@ -322,6 +335,10 @@ function printRound(round: Round): void {
   console.log(
     `${op.label} ${op.from} → ${op.to}${where}: exit ${round.code}, CLI ${seconds(round.cliMs)}, hub ${seconds(round.hubMs)}, switched ${seconds(round.switchedMs)} (${seconds(round.fromHubMs)} from the hub's start); gateway ${round.gateway.failed} failed of ${round.gateway.requests}, internal ${round.internal.failed} failed of ${round.internal.requests}; wrong version ${wrongCount(round, 'gateway')} + ${wrongCount(round, 'internal')}`,
   );
+  if (round.beforeHubMs !== undefined)
+    console.log(
+      `  CLI start → hub's first line ${seconds(round.beforeHubMs)}${round.afterHubMs === undefined ? '' : `; hub's last line → CLI exit ${seconds(round.afterHubMs)}`}`,
+    );
   if (round.code !== 0) console.log(`  output:\n${round.output.replace(/^/gm, '  | ')}`);
   if (round.loadEndedEarly)
     console.log('  the load ended before the CLI returned: raise BENCH_WINDOW_S');
@@ -406,7 +423,9 @@ async function main(): Promise<void> {
     console.log(`up --detach: ${fmt(up.ms / 1000)} s`);
     // bin/flotilla.js says so when it compiles the sources with tsx: every CLI time includes it.
     const fromSources =
-      process.env['FLOTILLA_FROM_SOURCE'] === '1' || /from source/.test(up.stderr);
+      process.env['FLOTILLA_FROM_SOURCE'] === '1' ||
+      !existsSync(path.join(ROOT, 'dist', 'cli', 'flotilla.mjs')) ||
+      /from source/.test(up.stderr);
     console.log(`the CLI runs ${fromSources ? 'from the sources (tsx)' : 'the compiled build'}`);
     const ca = await readFile(caPath(stack), 'utf8');
     await eventually(() => servingEverywhere(stack, 'v0'), 15_000, 'both replicas on v0', 100);
