@@ -76,6 +76,8 @@ export class NodeReleases {
   async receive(input: unknown): Promise<{ have: number }> {
     const chunk = releaseChunkSchema.parse(input);
     const file = this.incoming(chunk.sha256);
+    // Release directories must be reachable by the service users; the incoming bundles not.
+    await mkdir(path.join(this.stateDir, 'releases'), { recursive: true, mode: 0o755 });
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const have = await sizeOf(file);
     if (chunk.offset !== 0 && chunk.offset !== have)
