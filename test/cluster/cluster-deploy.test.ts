@@ -36,7 +36,12 @@ describe.skipIf(!isRoot)('deploys across two lab nodes', { timeout: 180_000 }, (
     cluster = await LabCluster.start({
       stackFile: await writeDeployStack(work),
       nodes: ['gw', 'app', 'ops'],
+      joinNodes: false,
     });
+    // Both at once, as two machines may: most of the file's time is the lab's start. Both
+    // settle before a failure is thrown, so afterAll stops every agent that started.
+    const joins = await Promise.allSettled([cluster.join('app'), cluster.join('ops')]);
+    for (const join of joins) if (join.status === 'rejected') throw join.reason;
     await cluster.until((report) => report.ready, 90_000);
   }, 180_000);
 
@@ -70,16 +75,16 @@ describe.skipIf(!isRoot)('deploys across two lab nodes', { timeout: 180_000 }, (
     return answers;
   }
 
-  /** A GET from `from` to `node`'s mesh address on `port`: what a client there connects to. */
-  async function overMesh(from: WebNode, node: WebNode, port = WEB_PORT): Promise<WebAnswer> {
+  /** A GET from `from` to `node`'s mesh address and web's planned port (a client there). */
+  async function overMesh(from: WebNode, node: WebNode): Promise<WebAnswer> {
     const result = await cluster.exec(from, [
       'curl',
       '-sf',
       '--max-time',
       '5',
-      `http://${MESH[node]}:${port}/`,
+      `http://${MESH[node]}:${WEB_PORT}/`,
     ]);
-    expect(result.code, `${from} → ${node}:${port}: ${result.stderr}`).toBe(0);
+    expect(result.code, `${from} → ${node}: ${result.stderr}`).toBe(0);
     return JSON.parse(result.stdout) as WebAnswer;
   }
 
