@@ -21,10 +21,12 @@ const http = require('node:http');
 const fs = require('node:fs');
 const version = fs.readFileSync(__dirname + '/VERSION', 'utf8').trim();
 if (version === 'crash') process.exit(3);
-http.createServer((req, res) => {
+const server = http.createServer((req, res) => {
   if (req.url === '/health') return res.end('ok');
   res.end(version + ' ' + process.env.FLOTILLA_INSTANCE);
-}).listen(Number(process.env.PORT), '127.0.0.1');
+});
+// A slow starter keeps its deploy (and the lock) busy for a few seconds.
+setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'), version.startsWith('slow') ? 4000 : 0);
 `;
 
 interface TestStack {
@@ -145,13 +147,29 @@ async function status(stack: TestStack): Promise<StatusReport> {
   return JSON.parse(result.stdout) as StatusReport;
 }
 
+/** `flotilla deploy web` in the background: `started` once it starts the new instances. */
+function startDeploy(stack: TestStack) {
+  const child = spawn(
+    process.execPath,
+    [path.resolve('bin/flotilla.js'), 'deploy', 'web', '-f', stack.file],
+    { env: { ...process.env, ...stack.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const started = new Promise<void>((resolve) =>
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (/starting web-/.test(chunk.toString())) resolve();
+    }),
+  );
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, started, exit };
+}
+
 async function setVersion(stack: TestStack, version: string): Promise<void> {
   await writeFile(path.join(stack.app, 'VERSION'), `${version}\n`);
 }
 
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-});
+}, 180_000);
 
 describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
   let stack: TestStack;
@@ -249,33 +267,27 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
     ]);
   }, 60_000);
 
-  it('lets one deploy at a time through the lock, and --force takes it with a reason', async () => {
-    await setVersion(stack, 'v4');
-    const first = cli(stack, 'deploy', 'web');
-    // The second asks while the first holds the lock (a deploy takes at least its drain).
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const results = await Promise.all([first, cli(stack, 'rollback', 'web', '1')]);
-    const refused = results.filter((result) => /deploys are locked by/.test(result.stderr));
-    const done = results.filter((result) => result.code === 0);
-    // Whichever asked first won; the other was refused and changed nothing.
-    expect(refused.length + done.length).toBe(2);
-    expect(refused.length).toBeLessThanOrEqual(1);
-    for (const result of refused) expect(result.stderr).toMatch(/--force/);
+  it('lets one deploy at a time through the lock, even with --force while it runs', async () => {
+    await setVersion(stack, 'slow-v4');
+    const first = startDeploy(stack);
+    await first.started;
+    const second = await cli(stack, 'deploy', 'web', '--release', '3');
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      /deploys are locked by \S+@\S+ since .*: deploy web 4, which is running now/,
+    );
+    const forced = await cli(stack, 'deploy', 'web', '--release', '3', '--force', 'in a hurry');
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toMatch(/--force takes only a lock whose deploy stopped/);
+    expect(await first.exit).toBe(0);
+    expect(await served(stack)).toMatch(/^slow-v4 /);
   }, 120_000);
 
   it('finishes a deploy whose CLI was killed mid-way', async () => {
     await setVersion(stack, 'v5');
-    const child = spawn(
-      process.execPath,
-      [path.resolve('bin/flotilla.js'), 'deploy', 'web', '-f', stack.file],
-      { env: { ...process.env, ...stack.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    await new Promise<void>((resolve) =>
-      child.stdout.on('data', (chunk: Buffer) => {
-        if (/starting web-/.test(chunk.toString())) resolve();
-      }),
-    );
-    child.kill('SIGKILL');
+    const deploy = startDeploy(stack);
+    await deploy.started;
+    deploy.child.kill('SIGKILL');
     // The hub goes on: the next deploy waits for the lock, then finds v5 live already.
     let answer = '';
     for (let attempt = 0; attempt < 100 && !answer.startsWith('v5'); attempt++) {
@@ -283,8 +295,17 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
       if (!answer.startsWith('v5')) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(answer).toMatch(/^v5 /);
+    // …and finishes it: the lock goes, and the release is the live one.
+    let lock: unknown = 'held';
+    for (let attempt = 0; attempt < 100 && lock !== null; attempt++) {
+      ({ lock } = JSON.parse((await cli(stack, 'releases', 'web', '--json')).stdout) as {
+        lock: unknown;
+      });
+      if (lock !== null) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     const again = await cli(stack, 'deploy', 'web');
-    expect(again.stdout + again.stderr).toMatch(/nothing to deploy|locked/);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/nothing to deploy/);
   }, 120_000);
 });
 

@@ -31,12 +31,15 @@ export const statusCommand: CommandSpec = {
     const urls = new Map<string, string>();
     for (const route of report.routes)
       if (!urls.has(route.service)) urls.set(route.service, route.url);
+    // Which release each instance runs, once some service was deployed.
+    const deployed = report.instances.some((instance) => instance.release !== undefined);
     const rows = report.instances.map((instance) => {
       const exit = instance.last_exit;
       return [
         instance.service,
         instance.id,
         instance.node,
+        ...(deployed ? [instance.release === undefined ? '-' : String(instance.release)] : []),
         instance.state === 'failed' ? color.red(instance.state) : instance.state,
         instance.healthy
           ? color.green('healthy')
@@ -71,6 +74,7 @@ export const statusCommand: CommandSpec = {
             'SERVICE',
             'INSTANCE',
             'NODE',
+            ...(deployed ? ['RELEASE'] : []),
             'STATE',
             'HEALTH',
             'UPTIME',

@@ -66,6 +66,8 @@ export function localIdentity(): string {
 
 export class Deployer {
   private readonly services = new Map<string, ServiceReleases>();
+  /** The deploy this hub is running now, if any. */
+  private active = false;
   /** Preparations under way, by node and bundle: one push of a bundle to a node at a time. */
   private readonly preparing = new Map<string, Promise<void>>();
 
@@ -182,9 +184,11 @@ export class Deployer {
       });
     const what = `${kind} ${service} ${release.number}`;
     await this.lock({ holder: options.by, message: what, since: Date.now() }, options.force);
+    this.active = true;
     try {
       return await this.run(service, definition, release, options, progress);
     } finally {
+      this.active = false;
       await this.store.releaseLock().catch(() => undefined);
     }
   }
@@ -277,6 +281,17 @@ export class Deployer {
 
   private async lock(lock: DeployLock, force: string | undefined): Promise<void> {
     const { lock: held, revision } = await this.store.lock();
+    // A lock whose deploy runs in this hub is never taken over: two deploys would fight over
+    // the same instances. --force is for a lock nobody works under any more.
+    if (held && this.active)
+      throw new DeployError(
+        'lock',
+        `deploys are locked by ${held.holder} since ${new Date(held.since).toISOString()}: ${held.message}, which is running now`,
+        {
+          status: 409,
+          hint: 'wait for it to finish (flotilla history shows how it went); --force takes only a lock whose deploy stopped',
+        },
+      );
     if (held && force === undefined)
       throw new DeployError(
         'lock',
