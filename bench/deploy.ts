@@ -2,14 +2,14 @@
 // load, against the pre-deploy way of shipping changed code in the same run.
 //
 //   node_modules/.bin/tsx bench/deploy.ts
-//   BENCH_WINDOW_S=12 BENCH_CONCURRENCY=8 node_modules/.bin/tsx bench/deploy.ts
+//   BENCH_WINDOW_S=16 BENCH_CONCURRENCY=8 BENCH_INTERNAL_CLIENTS=2 node_modules/.bin/tsx bench/deploy.ts
 //
 // One single-node stack (`flotilla up`, its own name and ports): `web` (bench/fixtures/
 // hello-server.js, which answers its VERSION) with a health check and `deploy: {}`. Its
 // VERSION comes from `version.conf` in the app directory (node --env-file), so a changed file
-// is a changed release. Every round runs the same load for BENCH_WINDOW_S (default 10 s):
+// is a changed release. Every round runs the same load for BENCH_WINDOW_S (default 12 s):
 // BENCH_CONCURRENCY (4) keep-alive HTTPS clients through the gateway (trusting only the
-// stack's CA) and one keep-alive client on each replica's planned port over loopback (an
+// stack's CA) and BENCH_INTERNAL_CLIENTS (1) keep-alive clients on each replica's planned port over loopback (an
 // internal client), with the operation starting 1 s in:
 //   1. baseline: change version.conf and the spec (APP_REVISION), `flotilla apply`: the
 //      instances are replaced in place, as before deploys existed (5 rounds);
@@ -75,8 +75,9 @@ const PROBE_PATH = '/probe';
 const INTERNAL_HOST = (port: number) => `${port}.internal`;
 const GOAL_REQUESTS = 10_000;
 const GOAL_ROLLOUT_MS = 5000;
-/** The daemon.log line that starts each operation on the hub's side. */
+/** The daemon.log line that ends a deploy or rollback on the hub's side. */
 const HUB_END = /(deploy|rollback) of web: release \d+ is live/;
+/** The daemon.log line that starts each operation on the hub's side. */
 const HUB_START: Record<Kind, RegExp> = {
   apply: /web-\d+ changed: restarting it/,
   deploy: /deploy of web: release \d+ → \d+/,
