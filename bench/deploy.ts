@@ -9,8 +9,8 @@
 // VERSION comes from `version.conf` in the app directory (node --env-file), so a changed file
 // is a changed release. Every round runs the same load for BENCH_WINDOW_S (default 12 s):
 // BENCH_CONCURRENCY (4) keep-alive HTTPS clients through the gateway (trusting only the
-// stack's CA) and BENCH_INTERNAL_CLIENTS (1) keep-alive clients on each replica's planned port over loopback (an
-// internal client), with the operation starting 1 s in:
+// stack's CA) and BENCH_INTERNAL_CLIENTS (1) keep-alive clients on each replica's planned
+// port over loopback (internal clients), with the operation starting 1 s in:
 //   1. baseline: change version.conf and the spec (APP_REVISION), `flotilla apply`: the
 //      instances are replaced in place, as before deploys existed (5 rounds);
 //   2. `flotilla deploy web` of a changed version.conf (5 rounds);
