@@ -18,6 +18,7 @@ import {
   type WebhookConfig,
 } from '../../src/hub/webhooks/webhook-receiver.ts';
 import { startWebhookServer } from '../../src/hub/webhooks/webhook-server.ts';
+import { startTestWebhookServer } from '../helpers/webhook-server.ts';
 import { checkoutGitRef } from '../../src/release/git-source.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 
@@ -101,28 +102,10 @@ describe('webhook server (real HTTP, forge-signed deliveries)', () => {
   let waiters: ((request: DeployRequest) => void)[];
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-webhooks-test-'));
-    deploys = [];
-    waiters = [];
-    const receiver = new WebhookReceiver({
-      hook: (name) => HOOKS[name],
-      deliveries: new FileDeliveryLog(path.join(dir, 'deliveries.json')),
-    });
-    ({ url, close } = await startWebhookServer({
-      host: '127.0.0.1',
-      port: 0,
-      receiver,
-      onDeploy: (request) => {
-        deploys.push(request);
-        waiters.shift()?.(request);
-      },
-    }));
+    ({ dir, url, deploys, waiters, close } = await startTestWebhookServer(HOOKS));
   });
 
-  afterEach(async () => {
-    await close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   function nextDeploy(): Promise<DeployRequest> {
     return new Promise((resolve) => waiters.push(resolve));

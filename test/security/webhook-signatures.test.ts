@@ -6,20 +6,15 @@
 // server keeps serving afterwards. Proofs are built with node:crypto here, as forges do.
 import { createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileDeliveryLog } from '../../src/hub/webhooks/deliveries.ts';
 import { verifyProof } from '../../src/hub/webhooks/signatures.ts';
 import {
   MAX_WEBHOOK_BODY_BYTES,
-  WebhookReceiver,
   type DeployRequest,
   type WebhookConfig,
 } from '../../src/hub/webhooks/webhook-receiver.ts';
-import { startWebhookServer } from '../../src/hub/webhooks/webhook-server.ts';
+import { startTestWebhookServer } from '../helpers/webhook-server.ts';
 
 const SECRET = 'hook-secret-3f9a1c';
 const HOOKS: Record<string, WebhookConfig> = {
@@ -51,35 +46,16 @@ describe('the proof each forge documents', () => {
 });
 
 describe('SECURITY: webhook attacks start no deploy', () => {
-  let dir: string;
   let url: string;
   let close: () => Promise<void>;
   let deploys: DeployRequest[];
   let waiters: ((request: DeployRequest) => void)[];
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-webhook-security-'));
-    deploys = [];
-    waiters = [];
-    const receiver = new WebhookReceiver({
-      hook: (name) => HOOKS[name],
-      deliveries: new FileDeliveryLog(path.join(dir, 'deliveries.json')),
-    });
-    ({ url, close } = await startWebhookServer({
-      host: '127.0.0.1',
-      port: 0,
-      receiver,
-      onDeploy: (request) => {
-        deploys.push(request);
-        waiters.shift()?.(request);
-      },
-    }));
+    ({ url, deploys, waiters, close } = await startTestWebhookServer(HOOKS));
   });
 
-  afterEach(async () => {
-    await close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => close());
 
   async function post(
     hook: string,

@@ -67,10 +67,10 @@ function deployStream(work: (progress: Progress) => Promise<unknown>): ApiResult
   };
 }
 
-/** Refusals before anything changed are plain HTTP errors, not a stream. */
-async function refusedEarly(check: () => void): Promise<void> {
+/** Refusals before anything changed are plain HTTP errors (with the hint), not a stream. */
+async function refusedEarly<T>(work: () => T | Promise<T>): Promise<T> {
   try {
-    check();
+    return await work();
   } catch (error) {
     if (error instanceof DeployError)
       throw new ApiError(error.details.status ?? 400, error.message, failureOf(error));
@@ -111,8 +111,8 @@ export function deployRoutes(
             400,
             `the upload is not the bundle announced (sha256 ${sha256.slice(0, 12)}, announced ${meta.sha256.slice(0, 12)}): it was cut short or changed on the way`,
           );
-        try {
-          const { release, existing } = await deployer().addRelease(
+        const { release, existing } = await refusedEarly(() =>
+          deployer().addRelease(
             name,
             { sha256, bytes: data.length, files: meta.files, data },
             {
@@ -120,41 +120,24 @@ export function deployRoutes(
               by: meta.by,
               ...(meta.message !== undefined && { message: meta.message }),
             },
-          );
-          return { json: { release, existing, current: deployer().state(name).current ?? null } };
-        } catch (error) {
-          if (error instanceof DeployError)
-            throw new ApiError(error.details.status ?? 400, error.message, failureOf(error));
-          throw error;
-        }
+          ),
+        );
+        return { json: { release, existing, current: deployer().state(name).current ?? null } };
       },
     },
-    {
+    ...(['deploy', 'rollback'] as const).map((verb): ApiRoute => ({
       method: 'POST',
-      path: '/v1/services/:name/deploy',
+      path: `/v1/services/:name/${verb}`,
       body: deployBodySchema,
       handle: async ({ params, body }) => {
         const name = service(params.name!);
         const request = body as DeployBody;
         await refusedEarly(() => deployer().deployable(name));
         return deployStream((progress) =>
-          deployer().deploy(name, request.release, options(request), progress),
+          deployer()[verb](name, request.release, options(request), progress),
         );
       },
-    },
-    {
-      method: 'POST',
-      path: '/v1/services/:name/rollback',
-      body: deployBodySchema,
-      handle: async ({ params, body }) => {
-        const name = service(params.name!);
-        const request = body as DeployBody;
-        await refusedEarly(() => deployer().deployable(name));
-        return deployStream((progress) =>
-          deployer().rollback(name, request.release, options(request), progress),
-        );
-      },
-    },
+    })),
     {
       method: 'POST',
       path: '/v1/rollback',
