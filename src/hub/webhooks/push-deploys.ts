@@ -98,17 +98,15 @@ export class PushDeploys {
       try {
         const bundle = await createBundle(checkout.dir);
         try {
-          const { release } = await this.options
-            .deployer()
-            .addRelease(
-              service,
-              { ...bundle, data: await readFile(bundle.file) },
-              {
-                source: { kind: 'git', url, ref: request.branch, commit: checkout.commit },
-                by,
-                message,
-              },
-            );
+          const { release } = await this.options.deployer().addRelease(
+            service,
+            { ...bundle, data: await readFile(bundle.file) },
+            {
+              source: { kind: 'git', url, ref: request.branch, commit: checkout.commit },
+              by,
+              message,
+            },
+          );
           await this.options.deployer().deploy(service, release.number, { by, message });
         } finally {
           await rm(bundle.file, { force: true });
