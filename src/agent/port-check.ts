@@ -10,17 +10,32 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The first of `ports` something else already listens on, if any. */
+/**
+ * A port in the ephemeral range can be held for a moment by an outgoing connection that got
+ * it as its local port: a taken port is tried again this often before it counts as in use.
+ */
+const BUSY_PROBES = 5;
+const BUSY_PROBE_GAP_MS = 300;
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    // Binding the wildcard address fails when any address holds the port.
+    probe.listen({ port, host: '0.0.0.0', exclusive: true }, () =>
+      probe.close(() => resolve(true)),
+    );
+  });
+}
+
+/** The first of `ports` something else holds, if any. */
 export async function portInUse(ports: readonly number[]): Promise<number | undefined> {
   for (const port of ports) {
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      // Binding the wildcard address fails when any address holds the port.
-      probe.listen({ port, host: '0.0.0.0', exclusive: true }, () =>
-        probe.close(() => resolve(true)),
-      );
-    });
+    let free = await bindable(port);
+    for (let probe = 1; !free && probe < BUSY_PROBES; probe++) {
+      await new Promise((resolve) => setTimeout(resolve, BUSY_PROBE_GAP_MS));
+      free = await bindable(port);
+    }
     if (!free) return port;
   }
   return undefined;

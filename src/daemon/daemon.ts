@@ -255,9 +255,12 @@ export class Daemon {
           );
           // Not awaited: the answer lets the node start its interface and agent while every
           // node's desired state gets the new peer.
-          void this.hub!.reapply().catch((error: Error) =>
-            this.options.log(`the desired states after ${node} joined: ${error.message}`),
-          );
+          void this.hub!.reapply()
+            // The new node's instances of deployed services need their releases.
+            .then(() => this.deployer!.prepareEverywhere())
+            .catch((error: Error) =>
+              this.options.log(`the desired states after ${node} joined: ${error.message}`),
+            );
           return;
         }
         // Asked while its credentials still work; a node that is gone just doesn't answer.

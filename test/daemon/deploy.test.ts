@@ -307,6 +307,32 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/nothing to deploy/);
   }, 120_000);
+
+  it('settles a deploy whose hub was killed mid-way, and the next deploy finishes it', async () => {
+    const before = await served(stack);
+    await setVersion(stack, 'slow-v6');
+    const deploy = startDeploy(stack);
+    await deploy.started;
+    const endpoint = JSON.parse(
+      await readFile(path.join(stack.dir, 'state', 'hub', 'api.json'), 'utf8'),
+    ) as { pid: number };
+    process.kill(endpoint.pid, 'SIGKILL');
+    expect(await deploy.exit).toBe(1);
+    await up(stack);
+    // The switch had not happened: every instance kept the release it served, the lock went.
+    expect((await served(stack)).split(' ')[0]).toBe(before.split(' ')[0]);
+    const listed = JSON.parse((await cli(stack, 'releases', 'web', '--json')).stdout) as {
+      lock: unknown;
+    };
+    expect(listed.lock).toBeNull();
+    const history = JSON.parse((await cli(stack, 'history', 'web', '--json')).stdout) as {
+      type: string;
+    }[];
+    expect(history.map((event) => event.type)).toContain('deploy.interrupted');
+    const again = await cli(stack, 'deploy', 'web');
+    expect(again.code, again.stderr).toBe(0);
+    expect(await served(stack)).toMatch(/^slow-v6 /);
+  }, 120_000);
 });
 
 describe.skipIf(!asRoot)('deploy refusals', () => {
