@@ -6,14 +6,20 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { MAX_BUNDLE_BYTES } from '../release/bundle.ts';
 import { SHA256_HEX } from '../release/release-record.ts';
+import {
+  releaseChunkSchema,
+  releasePrepareSchema,
+  releaseRunSchema,
+  type PrepareAnswer,
+  type ReleasePrepare,
+  type ReleaseRunAnswer,
+} from '../protocol/release-requests.ts';
 import { unpackBundle } from '../release/unpack.ts';
 import { releaseDir } from '../plan/release-variants.ts';
 import { lastLines, runCaptured } from '../system/run-captured.ts';
 import { resolveUser } from '../system/users.ts';
-import { desiredInstanceSchema } from '../plan/desired.ts';
 import {
   processSpecFor,
   SERVICE_PATH,
@@ -21,46 +27,10 @@ import {
   type SecretLookup,
 } from './process-spec.ts';
 
-/** A chunk of a bundle: small enough for one signed bus message with room to spare. */
-export const RELEASE_CHUNK_BYTES = 512 * 1024;
 const READY_MARKER = '.flotilla-ready';
 const BUILD_TIMEOUT_MS = 15 * 60_000;
-export const OUTPUT_LINES = 30;
+const OUTPUT_LINES = 30;
 const RELEASE_COMMAND_TIMEOUT_MS = 15 * 60_000;
-
-const sha256 = z.string().regex(SHA256_HEX);
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/);
-
-export const releaseChunkSchema = z.object({
-  sha256,
-  offset: z.number().int().nonnegative().max(MAX_BUNDLE_BYTES),
-  data: z.string().max(Math.ceil(RELEASE_CHUNK_BYTES / 3) * 4),
-});
-
-export const releasePrepareSchema = z.object({
-  service: name,
-  sha256,
-  bytes: z.number().int().positive().max(MAX_BUNDLE_BYTES),
-  build: z.array(z.string()).min(1).optional(),
-  user: z.string().optional(),
-  /** This service's releases to keep on the node: the others' directories go. */
-  keep: z.array(sha256),
-});
-export type ReleasePrepare = z.infer<typeof releasePrepareSchema>;
-
-/** `ready`; or the bytes it has so far (`need`); or why it could not (a failed build). */
-export type PrepareAnswer =
-  | { ready: true }
-  | { ready: false; have: number }
-  | { ready: false; error: string; output: string[] };
-
-export const releaseRunSchema = z.object({
-  /** The instance of the new release the command runs as: its env, secrets, user, directory. */
-  instance: desiredInstanceSchema,
-  command: z.array(z.string()).min(1),
-});
-
-export type ReleaseRunAnswer = { ok: boolean; error?: string; output: string[] };
 
 export class NodeReleases {
   constructor(

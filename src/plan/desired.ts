@@ -290,13 +290,19 @@ export function desiredState(
   const reachedFromOutside = publicPorts(stack, reachability);
   const result: Record<string, DesiredNode> = {};
   const byNode = groupBy(instances, (instance) => instance.node);
-  for (const node of Object.keys(stack.nodes))
+  for (const node of Object.keys(stack.nodes)) {
+    const redirects = portRedirects(byNode.get(node) ?? [], options.releases);
     result[node] = {
       instances: [],
       hosts: {},
-      segments: segments[node]!,
-      redirects: portRedirects(byNode.get(node) ?? [], options.releases),
+      // Containers reach native services through the segment table's own DNAT.
+      segments:
+        redirects.length > 0 && segments[node]!.containers
+          ? { ...segments[node]!, redirects }
+          : segments[node]!,
+      redirects,
     };
+  }
   // A node gets name entries for what its own services may reach, and nothing else.
   for (const [node, local] of groupBy(instances, (instance) => instance.node)) {
     const hosts = result[node]!.hosts;

@@ -62,6 +62,11 @@ export const localSegmentsSchema = z.object({
   guarded: z.array(port),
   /** The segments this node's containers are in (absent: no containers here). */
   containers: z.array(containerSegmentSchema).optional(),
+  /**
+   * Deployed native services' planned ports and where their serving release listens
+   * (release-variants.ts): a container's DNAT to such a port goes to the release's port.
+   */
+  redirects: z.array(z.object({ port, to: port })).optional(),
   /** The node's mesh interface: containers reach other nodes' services through it. */
   mesh_interface: z
     .string()
@@ -257,7 +262,12 @@ export function localSegmentsRuleset(
     '\t\ttype filter hook output priority filter; policy accept;',
     ...rules.map((rule) => `\t\t${rule}`),
     '\t}',
-    ...containerChains(segments.stack, segments.containers ?? [], segments.mesh_interface),
+    ...containerChains(
+      segments.stack,
+      segments.containers ?? [],
+      segments.mesh_interface,
+      segments.redirects ?? [],
+    ),
     '}',
   ];
   return `${lines.join('\n')}\n`;
@@ -272,16 +282,27 @@ function containerChains(
   stack: string,
   containers: readonly ContainerSegment[],
   mesh: string | undefined,
+  redirects: readonly { port: number; to: number }[],
 ): string[] {
   if (containers.length === 0) return [];
   const bridge = (segment: ContainerSegment) => `"${segmentBridge(stack, segment.segment)}"`;
   const all = `{ ${containers.map(bridge).join(', ')} }`;
+  const moved = new Map(redirects.map(({ port, to }) => [port, to]));
   const dnat = containers
     .filter((segment) => segment.native.length > 0)
-    .map(
-      (segment) =>
-        `iifname ${bridge(segment)} ip daddr ${segmentGateway(segment.subnet)} meta l4proto { tcp, udp } th dport ${nftSet(segment.native)} dnat ip to 127.0.0.1 comment "${segment.segment}: native services it may reach"`,
-    );
+    .flatMap((segment) => {
+      const to = `iifname ${bridge(segment)} ip daddr ${segmentGateway(segment.subnet)} meta l4proto { tcp, udp } th dport`;
+      // A deployed service listens on its release's port: the first DNAT that matches wins.
+      return [
+        ...segment.native
+          .filter((port) => moved.has(port))
+          .map(
+            (port) =>
+              `${to} ${port} dnat ip to 127.0.0.1:${moved.get(port)} comment "${segment.segment}: a deployed native service"`,
+          ),
+        `${to} ${nftSet(segment.native)} dnat ip to 127.0.0.1 comment "${segment.segment}: native services it may reach"`,
+      ];
+    });
   const egress = containers.filter((segment) => segment.egress);
   return [
     // route_localnet on these bridges (set by the agent) lets a DNAT'd packet reach 127.0.0.1.

@@ -4,6 +4,7 @@
 // A connection keeps the target it was redirected to, so one opened before a switch
 // finishes on the old variant while the next goes to the new one. Nothing listens on the
 // planned port itself, which leaves each variant's own port free for its health checks.
+import { SEGMENT_BRIDGE_PREFIX } from './local-segments.ts';
 import type { PortRedirect } from './release-variants.ts';
 
 /** One table per stack, apart from the firewall and the segments. */
@@ -16,6 +17,8 @@ export function portRedirectRuleset(stack: string, redirects: readonly PortRedir
   const table = portRedirectTable(stack);
   const reset = `table ip ${table} {}\ndelete table ip ${table}\n`;
   if (redirects.length === 0) return reset;
+  // Containers' connections to native services are the segment table's to DNAT.
+  const fromBridges = `iifname != "${SEGMENT_BRIDGE_PREFIX}*"`;
   const rules = (match: string) =>
     redirects.map(({ port, to }) => `    ${match} tcp dport ${port} redirect to :${to}`).join('\n');
   return [
@@ -29,7 +32,7 @@ export function portRedirectRuleset(stack: string, redirects: readonly PortRedir
     // Clients on other nodes arrive on the mesh for this node's own address.
     '  chain prerouting {',
     '    type nat hook prerouting priority -100; policy accept;',
-    rules('fib daddr type local'),
+    rules(`${fromBridges} fib daddr type local`),
     '  }',
     '}',
     '',

@@ -178,6 +178,16 @@ describe.skipIf(!isRoot)('a mixed stack across two lab nodes', { timeout: 180_00
     });
   });
 
+  it('a container still reaches a native service of its own node by name once that service is deployed', async () => {
+    const deployed = await cluster.hubCli(['deploy', 'notes'], cluster.stackFile, 120_000);
+    expect(deployed.code, deployed.stderr + deployed.stdout).toBe(0);
+    // The release listens on its slot's port; the segment's DNAT sends the planned one there.
+    expect(await getFrom('front', 'http://$NOTES/')).toEqual({
+      ...page('notes-1a', 'one'),
+      upstream: page('front-1', 'one'),
+    });
+  });
+
   it('flotilla down removes every container and the stack networks from both engines', async () => {
     const networks = (node: string) =>
       cluster.engine(node).networks.list({ 'flotilla.stack': STACK });

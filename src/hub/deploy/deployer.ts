@@ -15,10 +15,9 @@ import {
   RELEASE_CHUNK_BYTES,
   type PrepareAnswer,
   type ReleaseRunAnswer,
-} from '../../agent/node-releases.ts';
+} from '../../protocol/release-requests.ts';
 import { otherSlot, slotInstanceId } from '../../plan/release-slots.ts';
-import type { StackReleases } from '../../plan/release-variants.ts';
-import { variantsOf } from '../../plan/release-variants.ts';
+import { variantsOf, type StackReleases } from '../../plan/release-variants.ts';
 import type { InstanceStatus } from '../../protocol/status.ts';
 import {
   emptyServiceReleases,
