@@ -25,8 +25,12 @@ const server = http.createServer((req, res) => {
   if (req.url === '/health') return res.end('ok');
   res.end(version + ' ' + process.env.FLOTILLA_INSTANCE);
 });
-// A slow starter keeps its deploy (and the lock) busy for a few seconds.
-setTimeout(() => server.listen(Number(process.env.PORT), '127.0.0.1'), version.startsWith('slow') ? 4000 : 0);
+// A "hold" release listens only once the test creates GATE_FILE: its deploy (and the lock)
+// stays in the health gate until then.
+const listen = () => server.listen(Number(process.env.PORT), '127.0.0.1');
+const wait = () => (fs.existsSync(process.env.GATE_FILE) ? listen() : setTimeout(wait, 50));
+if (version.startsWith('hold')) wait();
+else listen();
 `;
 
 interface TestStack {
@@ -185,7 +189,7 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
       stack.file,
       text.replace(
         "env: { PORT: '${port}' }",
-        `env: { PORT: '\${port}', MIGRATIONS: '${path.join(stack.dir, 'migrations.log')}' }`,
+        `env: { PORT: '\${port}', MIGRATIONS: '${path.join(stack.dir, 'migrations.log')}', GATE_FILE: '${path.join(stack.dir, 'go')}' }`,
       ),
     );
     await up(stack);
@@ -268,9 +272,10 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
   }, 60_000);
 
   it('lets one deploy at a time through the lock, even with --force while it runs', async () => {
-    await setVersion(stack, 'slow-v4');
+    await setVersion(stack, 'hold-v4');
     const first = startDeploy(stack);
     await first.started;
+    // The first deploy now waits in its health gate, holding the lock, until the gate file.
     const second = await cli(stack, 'deploy', 'web', '--release', '3');
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(
@@ -279,8 +284,10 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
     const forced = await cli(stack, 'deploy', 'web', '--release', '3', '--force', 'in a hurry');
     expect(forced.code).toBe(1);
     expect(forced.stderr).toMatch(/--force takes only a lock whose deploy stopped/);
+    await writeFile(path.join(stack.dir, 'go'), '');
     expect(await first.exit).toBe(0);
-    expect(await served(stack)).toMatch(/^slow-v4 /);
+    expect(await served(stack)).toMatch(/^hold-v4 /);
+    await rm(path.join(stack.dir, 'go'));
   }, 120_000);
 
   it('finishes a deploy whose CLI was killed mid-way', async () => {
@@ -310,7 +317,7 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
 
   it('settles a deploy whose hub was killed mid-way, and the next deploy finishes it', async () => {
     const before = await served(stack);
-    await setVersion(stack, 'slow-v6');
+    await setVersion(stack, 'hold-v6');
     const deploy = startDeploy(stack);
     await deploy.started;
     const endpoint = JSON.parse(
@@ -329,9 +336,10 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
       type: string;
     }[];
     expect(history.map((event) => event.type)).toContain('deploy.interrupted');
+    await writeFile(path.join(stack.dir, 'go'), '');
     const again = await cli(stack, 'deploy', 'web');
     expect(again.code, again.stderr).toBe(0);
-    expect(await served(stack)).toMatch(/^slow-v6 /);
+    expect(await served(stack)).toMatch(/^hold-v6 /);
   }, 120_000);
 });
 
