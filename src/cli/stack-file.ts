@@ -19,19 +19,30 @@ export interface LoadedStack {
 }
 
 /**
- * Loads and validates the stack file; with `checkSecrets` (the default), every
- * `${secret:NAME}` must exist in this machine's secret store for the stack.
+ * What the command needs of this machine's secret store: every `${secret:NAME}` set
+ * (`required`: it runs the stack), only a note of those unset (`warn`: it only reads the
+ * file, as in CI or on a laptop), or nothing (`skip`: it manages the secrets itself).
  */
+export type SecretsNeeded = 'required' | 'warn' | 'skip';
+
+/** Loads and validates the stack file, reporting every problem at its line and column. */
 export async function loadStackOrReport(
   file: string | undefined,
   output: Output,
-  options: { checkSecrets?: boolean } = {},
+  options: { secrets?: SecretsNeeded } = {},
 ): Promise<LoadedStack | undefined> {
   const chosen = file ?? process.env.FLOTILLA_FILE ?? DEFAULT_STACK_FILE;
+  const needed = options.secrets ?? 'required';
   let result = await loadStackFile(chosen);
-  if (result.ok && options.checkSecrets !== false) {
+  let unset: string[] = [];
+  if (result.ok && needed !== 'skip') {
     const knownSecrets = await SecretStore.namesIn(stateDirFor(result.stack.name));
-    result = await loadStackFile(chosen, { knownSecrets });
+    const checked = await loadStackFile(chosen, { knownSecrets });
+    if (needed === 'warn' && !checked.ok) {
+      unset = [...new Set(checked.diagnostics.flatMap((d) => d.unsetSecret ?? []))].sort();
+      const others = checked.diagnostics.filter((d) => d.unsetSecret === undefined);
+      if (others.length > 0) result = { ok: false, diagnostics: others };
+    } else result = checked;
   }
   if (!result.ok) {
     for (const diagnostic of result.diagnostics)
@@ -42,6 +53,17 @@ export async function loadStackOrReport(
       output.color.red(`${count} problem${count === 1 ? '' : 's'} in ${chosen}`),
     );
     return undefined;
+  }
+  if (unset.length > 0) {
+    // Once per secret, however often it is used: a file checked without its secrets is fine.
+    writeLine(
+      output.err,
+      `${output.color.yellow('warning:')} ${unset.length} secret${unset.length === 1 ? ' is' : 's are'} not set on this machine: ${unset.join(', ')} (up and apply need ${unset.length === 1 ? 'it' : 'them'})`,
+    );
+    writeLine(
+      output.err,
+      `  hint: printf %s "$VALUE" | flotilla secrets set NAME -f ${chosen}, for each; or flotilla secrets import .env -f ${chosen}`,
+    );
   }
   const dir = path.dirname(path.resolve(chosen));
   return { stack: result.stack, file: chosen, dir, stateDir: stateDirFor(result.stack.name) };

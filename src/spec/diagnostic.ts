@@ -11,6 +11,8 @@ export interface Diagnostic {
   path: PathSegment[];
   message: string;
   hint?: string;
+  /** A secret this machine's store lacks: a warning where the values are not needed (validate, plan). */
+  unsetSecret?: string;
 }
 
 /** A problem before it is pinned to a line: validators speak in document paths. */
@@ -18,6 +20,7 @@ export interface Finding {
   path: PathSegment[];
   message: string;
   hint?: string;
+  unsetSecret?: string;
   /** Point at the key itself rather than its value (unknown keys, duplicate names). */
   atKey?: boolean;
 }

@@ -189,5 +189,6 @@ export function pinFinding(source: StackSource, finding: Finding): Diagnostic {
     message: finding.message,
   };
   if (finding.hint !== undefined) diagnostic.hint = finding.hint;
+  if (finding.unsetSecret !== undefined) diagnostic.unsetSecret = finding.unsetSecret;
   return diagnostic;
 }

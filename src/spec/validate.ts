@@ -34,8 +34,10 @@ export function validateStack(
     if (hint !== undefined) finding.hint = hint;
     findings.push(finding);
   };
+  const unset = options.knownSecrets && unsetSecretReporter(findings, options.knownSecrets);
   checkNodes(stack, report);
-  checkServices(stack, report, options.knownSecrets);
+  checkServices(stack, report, unset);
+  if (unset) checkOtherSecrets(stack, unset);
   checkCycles(stack, report);
   checkRoutes(stack, report);
   checkFirewall(stack, report);
@@ -49,6 +51,46 @@ export function validateStack(
 }
 
 type Report = (path: PathSegment[], message: string, hint?: string) => void;
+
+/** Reports `name` at `path` when this machine's store lacks it; `user` says what needs it. */
+type UnsetSecretCheck = (path: PathSegment[], name: string, user: string) => void;
+
+function unsetSecretReporter(
+  findings: Finding[],
+  knownSecrets: ReadonlySet<string>,
+): UnsetSecretCheck {
+  return (path, name, user) => {
+    if (knownSecrets.has(name)) return;
+    findings.push({
+      path,
+      message: `secret ${name} is not set for ${user}`,
+      hint: `set it first: flotilla secrets set ${name}`,
+      unsetSecret: name,
+    });
+  };
+}
+
+/** Secrets outside services: backup targets' passwords and env, registries' passwords. */
+function checkOtherSecrets(stack: Stack, unset: UnsetSecretCheck): void {
+  const check = (path: PathSegment[], text: string, user: string) => {
+    let parts: Part[];
+    try {
+      parts = parseTemplate(text);
+    } catch {
+      return; // A broken template is the schema's or the runtime's to report.
+    }
+    for (const part of parts)
+      if ('ref' in part && part.ref.kind === 'secret') unset(path, part.ref.name, user);
+  };
+  for (const [name, target] of Object.entries(stack.backups.targets)) {
+    const at = ['backups', 'targets', name];
+    check([...at, 'password'], target.password, `backup target \`${name}\``);
+    for (const [key, value] of Object.entries(target.env))
+      check([...at, 'env', key], value, `backup target \`${name}\``);
+  }
+  for (const [host, registry] of Object.entries(stack.registries))
+    check(['registries', host, 'password'], registry.password, `registry ${host}`);
+}
 
 function unknownName(
   kind: string,
@@ -102,7 +144,7 @@ function checkNodes(stack: Stack, report: Report) {
   }
 }
 
-function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<string>) {
+function checkServices(stack: Stack, report: Report, unset: UnsetSecretCheck | undefined) {
   const reachability = computeReachability(stack);
   const services = Object.keys(stack.services);
   const segments = new Set([DEFAULT_SEGMENT, ...Object.keys(stack.networks)]);
@@ -134,13 +176,7 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
           `bad secret name "${secret}"`,
           `a secret name is ${SECRET_NAME_RULE}`,
         );
-      } else if (knownSecrets && !knownSecrets.has(secret)) {
-        report(
-          at('secret_files', index),
-          `secret ${secret} is not set for service \`${name}\``,
-          `set it first: flotilla secrets set ${secret}`,
-        );
-      }
+      } else unset?.(at('secret_files', index), secret, `service \`${name}\``);
     });
     if (service.deploy?.webhook && !stack.gateway.webhooks)
       report(
@@ -150,7 +186,7 @@ function checkServices(stack: Stack, report: Report, knownSecrets?: ReadonlySet<
           name,
       );
     checkHealth(service, at, report);
-    checkTemplates(stack, name, service, report, knownSecrets, reachability);
+    checkTemplates(stack, name, service, report, unset, reachability);
   }
 }
 
@@ -219,7 +255,7 @@ function checkTemplates(
   name: string,
   service: Service,
   reportAt: Report,
-  knownSecrets: ReadonlySet<string> | undefined,
+  unset: UnsetSecretCheck | undefined,
   reachability: Reachability,
 ) {
   for (const { path, text, commandLine } of templatedStrings(service, name)) {
@@ -239,12 +275,7 @@ function checkTemplates(
       if (ref.kind === 'secret') {
         if (commandLine) {
           report(...secretOnCommandLine(commandLine, ref.name));
-        } else if (knownSecrets && !knownSecrets.has(ref.name)) {
-          report(
-            `secret ${ref.name} is not set for service \`${name}\``,
-            `set it first: flotilla secrets set ${ref.name}`,
-          );
-        }
+        } else unset?.(path, ref.name, `service \`${name}\``);
       } else if (ref.kind === 'service') {
         const target = Object.hasOwn(stack.services, ref.service)
           ? stack.services[ref.service]

@@ -165,7 +165,7 @@ export const backupCommand: CommandSpec = {
     if ((verb === 'run' || verb === 'verify') && (name !== undefined) === all)
       throw new UsageError(`${verb} takes one job or --all`);
     const loaded = await loadStackOrReport(values.file as string | undefined, output, {
-      checkSecrets: false,
+      secrets: 'skip',
     });
     if (!loaded) return 1;
     const options = { stateDir: loaded.stateDir };

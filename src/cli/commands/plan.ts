@@ -18,7 +18,9 @@ export const planCommand: CommandSpec = {
   },
   positionals: [],
   async run({ values }, output: Output) {
-    const loaded = await loadStackOrReport(values.file as string | undefined, output);
+    const loaded = await loadStackOrReport(values.file as string | undefined, output, {
+      secrets: 'warn',
+    });
     if (!loaded) return 1;
     let stack;
     try {

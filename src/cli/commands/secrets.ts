@@ -71,7 +71,7 @@ export const secretsCommand: CommandSpec = {
     if (format !== 'dotenv' && format !== 'doppler-json')
       throw new UsageError(`unknown --format ${format}`, 'dotenv (the default) or doppler-json');
     const loaded = await loadStackOrReport(values.file as string | undefined, output, {
-      checkSecrets: false,
+      secrets: 'skip',
     });
     if (!loaded) return 1;
     try {

@@ -9,7 +9,9 @@ export const validateCommand: CommandSpec = {
   options: { file: { type: 'string', short: 'f' } },
   positionals: [],
   async run({ values }, output: Output) {
-    const loaded = await loadStackOrReport(values.file as string | undefined, output);
+    const loaded = await loadStackOrReport(values.file as string | undefined, output, {
+      secrets: 'warn',
+    });
     if (!loaded) return 1;
     const { stack } = loaded;
     const services = Object.keys(stack.services).length;
