@@ -73,8 +73,12 @@ export class ReleaseStore {
     if (!entry) return { lock: undefined, revision: 0 };
     if (entry.operation !== 'PUT' || entry.value.length === 0)
       return { lock: undefined, revision: entry.revision };
-    const parsed = deployLockSchema.safeParse(JSON.parse(new TextDecoder().decode(entry.value)));
-    return { lock: parsed.success ? parsed.data : undefined, revision: entry.revision };
+    try {
+      return { lock: decodeJson(entry.value, deployLockSchema), revision: entry.revision };
+    } catch {
+      // Not a lock anyone could have written: taking it over (at this revision) repairs it.
+      return { lock: undefined, revision: entry.revision };
+    }
   }
 
   /** Takes the lock if it is still at `revision` (what `lock()` read); false if someone else did. */

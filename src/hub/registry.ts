@@ -3,7 +3,7 @@
 // node's directory (which of its dependencies are healthy somewhere) is derived from it.
 import { STALE_AFTER_MS } from '../protocol/liveness.ts';
 import type { NodeStatus } from '../protocol/status.ts';
-import type { RouteEntry } from '../plan/routes.ts';
+import { withHealthyUpstreams, type RouteEntry } from '../plan/routes.ts';
 
 /** Nodes whose last report is stale: lost, as far as routing is concerned. */
 export function lostNodes(statuses: Iterable<NodeStatus>, now: number): Set<string> {
@@ -33,12 +33,5 @@ export function onlyHealthy(
   routes: readonly RouteEntry[],
   healthy: ReadonlySet<string>,
 ): RouteEntry[] {
-  return routes.map((route) =>
-    route.builtin
-      ? route
-      : {
-          ...route,
-          upstreams: route.upstreams.filter((upstream) => healthy.has(upstream.instance)),
-        },
-  );
+  return withHealthyUpstreams(routes, (upstream) => healthy.has(upstream.instance));
 }

@@ -18,7 +18,7 @@ import type {
   JsonValue,
 } from './caddy-json.ts';
 import { groupBy } from './group-by.ts';
-import { compareRoutes, type RouteEntry, type Upstream } from './routes.ts';
+import { compareRoutes, withHealthyUpstreams, type RouteEntry, type Upstream } from './routes.ts';
 
 export type { CaddyConfig } from './caddy-json.ts';
 
@@ -51,9 +51,7 @@ export function gatewayState(
   healthy: (upstream: Upstream) => boolean,
   options: CaddyOptions,
 ): { config: CaddyConfig; upstreams: Record<string, string[]> } {
-  const live = routes.map((route) =>
-    route.builtin ? route : { ...route, upstreams: route.upstreams.filter(healthy) },
-  );
+  const live = withHealthyUpstreams(routes, healthy);
   const served = routes.map((route, index) =>
     live[index]!.upstreams.length > 0 ? route : live[index]!,
   );

@@ -304,7 +304,7 @@ export function desiredState(
     };
   }
   // A node gets name entries for what its own services may reach, and nothing else.
-  for (const [node, local] of groupBy(instances, (instance) => instance.node)) {
+  for (const [node, local] of byNode) {
     const hosts = result[node]!.hosts;
     for (const service of new Set(local.map((instance) => instance.service))) {
       for (const reachable of reachableFrom.get(service) ?? []) {

@@ -36,6 +36,16 @@ export interface RouteEntry {
   builtin?: true;
 }
 
+/** Each route with only the upstreams `healthy` admits; a builtin route keeps its own. */
+export function withHealthyUpstreams(
+  routes: readonly RouteEntry[],
+  healthy: (upstream: Upstream) => boolean,
+): RouteEntry[] {
+  return routes.map((route) =>
+    route.builtin ? route : { ...route, upstreams: route.upstreams.filter(healthy) },
+  );
+}
+
 /** The service name of the webhook route: not a valid service name, so never a user's. */
 export const WEBHOOKS_SERVICE = 'flotilla_webhooks';
 

@@ -18,7 +18,13 @@ import {
 import { normalizePath } from '../plan/routes.ts';
 import type { Finding, PathSegment } from './diagnostic.ts';
 import { cidrContains, explainBadCidr, parseCidr, parseIPv4 } from './formats.ts';
-import { InterpolationError, parseTemplate, type Part } from './interpolation.ts';
+import {
+  InterpolationError,
+  parseTemplate,
+  references,
+  type Part,
+  type Reference,
+} from './interpolation.ts';
 import type { Service, Stack } from './schema.ts';
 import { isSecretName, SECRET_NAME_RULE } from './secret-name.ts';
 import { secretOnCommandLine, type CommandLine } from './secret-on-argv.ts';
@@ -73,14 +79,13 @@ function unsetSecretReporter(
 /** Secrets outside services: backup targets' passwords and env, registries' passwords. */
 function checkOtherSecrets(stack: Stack, unset: UnsetSecretCheck): void {
   const check = (path: PathSegment[], text: string, user: string) => {
-    let parts: Part[];
+    let found: Reference[];
     try {
-      parts = parseTemplate(text);
+      found = references(text);
     } catch {
       return; // A broken template is the schema's or the runtime's to report.
     }
-    for (const part of parts)
-      if ('ref' in part && part.ref.kind === 'secret') unset(path, part.ref.name, user);
+    for (const ref of found) if (ref.kind === 'secret') unset(path, ref.name, user);
   };
   for (const [name, target] of Object.entries(stack.backups.targets)) {
     const at = ['backups', 'targets', name];

@@ -251,8 +251,11 @@ export class Deployer {
     const plan = this.hub.plan;
     if (!stack || !plan) return;
     for (const [node, desired] of Object.entries(plan.desired)) {
+      // Replicas of a service on one node share their release directory.
+      const asked = new Set<string>();
       for (const instance of desired.instances) {
-        if (!instance.release) continue;
+        if (!instance.release || asked.has(instance.release.sha256)) continue;
+        asked.add(instance.release.sha256);
         const release = releaseNumbered(this.state(instance.service), instance.release.number);
         const service = stack.services[instance.service];
         if (!release || !service) continue;

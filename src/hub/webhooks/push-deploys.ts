@@ -9,6 +9,7 @@ import type { BusEvent } from '../../protocol/events.ts';
 import { createBundle } from '../../release/bundle.ts';
 import { checkoutGitRef } from '../../release/git-source.ts';
 import type { SecretStore } from '../../secrets/store.ts';
+import { references, renderTemplate } from '../../spec/interpolation.ts';
 import type { Stack } from '../../spec/schema.ts';
 import { DeployError, type DeployStep } from '../deploy/deploy-error.ts';
 import type { Deployer } from '../deploy/deployer.ts';
@@ -18,7 +19,6 @@ import { WebhookReceiver, type DeployRequest, type WebhookConfig } from './webho
 
 /** The steps of a deploy that files its own failure in the audit log. */
 const AUDITED_BY_DEPLOYER = new Set<DeployStep>(['build', 'release command', 'health gate']);
-const SECRET_REFERENCE = /^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 export interface PushDeploysOptions {
   deployer: () => Deployer;
@@ -81,10 +81,12 @@ export class PushDeploys {
     this.port = undefined;
   }
 
-  private async secretValue(reference: string): Promise<string | undefined> {
-    const name = SECRET_REFERENCE.exec(reference)?.[1];
-    if (name === undefined) return reference;
-    return (await this.options.secrets.values([name])).get(name);
+  /** The hook's secret rendered (usually one `${secret:NAME}`); undefined while one is unset. */
+  private async secretValue(template: string): Promise<string | undefined> {
+    const names = references(template).flatMap((ref) => (ref.kind === 'secret' ? [ref.name] : []));
+    const values = await this.options.secrets.values(new Set(names));
+    if (names.some((name) => !values.has(name))) return undefined;
+    return renderTemplate(template, (ref) => (ref.kind === 'secret' ? values.get(ref.name)! : ''));
   }
 
   private async deployPush(request: DeployRequest): Promise<void> {
