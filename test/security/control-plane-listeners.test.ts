@@ -37,14 +37,15 @@ async function tcpListeners(): Promise<Listener[]> {
   return listeners;
 }
 
-function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<number> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { headers, agent: false, timeout: 5_000 }, (response) => {
+      .request(url, { method, headers, agent: false, timeout: 5_000 }, (response) => {
         response.resume();
         resolve(response.statusCode ?? 0);
       })
-      .on('error', reject);
+      .on('error', reject)
+      .end(method === 'POST' ? '{"by":"attacker@nowhere"}' : undefined);
   });
 }
 
@@ -123,6 +124,11 @@ services:
         expect(await get(`http://${url}/v1/status`), `hub API at ${url}`).toBe(401);
         expect(
           await get(`http://${url}/v1/status`, { authorization: 'Bearer guess' }),
+          `hub API at ${url}`,
+        ).toBe(401);
+        // Nor may it roll the stack back (deploys change what runs, like an apply).
+        expect(
+          await get(`http://${url}/v1/rollback`, { 'content-type': 'application/json' }, 'POST'),
           `hub API at ${url}`,
         ).toBe(401);
         continue;
