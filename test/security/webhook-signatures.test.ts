@@ -5,7 +5,6 @@
 // and an oversized body (413, not read to its end). None may start a deploy, and the
 // server keeps serving afterwards. Proofs are built with node:crypto here, as forges do.
 import { createHmac, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyProof } from '../../src/hub/webhooks/signatures.ts';
@@ -302,18 +301,22 @@ describe('SECURITY: webhook attacks start no deploy', () => {
     });
     let status: number | undefined;
     let failed = false;
-    const answered = once(request, 'response').then(([response]) => {
-      status = (response as http.IncomingMessage).statusCode;
-      (response as http.IncomingMessage).resume();
-    });
-    // The server closes the connection after its answer: a write after that fails.
+    // The server closes the connection after its answer: a write after that fails (EPIPE,
+    // ECONNRESET), which `once` would turn into a rejection of whichever wait is racing.
     request.on('error', () => (failed = true));
-    const closed = once(request, 'close');
+    request.on('response', (response: http.IncomingMessage) => {
+      status = response.statusCode;
+      response.resume();
+    });
+    const event = (name: string) =>
+      new Promise<void>((resolve) => request.once(name, () => resolve()));
+    const answered = event('response');
+    const closed = event('close');
     const chunk = Buffer.alloc(64 * 1024, '{');
     let written = 0;
     while (status === undefined && !failed && written < limit) {
       written += chunk.length;
-      if (!request.write(chunk)) await Promise.race([once(request, 'drain'), answered, closed]);
+      if (!request.write(chunk)) await Promise.race([event('drain'), answered, closed]);
     }
     if (written >= limit) request.end();
     await Promise.race([answered, closed]);
