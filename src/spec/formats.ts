@@ -4,10 +4,16 @@ import { isIP, SocketAddress } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/;
 
-/** "1h30m", "500ms", "5s" → milliseconds; undefined when the text is not a duration. */
+/** "1h30m", "500ms", "5s", "1d" → milliseconds; undefined when the text is not a duration. */
 export function parseDuration(text: string): number | undefined {
   let rest = text.trim();
   if (rest === '') return undefined;

@@ -44,9 +44,9 @@ const name = (what: string) =>
 export const duration = z
   .string()
   .refine((text) => parseDuration(text) !== undefined, {
-    message: 'not a duration: write e.g. 500ms, 5s, 2m or 1h30m',
+    message: 'not a duration: write e.g. 500ms, 5s, 2m, 1h30m or 1d',
   })
-  .describe('A duration such as 500ms, 5s, 2m or 1h30m');
+  .describe('A duration such as 500ms, 5s, 2m, 1h30m or 1d');
 
 export const cidr = z.string().superRefine((text, ctx) => {
   if (!parseCidr(text))
@@ -520,15 +520,185 @@ const allowRuleSchema = z.strictObject({
   comment: z.string().optional(),
 });
 
+/** A URL, or a `${secret:NAME}` holding one (Slack and Discord webhook URLs are credentials). */
+const urlOrSecret = z
+  .string()
+  .refine((text) => /^\$\{secret:[^}]+\}$/.test(text) || z.url().safeParse(text).success, {
+    message: 'not an http(s) URL (or a ${secret:NAME} holding one)',
+  });
+const secretText = z.string().min(1).describe('Usually ${secret:NAME}');
+const email = z.email({ message: 'not an email address' });
+
+export const ALERT_CHANNEL_KINDS = ['ntfy', 'webhook', 'slack', 'discord', 'email'] as const;
+
 const alertSchema = z
   .strictObject({
-    ntfy: z.strictObject({ url, priority: z.number().int().min(1).max(5).optional() }).optional(),
-    webhook: z
-      .strictObject({ url, headers: z.record(z.string(), z.string()).default({}) })
+    name: name('alert channel')
+      .optional()
+      .describe('For `flotilla alerts test <name>`; by default the kind, numbered when repeated'),
+    ntfy: z
+      .strictObject({
+        url: urlOrSecret.describe('The topic URL, e.g. https://ntfy.sh/my-topic'),
+        priority: z.number().int().min(1).max(5).optional(),
+        token: secretText.optional().describe('An access token (Bearer); usually ${secret:NAME}'),
+      })
       .optional(),
-    slack: z.strictObject({ webhook_url: url }).optional(),
+    webhook: z
+      .strictObject({
+        url: urlOrSecret,
+        headers: z.record(z.string(), z.string()).default({}),
+        secret: secretText
+          .optional()
+          .describe('Signs each body: X-Flotilla-Signature: sha256=<HMAC-SHA256 hex>'),
+      })
+      .optional(),
+    slack: z.strictObject({ webhook_url: urlOrSecret }).optional(),
+    discord: z.strictObject({ webhook_url: urlOrSecret }).optional(),
+    email: z
+      .strictObject({
+        smtp: z.strictObject({
+          host: z.string().min(1),
+          port: port.default(587),
+          security: z
+            .enum(['starttls', 'tls', 'none'])
+            .default('starttls')
+            .describe('starttls (587; required, never skipped), tls (465), none (a local relay)'),
+          username: z.string().min(1).optional(),
+          password: secretText.optional(),
+          cacert: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+              "PEM file of the CA that signs the server's certificate; relative to the stack file",
+            ),
+        }),
+        from: email,
+        to: z.array(email).min(1),
+      })
+      .optional(),
   })
-  .superRefine(exactlyOne(['ntfy', 'webhook', 'slack'], 'an alert channel'));
+  .superRefine(exactlyOne(ALERT_CHANNEL_KINDS, 'an alert channel'));
+
+const monitorSchema = z
+  .strictObject({
+    http: z
+      .strictObject({
+        url,
+        method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+        status: z
+          .array(z.number().int().min(100).max(599))
+          .default([])
+          .describe('The status codes that count as up; by default any 2xx or 3xx'),
+        keyword: z.string().min(1).optional().describe('The body must contain this text'),
+        max_latency: duration.optional().describe('Slower answers count as failures'),
+        headers: z.record(z.string(), z.string()).default({}),
+      })
+      .optional(),
+    tcp: z.strictObject({ host: z.string().min(1), port }).optional(),
+    heartbeat: z
+      .strictObject({
+        period: duration.describe('How often the job pings'),
+        grace: duration.default('5m').describe('How late a ping may be before the monitor is down'),
+        token: secretText
+          .optional()
+          .describe(
+            'The push token in the URL (an existing Uptime Kuma or Healthchecks client keeps its own); by default the hub makes one',
+          ),
+      })
+      .optional(),
+    from: name('node')
+      .optional()
+      .describe(
+        'The node the check runs on (external URLs from where users are); default: the hub node',
+      ),
+    interval: duration.optional().describe('Between checks; default monitoring.interval'),
+    timeout: duration.default('10s'),
+    retries: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('Failed checks in a row before the monitor is down; default monitoring.retries'),
+  })
+  .superRefine(exactlyOne(['http', 'tcp', 'heartbeat'], 'a monitor'));
+
+const maintenanceSchema = z
+  .strictObject({
+    start: z.iso.datetime({ offset: true }).optional().describe('A one-off window: ISO 8601 start'),
+    end: z.iso.datetime({ offset: true }).optional(),
+    cron: cron.optional().describe('A recurring window: when it opens'),
+    duration: duration.optional().describe('How long a recurring window lasts'),
+    timezone: timezone.default('UTC'),
+    monitors: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Monitor names or prefixes ending in *, e.g. route:*; empty: every monitor'),
+    comment: z.string().optional(),
+  })
+  .superRefine((window, ctx) => {
+    const oneOff = window.start !== undefined || window.end !== undefined;
+    const recurring = window.cron !== undefined || window.duration !== undefined;
+    if (oneOff === recurring)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a maintenance window is either { start, end } or { cron, duration }',
+      });
+    else if (oneOff && (window.start === undefined || window.end === undefined))
+      ctx.addIssue({ code: 'custom', message: 'a one-off maintenance window needs start and end' });
+    else if (recurring && (window.cron === undefined || window.duration === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a recurring maintenance window needs cron and duration',
+      });
+  });
+
+const monitoringSchema = z.strictObject({
+  interval: duration.default('30s').describe('Between checks of every monitor that sets none'),
+  retries: z.number().int().min(1).max(100).default(3),
+  resend: duration
+    .optional()
+    .describe('While a monitor stays down, alert again at this interval; by default once'),
+  flapping: z
+    .strictObject({
+      changes: z.number().int().min(2).default(6),
+      window: duration.default('30m'),
+    })
+    .default({ changes: 6, window: '30m' })
+    .describe(
+      'This many state changes within the window: one "flapping" alert, then quiet until it settles',
+    ),
+  certificate_expiry: duration
+    .default('14d')
+    .describe("A route's certificate expiring within this is down"),
+  disk_alert: z
+    .number()
+    .min(1)
+    .max(100)
+    .default(90)
+    .describe("A node's disk fuller than this percentage is down"),
+  maintenance: z.array(maintenanceSchema).default([]),
+  push: z
+    .strictObject({
+      host: hostname.describe('Jobs ping https://<host>/ping/<token> or /api/push/<token>'),
+      port: port.default(4282).describe("The hub's push listener, on the hub node's loopback"),
+    })
+    .optional()
+    .describe('Heartbeat monitors: the public host the hub node gateway takes pings on'),
+  metrics: z
+    .strictObject({
+      port: port.default(9464),
+      token: secretText.describe('Prometheus sends it as a bearer token'),
+    })
+    .optional()
+    .describe("The hub's Prometheus endpoint, on the hub node's loopback and mesh address"),
+});
+
+export type AlertChannel = z.output<typeof alertSchema>;
+export type MonitorSpec = z.output<typeof monitorSchema>;
+export type Monitoring = z.output<typeof monitoringSchema>;
+export type MaintenanceWindow = z.output<typeof maintenanceSchema>;
 
 const backupTargetSchema = z.strictObject({
   repository: z.string().regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
@@ -602,6 +772,18 @@ export const stackSchema = z.strictObject({
     )
     .default({})
     .describe('Credentials for pulling images, by registry host'),
+  monitors: z
+    .record(name('monitor'), monitorSchema)
+    .default({})
+    .describe('Checks beyond the ones Flotilla derives from routes, instances, nodes and backups'),
+  monitoring: monitoringSchema.default({
+    interval: '30s',
+    retries: 3,
+    flapping: { changes: 6, window: '30m' },
+    certificate_expiry: '14d',
+    disk_alert: 90,
+    maintenance: [],
+  }),
   alerts: z.array(alertSchema).default([]),
 });
 
