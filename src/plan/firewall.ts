@@ -81,6 +81,16 @@ export function firewallRules(input: FirewallInput): FirewallRule[] {
       ports: [JOIN_PORT],
       comment: 'join: new nodes, before they are on the mesh',
     });
+    // Prometheus may run on any node; the endpoint also wants its bearer token.
+    const metrics = stack.monitoring.metrics;
+    if (metrics)
+      rules.push({
+        protocol: 'tcp',
+        ports: [metrics.port],
+        iifname: mesh,
+        from: others.map(addressOf),
+        comment: 'metrics (prometheus) from the mesh',
+      });
   }
 
   for (const access of input.access ?? serviceAccess({ stack, instances, reachability, node })) {

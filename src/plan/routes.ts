@@ -32,7 +32,7 @@ export interface RouteEntry {
    * across deploys, so a deploy changes no config (no Caddy reload).
    */
   fallback: string[];
-  /** Flotilla's own (push-to-deploy webhooks, served by the hub): up whatever the registry says. */
+  /** Flotilla's own (webhooks and heartbeat pings, served by the hub): up whatever the registry says. */
   builtin?: true;
 }
 
@@ -46,8 +46,34 @@ export function withHealthyUpstreams(
   );
 }
 
-/** The service name of the webhook route: not a valid service name, so never a user's. */
+/** The service names of builtin routes: not valid service names, so never a user's. */
 export const WEBHOOKS_SERVICE = 'flotilla_webhooks';
+export const PUSH_SERVICE = 'flotilla_pings';
+
+/** Heartbeat pings: Healthchecks.io-style and Uptime Kuma's push protocol. */
+const PUSH_PATHS = ['/ping', '/api/push'];
+
+/** A route to one of the hub's own listeners: up whatever the registry says. */
+function builtinRoute(
+  host: string,
+  path: string,
+  service: string,
+  port: number,
+  gatewayNode: string,
+): RouteEntry {
+  const dial = `127.0.0.1:${port}`;
+  return {
+    host,
+    path,
+    service,
+    port: 'http',
+    strip_prefix: false,
+    tls: tlsIssuerFor(host),
+    upstreams: [{ instance: service, node: gatewayNode, dial }],
+    fallback: [dial],
+    builtin: true,
+  };
+}
 
 const INTERNAL_SUFFIXES = ['.localhost', '.test', '.internal', '.local', '.example', '.invalid'];
 
@@ -104,21 +130,18 @@ export function routeTable(
       entries.push(entry);
     }
   }
-  // Push-to-deploy: the hub's webhook listener, on loopback of the hub node's gateway.
-  const webhooks = stack.gateway.webhooks;
-  if (webhooks && gatewayNode === hubNode(stack)) {
-    const dial = `127.0.0.1:${webhooks.port}`;
-    entries.push({
-      host: webhooks.host,
-      path: '/hooks',
-      service: WEBHOOKS_SERVICE,
-      port: 'http',
-      strip_prefix: false,
-      tls: tlsIssuerFor(webhooks.host),
-      upstreams: [{ instance: WEBHOOKS_SERVICE, node: gatewayNode, dial }],
-      fallback: [dial],
-      builtin: true,
-    });
+  // Flotilla's own listeners on loopback of the hub node, behind its gateway: push-to-deploy
+  // webhooks and heartbeat pings.
+  if (gatewayNode === hubNode(stack)) {
+    const webhooks = stack.gateway.webhooks;
+    if (webhooks)
+      entries.push(
+        builtinRoute(webhooks.host, '/hooks', WEBHOOKS_SERVICE, webhooks.port, gatewayNode),
+      );
+    const push = stack.monitoring.push;
+    if (push)
+      for (const path of PUSH_PATHS)
+        entries.push(builtinRoute(push.host, path, PUSH_SERVICE, push.port, gatewayNode));
   }
   return entries.sort(compareRoutes);
 }

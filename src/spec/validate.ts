@@ -28,6 +28,8 @@ import {
 import type { Service, Stack } from './schema.ts';
 import { isSecretName, SECRET_NAME_RULE } from './secret-name.ts';
 import { secretOnCommandLine, type CommandLine } from './secret-on-argv.ts';
+import { credentialStrings } from './credential-strings.ts';
+import { checkMonitoring } from './validate-monitoring.ts';
 import { didYouMean } from './suggest.ts';
 
 export function validateStack(
@@ -48,6 +50,7 @@ export function validateStack(
   checkRoutes(stack, report);
   checkFirewall(stack, report);
   checkBackups(stack, report);
+  checkMonitoring(stack, report);
   if (findings.length === 0) {
     checkPorts(stack, report);
     // Pools are checked against the mesh, node addresses and allowed blocks: valid ones only.
@@ -76,25 +79,17 @@ function unsetSecretReporter(
   };
 }
 
-/** Secrets outside services: backup targets' passwords and env, registries' passwords. */
+/** Secrets outside services: backup targets, registries, alert channels, monitoring. */
 function checkOtherSecrets(stack: Stack, unset: UnsetSecretCheck): void {
-  const check = (path: PathSegment[], text: string, user: string) => {
+  for (const { path, text, user } of credentialStrings(stack)) {
     let found: Reference[];
     try {
       found = references(text);
     } catch {
-      return; // A broken template is the schema's or the runtime's to report.
+      continue; // A broken template is the schema's or the runtime's to report.
     }
     for (const ref of found) if (ref.kind === 'secret') unset(path, ref.name, user);
-  };
-  for (const [name, target] of Object.entries(stack.backups.targets)) {
-    const at = ['backups', 'targets', name];
-    check([...at, 'password'], target.password, `backup target \`${name}\``);
-    for (const [key, value] of Object.entries(target.env))
-      check([...at, 'env', key], value, `backup target \`${name}\``);
   }
-  for (const [host, registry] of Object.entries(stack.registries))
-    check(['registries', host, 'password'], registry.password, `registry ${host}`);
 }
 
 function unknownName(
@@ -450,15 +445,7 @@ function checkBackups(stack: Stack, report: Report) {
       report(path, error.message, error.hint);
     }
   };
-  for (const [name, target] of Object.entries(stack.backups.targets)) {
-    const at = (...rest: PathSegment[]) => ['backups', 'targets', name, ...rest];
-    secretOnly(at('password'), target.password, 'a backup target');
-    for (const [key, value] of Object.entries(target.env))
-      secretOnly(at('env', key), value, 'a backup target');
-  }
-  for (const [host, registry] of Object.entries(stack.registries)) {
-    secretOnly(['registries', host, 'password'], registry.password, 'registry credentials');
-  }
+  for (const { path, text, user } of credentialStrings(stack)) secretOnly(path, text, user);
 }
 
 /** Who holds a port on a node, described for a person ("`api` (http, replica 2: 3000+1)"). */
@@ -505,13 +492,18 @@ function checkPorts(stack: Stack, report: Report) {
     });
   }
   const hub = hubNode(stack);
-  if (hub !== undefined && Object.keys(stack.nodes).length > 1) {
-    for (const [what, port] of [
-      ['bus (nats)', BUS_PORT],
-      ['join endpoint', JOIN_PORT],
-    ] as const) {
-      claims.set(`${hub}:${port}`, { service: 'the hub', description: `the hub's ${what}` });
-    }
+  if (hub !== undefined) {
+    const multiNode = Object.keys(stack.nodes).length > 1;
+    const listeners: [string, number | undefined][] = [
+      ['bus (nats)', multiNode ? BUS_PORT : undefined],
+      ['join endpoint', multiNode ? JOIN_PORT : undefined],
+      ['webhook listener (gateway.webhooks.port)', stack.gateway.webhooks?.port],
+      ['push listener (monitoring.push.port)', stack.monitoring.push?.port],
+      ['metrics endpoint (monitoring.metrics.port)', stack.monitoring.metrics?.port],
+    ];
+    for (const [what, port] of listeners)
+      if (port !== undefined)
+        claims.set(`${hub}:${port}`, { service: 'the hub', description: `the hub's ${what}` });
   }
   for (const instance of placeInstances(stack)) {
     for (const [portName, port] of Object.entries(instance.ports)) {

@@ -77,7 +77,7 @@ describe('image service fields', () => {
       `registries:\n  ghcr.io: { username: me, password: 'hunter2\${app.port}' }\n`,
     );
     expect(messages(result).join('\n')).toContain(
-      'only `${secret:NAME}` references are allowed in registry credentials',
+      'only `${secret:NAME}` references are allowed in registry ghcr.io',
     );
   });
 });

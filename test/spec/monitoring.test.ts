@@ -1,0 +1,126 @@
+// The stack file's monitors, monitoring settings and alert channels: what a user writes is
+// kept, what cannot work is refused at its line with a hint, and older files stay valid.
+import { describe, expect, it } from 'vitest';
+import { parseStackText } from '../../src/spec/load.ts';
+
+const SERVICE = 'services:\n  api:\n    run: { command: [node, server.js] }\n';
+
+function load(text: string) {
+  return parseStackText(`name: demo\n${text}`, 'flotilla.yml');
+}
+
+function messages(result: ReturnType<typeof load>): string[] {
+  return result.ok
+    ? []
+    : result.diagnostics.map((d) => `${d.line}:${d.message}${d.hint ? ` (${d.hint})` : ''}`);
+}
+
+describe('monitoring in the stack file', () => {
+  it('keeps declared monitors, channels and windows with their defaults', () => {
+    const result = load(
+      `${SERVICE}monitors:
+  homepage:
+    http: { url: https://example.com/, keyword: Welcome, max_latency: 2s }
+    from: local
+  nightly:
+    heartbeat: { period: 1d, token: "\${secret:NIGHTLY_PING}" }
+monitoring:
+  push: { host: status.example.com }
+  metrics: { token: "\${secret:METRICS_TOKEN}" }
+  resend: 1h
+  maintenance:
+    - { cron: "0 3 * * 0", duration: 1h, monitors: ["route:*", homepage] }
+    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z" }
+alerts:
+  - { name: ops, ntfy: { url: "https://ntfy.sh/ops", token: "\${secret:NTFY_TOKEN}" } }
+  - discord: { webhook_url: "\${secret:DISCORD_URL}" }
+  - email:
+      smtp: { host: smtp.example.com, username: ops, password: "\${secret:SMTP_PW}" }
+      from: flotilla@example.com
+      to: [ops@example.com]
+`,
+    );
+    expect(messages(result)).toEqual([]);
+    if (!result.ok) return;
+    const { stack } = result;
+    expect(stack.monitors.homepage!.http!.method).toBe('GET');
+    expect(stack.monitors.homepage!.timeout).toBe('10s');
+    expect(stack.monitors.nightly!.heartbeat!.grace).toBe('5m');
+    expect(stack.monitoring.interval).toBe('30s');
+    expect(stack.monitoring.retries).toBe(3);
+    expect(stack.monitoring.push!.port).toBe(4282);
+    expect(stack.monitoring.metrics!.port).toBe(9464);
+    expect(stack.alerts[2]!.email!.smtp).toMatchObject({ port: 587, security: 'starttls' });
+  });
+
+  it('keeps a file written before monitoring existed valid', () => {
+    const result = load(
+      `${SERVICE}alerts:\n  - { ntfy: { url: "https://ntfy.sh/t", priority: 4 } }\n  - { slack: { webhook_url: "https://hooks.slack.com/x" } }\n`,
+    );
+    expect(messages(result)).toEqual([]);
+  });
+
+  it('refuses what cannot work, each at its line with a hint', () => {
+    const result = load(
+      `${SERVICE}monitors:
+  beat:
+    heartbeat: { period: 1h }
+  probe:
+    tcp: { host: db.internal, port: 5432 }
+    from: elsewhere
+  both:
+    tcp: { host: a, port: 1 }
+    http: { url: https://example.com/ }
+monitoring:
+  maintenance:
+    - { cron: "0 3 * * 0" }
+    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z", monitors: [prob, "widget:*"] }
+alerts:
+  - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
+  - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
+  - { discord: { webhook_url: "not a url" } }
+`,
+    );
+    const text = messages(result).join('\n');
+    expect(text).toMatch(
+      /12:.*a monitor takes only one of http, tcp, heartbeat, found http and tcp/,
+    );
+    expect(text).toMatch(/16:.*a recurring maintenance window needs cron and duration/);
+    expect(text).toMatch(/21:.*not an http\(s\) URL/);
+    // Whole-stack checks run once the document is well-formed: fix the above first.
+    const fixed = load(
+      `${SERVICE}monitors:
+  beat:
+    heartbeat: { period: 1h }
+  probe:
+    tcp: { host: db.internal, port: 5432 }
+    from: elsewhere
+monitoring:
+  maintenance:
+    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z", monitors: [prob, "widget:*"] }
+alerts:
+  - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
+  - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
+`,
+    );
+    const found = messages(fixed).join('\n');
+    expect(found).toContain('7:a heartbeat monitor needs the public host jobs ping');
+    expect(found).toContain('monitoring: { push: { host: status.example.com } }');
+    expect(found).toMatch(/10:unknown node `elsewhere`/);
+    expect(found).toMatch(/13:unknown monitor `prob` \(did you mean `probe`\?\)/);
+    expect(found).toMatch(/13:unknown kind of monitor `widget:`/);
+    expect(found).toMatch(/16:alert channel name `ops` is already channel 1's/);
+    expect(found).toMatch(
+      /16:only `\$\{secret:NAME\}` references are allowed in alert channel ops/,
+    );
+  });
+
+  it('claims the hub listeners’ ports on the hub node', () => {
+    const result = load(
+      `services:\n  api:\n    run: { command: [node, server.js] }\n    ports: { http: 9464 }\nmonitoring:\n  metrics: { token: "\${secret:M}" }\n`,
+    );
+    expect(messages(result).join('\n')).toContain(
+      "port 9464 on node `local` is claimed by both the hub's metrics endpoint (monitoring.metrics.port) and",
+    );
+  });
+});
