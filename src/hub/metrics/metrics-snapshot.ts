@@ -1,0 +1,117 @@
+// What the hub knows at the moment Prometheus scrapes it, as plain data: the one contract
+// between the hub (which fills it from the agents' reports, the monitors, the backup
+// records and the gateways) and the metrics endpoint (which only turns it into series).
+// A snapshot is whole: what it leaves out (a removed instance, a deleted monitor) is gone
+// from the next scrape. Times are ms since the epoch and durations ms, as everywhere else
+// in Flotilla; the metrics convert them to Prometheus's seconds.
+import type { InstanceStatus } from '../../protocol/status.ts';
+
+export type InstanceState = InstanceStatus['state'];
+
+export interface InstanceMetrics {
+  node: string;
+  service: string;
+  /** The instance id, e.g. api-1. */
+  instance: string;
+  state: InstanceState;
+  healthy: boolean;
+  /**
+   * Restarts the agent counted for this instance. It may fall back to 0 (the agent or the
+   * instance was replaced): Prometheus's rate()/increase() take such a drop as a reset.
+   */
+  restarts: number;
+  /** How long the last health check took. */
+  healthLatencyMs?: number;
+  /** When the running process or container started. */
+  startedAt?: number;
+}
+
+export interface MeshPeerMetrics {
+  /** The other node. */
+  peer: string;
+  /** Whether the last probe over the mesh got an answer. */
+  reachable: boolean;
+  /** Round-trip time of that answer. */
+  rttMs?: number;
+}
+
+export interface NodeMetrics {
+  node: string;
+  /** The node's agent reports (its status is not stale). */
+  reachable: boolean;
+  /** When its last report arrived. */
+  lastReportAt?: number;
+  /** CPU busy over the last sampling interval, 0–100 (all cores together). */
+  cpuPercent?: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+  /** Of the file system holding Flotilla's data on the node. */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
+  /** The 1-minute load average (/proc/loadavg). */
+  load1?: number;
+  /** Probes from this node to every other one. */
+  mesh: MeshPeerMetrics[];
+}
+
+export interface BackupMetrics {
+  /** The backup job, named after its service. */
+  job: string;
+  /** The node it runs on. */
+  node: string;
+  lastSuccessAt?: number;
+  lastFailureAt?: number;
+  /** What the last successful run added to the repository. */
+  lastSizeBytes?: number;
+  lastDurationMs?: number;
+  /** When it was last verified by restoring it, and whether that passed. */
+  lastVerifyAt?: number;
+  lastVerifyOk?: boolean;
+}
+
+export const MONITOR_STATUSES = ['up', 'pending', 'down', 'maintenance', 'unknown'] as const;
+export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
+
+/** Over how long a monitor's uptime is counted. */
+export const UPTIME_WINDOWS = ['24h', '7d', '30d'] as const;
+export type UptimeWindow = (typeof UPTIME_WINDOWS)[number];
+
+export interface MonitorMetrics {
+  /** As `flotilla monitors` shows it, e.g. route:api.example.com or the stack file's name. */
+  name: string;
+  /** route, instance, node, mesh, backup, disk, http, tcp, heartbeat. */
+  kind: string;
+  status: MonitorStatus;
+  /** Of the last check. */
+  latencyMs?: number;
+  /** Share of checks that found it up, 0–1, per window that has history. */
+  uptime?: Partial<Record<UptimeWindow, number>>;
+  /** A route's TLS certificate: when it expires. */
+  certificateExpiresAt?: number;
+}
+
+export interface RouteTrafficMetrics {
+  /** The route as `flotilla status` shows it (https://host/path), or the gateway's name for traffic it does not attribute to one route. */
+  route: string;
+  /** Requests answered since the gateway's Caddy started, by status class (2xx … 5xx). */
+  requests: Partial<Record<string, number>>;
+  /** Seconds spent answering those requests, in all (mean latency = this / requests). */
+  durationSeconds?: number;
+}
+
+export interface GatewayMetrics {
+  /** The gateway node. */
+  node: string;
+  /** Counters read from Caddy's own metrics; they restart at 0 with Caddy. */
+  routes: RouteTrafficMetrics[];
+}
+
+export interface MetricsSnapshot {
+  /** The stack's name: a label on every series. */
+  stack: string;
+  instances: InstanceMetrics[];
+  nodes: NodeMetrics[];
+  backups: BackupMetrics[];
+  monitors: MonitorMetrics[];
+  gateways: GatewayMetrics[];
+}
