@@ -1,0 +1,36 @@
+// What every alert channel answers: delivered or not, and a short reason an operator can
+// act on. Channel URLs (Slack, Discord, ntfy topics) and tokens are credentials, so a
+// reason names the host only and is scrubbed of every secret the channel holds before it
+// is shown, logged or stored.
+
+export interface DeliveryResult {
+  ok: boolean;
+  /** "HTTP 200 from hooks.slack.com", "HTTP 404 from hooks.slack.com: no_service", … */
+  detail: string;
+}
+
+/** How long one delivery may take, from connecting to the receiver's answer. */
+export const ALERT_TIMEOUT_MS = 10_000;
+
+/** `text` with each of `secrets` (the empty ones aside) replaced by "[redacted]". */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  return secrets
+    .filter((secret): secret is string => secret !== undefined && secret !== '')
+    .sort((a, b) => b.length - a.length)
+    .reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
+}
+
+/**
+ * Why an attempt failed: a timeout by its name, a network error by its cause
+ * ("connect ECONNREFUSED 127.0.0.1:25", "getaddrinfo ENOTFOUND hooks.example.com"), which
+ * names a host and never a path; anything else by its message.
+ */
+export function failureReason(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted)
+    return (signal.reason as Error | undefined)?.name === 'TimeoutError'
+      ? `timed out after ${ALERT_TIMEOUT_MS / 1000}s`
+      : 'cancelled';
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const source = cause instanceof Error ? cause : error;
+  return source instanceof Error ? source.message : String(source);
+}

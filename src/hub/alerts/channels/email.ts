@@ -1,0 +1,61 @@
+// The email channel: one message over SMTP (nodemailer), subject the title, body the text.
+// `starttls` requires the upgrade: a server (or a man in the middle) that does not offer
+// STARTTLS gets neither the password nor the message; nodemailer's requireTLS refuses
+// before AUTH. `tls` is TLS from the first byte (port 465), `none` a plain relay that
+// skips even an offered upgrade (a local relay's self-signed certificate would fail it).
+import { readFile } from 'node:fs/promises';
+import nodemailer from 'nodemailer';
+import type { AlertChannel } from '../../../spec/schema.ts';
+import { renderText, renderTitle, type AlertMessage } from '../alert-message.ts';
+import { ALERT_TIMEOUT_MS, failureReason, redact, type DeliveryResult } from './delivery.ts';
+
+/** `smtp.cacert`, when set, is an absolute path: the caller resolves it from the stack file. */
+export type EmailChannel = NonNullable<AlertChannel['email']>;
+
+export async function sendEmail(
+  channel: EmailChannel,
+  message: AlertMessage,
+  signal: AbortSignal,
+): Promise<DeliveryResult> {
+  const { smtp } = channel;
+  const server = `${smtp.host}:${smtp.port}`;
+  let ca: Buffer | undefined;
+  try {
+    ca = smtp.cacert === undefined ? undefined : await readFile(smtp.cacert);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    return { ok: false, detail: `cannot read the CA certificate ${smtp.cacert}: ${code}` };
+  }
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.security === 'tls',
+    requireTLS: smtp.security === 'starttls',
+    ignoreTLS: smtp.security === 'none',
+    ...(ca && { tls: { ca } }),
+    ...(smtp.username !== undefined && {
+      auth: { user: smtp.username, pass: smtp.password ?? '' },
+    }),
+    connectionTimeout: ALERT_TIMEOUT_MS,
+    greetingTimeout: ALERT_TIMEOUT_MS,
+    socketTimeout: ALERT_TIMEOUT_MS,
+  });
+  try {
+    const info = await transport.sendMail({
+      from: channel.from,
+      to: channel.to,
+      subject: renderTitle(message),
+      text: renderText(message),
+      signal,
+    });
+    const rejected = info.rejected.map(String);
+    return rejected.length === 0
+      ? { ok: true, detail: `accepted by ${server} for ${channel.to.length} recipient(s)` }
+      : { ok: false, detail: `${server} refused ${rejected.join(', ')}` };
+  } catch (error) {
+    const reason = failureReason(error, signal);
+    return { ok: false, detail: redact(`not sent through ${server}: ${reason}`, [smtp.password]) };
+  } finally {
+    transport.close();
+  }
+}
