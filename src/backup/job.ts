@@ -62,7 +62,7 @@ export type SourceKind = ResolvedJob['source']['kind'];
 
 export type SecretLookup = (name: string) => string | undefined;
 
-interface JobEntry {
+export interface JobEntry {
   spec: BackupJob | NonNullable<Service['backup']>;
   /** The service whose data it saves, if any. */
   service?: string;
@@ -70,7 +70,7 @@ interface JobEntry {
 }
 
 /** Every backup job of the stack by name; a name used twice is an error. */
-function jobEntries(stack: Stack): Map<string, JobEntry> {
+export function jobEntries(stack: Stack): Map<string, JobEntry> {
   const entries = new Map<string, JobEntry>();
   const add = (name: string, entry: JobEntry) => {
     if (entries.has(name))

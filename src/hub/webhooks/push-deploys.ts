@@ -9,7 +9,7 @@ import type { BusEvent } from '../../protocol/events.ts';
 import { createBundle } from '../../release/bundle.ts';
 import { checkoutGitRef } from '../../release/git-source.ts';
 import type { SecretStore } from '../../secrets/store.ts';
-import { references, renderTemplate } from '../../spec/interpolation.ts';
+import { renderSecrets } from '../../secrets/render-secrets.ts';
 import type { Stack } from '../../spec/schema.ts';
 import { DeployError, type DeployStep } from '../deploy/deploy-error.ts';
 import type { Deployer } from '../deploy/deployer.ts';
@@ -50,7 +50,7 @@ export class PushDeploys {
     for (const [service, definition] of Object.entries(stack.services)) {
       const { webhook, git } = definition.deploy ?? {};
       if (!webhook || !git) continue;
-      const secret = await this.secretValue(webhook.secret);
+      const secret = await renderSecrets(webhook.secret, this.options.secrets);
       if (secret === undefined || secret === '') {
         this.options.log(
           `the webhook of ${service} is off: its secret (${webhook.secret}) is not set`,
@@ -79,14 +79,6 @@ export class PushDeploys {
     await this.server?.close();
     this.server = undefined;
     this.port = undefined;
-  }
-
-  /** The hook's secret rendered (usually one `${secret:NAME}`); undefined while one is unset. */
-  private async secretValue(template: string): Promise<string | undefined> {
-    const names = references(template).flatMap((ref) => (ref.kind === 'secret' ? [ref.name] : []));
-    const values = await this.options.secrets.values(new Set(names));
-    if (names.some((name) => !values.has(name))) return undefined;
-    return renderTemplate(template, (ref) => (ref.kind === 'secret' ? values.get(ref.name)! : ''));
   }
 
   private async deployPush(request: DeployRequest): Promise<void> {
