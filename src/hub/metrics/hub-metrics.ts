@@ -105,8 +105,15 @@ class StateSet<T, L extends string> {
   }
 }
 
-const instanceLabels = ({ node, service, instance }: Instance) => ({ node, service, instance });
-const INSTANCE_LABELS = ['node', 'service', 'instance'] as const;
+// Not `instance` and `job`: Prometheus gives every scraped series those two labels (the
+// target's address, the scrape job) and renames a series' own to exported_instance and
+// exported_job, which no query would expect.
+const instanceLabels = ({ node, service, instance }: Instance) => ({
+  node,
+  service,
+  instance_id: instance,
+});
+const INSTANCE_LABELS = ['node', 'service', 'instance_id'] as const;
 const monitorLabels = ({ name, kind }: Monitor) => ({ monitor: name, kind });
 const MONITOR_LABELS = ['monitor', 'kind'] as const;
 
@@ -222,10 +229,10 @@ export class HubMetrics {
     ],
   );
 
-  private readonly backups = new Family<Backup, 'job' | 'node'>(
+  private readonly backups = new Family<Backup, 'backup_job' | 'node'>(
     this.registry,
-    ({ job, node }) => ({ job, node }),
-    ['job', 'node'],
+    ({ job, node }) => ({ backup_job: job, node }),
+    ['backup_job', 'node'],
     [
       {
         name: 'flotilla_backup_last_success_timestamp_seconds',

@@ -57,8 +57,8 @@ function promtool(exposition: string): Promise<{ code: number | null; output: st
 describe('the hub metrics of a cluster', () => {
   it('exposes instances, nodes, the mesh, backups, monitors and gateway traffic in seconds, bytes and 0/1', async () => {
     const text = await new HubMetrics().render(clusterSnapshot());
-    const api1 = { node: 'compute', service: 'api', instance: 'api-1' };
-    const api2 = { node: 'compute', service: 'api', instance: 'api-2' };
+    const api1 = { node: 'compute', service: 'api', instance_id: 'api-1' };
+    const api2 = { node: 'compute', service: 'api', instance_id: 'api-2' };
     expect(value(text, 'flotilla_instance_up', api1)).toBe(1);
     expect(value(text, 'flotilla_instance_up', api2)).toBe(0);
     expect(value(text, 'flotilla_instance_state', { ...api2, state: 'backoff' })).toBe(1);
@@ -88,14 +88,14 @@ describe('the hub metrics of a cluster', () => {
       undefined,
     );
 
-    const postgres = { job: 'postgres', node: 'storage' };
+    const postgres = { backup_job: 'postgres', node: 'storage' };
     expect(value(text, 'flotilla_backup_last_success_timestamp_seconds', postgres)).toBe(
       NOW / 1000 - 3600,
     );
     expect(value(text, 'flotilla_backup_last_size_bytes', postgres)).toBe(50 * 2 ** 20);
     expect(value(text, 'flotilla_backup_last_duration_seconds', postgres)).toBe(4.5);
     expect(value(text, 'flotilla_backup_last_verify_success', postgres)).toBe(1);
-    const uploads = { job: 'uploads', node: 'compute' };
+    const uploads = { backup_job: 'uploads', node: 'compute' };
     expect(value(text, 'flotilla_backup_last_success_timestamp_seconds', uploads)).toBeUndefined();
     expect(value(text, 'flotilla_backup_last_failure_timestamp_seconds', uploads)).toBe(
       NOW / 1000 - 60,
@@ -147,12 +147,12 @@ describe('the hub metrics of a cluster', () => {
     after.nodes = after.nodes.filter((node) => node.node !== 'edge');
     const text = await metrics.render(after);
 
-    expect(text).not.toContain('instance="api-2"');
+    expect(text).not.toContain('instance_id="api-2"');
     expect(text).not.toContain('monitor="node:edge"');
     expect(text).not.toContain('node="edge",stack');
     expect(value(text, 'flotilla_node_up', { node: 'edge' })).toBeUndefined();
     // The same totals scraped twice read the same, not doubled.
-    const api1 = { node: 'compute', service: 'api', instance: 'api-1' };
+    const api1 = { node: 'compute', service: 'api', instance_id: 'api-1' };
     expect(value(text, 'flotilla_instance_restarts_total', api1)).toBe(2);
     expect(
       value(text, 'flotilla_gateway_requests_total', {
