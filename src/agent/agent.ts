@@ -17,14 +17,19 @@ import {
   gatewayValueSchema,
   type DesiredValue,
 } from '../protocol/desired.ts';
+import { parseCheckRequest } from '../monitoring/check-request.ts';
+import { runCheck } from '../monitoring/checks/run-check.ts';
 import { HubInbox, NOTHING_HELD, type Accepted } from '../protocol/hub-inbox.ts';
 import { HubVerifier, RefusedMessage, type Signed } from '../protocol/signing.ts';
 import { MAX_REFUSALS, type NodeStatus, type Refusal } from '../protocol/status.ts';
 import type { ToNodeKind } from '../protocol/subjects.ts';
 import { loadOrCreateIdentity, openWith } from '../secrets/store.ts';
+import { HostMetricsReader } from '../system/host-metrics.ts';
 import { GatewayFeeder } from './gateway/gateway-feeder.ts';
+import { meshPeers } from './mesh-pinger.ts';
 import type { NetworkApplier } from './network-applier.ts';
 import { NetworkKeeper } from './network-keeper.ts';
+import { NodeMetricsReporter } from './node-metrics-reporter.ts';
 import { followLog, instanceLogFile, tailLog, type LogFollower } from './process/log-files.ts';
 import type { AgentPaths } from './process-spec.ts';
 import { Reconciler, type AgentEvent } from './reconciler.ts';
@@ -74,6 +79,7 @@ export class Agent {
   private readonly inbox: HubInbox;
   private readonly saved: SavedHubState;
   private readonly reporter: StatusReporter;
+  private readonly metrics: NodeMetricsReporter;
   private readonly reconciler: Reconciler;
   private readonly network: NetworkKeeper;
   /** Network segments between this node's own services (cgroups and an nftables table). */
@@ -117,6 +123,13 @@ export class Agent {
       () => this.status(),
       () => ({ ...this.inbox.held }),
     );
+    this.metrics = new NodeMetricsReporter({
+      send: (metrics) => options.link.sendMetrics(metrics),
+      host: new HostMetricsReader({ diskPath: options.stateDir }),
+      peers: () => meshPeers(this.desired?.network),
+      instances: () => this.reconciler.instances().map(({ id }) => ({ id })),
+      log: options.log,
+    });
     const dockerSocket = options.dockerSocket ?? process.env.FLOTILLA_DOCKER_SOCKET;
     this.containers = new ContainerRuntime({
       stack: options.stack,
@@ -190,6 +203,7 @@ export class Agent {
     this.subscription = this.options.link.listen((kind, signed) => this.receive(kind, signed));
     this.maintainTimer = setInterval(() => this.maintain(), MAINTAIN_EVERY_MS);
     this.reporter.start();
+    this.metrics.start();
   }
 
   /** Everything from the hub comes through here: checked, then acted on, or refused. */
@@ -305,6 +319,7 @@ export class Agent {
     this.closed = true;
     clearInterval(this.maintainTimer);
     this.reporter.close();
+    this.metrics.stop();
     this.subscription?.unsubscribe();
     this.saved.flush();
   }
@@ -341,6 +356,14 @@ export class Agent {
     if (verb === 'release.prepare') return this.releases.prepare(payload);
     if (verb === 'release.run')
       return this.releases.runOnce(payload, (name) => this.secretValues.get(name));
+    // Signed by the hub, and still only what the schema allows (http(s), no body, small headers).
+    if (verb === 'monitor.check') {
+      const caPath = this.gateway?.status?.ca_path;
+      return runCheck(
+        parseCheckRequest(payload),
+        caPath === undefined ? {} : { gatewayCaFile: caPath },
+      );
+    }
     const request = z
       .object({ service: z.string(), lines: z.number().int().min(1).max(10_000).optional() })
       .parse(payload);

@@ -1,12 +1,14 @@
 // An agent's side of the hub↔agent protocol on plain NATS: it subscribes to what the hub
-// sends its node and publishes its reports, heartbeats, events and replies on subjects of
-// its own. Nothing here is trusted yet: the agent checks every message (protocol/hub-inbox.ts).
+// sends its node and publishes its reports, heartbeats, events, metrics and replies on
+// subjects of its own. Nothing here is trusted yet: the agent checks every message
+// (protocol/hub-inbox.ts).
 import type { NatsConnection, Subscription } from 'nats';
 import { encodeJson } from './codec.ts';
 import { onReconnect } from './connection.ts';
 import { fromWire } from './signed-wire.ts';
 import type { Reply } from './hub-link.ts';
 import type { BusEvent } from '../protocol/events.ts';
+import type { NodeMetrics } from '../protocol/node-metrics.ts';
 import type { Signed } from '../protocol/signing.ts';
 import type { Heartbeat, NodeStatus } from '../protocol/status.ts';
 import { fromNode, nodeInbox, replySubject, type ToNodeKind } from '../protocol/subjects.ts';
@@ -42,6 +44,11 @@ export class AgentLink {
 
   event(event: BusEvent): void {
     this.connection.publish(fromNode('event', this.node), encodeJson(event));
+  }
+
+  /** What the node measured of itself (every NODE_METRICS_EVERY_MS): never part of the status. */
+  sendMetrics(metrics: NodeMetrics): void {
+    this.connection.publish(fromNode('metrics', this.node), encodeJson(metrics));
   }
 
   /** Answers the hub's request `id` on this node's own reply subject for it. */

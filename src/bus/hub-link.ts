@@ -71,7 +71,7 @@ export class HubLink {
   ) {}
 
   listen(handlers: HubLinkHandlers): void {
-    for (const kind of ['status', 'heartbeat', 'event'] as const) {
+    for (const kind of ['status', 'heartbeat', 'event', 'metrics'] as const) {
       this.subscriptions.push(
         this.connection.subscribe(fromAnyNode(kind), {
           callback: (error, message) => {

@@ -1,5 +1,5 @@
 // The contract of one monitor check, as the hub runs it itself or asks an agent to run it
-// (the signed request `monitor.check`): an HTTP(S) or TCP check, validated on arrival even
+// (the signed request `monitor.check`, answered with a CheckResult): an HTTP(S) or TCP check, validated on arrival even
 // though the hub signed it. What it may ask is narrow on purpose: http(s) URLs only (no
 // file:, so a check cannot read the node's files), GET/HEAD/POST without a body, a few
 // small headers, a bounded timeout. A path to a CA file is never part of it: the runner
@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../spec/formats.ts';
 import type { MonitorSpec } from '../spec/schema.ts';
+import type { CheckResult } from './checks/check-result.ts';
 
 /** The headers of one check, names and values together: far above what a probe needs. */
 export const MAX_HEADER_BYTES = 8 * 1024;
@@ -86,6 +87,15 @@ export const checkRequestSchema = z.discriminatedUnion('kind', [
 export type CheckRequest = z.output<typeof checkRequestSchema>;
 export type HttpCheckRequest = z.output<typeof httpCheckRequestSchema>;
 export type TcpCheckRequest = z.output<typeof tcpCheckRequestSchema>;
+
+/** An agent's answer to `monitor.check`, as the hub reads it back. */
+export const checkResultSchema = z.object({
+  ok: z.boolean(),
+  detail: z.string(),
+  latencyMs: z.number().nonnegative().optional(),
+  certificateExpiresAt: z.number().optional(),
+  status: z.number().int().optional(),
+}) satisfies z.ZodType<CheckResult>;
 
 /** A check request that is not one: says what is wrong with it, field by field. */
 export class InvalidCheckRequestError extends Error {

@@ -50,6 +50,7 @@ export function agentPermissions(node: string): Permissions {
         fromNode('status', node),
         fromNode('heartbeat', node),
         fromNode('event', node),
+        fromNode('metrics', node),
         repliesFrom(node),
       ],
     },

@@ -9,7 +9,7 @@
 // which never answers to a subject a node chose, writes to JetStream.
 //
 //   hub → node   flotilla.node.<id>.<kind>     desired | gateway | directory | request (signed)
-//   node → hub   flotilla.hub.<kind>.<id>      status | heartbeat | event
+//   node → hub   flotilla.hub.<kind>.<id>      status | heartbeat | event | metrics
 //                flotilla.hub.reply.<id>.<n>   the answer to the hub's request n
 
 /** Node ids become subject tokens and KV keys: the stack file's node-name rule, enforced again. */
@@ -46,7 +46,7 @@ export function assertNodeId(node: string): string {
 export type ToNodeKind = 'desired' | 'gateway' | 'directory' | 'request';
 
 /** What a node sends the hub; the node is the subject's last token, never a field of the value. */
-export type FromNodeKind = 'status' | 'heartbeat' | 'event';
+export type FromNodeKind = 'status' | 'heartbeat' | 'event' | 'metrics';
 
 /** The hub's record of what it last sent a node, one key per kind, in the `desired` bucket. */
 export function recordKey(kind: Exclude<ToNodeKind, 'request'>, node: string): string {
