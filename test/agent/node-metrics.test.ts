@@ -3,14 +3,14 @@
 // the hub's metrics subject, where they pass the protocol's schema.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { meshPeers } from '../../src/agent/mesh-pinger.ts';
 import { NodeMetricsReporter } from '../../src/agent/node-metrics-reporter.ts';
 import { NodeRequestError } from '../../src/bus/hub-link.ts';
 import { checkResultSchema } from '../../src/monitoring/check-request.ts';
 import { nodeMetricsSchema, type NodeMetrics } from '../../src/protocol/node-metrics.ts';
 import type { FromNodeKind } from '../../src/protocol/subjects.ts';
-import { HostMetricsReader } from '../../src/system/host-metrics.ts';
+import { HostMetricsReader, type HostMetrics } from '../../src/system/host-metrics.ts';
 import { startAgentOnBus, type AgentOnBus } from '../helpers/agent-on-bus.ts';
 
 let bus: AgentOnBus;
@@ -115,5 +115,62 @@ describe('node metrics', () => {
     expect(metrics.mesh).toHaveLength(10);
     for (const ping of metrics.mesh) expect(ping.rttMs).toBeGreaterThanOrEqual(0);
     expect(JSON.stringify(metrics).length).toBeLessThan(4096);
+  });
+});
+
+describe('NodeMetricsReporter', () => {
+  const HOST: HostMetrics = {
+    cpuPercent: 12.5,
+    memoryUsedBytes: 1,
+    memoryTotalBytes: 2,
+    diskUsedBytes: 3,
+    diskTotalBytes: 4,
+    load1: 0.1,
+    load5: 0.2,
+    load15: 0.3,
+    uptimeSeconds: 60,
+  };
+
+  it('reports soon after start, then every interval, and never after stop', async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: NodeMetrics[] = [];
+      const reporter = new NodeMetricsReporter({
+        send: (metrics) => sent.push(metrics),
+        host: { read: () => Promise.resolve(HOST) },
+        peers: () => [],
+        instances: () => [{ id: 'web-1' }],
+        log: () => {},
+        firstAfterMs: 1_000,
+        everyMs: 15_000,
+      });
+      reporter.start();
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ host: HOST, mesh: [], instances: [{ id: 'web-1' }] });
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(sent).toHaveLength(2);
+      reporter.stop();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(sent).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("says why the host's metrics are missing, and logs it once", async () => {
+    const log: string[] = [];
+    const reporter = new NodeMetricsReporter({
+      send: () => {},
+      host: { read: () => Promise.reject(new Error('no /proc/stat here')) },
+      peers: () => [],
+      instances: () => [],
+      log: (line) => log.push(line),
+    });
+    const first = nodeMetricsSchema.parse(await reporter.collect());
+    await reporter.collect();
+    expect(first.host).toBeUndefined();
+    expect(first.host_error).toBe('no /proc/stat here');
+    expect(log).toEqual(["node metrics without the host's: no /proc/stat here"]);
   });
 });
