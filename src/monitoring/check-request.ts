@@ -15,8 +15,9 @@ export const MAX_CHECK_TIMEOUT_MS = 120_000;
 
 /** An RFC 9110 token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
-/** No request body, and the connection is the check's to manage. */
+/** No request body, the connection is the check's to manage, and the URL names the host. */
 const FORBIDDEN_HEADERS = new Set([
+  'host',
   'content-length',
   'transfer-encoding',
   'connection',

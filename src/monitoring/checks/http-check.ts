@@ -104,6 +104,7 @@ export function httpCheck(spec: HttpCheckSpec, options: CheckOptions): Promise<C
           host: spec.dial?.host ?? hostname,
           port: spec.dial?.port ?? (url.port === '' ? (secure ? 443 : 80) : Number(url.port)),
           path: `${url.pathname}${url.search}`,
+          // Host from the URL also when dialling elsewhere (the schema refuses a Host header).
           headers: { 'user-agent': 'flotilla-monitor', ...spec.headers, host: url.host },
           ...(url.username !== '' && {
             auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
