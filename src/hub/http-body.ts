@@ -11,13 +11,6 @@ export class BodyTooLarge extends Error {
   }
 }
 
-export interface CappedBody {
-  /** The first `keep` bytes of the body. */
-  bytes: Buffer;
-  /** How many bytes the body had in all (more than bytes.length when cut). */
-  size: number;
-}
-
 /**
  * Reads `request`'s body: at most `limit` bytes (above: BodyTooLarge, the rest unread), of
  * which the first `keep` are kept.
@@ -26,32 +19,21 @@ export async function readCappedBody(
   request: http.IncomingMessage,
   limit: number,
   keep: number = limit,
-): Promise<CappedBody> {
+): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) throw new BodyTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   let kept = 0;
-  // Events rather than for-await: leaving a for-await early destroys the socket, and the
-  // client would get a reset instead of the 413.
-  return new Promise<CappedBody>((resolve, reject) => {
-    const stop = (error?: Error) => {
-      request.off('data', onData).off('end', onEnd).off('error', stop);
-      if (error === undefined) return resolve({ bytes: Buffer.concat(chunks), size });
-      request.pause();
-      reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) return stop(new BodyTooLarge(limit));
-      if (kept >= keep) return;
-      const part = chunk.subarray(0, keep - kept);
-      chunks.push(part);
-      kept += part.length;
-    };
-    const onEnd = () => stop();
-    request.on('data', onData).on('end', onEnd).on('error', stop);
-  });
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLarge(limit);
+    if (kept >= keep) continue;
+    const part = chunk.subarray(0, keep - kept);
+    chunks.push(part);
+    kept += part.length;
+  }
+  return Buffer.concat(chunks);
 }
 
 /**

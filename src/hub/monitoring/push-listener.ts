@@ -165,7 +165,7 @@ export async function startPushListener(options: {
     let body: Buffer | undefined;
     if (method === 'POST')
       try {
-        body = (await readCappedBody(request, MAX_PING_BODY_BYTES, PING_MESSAGE_BYTES)).bytes;
+        body = await readCappedBody(request, MAX_PING_BODY_BYTES, PING_MESSAGE_BYTES);
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) throw error;
         closeAfterAnswer(request, response);
