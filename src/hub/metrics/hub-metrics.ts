@@ -7,7 +7,16 @@
 // Prometheus expects; states are one 0/1 series per state, so `== 1` selects them.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { instanceStatusSchema } from '../../protocol/status.ts';
-import { MONITOR_STATUSES, UPTIME_WINDOWS, type MetricsSnapshot } from './metrics-snapshot.ts';
+import type { PeerPingMetrics } from '../../protocol/node-metrics.ts';
+import {
+  MONITOR_STATUSES,
+  UPTIME_WINDOWS,
+  type BackupSnapshot,
+  type InstanceSnapshot,
+  type MetricsSnapshot,
+  type MonitorSnapshot,
+  type NodeSnapshot,
+} from './metrics-snapshot.ts';
 
 /** The hub process's own CPU, memory, event loop and GC series: flotilla_hub_process_… */
 const PROCESS_PREFIX = 'flotilla_hub_';
@@ -26,12 +35,7 @@ const INSTANCE_STATES = instanceStatusSchema.shape.state.options;
 const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
 const bit = (value: boolean | undefined) => (value === undefined ? undefined : value ? 1 : 0);
 
-type Entry<K extends keyof MetricsSnapshot> = MetricsSnapshot[K] extends (infer T)[] ? T : never;
-type Instance = Entry<'instances'>;
-type Node = Entry<'nodes'>;
-type Peer = Node['mesh'][number] & { node: string };
-type Backup = Entry<'backups'>;
-type Monitor = Entry<'monitors'>;
+type Peer = PeerPingMetrics & { node: string };
 
 /** One metric with a value per entry of a snapshot list; an undefined value makes no series. */
 interface Series<T> {
@@ -108,19 +112,19 @@ class StateSet<T, L extends string> {
 // Not `instance` and `job`: Prometheus gives every scraped series those two labels (the
 // target's address, the scrape job) and renames a series' own to exported_instance and
 // exported_job, which no query would expect.
-const instanceLabels = ({ node, service, instance }: Instance) => ({
+const instanceLabels = ({ node, service, instance }: InstanceSnapshot) => ({
   node,
   service,
   instance_id: instance,
 });
 const INSTANCE_LABELS = ['node', 'service', 'instance_id'] as const;
-const monitorLabels = ({ name, kind }: Monitor) => ({ monitor: name, kind });
+const monitorLabels = ({ name, kind }: MonitorSnapshot) => ({ monitor: name, kind });
 const MONITOR_LABELS = ['monitor', 'kind'] as const;
 
 export class HubMetrics {
   readonly registry = new Registry();
 
-  private readonly instances = new Family<Instance, (typeof INSTANCE_LABELS)[number]>(
+  private readonly instances = new Family<InstanceSnapshot, (typeof INSTANCE_LABELS)[number]>(
     this.registry,
     instanceLabels,
     INSTANCE_LABELS,
@@ -160,10 +164,10 @@ export class HubMetrics {
     instanceLabels,
     INSTANCE_LABELS,
     INSTANCE_STATES,
-    (instance: Instance) => instance.state,
+    (instance: InstanceSnapshot) => instance.state,
   );
 
-  private readonly nodes = new Family<Node, 'node'>(
+  private readonly nodes = new Family<NodeSnapshot, 'node'>(
     this.registry,
     ({ node }) => ({ node }),
     ['node'],
@@ -181,32 +185,47 @@ export class HubMetrics {
       {
         name: 'flotilla_node_cpu_usage_ratio',
         help: "The node's CPU busy time over its last sampling interval, 0 to 1 (all cores together)",
-        read: (node) => (node.cpuPercent === undefined ? undefined : node.cpuPercent / 100),
+        read: (node) => (node.host === undefined ? undefined : node.host.cpuPercent / 100),
       },
       {
         name: 'flotilla_node_memory_used_bytes',
         help: "The node's memory in use (total minus available)",
-        read: (node) => node.memoryUsedBytes,
+        read: (node) => node.host?.memoryUsedBytes,
       },
       {
         name: 'flotilla_node_memory_total_bytes',
         help: "The node's memory",
-        read: (node) => node.memoryTotalBytes,
+        read: (node) => node.host?.memoryTotalBytes,
       },
       {
         name: 'flotilla_node_disk_used_bytes',
         help: "Used space on the file system holding the node's Flotilla data",
-        read: (node) => node.diskUsedBytes,
+        read: (node) => node.host?.diskUsedBytes,
       },
       {
         name: 'flotilla_node_disk_total_bytes',
         help: "Size of the file system holding the node's Flotilla data",
-        read: (node) => node.diskTotalBytes,
+        read: (node) => node.host?.diskTotalBytes,
       },
       {
         name: 'flotilla_node_load1',
         help: "The node's 1-minute load average",
-        read: (node) => node.load1,
+        read: (node) => node.host?.load1,
+      },
+      {
+        name: 'flotilla_node_load5',
+        help: "The node's 5-minute load average",
+        read: (node) => node.host?.load5,
+      },
+      {
+        name: 'flotilla_node_load15',
+        help: "The node's 15-minute load average",
+        read: (node) => node.host?.load15,
+      },
+      {
+        name: 'flotilla_node_uptime_seconds',
+        help: 'How long the node had been up at its latest report (a small value: it rebooted)',
+        read: (node) => node.host?.uptimeSeconds,
       },
     ],
   );
@@ -219,7 +238,7 @@ export class HubMetrics {
       {
         name: 'flotilla_mesh_peer_up',
         help: "Whether the node's last probe of the peer over the mesh got an answer (1) or not (0)",
-        read: (peer) => bit(peer.reachable),
+        read: (peer) => bit(peer.rttMs !== undefined),
       },
       {
         name: 'flotilla_mesh_rtt_seconds',
@@ -229,7 +248,7 @@ export class HubMetrics {
     ],
   );
 
-  private readonly backups = new Family<Backup, 'backup_job' | 'node'>(
+  private readonly backups = new Family<BackupSnapshot, 'backup_job' | 'node'>(
     this.registry,
     ({ job, node }) => ({ backup_job: job, node }),
     ['backup_job', 'node'],
@@ -267,7 +286,7 @@ export class HubMetrics {
     ],
   );
 
-  private readonly monitors = new Family<Monitor, (typeof MONITOR_LABELS)[number]>(
+  private readonly monitors = new Family<MonitorSnapshot, (typeof MONITOR_LABELS)[number]>(
     this.registry,
     monitorLabels,
     MONITOR_LABELS,
@@ -291,9 +310,9 @@ export class HubMetrics {
     monitorLabels,
     MONITOR_LABELS,
     MONITOR_STATUSES,
-    (monitor: Monitor) => monitor.status,
+    (monitor: MonitorSnapshot) => monitor.status,
   );
-  private readonly certificates = new Family<Monitor, 'monitor'>(
+  private readonly certificates = new Family<MonitorSnapshot, 'monitor'>(
     this.registry,
     ({ name }) => ({ monitor: name }),
     ['monitor'],

@@ -3,12 +3,15 @@
 // records and the gateways) and the metrics endpoint (which only turns it into series).
 // A snapshot is whole: what it leaves out (a removed instance, a deleted monitor) is gone
 // from the next scrape. Times are ms since the epoch and durations ms, as everywhere else
-// in Flotilla; the metrics convert them to Prometheus's seconds.
+// in Flotilla; the metrics convert them to Prometheus's seconds. Node resources and mesh round
+// trips are the agents' metrics messages as they arrive (protocol/node-metrics.ts).
+import type { PeerPingMetrics } from '../../protocol/node-metrics.ts';
 import type { InstanceStatus } from '../../protocol/status.ts';
+import type { HostMetrics } from '../../system/host-metrics.ts';
 
 export type InstanceState = InstanceStatus['state'];
 
-export interface InstanceMetrics {
+export interface InstanceSnapshot {
   node: string;
   service: string;
   /** The instance id, e.g. api-1. */
@@ -26,35 +29,19 @@ export interface InstanceMetrics {
   startedAt?: number;
 }
 
-export interface MeshPeerMetrics {
-  /** The other node. */
-  peer: string;
-  /** Whether the last probe over the mesh got an answer. */
-  reachable: boolean;
-  /** Round-trip time of that answer. */
-  rttMs?: number;
-}
-
-export interface NodeMetrics {
+export interface NodeSnapshot {
   node: string;
   /** The node's agent reports (its status is not stale). */
   reachable: boolean;
   /** When its last report arrived. */
   lastReportAt?: number;
-  /** CPU busy over the last sampling interval, 0–100 (all cores together). */
-  cpuPercent?: number;
-  memoryUsedBytes?: number;
-  memoryTotalBytes?: number;
-  /** Of the file system holding Flotilla's data on the node. */
-  diskUsedBytes?: number;
-  diskTotalBytes?: number;
-  /** The 1-minute load average (/proc/loadavg). */
-  load1?: number;
-  /** Probes from this node to every other one. */
-  mesh: MeshPeerMetrics[];
+  /** The machine, from the agent's latest metrics message (absent: none, or /proc unreadable). */
+  host?: HostMetrics;
+  /** The agent's latest round trips to each mesh peer; no rttMs: the peer did not answer. */
+  mesh: PeerPingMetrics[];
 }
 
-export interface BackupMetrics {
+export interface BackupSnapshot {
   /** The backup job, named after its service. */
   job: string;
   /** The node it runs on. */
@@ -76,7 +63,7 @@ export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
 export const UPTIME_WINDOWS = ['24h', '7d', '30d'] as const;
 export type UptimeWindow = (typeof UPTIME_WINDOWS)[number];
 
-export interface MonitorMetrics {
+export interface MonitorSnapshot {
   /** As `flotilla monitors` shows it, e.g. route:api.example.com or the stack file's name. */
   name: string;
   /** route, instance, node, mesh, backup, disk, http, tcp, heartbeat. */
@@ -90,7 +77,7 @@ export interface MonitorMetrics {
   certificateExpiresAt?: number;
 }
 
-export interface RouteTrafficMetrics {
+export interface RouteTrafficSnapshot {
   /** The route as `flotilla status` shows it (https://host/path), or the gateway's name for traffic it does not attribute to one route. */
   route: string;
   /** Requests answered since the gateway's Caddy started, by status class (2xx … 5xx). */
@@ -99,19 +86,19 @@ export interface RouteTrafficMetrics {
   durationSeconds?: number;
 }
 
-export interface GatewayMetrics {
+export interface GatewaySnapshot {
   /** The gateway node. */
   node: string;
   /** Counters read from Caddy's own metrics; they restart at 0 with Caddy. */
-  routes: RouteTrafficMetrics[];
+  routes: RouteTrafficSnapshot[];
 }
 
 export interface MetricsSnapshot {
   /** The stack's name: a label on every series. */
   stack: string;
-  instances: InstanceMetrics[];
-  nodes: NodeMetrics[];
-  backups: BackupMetrics[];
-  monitors: MonitorMetrics[];
-  gateways: GatewayMetrics[];
+  instances: InstanceSnapshot[];
+  nodes: NodeSnapshot[];
+  backups: BackupSnapshot[];
+  monitors: MonitorSnapshot[];
+  gateways: GatewaySnapshot[];
 }

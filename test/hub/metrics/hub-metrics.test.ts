@@ -80,6 +80,8 @@ describe('the hub metrics of a cluster', () => {
     expect(value(text, 'flotilla_node_memory_total_bytes', { node: 'storage' })).toBe(2 ** 31);
     expect(value(text, 'flotilla_node_disk_used_bytes', { node: 'compute' })).toBe(20 * 2 ** 30);
     expect(value(text, 'flotilla_node_load1', { node: 'compute' })).toBe(0.42);
+    expect(value(text, 'flotilla_node_load15', { node: 'storage' })).toBe(0.01);
+    expect(value(text, 'flotilla_node_uptime_seconds', { node: 'storage' })).toBe(240);
     expect(value(text, 'flotilla_mesh_rtt_seconds', { node: 'compute', peer: 'storage' })).toBe(
       0.0015,
     );
