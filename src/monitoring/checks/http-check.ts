@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import tls, { type TLSSocket } from 'node:tls';
+import tls from 'node:tls';
 import { statusAccepted } from '../../agent/health/http.ts';
 import { describeError, formatDuration } from '../../agent/health/probe.ts';
 import type { HttpCheckRequest } from '../check-request.ts';
@@ -35,7 +35,7 @@ function describeHttpError(error: unknown): string {
 /** `valid_to` of the peer certificate ("Mar  1 12:00:00 2027 GMT") in ms, when there is one. */
 function certificateExpiry(socket: unknown): number | undefined {
   if (!(socket instanceof tls.TLSSocket)) return undefined;
-  const validTo = (socket as TLSSocket).getPeerCertificate().valid_to;
+  const validTo = socket.getPeerCertificate().valid_to;
   const at = validTo ? Date.parse(validTo) : NaN;
   return Number.isNaN(at) ? undefined : at;
 }
