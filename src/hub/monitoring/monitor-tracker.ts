@@ -5,20 +5,15 @@
 // here, pure and clock-free (every input carries its time), so the hub only delivers the
 // decisions, and the state survives a hub restart through `snapshot`/`restore`.
 import { z } from 'zod';
+import type { CheckResult } from '../../monitoring/checks/check-result.ts';
 import { parseDuration } from '../../spec/formats.ts';
 import type { Monitoring } from '../../spec/schema.ts';
 
 export const MONITOR_STATUSES = ['unknown', 'up', 'pending', 'down', 'maintenance'] as const;
 export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
 
-/** One check's result. `detail` is what a person reads: the error, or what was seen. */
-export interface CheckOutcome {
-  ok: boolean;
-  detail: string;
-  latencyMs?: number;
-  /** When the check ran, ms since the epoch. */
-  at: number;
-}
+/** One check's result (`detail`: what a person reads), and when it ran, ms since the epoch. */
+export type CheckOutcome = CheckResult & { at: number };
 
 export interface TrackerPolicy {
   /** Failed checks in a row before the monitor is down (1: the first failure). */
