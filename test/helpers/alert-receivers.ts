@@ -2,10 +2,25 @@
 // each request (method, path, headers, raw body) and answers with the status the test
 // sets, standing in for a webhook endpoint, an ntfy server, Slack and Discord; and an SMTP
 // server (smtp-server) that checks logins against its users and records each attempt and
-// each message it accepts.
+// each message it accepts. And the route outage the tests send through them.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { AlertMessage } from '../../src/hub/alerts/alert-message.ts';
+
+/** A route down for 90 s, seen from its gateway node. */
+export const ROUTE_DOWN: AlertMessage = {
+  kind: 'down',
+  stack: 'shop',
+  monitor: 'route:api.example.com/',
+  what: 'https://api.example.com/ answers HTTP 502',
+  node: 'app-1',
+  service: 'api',
+  route: 'api.example.com/',
+  error: 'HTTP 502 Bad Gateway',
+  since: Date.parse('2026-12-01T02:53:08Z'),
+  at: Date.parse('2026-12-01T02:54:38Z'),
+};
 
 export interface CapturedRequest {
   method: string;

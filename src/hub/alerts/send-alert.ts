@@ -44,17 +44,19 @@ function dispatch<K extends AlertChannelKind>(
   return sender(channel[kind] as NonNullable<AlertChannel[K]>, message, signal);
 }
 
+/**
+ * Delivers `message` on `channel` within ALERT_TIMEOUT_MS; `cancel` (the hub stopping) ends
+ * the attempt sooner, as "cancelled".
+ */
 export async function sendAlert(
   channel: ResolvedAlertChannel,
   message: AlertMessage,
+  cancel?: AbortSignal,
 ): Promise<DeliveryResult> {
+  const deadline = AbortSignal.timeout(ALERT_TIMEOUT_MS);
+  const signal = cancel === undefined ? deadline : AbortSignal.any([deadline, cancel]);
   try {
-    return await dispatch(
-      channelKind(channel),
-      channel,
-      message,
-      AbortSignal.timeout(ALERT_TIMEOUT_MS),
-    );
+    return await dispatch(channelKind(channel), channel, message, signal);
   } catch (error) {
     // Senders answer every failure they know of; this is the guard for one they do not.
     return { ok: false, detail: `not sent: ${error instanceof Error ? error.name : 'error'}` };

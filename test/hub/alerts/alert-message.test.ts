@@ -8,21 +8,11 @@ import {
   renderTitle,
   type AlertMessage,
 } from '../../../src/hub/alerts/alert-message.ts';
+import { ROUTE_DOWN } from '../../helpers/alert-receivers.ts';
 
 const START = Date.parse('2026-12-01T02:53:08Z');
 
-const down: AlertMessage = {
-  kind: 'down',
-  stack: 'shop',
-  monitor: 'route:api.example.com/',
-  what: 'https://api.example.com/ answers HTTP 502',
-  node: 'app-1',
-  service: 'api',
-  route: 'api.example.com/',
-  error: 'HTTP 502 Bad Gateway',
-  since: START,
-  at: START + 90_000,
-};
+const down = ROUTE_DOWN;
 
 describe('formatElapsed', () => {
   it.each([

@@ -20,17 +20,11 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
     .reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
 }
 
-/**
- * Why an attempt failed: a timeout by its name, a network error by its cause
- * ("connect ECONNREFUSED 127.0.0.1:25", "getaddrinfo ENOTFOUND hooks.example.com"), which
- * names a host and never a path; anything else by its message.
- */
+/** Why an attempt failed: past the deadline, cancelled, or the error's own message. */
 export function failureReason(error: unknown, signal: AbortSignal): string {
   if (signal.aborted)
     return (signal.reason as Error | undefined)?.name === 'TimeoutError'
       ? `timed out after ${ALERT_TIMEOUT_MS / 1000}s`
       : 'cancelled';
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  const source = cause instanceof Error ? cause : error;
-  return source instanceof Error ? source.message : String(source);
+  return error instanceof Error ? error.message : String(error);
 }

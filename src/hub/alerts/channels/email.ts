@@ -12,6 +12,19 @@ import { ALERT_TIMEOUT_MS, failureReason, redact, type DeliveryResult } from './
 /** `smtp.cacert`, when set, is an absolute path: the caller resolves it from the stack file. */
 export type EmailChannel = NonNullable<AlertChannel['email']>;
 
+/** What to do about the failures an operator can fix in the stack file. */
+function hint(error: unknown): string {
+  const { code, command, response } = error as {
+    code?: string;
+    command?: string;
+    response?: string;
+  };
+  if (code === 'ETLS' && command === 'STARTTLS' && response !== undefined)
+    return ' (the server offers no STARTTLS: with `security: starttls` the password and the message never travel unencrypted; `tls` if it takes TLS on connect)';
+  if (code === 'EAUTH') return ' (check smtp.username and the password)';
+  return '';
+}
+
 export async function sendEmail(
   channel: EmailChannel,
   message: AlertMessage,
@@ -53,7 +66,7 @@ export async function sendEmail(
       ? { ok: true, detail: `accepted by ${server} for ${channel.to.length} recipient(s)` }
       : { ok: false, detail: `${server} refused ${rejected.join(', ')}` };
   } catch (error) {
-    const reason = failureReason(error, signal);
+    const reason = failureReason(error, signal) + hint(error);
     return { ok: false, detail: redact(`not sent through ${server}: ${reason}`, [smtp.password]) };
   } finally {
     transport.close();

@@ -5,6 +5,8 @@ import { failureReason, redact, type DeliveryResult } from './delivery.ts';
 
 /** How much of a refusal's body a detail quotes (Slack's "no_service", ntfy's JSON error). */
 const QUOTED_CHARS = 200;
+/** Path segments this long are taken for tokens (Slack's, Discord's), short ones for words. */
+const TOKEN_SEGMENT_CHARS = 16;
 
 export interface JsonPost {
   url: string;
@@ -29,7 +31,10 @@ export async function postJson(post: JsonPost): Promise<DeliveryResult> {
   const secrets = [
     post.url,
     url.pathname.length > 1 ? url.pathname : undefined,
-    url.search,
+    // A receiver's answer may quote a part alone: the query, a value, a token segment.
+    url.search.slice(1),
+    ...url.searchParams.values(),
+    ...url.pathname.split('/').filter((segment) => segment.length >= TOKEN_SEGMENT_CHARS),
     url.password,
     ...(post.secrets ?? []),
   ];
@@ -49,9 +54,15 @@ export async function postJson(post: JsonPost): Promise<DeliveryResult> {
     const quoted = (await response.text()).replace(/\s+/g, ' ').trim().slice(0, QUOTED_CHARS);
     return { ok: false, detail: redact(quoted ? `${answer}: ${quoted}` : answer, secrets) };
   } catch (error) {
+    // fetch rejects with "fetch failed"; the cause says why ("connect ECONNREFUSED
+    // 127.0.0.1:25", "getaddrinfo ENOTFOUND hooks.example.com"), naming a host, not a path.
+    const cause = (error as { cause?: unknown }).cause;
     return {
       ok: false,
-      detail: redact(`no answer from ${url.host}: ${failureReason(error, post.signal)}`, secrets),
+      detail: redact(
+        `no answer from ${url.host}: ${failureReason(cause ?? error, post.signal)}`,
+        secrets,
+      ),
     };
   }
 }
