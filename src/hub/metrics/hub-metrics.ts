@@ -8,8 +8,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { instanceStatusSchema } from '../../protocol/status.ts';
 import type { PeerPingMetrics } from '../../protocol/node-metrics.ts';
+import { MONITOR_STATUSES } from '../monitoring/monitor-tracker.ts';
 import {
-  MONITOR_STATUSES,
   UPTIME_WINDOWS,
   type BackupSnapshot,
   type InstanceSnapshot,

@@ -7,6 +7,8 @@
 // trips are the agents' metrics messages as they arrive (protocol/node-metrics.ts).
 import type { PeerPingMetrics } from '../../protocol/node-metrics.ts';
 import type { InstanceStatus } from '../../protocol/status.ts';
+import type { MonitorKind } from '../monitoring/monitor-definitions.ts';
+import type { MonitorStatus } from '../monitoring/monitor-tracker.ts';
 import type { HostMetrics } from '../../system/host-metrics.ts';
 
 export type InstanceState = InstanceStatus['state'];
@@ -56,9 +58,6 @@ export interface BackupSnapshot {
   lastVerifyOk?: boolean;
 }
 
-export const MONITOR_STATUSES = ['up', 'pending', 'down', 'maintenance', 'unknown'] as const;
-export type MonitorStatus = (typeof MONITOR_STATUSES)[number];
-
 /** Over how long a monitor's uptime is counted. */
 export const UPTIME_WINDOWS = ['24h', '7d', '30d'] as const;
 export type UptimeWindow = (typeof UPTIME_WINDOWS)[number];
@@ -66,8 +65,7 @@ export type UptimeWindow = (typeof UPTIME_WINDOWS)[number];
 export interface MonitorSnapshot {
   /** As `flotilla monitors` shows it, e.g. route:api.example.com or the stack file's name. */
   name: string;
-  /** route, instance, node, mesh, backup, disk, http, tcp, heartbeat. */
-  kind: string;
+  kind: MonitorKind;
   status: MonitorStatus;
   /** Of the last check. */
   latencyMs?: number;
