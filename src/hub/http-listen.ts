@@ -1,6 +1,6 @@
 // Starting one of the hub's HTTP listeners (API, webhooks, heartbeat pushes) on a host and
 // port (0: the OS picks one, as the tests do) and closing it with its open connections, so a
-// keep-alive client cannot hold a stopping hub.
+// keep-alive client cannot hold a stopping hub. Closing twice is harmless.
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { urlHost } from '../spec/formats.ts';
@@ -23,12 +23,13 @@ export async function listenHttp(
       resolve();
     });
   });
-  const { address, port: bound } = server.address() as AddressInfo;
+  const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://${urlHost(address)}:${bound}`,
+    url: `http://${urlHost(host)}:${bound}`,
     close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+      new Promise<void>((resolve) => {
+        // Its only error: the server was closed already.
+        server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
