@@ -58,6 +58,10 @@ export const DEFAULT_PUSH_LIMITS: PushLimits = {
   missesPerAddress: { count: 30, windowMs: MINUTE },
 };
 
+const TOO_LARGE =
+  `the body is over ${MAX_PING_BODY_BYTES / 1024} KB: ` +
+  `a ping keeps the first ${PING_MESSAGE_BYTES / 1024} KB of a job's output`;
+
 /** A ping is a few hundred bytes: a client that trickles one is cut off. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -169,10 +173,7 @@ export async function startPushListener(options: {
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) throw error;
         closeAfterAnswer(request, response);
-        return answer(
-          413,
-          `the body is over ${MAX_PING_BODY_BYTES / 1024} KB; a ping keeps its first ${PING_MESSAGE_BYTES / 1024} KB`,
-        );
+        return answer(413, TOO_LARGE);
       }
 
     const parsed = parsePush({ method, path: url.pathname, query: url.searchParams, body });
@@ -200,9 +201,8 @@ export async function startPushListener(options: {
       try {
         options.onPing(monitor, parsed.ping, at);
       } catch (error) {
-        options.log(
-          `push listener: a ping of monitor ${monitor} was not recorded: ${(error as Error).message}`,
-        );
+        const why = (error as Error).message;
+        options.log(`push listener: a ping of monitor ${monitor} was not recorded: ${why}`);
         return answer(503, 'the hub could not record this ping; try again');
       }
     }

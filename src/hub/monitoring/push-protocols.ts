@@ -19,7 +19,7 @@ export interface Ping {
   protocol: PushProtocol;
 }
 
-/** What a request to the push listener is: a ping, a log line (accepted, no state change), or refused. */
+/** A request to the push listener: a ping, a log line (taken, no state change), or refused. */
 export type PushRequest =
   | { kind: 'ping'; ping: Ping }
   | { kind: 'log'; token: string; protocol: 'healthchecks' }
@@ -43,7 +43,7 @@ export function protocolOf(path: string): PushProtocol {
   return path === '/api/push' || path.startsWith('/api/push/') ? 'kuma' : 'healthchecks';
 }
 
-/** At most PING_MESSAGE_BYTES of `bytes` as text, never ending inside a character; none if empty. */
+/** At most PING_MESSAGE_BYTES of `bytes` as text, never cut inside a character; none if empty. */
 function messageOf(bytes: Buffer): string | undefined {
   const text = new StringDecoder('utf8').write(bytes.subarray(0, PING_MESSAGE_BYTES));
   return text === '' ? undefined : text;
@@ -66,7 +66,10 @@ function refused(
   return { kind: 'refused', protocol, status, reason };
 }
 
-/** The 404 for a path that is no ping and for a token no monitor has: the same, so neither tells which exist. */
+/**
+ * The 404 for a path that is no ping and for a token no monitor has: the same answer, so
+ * neither tells which monitors exist.
+ */
 export function notFound(protocol: PushProtocol): PushRequest & { kind: 'refused' } {
   return refused(protocol, 404, protocol === 'kuma' ? KUMA_NOT_FOUND : HEALTHCHECKS_NOT_FOUND);
 }
