@@ -1,10 +1,11 @@
 // A delivery to a receiver that never answers ends when it is cancelled (the hub stopping),
 // over HTTP and over SMTP: the senders honour the one signal sendAlert gives them, which
-// also carries the 10 s deadline. Cancelled on an event (the receiver got the connection
-// or the request), never after a sleep.
+// also carries the 10 s deadline (whose expiry reads as a timeout). Cancelled on an event
+// (the receiver got the connection or the request), never after a sleep.
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AlertMessage } from '../../../src/hub/alerts/alert-message.ts';
+import { failureReason } from '../../../src/hub/alerts/channels/delivery.ts';
 import { sendAlert, type ResolvedAlertChannel } from '../../../src/hub/alerts/send-alert.ts';
 
 const message: AlertMessage = { kind: 'test', stack: 'shop', what: 'a test alert', at: 0 };
@@ -59,3 +60,12 @@ it.each([
     });
   },
 );
+
+it('the deadline passing reads as a timeout, another abort as cancelled', () => {
+  const deadline = AbortSignal.abort(new DOMException('deadline', 'TimeoutError'));
+  expect(failureReason(new Error('aborted'), deadline)).toBe('timed out after 10s');
+  expect(failureReason(new Error('aborted'), AbortSignal.abort())).toBe('cancelled');
+  expect(failureReason(new Error('connect ECONNREFUSED'), new AbortController().signal)).toBe(
+    'connect ECONNREFUSED',
+  );
+});

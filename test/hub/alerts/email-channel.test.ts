@@ -83,7 +83,7 @@ describe('email over STARTTLS', () => {
       const result = await sendAlert({ email: channel(server.port) }, message);
       expect(result).toEqual({
         ok: true,
-        detail: `accepted by 127.0.0.1:${server.port} for 2 recipient(s)`,
+        detail: `accepted by 127.0.0.1:${server.port} for 2 of 2 recipient(s)`,
       });
       expect(server.auths).toEqual([
         { method, username: 'alerts', password: USERS.alerts, accepted: true },
@@ -99,6 +99,20 @@ describe('email over STARTTLS', () => {
       ]);
     },
   );
+
+  it('a recipient the server refuses is named; the others still get the alert', async () => {
+    const server = await smtpServer({
+      onRcptTo(address, _session, callback) {
+        callback(address.address === 'oncall@example.com' ? new Error('no such user') : null);
+      },
+    });
+    const result = await sendAlert({ email: channel(server.port) }, message);
+    expect(result).toEqual({
+      ok: true,
+      detail: `accepted by 127.0.0.1:${server.port} for 1 of 2 recipient(s); refused oncall@example.com`,
+    });
+    expect(server.mails.map((mail) => mail.to)).toEqual([['ops@example.com']]);
+  });
 
   it('a wrong password is refused by the server, and the detail does not show it', async () => {
     const server = await smtpServer({});

@@ -77,14 +77,17 @@ describe('webhook', () => {
   });
 
   it('signs the exact body bytes: the right secret verifies, a wrong one does not', async () => {
+    // Configured headers named like the channel's own do not replace them, in any case.
+    const headers = { 'x-flotilla-SIGNATURE': 'sha256=forged', 'Content-Type': 'text/plain' };
     const channel: ResolvedAlertChannel = {
-      webhook: { url: `${receiver.origin}/hook`, headers: {}, secret: 'hook-secret' },
+      webhook: { url: `${receiver.origin}/hook`, headers, secret: 'hook-secret' },
     };
     expect((await sendAlert(channel, message)).ok).toBe(true);
-    const { headers, raw } = received();
-    const signature = headers['x-flotilla-signature'] as string;
+    const { headers: got, raw } = received();
+    const signature = got['x-flotilla-signature'] as string;
     expect(signature).toMatch(/^sha256=[0-9a-f]{64}$/);
-    expect(headers['x-flotilla-timestamp']).toBe(String(message.at));
+    expect(got['x-flotilla-timestamp']).toBe(String(message.at));
+    expect(got['content-type']).toBe('application/json');
     // A GitHub-style signature ("sha256=" + hex HMAC of the raw body): the hub's own check.
     expect(verifyProof('github', signature, 'hook-secret', raw)).toBe(true);
     expect(verifyProof('github', signature, 'wrong-secret', raw)).toBe(false);

@@ -61,10 +61,13 @@ export async function sendEmail(
       text: renderText(message),
       signal,
     });
-    const rejected = info.rejected.map(String);
-    return rejected.length === 0
-      ? { ok: true, detail: `accepted by ${server} for ${channel.to.length} recipient(s)` }
-      : { ok: false, detail: `${server} refused ${rejected.join(', ')}` };
+    // Some recipients refused is still a delivery: sending again would repeat it to the rest.
+    const refused = info.rejected.map(String);
+    const accepted = `accepted by ${server} for ${channel.to.length - refused.length} of ${channel.to.length} recipient(s)`;
+    return {
+      ok: true,
+      detail: refused.length === 0 ? accepted : `${accepted}; refused ${refused.join(', ')}`,
+    };
   } catch (error) {
     const reason = failureReason(error, signal) + hint(error);
     return { ok: false, detail: redact(`not sent through ${server}: ${reason}`, [smtp.password]) };

@@ -12,7 +12,8 @@ export interface JsonPost {
   url: string;
   /** The exact bytes to send (a signature may cover them). */
   body: string;
-  headers?: Record<string, string>;
+  /** Header layers, a later one replacing an earlier one's header of the same name (any case). */
+  headers?: readonly Record<string, string>[];
   /** Strings the detail must never show: tokens, header values; the URL's path always is. */
   secrets?: readonly (string | undefined)[];
   signal: AbortSignal;
@@ -39,9 +40,13 @@ export async function postJson(post: JsonPost): Promise<DeliveryResult> {
     ...(post.secrets ?? []),
   ];
   try {
+    const headers = new Headers();
+    for (const layer of post.headers ?? [])
+      for (const [name, value] of Object.entries(layer)) headers.set(name, value);
+    headers.set('content-type', 'application/json');
     const response = await fetch(url, {
       method: 'POST',
-      headers: { ...post.headers, 'content-type': 'application/json' },
+      headers,
       body: post.body,
       redirect: 'manual',
       signal: post.signal,

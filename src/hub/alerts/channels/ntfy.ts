@@ -65,7 +65,7 @@ export function sendNtfy(
       priority: channel.priority ?? DEFAULT_PRIORITY[message.kind],
       tags: [TAG[message.kind], message.stack],
     }),
-    headers: channel.token === undefined ? {} : { authorization: `Bearer ${channel.token}` },
+    headers: channel.token === undefined ? [] : [{ authorization: `Bearer ${channel.token}` }],
     secrets: [channel.token, target.topic, channel.url],
     signal,
   });

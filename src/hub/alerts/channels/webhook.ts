@@ -66,7 +66,7 @@ export function sendWebhook(
   return postJson({
     url: channel.url,
     body,
-    headers: { ...channel.headers, ...signed },
+    headers: [channel.headers, signed],
     secrets: [channel.secret, ...Object.values(channel.headers)],
     signal,
   });
