@@ -23,6 +23,8 @@ declare -A wanted=(
   [dockerd]=docker.io
   [docker-registry]=docker-registry
   [/bin/busybox]=busybox-static
+  [prometheus]=prometheus
+  [promtool]=prometheus
 )
 
 missing=()
@@ -57,9 +59,11 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${unique[@]}" >/dev/null
 # The Debian packages enable system-wide units we don't want: Flotilla starts its own
-# (also its own dockerd; tests start a private one, and the registry only in tests).
+# (also its own dockerd; tests start a private one, and the registry and Prometheus only in
+# tests).
 if command -v systemctl >/dev/null 2>&1; then
-  for unit in caddy nats-server redis-server postgresql docker.socket docker containerd docker-registry; do
+  for unit in caddy nats-server redis-server postgresql docker.socket docker containerd docker-registry \
+    prometheus; do
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
 fi

@@ -5,6 +5,7 @@ import type { Bus } from './client.ts';
 import {
   DESIRED_BUCKET,
   EVENTS_STREAM,
+  MONITORS_BUCKET,
   RELEASES_BUCKET,
   EVENTS_SUBJECTS,
   kvStream,
@@ -40,6 +41,8 @@ function busStreamConfigs(): Partial<StreamConfig>[] {
     kvConfig(DESIRED_BUCKET, 5),
     // Releases, the deploy lock and the stack's deploys: read back at every hub start.
     kvConfig(RELEASES_BUCKET, 5),
+    // Each monitor's state and its 30 days of hourly figures: the latest value only.
+    kvConfig(MONITORS_BUCKET, 1),
     {
       name: EVENTS_STREAM,
       subjects: [EVENTS_SUBJECTS],

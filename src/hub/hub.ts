@@ -10,6 +10,7 @@ import { gatewayState } from '../plan/caddy.ts';
 import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
 import { busEventSchema } from '../protocol/events.ts';
+import { nodeMetricsSchema, type NodeMetrics } from '../protocol/node-metrics.ts';
 import { LIVENESS_CHECK_MS } from '../protocol/liveness.ts';
 import {
   heartbeatSchema,
@@ -32,6 +33,8 @@ import { backupJobsByNode } from './node-backup-jobs.ts';
 import { NodeLiveness } from './node-liveness.ts';
 import { Outbox } from './outbox.ts';
 import { healthyInstances, healthyServices, lostNodes, onlyHealthy } from './registry.ts';
+
+export type ReceivedNodeMetrics = NodeMetrics & { receivedAt: number };
 
 export interface InstanceChange {
   node: string;
@@ -86,6 +89,8 @@ export class Hub {
   /** Each node's last full report; `at` is when the hub last heard from the node at all. */
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly reportHashes = new Map<string, string>();
+  /** Each node's last measurements (host, mesh round trips), with when they arrived. */
+  private readonly metrics = new Map<string, ReceivedNodeMetrics>();
   /** When the hub last asked a node for a full report (it has none, or a stale one). */
   private readonly askedForReport = new Map<string, number>();
   private readonly outbox: Outbox;
@@ -116,6 +121,15 @@ export class Hub {
 
   nodeStatuses(): ReadonlyMap<string, NodeStatus> {
     return this.statuses;
+  }
+
+  nodeMetrics(): ReadonlyMap<string, ReceivedNodeMetrics> {
+    return this.metrics;
+  }
+
+  /** Nodes whose reports went stale (lost), as routing sees them now. */
+  lostNodes(): Set<string> {
+    return lostNodes(this.statuses.values(), Date.now());
   }
 
   start(): void {
@@ -175,6 +189,12 @@ export class Hub {
       const event = busEventSchema.safeParse(value);
       if (!event.success) return this.options.log(`ignored an invalid event from ${node}`);
       void this.options.bus.events.publish(event.data, { node }).catch(() => {});
+      return;
+    }
+    if (kind === 'metrics') {
+      const metrics = nodeMetricsSchema.safeParse(value);
+      if (!metrics.success) return this.options.log(`ignored invalid node metrics from ${node}`);
+      this.metrics.set(node, { ...metrics.data, receivedAt: now });
       return;
     }
     if (kind === 'heartbeat') {
@@ -242,6 +262,7 @@ export class Hub {
   async forgetNode(node: string): Promise<void> {
     this.statuses.delete(node);
     this.reportHashes.delete(node);
+    this.metrics.delete(node);
     this.liveness.forget(node);
     this.recipients.delete(node);
     await this.outbox.forget(node);

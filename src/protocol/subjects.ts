@@ -18,6 +18,8 @@ const NODE_ID = /^[a-z][a-z0-9-]{0,62}$/;
 export const DESIRED_BUCKET = 'desired';
 /** Each deployed service's releases, the deploy lock and the stack's deploys (hub only). */
 export const RELEASES_BUCKET = 'releases';
+/** Each monitor's state and figures, one key per monitor (hub only). */
+export const MONITORS_BUCKET = 'monitors';
 /** The object store of release bundles, by sha256 (hub only). */
 export const BUNDLES_STORE = 'bundles';
 
