@@ -324,7 +324,8 @@ describe('policy from the stack file', () => {
     stackSchema.parse({ name: 'demo', monitoring: declared }).monitoring;
 
   it('takes the defaults: 3 retries, no resend, 6 changes in 30 minutes', () => {
-    expect(trackerPolicy(monitoring({}))).toEqual({
+    // A monitor without retries of its own passes undefined.
+    expect(trackerPolicy(monitoring({}), undefined)).toEqual({
       retries: 3,
       flapping: { changes: 6, windowMs: 30 * MIN },
     });
