@@ -101,7 +101,7 @@ describe('webhook', () => {
     const channel: ResolvedAlertChannel = {
       webhook: {
         url: `${receiver.origin}${SECRET_PATH}?key=abc`,
-        headers: { Authorization: 'Bearer hdr-token' },
+        headers: { Authorization: 'Bearer hdr-token', 'X-Version': '1' },
         secret: 'hook-secret',
       },
     };

@@ -12,10 +12,16 @@ export interface DeliveryResult {
 /** How long one delivery may take, from connecting to the receiver's answer. */
 export const ALERT_TIMEOUT_MS = 10_000;
 
-/** `text` with each of `secrets` (the empty ones aside) replaced by "[redacted]". */
+/**
+ * Shorter strings are not redacted: no credential is that short, and a header such as
+ * `X-Version: 1` would otherwise blank every 1 out of "HTTP 500 from 10.0.0.1:8080".
+ */
+const SHORTEST_SECRET = 6;
+
+/** `text` with each of `secrets` replaced by "[redacted]", the longest first. */
 export function redact(text: string, secrets: readonly (string | undefined)[]): string {
   return secrets
-    .filter((secret): secret is string => secret !== undefined && secret !== '')
+    .filter((secret): secret is string => (secret?.length ?? 0) >= SHORTEST_SECRET)
     .sort((a, b) => b.length - a.length)
     .reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
 }
