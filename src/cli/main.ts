@@ -59,6 +59,16 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/history.ts')).historyCommand,
   },
   {
+    name: 'monitors',
+    summary: 'every monitor: state, since when, uptime 24h/7d/30d, latency, last checks',
+    load: async () => (await import('./commands/monitors.ts')).monitorsCommand,
+  },
+  {
+    name: 'alerts',
+    summary: 'send a real test message to the alert channels: alerts test [channel]',
+    load: async () => (await import('./commands/alerts.ts')).alertsCommand,
+  },
+  {
     name: 'restart',
     summary: "restart a service's instances one at a time",
     load: async () => (await import('./commands/restart.ts')).restartCommand,

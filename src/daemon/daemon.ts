@@ -27,6 +27,12 @@ import { Deployer } from '../hub/deploy/deployer.ts';
 import { deployRoutes } from '../hub/deploy/deploy-routes.ts';
 import { ReleaseStore } from '../bus/release-store.ts';
 import { PushDeploys } from '../hub/webhooks/push-deploys.ts';
+import { MonitorStore } from '../bus/monitor-store.ts';
+import { AlertDispatcher } from '../hub/alerts/alert-dispatcher.ts';
+import { MonitoringService } from '../hub/monitoring/monitoring-service.ts';
+import { monitoringRoutes } from '../hub/monitoring/monitoring-routes.ts';
+import { MetricsEndpoint } from '../hub/metrics/metrics-endpoint.ts';
+import { hubSnapshot } from '../hub/metrics/hub-snapshot.ts';
 import { statusReport } from '../hub/status-report.ts';
 import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
@@ -81,6 +87,9 @@ export class Daemon {
   private hub: Hub | undefined;
   private deployer: Deployer | undefined;
   private pushDeploys: PushDeploys | undefined;
+  private alerts: AlertDispatcher | undefined;
+  private monitoring: MonitoringService | undefined;
+  private metrics: MetricsEndpoint | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
   private credentials: BusCredentials | undefined;
@@ -149,6 +158,26 @@ export class Daemon {
       audit: (event) => void events.publish(event).catch(() => undefined),
       log: this.options.log,
     });
+    this.alerts = new AlertDispatcher({
+      secrets: this.secrets,
+      audit: (event) => void events.publish(event).catch(() => undefined),
+      log: this.options.log,
+    });
+    this.monitoring = new MonitoringService({
+      hub: this.hub,
+      store: await MonitorStore.open(this.hubBus),
+      events,
+      alerts: this.alerts,
+      secrets: this.secrets,
+      hubDir: path.join(stateDir, 'hub'),
+      node,
+      log: this.options.log,
+    });
+    this.metrics = new MetricsEndpoint({
+      secrets: this.secrets,
+      snapshot: () => hubSnapshot(this.hub!, this.monitoring!),
+      log: this.options.log,
+    });
     this.hub.start();
     for (const [member, recipient] of this.cluster?.recipients() ?? [])
       this.hub.setNodeRecipient(member, recipient);
@@ -170,6 +199,8 @@ export class Daemon {
     for (const note of notes) this.options.log(note);
     this.deployer.prepareEverywhere();
     await this.pushDeploys.update(stack);
+    await this.monitoring.start();
+    await this.watch(stack, stackDir);
     const clusterRoutes: ApiRoute[] = [];
     if (this.cluster) {
       const hooks = this.clusterHooks(busDir);
@@ -190,6 +221,11 @@ export class Daemon {
           () => this.deployer!,
           () => this.hub!,
           () => this.hubBus!.events,
+        ),
+        ...monitoringRoutes(
+          () => this.monitoring!,
+          () => this.alerts!,
+          () => this.hub!.stack?.name,
         ),
         ...clusterRoutes,
       ],
@@ -220,6 +256,13 @@ export class Daemon {
     } catch (error) {
       this.options.log(`node ${node} did not stop its services: ${(error as Error).message}`);
     }
+  }
+
+  /** Monitors, alert channels and the metrics endpoint follow the applied stack. */
+  private async watch(stack: Stack, stackDir: string): Promise<void> {
+    await this.monitoring!.update(stack, stackDir);
+    const mesh = this.cluster ? this.hub!.plan?.nodes[this.node]?.mesh_address : undefined;
+    await this.metrics!.update(stack, mesh === undefined ? ['127.0.0.1'] : ['127.0.0.1', mesh]);
   }
 
   /** On a tailnet, the nodes' addresses are Tailscale's: read them, as plan does. */
@@ -283,6 +326,8 @@ export class Daemon {
   private async shutdown(): Promise<void> {
     this.hub?.stop();
     await this.pushDeploys?.close();
+    await this.monitoring?.close();
+    await this.metrics?.close();
     await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
@@ -383,6 +428,7 @@ export class Daemon {
           const applied = await this.hub!.apply({ stack, stackDir });
           this.deployer!.prepareEverywhere();
           await this.pushDeploys!.update(stack);
+          await this.watch(stack, stackDir);
           return { json: applied };
         },
       },

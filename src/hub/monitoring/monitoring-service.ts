@@ -230,6 +230,21 @@ export class MonitoringService {
     });
   }
 
+  /** Each backup job of the stack, the node that runs it and what the hub heard of its runs. */
+  backupJobs(): { job: string; node: string; record: BackupRecord }[] {
+    return [...this.entries.values()].flatMap(({ definition: { target } }) =>
+      target.kind === 'backup'
+        ? [
+            {
+              job: target.job,
+              node: this.options.hub.backupNode(target.job) ?? '',
+              record: this.backups.get(target.job) ?? {},
+            },
+          ]
+        : [],
+    );
+  }
+
   /** The ping URLs of each heartbeat monitor (they carry its token: for the operator only). */
   async pushUrls(): Promise<Map<string, { healthchecks: string; kuma: string }>> {
     const urls = new Map<string, { healthchecks: string; kuma: string }>();
@@ -393,7 +408,8 @@ export class MonitoringService {
   /**
    * A route is up while the gateway and the app answer, whatever the app says (a 404 at `/`
    * or a 401 behind basic auth is the app's business), and down on a 5xx — the gateway's
-   * own 502/503/504 when no instance answers — and when its certificate is about to expire.
+   * own 502/503/504 when no instance answers — and when its ACME certificate is about to
+   * expire (Caddy's internal CA issues 12-hour certificates and renews them itself).
    */
   private judgeRoute(entry: Entry, result: CheckResult, now: number): CheckOutcome {
     entry.latencyMs = result.latencyMs;
@@ -401,8 +417,12 @@ export class MonitoringService {
     const answered = result.status !== undefined && result.status < 500;
     const expiry = parseDuration(this.stack!.monitoring.certificate_expiry)!;
     const latency = result.latencyMs === undefined ? {} : { latencyMs: result.latencyMs };
+    const acme =
+      entry.definition.target.kind === 'route' &&
+      tlsIssuerFor(entry.definition.target.host) === 'acme';
     if (
       answered &&
+      acme &&
       result.certificateExpiresAt !== undefined &&
       result.certificateExpiresAt - now < expiry
     )
