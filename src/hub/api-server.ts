@@ -2,9 +2,9 @@
 // out, request bodies validated with zod. The CLI is its first client.
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { urlHost } from '../spec/formats.ts';
+import { BodyTooLarge, readCappedBody } from './http-body.ts';
+import { listenHttp, type HttpListener } from './http-listen.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -64,18 +64,12 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 }
 
 async function readBytes(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > maxBytes)
-    throw new ApiError(413, `request body too large (${declared} bytes; at most ${maxBytes})`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes)
-      throw new ApiError(413, `request body too large (at most ${maxBytes} bytes)`);
-    chunks.push(chunk as Buffer);
+  try {
+    return await readCappedBody(request, maxBytes);
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error;
+    throw new ApiError(413, `request body too large (at most ${maxBytes} bytes)`);
   }
-  return Buffer.concat(chunks);
 }
 
 async function readBody(request: http.IncomingMessage): Promise<unknown> {
@@ -93,10 +87,7 @@ function sendJson(response: http.ServerResponse, status: number, value: unknown)
   response.end(JSON.stringify(value));
 }
 
-export interface ApiServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type ApiServer = HttpListener;
 
 export async function startApiServer(options: {
   host: string;
@@ -164,17 +155,5 @@ export async function startApiServer(options: {
     response.end();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${urlHost(options.host)}:${port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, options.host, options.port);
 }

@@ -3,7 +3,8 @@
 // WebhookReceiver, answers at once, and only then starts the deploy: a forge times a
 // delivery out after a few seconds and a deploy takes longer.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { BodyTooLarge, closeAfterAnswer, readCappedBody } from '../http-body.ts';
+import { listenHttp, type HttpListener } from '../http-listen.ts';
 import {
   MAX_WEBHOOK_BODY_BYTES,
   tooLarge,
@@ -17,8 +18,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 const HOOK_PATH = /^\/hooks\/([^/]+)$/;
 
-class BodyTooLarge extends Error {}
-
 function send(
   response: http.ServerResponse,
   status: number,
@@ -31,19 +30,6 @@ function send(
     ...extra,
   });
   response.end(JSON.stringify({ message }));
-}
-
-async function readBody(request: http.IncomingMessage): Promise<Buffer> {
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > MAX_WEBHOOK_BODY_BYTES) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_WEBHOOK_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function hookName(pathname: string): string | undefined {
@@ -65,7 +51,7 @@ export async function startWebhookServer(options: {
   port: number;
   receiver: WebhookReceiver;
   onDeploy: (request: DeployRequest) => void;
-}): Promise<{ url: string; close(): Promise<void> }> {
+}): Promise<HttpListener> {
   async function handle(request: http.IncomingMessage, response: http.ServerResponse) {
     const name = hookName(new URL(request.url ?? '/', 'http://hub').pathname);
     if (name === undefined) return send(response, 404, 'webhooks are served at POST /hooks/<name>');
@@ -73,12 +59,11 @@ export async function startWebhookServer(options: {
       return send(response, 405, 'a webhook takes POST only', { allow: 'POST' });
     let body: Buffer;
     try {
-      body = await readBody(request);
+      body = await readCappedBody(request, MAX_WEBHOOK_BODY_BYTES);
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
-      // The rest of the body is never read: the connection ends with the answer.
-      response.once('finish', () => request.destroy());
-      return send(response, 413, tooLarge(), { connection: 'close' });
+      closeAfterAnswer(request, response);
+      return send(response, 413, tooLarge());
     }
     const outcome: WebhookOutcome = await options.receiver.receive(name, request.headers, body);
     send(response, outcome.status, outcome.body.message);
@@ -96,21 +81,5 @@ export async function startWebhookServer(options: {
   });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, options.host, options.port);
 }
