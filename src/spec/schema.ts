@@ -538,7 +538,11 @@ const alertSchema = z
       .describe('For `flotilla alerts test <name>`; by default the kind, numbered when repeated'),
     ntfy: z
       .strictObject({
-        url: urlOrSecret.describe('The topic URL, e.g. https://ntfy.sh/my-topic'),
+        url: urlOrSecret
+          .refine((text) => !URL.canParse(text) || new URL(text).pathname.length > 1, {
+            message: 'the ntfy URL names no topic: write it as https://<server>/<topic>',
+          })
+          .describe('The topic URL, e.g. https://ntfy.sh/my-topic'),
         priority: z.number().int().min(1).max(5).optional(),
         token: secretText.optional().describe('An access token (Bearer); usually ${secret:NAME}'),
       })

@@ -1,6 +1,7 @@
 // Whole-stack checks of monitors, maintenance windows and alert channels: the names they
 // refer to exist, heartbeats have a public host to be pinged on, channel names are unique.
 import { hubNode } from '../plan/firewall-access.ts';
+import { InvalidCheckRequestError, monitorCheckRequest } from '../monitoring/check-request.ts';
 import type { PathSegment } from './diagnostic.ts';
 import type { Stack } from './schema.ts';
 import { didYouMean } from './suggest.ts';
@@ -13,6 +14,7 @@ export const DERIVED_MONITOR_KINDS = ['route', 'instance', 'node', 'disk', 'mesh
 export function checkMonitoring(stack: Stack, report: Report): void {
   const nodes = Object.keys(stack.nodes);
   const declared = Object.keys(stack.monitors);
+  const tokens = new Map<string, string>();
   for (const [name, monitor] of Object.entries(stack.monitors)) {
     if (monitor.from !== undefined && !nodes.includes(monitor.from))
       report(
@@ -20,6 +22,27 @@ export function checkMonitoring(stack: Stack, report: Report): void {
         `unknown node \`${monitor.from}\``,
         didYouMean(monitor.from, nodes) ?? `known nodes: ${nodes.join(', ')}`,
       );
+    if (monitor.http) {
+      try {
+        monitorCheckRequest(monitor);
+      } catch (error) {
+        if (!(error instanceof InvalidCheckRequestError)) throw error;
+        // The check schema's first complaint, without its framing ("invalid check request: ✖ …").
+        const first = error.message.replace(/^invalid check request:\s*/, '').split('\n')[0]!;
+        report(['monitors', name, 'http'], first.replace(/^✖\s*/, ''));
+      }
+    }
+    const token = monitor.heartbeat?.token;
+    if (token !== undefined) {
+      const other = tokens.get(token);
+      if (other === undefined) tokens.set(token, name);
+      else
+        report(
+          ['monitors', name, 'heartbeat', 'token'],
+          `monitor \`${other}\` has the same push token`,
+          'give each heartbeat its own token, or leave it out and the hub makes one',
+        );
+    }
     if (monitor.heartbeat && !stack.monitoring.push)
       report(
         ['monitors', name, 'heartbeat'],

@@ -115,6 +115,31 @@ alerts:
     );
   });
 
+  it('refuses a check header the agents would refuse, and one push token for two monitors', () => {
+    const result = load(
+      `monitors:
+  a:
+    http: { url: https://example.com/, headers: { Host: elsewhere.example.com } }
+  b:
+    heartbeat: { period: 1h, token: "\${secret:T}" }
+  c:
+    heartbeat: { period: 1h, token: "\${secret:T}" }
+monitoring:
+  push: { host: status.example.com }
+`,
+    );
+    const found = messages(result).join('\n');
+    expect(found).toContain('4:header Host is not allowed in a check');
+    expect(found).toContain('8:monitor `b` has the same push token');
+  });
+
+  it('refuses an ntfy URL without a topic', () => {
+    const result = load(`alerts:\n  - ntfy: { url: "https://ntfy.sh/" }\n`);
+    expect(messages(result).join('\n')).toContain(
+      '3:`alerts[0].ntfy.url`: the ntfy URL names no topic: write it as https://<server>/<topic>',
+    );
+  });
+
   it('claims the hub listeners’ ports on the hub node', () => {
     const result = load(
       `services:\n  api:\n    run: { command: [node, server.js] }\n    ports: { http: 9464 }\nmonitoring:\n  metrics: { token: "\${secret:M}" }\n`,

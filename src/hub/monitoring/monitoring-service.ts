@@ -545,14 +545,22 @@ export class MonitoringService {
 
   /** The push listener runs while some monitor is a heartbeat, on `monitoring.push.port`. */
   private async updatePush(stack: Stack, definitions: MonitorDefinition[]): Promise<void> {
-    const entries: { monitor: string; token: string }[] = [];
+    const entries = new Map<string, string>();
     for (const definition of definitions) {
       const token = await this.tokenOf(definition);
-      if (token !== undefined) entries.push({ monitor: definition.name, token });
+      if (token === undefined) continue;
+      const taken = entries.get(token);
+      // Two secrets with the same value: a ping could not say which monitor it is for.
+      if (taken === undefined) entries.set(token, definition.name);
+      else
+        this.options.log(
+          `heartbeat monitors ${taken} and ${definition.name} have the same push token: pings count for ${taken} only (give each secret its own value)`,
+        );
     }
-    this.pushTokens = new PushTokenTable(entries);
-    const port =
-      stack.monitoring.push && entries.length > 0 ? stack.monitoring.push.port : undefined;
+    this.pushTokens = new PushTokenTable(
+      [...entries].map(([token, monitor]) => ({ monitor, token })),
+    );
+    const port = stack.monitoring.push && entries.size > 0 ? stack.monitoring.push.port : undefined;
     if (this.push?.port === port) return;
     await this.push?.close();
     this.push = undefined;
