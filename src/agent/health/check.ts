@@ -7,7 +7,9 @@ import { resolveUser } from '../../system/users.ts';
 import { probeExec } from './exec.ts';
 import { probeHttp } from './http.ts';
 import { probePostgres } from './postgres.ts';
-import { describeError, type Probe, type ProbeResult } from './probe.ts';
+import type { ProbeResult } from '../../monitoring/deadline.ts';
+import { describeError } from '../../system/network-errors.ts';
+import type { Probe } from './probe.ts';
 import { probeRedis } from './redis.ts';
 import { probeTcp } from './tcp.ts';
 

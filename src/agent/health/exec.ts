@@ -4,7 +4,7 @@
 // it as root would hand the service's user root. The command runs in its own process
 // group so a timeout kills everything it started, not just the first process.
 import { spawn } from 'node:child_process';
-import { runProbe, type ProbeOptions, type ProbeResult } from './probe.ts';
+import { runProbe, type ProbeOptions, type ProbeResult } from '../../monitoring/deadline.ts';
 
 export interface ExecProbeOptions extends ProbeOptions {
   command: readonly string[];

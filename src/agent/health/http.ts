@@ -2,17 +2,15 @@
 // hops to follow (default 200-399 accepts them), and the body is never read, so a
 // streaming endpoint cannot hold the check open.
 import http from 'node:http';
-import { PROBE_HOST, runProbe, type ProbeOptions, type ProbeResult } from './probe.ts';
+import { runProbe, type ProbeOptions, type ProbeResult } from '../../monitoring/deadline.ts';
+import { statusAccepted } from '../../monitoring/checks/http-check.ts';
+import { PROBE_HOST } from './probe.ts';
 
 export interface HttpProbeOptions extends ProbeOptions {
   port: number;
   path: string;
   /** Accepted status codes; default 200-399. */
   statuses?: readonly number[];
-}
-
-export function statusAccepted(status: number, statuses?: readonly number[]): boolean {
-  return statuses === undefined ? status >= 200 && status <= 399 : statuses.includes(status);
 }
 
 export function probeHttp(options: HttpProbeOptions): Promise<ProbeResult> {

@@ -4,7 +4,9 @@
 // unhealthy: it has to prove itself before the gateway sends it traffic.
 import type { HealthCheck } from '../../spec/schema.ts';
 import { checkTiming, healthProbe, type CheckTarget } from './check.ts';
-import { describeError, type Probe, type ProbeResult } from './probe.ts';
+import type { ProbeResult } from '../../monitoring/deadline.ts';
+import { describeError } from '../../system/network-errors.ts';
+import type { Probe } from './probe.ts';
 
 export interface HealthState {
   healthy: boolean;

@@ -2,13 +2,9 @@
 // accepts TCP but is still starting up, recovering or shutting down ("the database system
 // is starting up", SQLSTATE 57P03) is unhealthy.
 import pg from 'pg';
-import {
-  describeError,
-  PROBE_HOST,
-  runProbe,
-  type ProbeOptions,
-  type ProbeResult,
-} from './probe.ts';
+import { runProbe, type ProbeOptions, type ProbeResult } from '../../monitoring/deadline.ts';
+import { describeError } from '../../system/network-errors.ts';
+import { PROBE_HOST } from './probe.ts';
 
 export interface PostgresProbeOptions extends ProbeOptions {
   port: number;

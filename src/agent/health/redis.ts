@@ -1,6 +1,7 @@
 // Redis check: RESP `PING` over a raw socket. Only the first reply line matters.
 import net from 'node:net';
-import { PROBE_HOST, runProbe, type ProbeOptions, type ProbeResult } from './probe.ts';
+import { runProbe, type ProbeOptions, type ProbeResult } from '../../monitoring/deadline.ts';
+import { PROBE_HOST } from './probe.ts';
 
 export interface RedisProbeOptions extends ProbeOptions {
   port: number;

@@ -12,7 +12,8 @@ import {
   type ContainerEvent,
 } from '../../container/engine/index.ts';
 import type { ContainerStatus } from '../../protocol/status.ts';
-import type { Probe, ProbeResult } from '../health/probe.ts';
+import type { ProbeResult } from '../../monitoring/deadline.ts';
+import type { Probe } from '../health/probe.ts';
 import { DEFAULT_RESTART_TIMING, type RestartTiming } from '../process/backoff.ts';
 import { RESYNC, type ContainerEvents } from './container/container-events.ts';
 import { LABEL, type ContainerSpec } from './container/container-spec.ts';

@@ -1,7 +1,7 @@
 // What a monitor's check answers, on the hub or on an agent: the health probes' `{ ok, detail }`
 // plus what a monitor keeps beyond up/down (latency, the HTTP status, when the TLS certificate
-// expires). Checks run under the probes' deadline helper, so they too never throw.
-import { runProbe, type ProbeOptions } from '../../agent/health/probe.ts';
+// expires). Checks run under the probes' deadline helper (runProbe), so they too never throw.
+import type { ProbeOptions } from '../deadline.ts';
 
 export interface CheckResult {
   ok: boolean;
@@ -16,17 +16,6 @@ export interface CheckResult {
 }
 
 export type CheckOptions = ProbeOptions;
-
-/**
- * runProbe for a check: it resolves with the attempt's own result, or with a `{ ok: false,
- * detail }` of its own on timeout or error, and both are CheckResults.
- */
-export function runCheckAttempt(
-  options: CheckOptions,
-  attempt: (signal: AbortSignal) => Promise<CheckResult>,
-): Promise<CheckResult> {
-  return runProbe(options, attempt) as Promise<CheckResult>;
-}
 
 /** Milliseconds since `startedAt` (a performance.now() reading), to a tenth. */
 export function elapsedMs(startedAt: number): number {

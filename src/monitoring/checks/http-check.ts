@@ -9,10 +9,10 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { statusAccepted } from '../../agent/health/http.ts';
-import { describeError, formatDuration } from '../../agent/health/probe.ts';
+import { describeError } from '../../system/network-errors.ts';
 import type { HttpCheckRequest } from '../check-request.ts';
-import { elapsedMs, runCheckAttempt, type CheckOptions, type CheckResult } from './check-result.ts';
+import { formatDuration, runProbe } from '../deadline.ts';
+import { elapsedMs, type CheckOptions, type CheckResult } from './check-result.ts';
 
 /** The most of a body a keyword is looked for in: enough for a page, not for a download. */
 export const KEYWORD_BODY_LIMIT = 1024 * 1024;
@@ -21,6 +21,11 @@ export type HttpCheckSpec = Omit<HttpCheckRequest, 'kind' | 'timeout_ms' | 'trus
   /** A PEM file of one more CA to trust besides the system's; a local path, never the hub's. */
   caFile?: string;
 };
+
+/** Whether `status` is up: one of `statuses`, or by default any 2xx or 3xx. */
+export function statusAccepted(status: number, statuses?: readonly number[]): boolean {
+  return statuses === undefined ? status >= 200 && status <= 399 : statuses.includes(status);
+}
 
 /** Node's certificate errors carry codes like CERT_HAS_EXPIRED or ERR_TLS_CERT_ALTNAME_INVALID. */
 function isTlsError(error: unknown): boolean {
@@ -82,7 +87,7 @@ async function trustedRoots(caFile: string | undefined): Promise<string[] | unde
 }
 
 export function httpCheck(spec: HttpCheckSpec, options: CheckOptions): Promise<CheckResult> {
-  return runCheckAttempt(options, async (signal) => {
+  return runProbe(options, async (signal): Promise<CheckResult> => {
     const url = new URL(spec.url);
     let ca: string[] | undefined;
     try {

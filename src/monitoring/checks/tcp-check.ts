@@ -2,15 +2,16 @@
 // latency is the time to the accepted connection. Nothing is sent.
 import net from 'node:net';
 import type { TcpCheckRequest } from '../check-request.ts';
-import { elapsedMs, runCheckAttempt, type CheckOptions, type CheckResult } from './check-result.ts';
+import { runProbe } from '../deadline.ts';
+import { elapsedMs, type CheckOptions, type CheckResult } from './check-result.ts';
 
 export type TcpCheckSpec = Pick<TcpCheckRequest, 'host' | 'port'>;
 
 export function tcpCheck(spec: TcpCheckSpec, options: CheckOptions): Promise<CheckResult> {
-  return runCheckAttempt(
+  return runProbe(
     options,
     (signal) =>
-      new Promise((resolve, reject) => {
+      new Promise<CheckResult>((resolve, reject) => {
         const startedAt = performance.now();
         const socket = net.connect({ host: spec.host, port: spec.port });
         signal.addEventListener('abort', () => socket.destroy(), { once: true });

@@ -2,7 +2,7 @@
 // per transition, no overlapping probes, checkNow and stop.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HealthMonitor, type HealthState } from '../../../src/agent/health/monitor.ts';
-import type { ProbeResult } from '../../../src/agent/health/probe.ts';
+import type { ProbeResult } from '../../../src/monitoring/deadline.ts';
 
 const PASS: ProbeResult = { ok: true, detail: 'HTTP 200' };
 const FAIL: ProbeResult = { ok: false, detail: 'HTTP 503' };

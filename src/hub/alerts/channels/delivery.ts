@@ -2,6 +2,8 @@
 // act on. Channel URLs (Slack, Discord, ntfy topics) and tokens are credentials, so a
 // reason names the host only and is scrubbed of every secret the channel holds before it
 // is shown, logged or stored.
+import { timedOutAfter } from '../../../monitoring/deadline.ts';
+import { errorMessage } from '../../../system/network-errors.ts';
 
 export interface DeliveryResult {
   ok: boolean;
@@ -26,11 +28,14 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
     .reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
 }
 
-/** Why an attempt failed: past the deadline, cancelled, or the error's own message. */
+/**
+ * Why an attempt failed: past the deadline, cancelled, or the error's own message (not
+ * describeError's short name: the message names the host an operator has to look at).
+ */
 export function failureReason(error: unknown, signal: AbortSignal): string {
   if (signal.aborted)
     return (signal.reason as Error | undefined)?.name === 'TimeoutError'
-      ? `timed out after ${ALERT_TIMEOUT_MS / 1000}s`
+      ? timedOutAfter(ALERT_TIMEOUT_MS)
       : 'cancelled';
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
