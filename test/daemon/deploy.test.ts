@@ -14,6 +14,7 @@ import { flotilla } from '../helpers/flotilla-cli.ts';
 import { startGitServer, type GitServer } from '../helpers/git-server.ts';
 import { gatewayRequest } from '../helpers/https-get.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startHttpReceiver, type HttpReceiver } from '../helpers/alert-receivers.ts';
 
 const asRoot = process.getuid?.() === 0;
 const SERVER_JS = `
@@ -177,8 +178,12 @@ afterAll(async () => {
 
 describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
   let stack: TestStack;
+  /** The stack's alert channel: a failed deploy is someone's to look at. */
+  let alerts: HttpReceiver;
 
   beforeAll(async () => {
+    alerts = await startHttpReceiver();
+    cleanups.push(() => alerts.close());
     stack = await newStack(
       'deploytest',
       "{ drain: 500ms, health_timeout: 15s, release_command: [node, -e, \"require('fs').appendFileSync(process.env.MIGRATIONS, process.env.FLOTILLA_INSTANCE + '\\\\n')\"] }",
@@ -190,7 +195,7 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
       text.replace(
         "env: { PORT: '${port}' }",
         `env: { PORT: '\${port}', MIGRATIONS: '${path.join(stack.dir, 'migrations.log')}', GATE_FILE: '${path.join(stack.dir, 'go')}' }`,
-      ),
+      ) + `alerts:\n  - webhook: { url: "${alerts.origin}/hook" }\n`,
     );
     await up(stack);
   }, 120_000);
@@ -226,6 +231,25 @@ describe.skipIf(!asRoot)('flotilla deploy on one machine', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/health gate failed \(web-1b on local\)/);
     expect(result.stderr).toMatch(/hint: the old instances kept serving/);
+    // Delivered from the audit log, moments after the CLI heard of the failure.
+    const sent = () =>
+      alerts.requests.map(
+        (request) => JSON.parse(request.body.toString('utf8')) as { kind: string; what: string },
+      );
+    for (
+      let waited = 0;
+      !sent().some((alert) => alert.kind === 'event') && waited < 10_000;
+      waited += 100
+    )
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(
+      sent().filter((alert) => alert.kind === 'event'),
+      JSON.stringify(sent()),
+    ).toEqual([
+      expect.objectContaining({
+        what: expect.stringMatching(/deploy of web .* failed at health gate/),
+      }),
+    ]);
     expect(await served(stack)).toMatch(/^v2 web-[12]a$/);
     expect(await onPlannedPort(stack)).toMatch(/^v2/);
     const ids = (await status(stack)).instances.map((instance) => instance.id);
