@@ -17,9 +17,9 @@
 //   });
 //   scheduler.start();
 //   // on shutdown or a new desired state: await scheduler.stop(), then start a new one.
-import { CronExpressionParser } from 'cron-parser';
 import type { BackupEvent } from './events.ts';
 import type { ResolvedJob } from './job.ts';
+import { nextFireTime } from '../spec/formats.ts';
 import { failureEvent } from './run.ts';
 
 /** Time and timers, injectable so tests control the clock. */
@@ -54,13 +54,6 @@ interface Task {
 
 /** Node's timers overflow past ~24.8 days: a longer wait is taken in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The first time strictly after `after` (ms) that `cron` fires in `timezone`. */
-function nextFireTime(cron: string, timezone: string, after: number): number {
-  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz: timezone })
-    .next()
-    .getTime();
-}
 
 export class BackupScheduler {
   private readonly tasks: Task[];

@@ -5,7 +5,7 @@
 // small headers, a bounded timeout. A path to a CA file is never part of it: the runner
 // trusts its own gateway's CA when asked (`trust_gateway_ca`), from a path it knows itself.
 import { z } from 'zod';
-import { parseDuration } from '../spec/formats.ts';
+import { durationMs } from '../spec/formats.ts';
 import type { MonitorSpec } from '../spec/schema.ts';
 import type { CheckResult } from './checks/check-result.ts';
 
@@ -110,22 +110,15 @@ export function parseCheckRequest(value: unknown): CheckRequest {
   return parsed.data;
 }
 
-/** The stack file validated its durations: one that does not parse here is a bug. */
-function milliseconds(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new Error(`not a duration: ${text}`);
-  return ms;
-}
-
 /** The check a declared monitor runs; undefined for a heartbeat, which is pushed, not run. */
 export function monitorCheckRequest(monitor: MonitorSpec): CheckRequest | undefined {
-  const timeout_ms = Math.min(milliseconds(monitor.timeout), MAX_CHECK_TIMEOUT_MS);
+  const timeout_ms = Math.min(durationMs(monitor.timeout), MAX_CHECK_TIMEOUT_MS);
   if (monitor.http) {
     const { max_latency, ...http } = monitor.http;
     return parseCheckRequest({
       kind: 'http',
       ...http,
-      ...(max_latency !== undefined && { max_latency_ms: milliseconds(max_latency) }),
+      ...(max_latency !== undefined && { max_latency_ms: durationMs(max_latency) }),
       timeout_ms,
     });
   }

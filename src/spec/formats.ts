@@ -1,5 +1,6 @@
 // Parsers for the small value formats a stack file uses: durations, IP addresses and
-// CIDRs, cron expressions. Each returns a value or an error message a user can act on.
+// CIDRs, cron expressions. Each returns a value or an error message a user can act on; for a
+// value the schema already validated, durationMs and the cron fire times read it as a number.
 import { isIP, SocketAddress } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
@@ -25,6 +26,16 @@ export function parseDuration(text: string): number | undefined {
     rest = rest.slice(match[0].length);
   }
   return total;
+}
+
+/**
+ * A duration the stack file's schema already validated, in ms: one that does not parse here
+ * is a bug, not user input.
+ */
+export function durationMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`not a duration: ${text}`);
+  return ms;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
@@ -216,6 +227,20 @@ export function cronError(expression: string, timezone?: string): string | undef
       ? 'a field is not a number, range, step or list (e.g. 5, 1-5, */15, 1,15)'
       : message;
   }
+}
+
+/** The first time strictly after `after` (ms) that the valid `cron` fires in `timezone`. */
+export function nextFireTime(cron: string, timezone: string, after: number): number {
+  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz: timezone })
+    .next()
+    .getTime();
+}
+
+/** The last time strictly before `before` (ms) that the valid `cron` fired in `timezone`. */
+export function previousFireTime(cron: string, timezone: string, before: number): number {
+  return CronExpressionParser.parse(cron, { currentDate: new Date(before), tz: timezone })
+    .prev()
+    .getTime();
 }
 
 export function isValidTimezone(zone: string): boolean {

@@ -3,13 +3,16 @@ import {
   canonicalCidr,
   canonicalIp,
   cronError,
+  durationMs,
   explainBadCidr,
   explainBadIPv4,
   inetAton,
   ipAddressSchema,
+  nextFireTime,
   parseCidr,
   parseDuration,
   parseIPv4,
+  previousFireTime,
 } from '../../src/spec/formats.ts';
 
 describe('durations', () => {
@@ -23,6 +26,11 @@ describe('durations', () => {
   it.each(['', '5', '5 s', 's', '5sec', '-1s'])('%j is not a duration', (text) =>
     expect(parseDuration(text)).toBeUndefined(),
   );
+
+  it('durationMs reads a validated duration and throws on one the schema should have refused', () => {
+    expect(durationMs('1h30m')).toBe(5_400_000);
+    expect(() => durationMs('5sec')).toThrow('not a duration: 5sec');
+  });
 });
 
 describe('CIDRs', () => {
@@ -126,5 +134,13 @@ describe('cron', () => {
   it('explains what is wrong', () => {
     expect(cronError('0 2 * *')).toContain('has 4');
     expect(cronError('0 24 * * *')).toContain('0-23');
+  });
+
+  it('fire times are strictly after or before the time given, in the time zone', () => {
+    const twoAmParis = Date.parse('2026-06-01T00:00:00Z'); // 02:00 in Paris (UTC+2 in June)
+    expect(nextFireTime('0 2 * * *', 'Europe/Paris', twoAmParis - 1)).toBe(twoAmParis);
+    expect(nextFireTime('0 2 * * *', 'Europe/Paris', twoAmParis)).toBe(twoAmParis + 86_400_000);
+    expect(previousFireTime('0 2 * * *', 'Europe/Paris', twoAmParis + 1)).toBe(twoAmParis);
+    expect(previousFireTime('0 2 * * *', 'Europe/Paris', twoAmParis)).toBe(twoAmParis - 86_400_000);
   });
 });

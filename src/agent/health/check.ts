@@ -1,7 +1,7 @@
 // From a stack file's `health:` block to a runnable probe for one instance: picks the
 // kind, resolves the named port (default: the instance's first) and the durations. An
 // exec check runs as the instance itself does: its user, environment and directory.
-import { parseDuration } from '../../spec/formats.ts';
+import { durationMs } from '../../spec/formats.ts';
 import type { HealthCheck } from '../../spec/schema.ts';
 import { resolveUser } from '../../system/users.ts';
 import { probeExec } from './exec.ts';
@@ -33,17 +33,10 @@ export interface CheckTiming {
   unhealthyThreshold: number;
 }
 
-/** The stack file was validated, so a bad duration here is a bug, not user input. */
-function milliseconds(text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new Error(`not a duration: ${text}`);
-  return ms;
-}
-
 export function checkTiming(check: HealthCheck): CheckTiming {
   return {
-    intervalMs: milliseconds(check.interval),
-    timeoutMs: milliseconds(check.timeout),
+    intervalMs: durationMs(check.interval),
+    timeoutMs: durationMs(check.timeout),
     healthyThreshold: check.healthy_threshold,
     unhealthyThreshold: check.unhealthy_threshold,
   };

@@ -1,8 +1,8 @@
 // Is a backup job healthy? Its last run failed, its last verify failed, or no success came
 // after the last slot its schedule should have run (allowing for the run to take a while).
 // Pure: the hub feeds it what the backup events said.
-import { CronExpressionParser } from 'cron-parser';
 import type { BackupEvent } from '../../backup/events.ts';
+import { previousFireTime } from '../../spec/formats.ts';
 
 /** What the hub has heard about one job (ms since epoch). */
 export interface BackupRecord {
@@ -60,12 +60,8 @@ export function backupOutcome(
     return { ok: false, detail: `the last backup failed: ${record.lastError}` };
   if ((record.lastVerifyFailedAt ?? 0) > (record.lastVerifyAt ?? 0))
     return { ok: false, detail: `the last verify failed: ${record.verifyError}` };
-  const slots = CronExpressionParser.parse(schedule.cron, {
-    currentDate: new Date(now),
-    tz: schedule.timezone,
-  });
-  const previous = slots.prev().getTime();
-  const before = slots.prev().getTime();
+  const previous = previousFireTime(schedule.cron, schedule.timezone, now);
+  const before = previousFireTime(schedule.cron, schedule.timezone, previous);
   const grace = Math.min(MAX_GRACE_MS, (previous - before) / 2);
   // The slot whose run should be over by now.
   const due = now - previous >= grace ? previous : before;

@@ -1,27 +1,12 @@
 // Which maintenance windows are open at a given time, and for which monitors. A monitor in
 // a window is quiet: its tracker shows `maintenance` and no alert starts or repeats. Pure:
 // the hub passes the time, and asks `nextChange` when to look again instead of polling.
-import { CronExpressionParser } from 'cron-parser';
 import type { MaintenanceWindow } from '../../spec/schema.ts';
-import { parseDuration } from '../../spec/formats.ts';
+import { durationMs, nextFireTime, previousFireTime } from '../../spec/formats.ts';
 
 interface Span {
   start: number;
   end: number;
-}
-
-/** The most recent cron occurrence at or before `at` (ms), in the window's time zone. */
-function lastOccurrence(cron: string, timezone: string, at: number): number {
-  // prev() is strictly before currentDate: one ms later lets an occurrence at `at` count.
-  return CronExpressionParser.parse(cron, { currentDate: new Date(at + 1), tz: timezone })
-    .prev()
-    .getTime();
-}
-
-function nextOccurrence(cron: string, timezone: string, after: number): number {
-  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz: timezone })
-    .next()
-    .getTime();
 }
 
 /**
@@ -34,8 +19,9 @@ function spanAt(window: MaintenanceWindow, at: number): Span {
     // The schema guarantees start and end for a one-off window.
     return { start: Date.parse(window.start!), end: Date.parse(window.end!) };
   }
-  const start = lastOccurrence(window.cron, window.timezone, at);
-  return { start, end: start + (parseDuration(window.duration!) ?? 0) };
+  // The latest opening at or before `at`: one ms later lets an opening at `at` count.
+  const start = previousFireTime(window.cron, window.timezone, at + 1);
+  return { start, end: start + durationMs(window.duration!) };
 }
 
 function isOpen(window: MaintenanceWindow, at: number): boolean {
@@ -75,7 +61,7 @@ export function nextChange(windows: MaintenanceWindow[], at: number): number | u
     const span = spanAt(window, at);
     consider(span.start);
     consider(span.end);
-    if (window.cron !== undefined) consider(nextOccurrence(window.cron, window.timezone, at));
+    if (window.cron !== undefined) consider(nextFireTime(window.cron, window.timezone, at));
   }
   return next;
 }

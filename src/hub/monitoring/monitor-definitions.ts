@@ -6,7 +6,7 @@ import type { Plan } from '../../plan/plan.ts';
 import { placeInstances } from '../../plan/placement.ts';
 import { gatewayNodes, hubNode } from '../../plan/firewall-access.ts';
 import { jobNames } from '../../backup/job.ts';
-import { parseDuration } from '../../spec/formats.ts';
+import { durationMs } from '../../spec/formats.ts';
 import type { MonitorSpec, Stack } from '../../spec/schema.ts';
 
 /** Why the checks of a monitor run where they run, and what they read. */
@@ -42,12 +42,10 @@ export interface MonitorDefinition {
   route?: string;
 }
 
-const ms = (text: string): number => parseDuration(text)!;
-
 export function monitorDefinitions(stack: Stack, plan: Pick<Plan, 'nodes'>): MonitorDefinition[] {
   const { monitoring } = stack;
   const base = {
-    intervalMs: ms(monitoring.interval),
+    intervalMs: durationMs(monitoring.interval),
     timeoutMs: 10_000,
     retries: monitoring.retries,
   };
@@ -123,8 +121,8 @@ function declared(
 ): MonitorDefinition {
   const common = {
     name,
-    intervalMs: spec.interval === undefined ? base.intervalMs : ms(spec.interval),
-    timeoutMs: ms(spec.timeout),
+    intervalMs: spec.interval === undefined ? base.intervalMs : durationMs(spec.interval),
+    timeoutMs: durationMs(spec.timeout),
     retries: spec.retries ?? base.retries,
     ...(spec.from === undefined ? {} : { from: spec.from, node: spec.from }),
   };
@@ -137,8 +135,8 @@ function declared(
     retries: 1,
     target: {
       kind: 'heartbeat',
-      periodMs: ms(heartbeat.period),
-      graceMs: ms(heartbeat.grace),
+      periodMs: durationMs(heartbeat.period),
+      graceMs: durationMs(heartbeat.grace),
       ...(heartbeat.token === undefined ? {} : { token: heartbeat.token }),
     },
   };

@@ -6,7 +6,7 @@
 // decisions, and the state survives a hub restart through `snapshot`/`restore`.
 import { z } from 'zod';
 import type { CheckResult } from '../../monitoring/checks/check-result.ts';
-import { parseDuration } from '../../spec/formats.ts';
+import { durationMs } from '../../spec/formats.ts';
 import type { Monitoring } from '../../spec/schema.ts';
 
 export const MONITOR_STATUSES = ['unknown', 'up', 'pending', 'down', 'maintenance'] as const;
@@ -26,13 +26,12 @@ export interface TrackerPolicy {
 
 /** The policy the stack file sets: `monitoring:`, with a monitor's own `retries` if any. */
 export function trackerPolicy(monitoring: Monitoring, retries = monitoring.retries): TrackerPolicy {
-  // The stack file was validated: its durations parse.
   return {
     retries,
-    ...(monitoring.resend === undefined ? {} : { resendMs: parseDuration(monitoring.resend) }),
+    ...(monitoring.resend === undefined ? {} : { resendMs: durationMs(monitoring.resend) }),
     flapping: {
       changes: monitoring.flapping.changes,
-      windowMs: parseDuration(monitoring.flapping.window) ?? 0,
+      windowMs: durationMs(monitoring.flapping.window),
     },
   };
 }
