@@ -78,10 +78,12 @@ describe('monitoring a running stack', { timeout: 120_000 }, () => {
     file = path.join(dir, 'flotilla.yml');
     receiver = await startHttpReceiver();
     metricsPort = await freePort();
+    const [httpPort, httpsPort] = [await freePort(), await freePort()];
     await writeFile(path.join(dir, 'server.js'), SERVER);
     await writeFile(
       file,
       `name: watched
+gateway: { http_port: ${httpPort}, https_port: ${httpsPort} }
 nodes:
   local: { address: 127.0.0.1, gateway: true }
 services:
@@ -138,6 +140,9 @@ alerts:
         ? true
         : undefined,
     );
+    const table = await flotilla(['monitors', '-f', file], env);
+    expect(table.stdout).toMatch(/MONITOR\s+STATE\s+SINCE\s+24H\s+7D\s+30D\s+P95\s+LAST CHECKS/);
+    expect(table.stdout).toMatch(/route:api\.localhost\/\s+UP\s/);
   });
 
   it('alerts once when an instance keeps failing, and once when it recovers', async () => {
@@ -176,7 +181,7 @@ alerts:
   it('takes heartbeat pings through the gateway, and alerts when they stop', async () => {
     const [nightly] = await monitors('nightly', '--urls');
     const url = nightly!.push!.healthchecks;
-    expect(url).toMatch(/^https:\/\/status\.localhost\/ping\/[A-Za-z0-9_-]{43}$/);
+    expect(url).toMatch(/^https:\/\/status\.localhost:\d+\/ping\/[A-Za-z0-9_-]{43}$/);
     // The line Healthchecks.io tells users to put in their crontab (our CA is Caddy's own).
     await run('curl', ['-fsS', '-m', '10', '--retry', '5', '-k', '-o', '/dev/null', url]);
     await waitFor('the heartbeat to be up', async () =>

@@ -18,7 +18,7 @@ import type { BusEvent } from '../../protocol/events.ts';
 import { renderSecrets } from '../../secrets/render-secrets.ts';
 import { readOrCreateSecretFile } from '../../secrets/secret-file.ts';
 import type { SecretStore } from '../../secrets/store.ts';
-import { parseDuration } from '../../spec/formats.ts';
+import { durationMs } from '../../spec/formats.ts';
 import type { Stack } from '../../spec/schema.ts';
 import {
   checkResultSchema,
@@ -248,8 +248,10 @@ export class MonitoringService {
   /** The ping URLs of each heartbeat monitor (they carry its token: for the operator only). */
   async pushUrls(): Promise<Map<string, { healthchecks: string; kuma: string }>> {
     const urls = new Map<string, { healthchecks: string; kuma: string }>();
-    const host = this.stack?.monitoring.push?.host;
-    if (host === undefined) return urls;
+    const stack = this.stack;
+    if (stack?.monitoring.push === undefined) return urls;
+    const port = stack.gateway.https_port;
+    const host = `${stack.monitoring.push.host}${port === 443 ? '' : `:${port}`}`;
     for (const entry of this.entries.values()) {
       const token = await this.tokenOf(entry.definition);
       if (token === undefined) continue;
@@ -415,7 +417,7 @@ export class MonitoringService {
     entry.latencyMs = result.latencyMs;
     entry.certificateExpiresAt = result.certificateExpiresAt;
     const answered = result.status !== undefined && result.status < 500;
-    const expiry = parseDuration(this.stack!.monitoring.certificate_expiry)!;
+    const expiry = durationMs(this.stack!.monitoring.certificate_expiry);
     const latency = result.latencyMs === undefined ? {} : { latencyMs: result.latencyMs };
     const acme =
       entry.definition.target.kind === 'route' &&
