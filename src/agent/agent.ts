@@ -127,7 +127,7 @@ export class Agent {
       send: (metrics) => options.link.sendMetrics(metrics),
       host: new HostMetricsReader({ diskPath: options.stateDir }),
       peers: () => meshPeers(this.desired?.network),
-      instances: () => this.reconciler.instances().map(({ id }) => ({ id })),
+      instances: () => this.reconciler.healthLatencies(),
       log: options.log,
     });
     const dockerSocket = options.dockerSocket ?? process.env.FLOTILLA_DOCKER_SOCKET;

@@ -80,6 +80,11 @@ export class InstanceRunner {
     this.supervisor.on('stopped', () => options.onChange());
   }
 
+  /** How long its latest health probe took (ms); undefined without a probe yet. */
+  get healthLatencyMs(): number | undefined {
+    return this.monitor?.latencyMs;
+  }
+
   /** Changes whenever anything this runner was built from changes (process, health, ports…). */
   get fingerprint(): string {
     return this.options.fingerprint;

@@ -75,6 +75,14 @@ export class Reconciler {
     return this.runners.size;
   }
 
+  /** Each running instance's latest health probe duration (ms), where it has one. */
+  healthLatencies(): { id: string; health_latency_ms?: number }[] {
+    return [...this.runners].map(([id, runner]) => {
+      const latency = runner.healthLatencyMs;
+      return latency === undefined ? { id } : { id, health_latency_ms: latency };
+    });
+  }
+
   instances(): InstanceStatus[] {
     const instances = [...this.runners.values()].map((runner) => runner.status());
     for (const [id, held] of this.held) {

@@ -31,7 +31,8 @@ export function checkPositionals(command: string, spec: Positionals, given: read
   if (!('verbs' in spec)) return checkWords(`flotilla ${command}`, { words: spec }, given);
   const [verb, ...rest] = given;
   const verbs = Object.keys(spec.verbs);
-  const list = `${verbs.slice(0, -1).join(', ')} or ${verbs.at(-1)}`;
+  const list =
+    verbs.length === 1 ? verbs[0]! : `${verbs.slice(0, -1).join(', ')} or ${verbs.at(-1)}`;
   if (verb === undefined) throw new UsageError(`missing what to do: ${list}`);
   if (!Object.hasOwn(spec.verbs, verb))
     throw new UsageError(

@@ -562,7 +562,7 @@ const alertSchema = z
       .strictObject({
         smtp: z.strictObject({
           host: z.string().min(1),
-          port: port.default(587),
+          port: port.optional().describe('Default 587, or 465 with security: tls'),
           security: z
             .enum(['starttls', 'tls', 'none'])
             .default('starttls')

@@ -50,7 +50,7 @@ alerts:
     expect(stack.monitoring.retries).toBe(3);
     expect(stack.monitoring.push!.port).toBe(4282);
     expect(stack.monitoring.metrics!.port).toBe(9464);
-    expect(stack.alerts[2]!.email!.smtp).toMatchObject({ port: 587, security: 'starttls' });
+    expect(stack.alerts[2]!.email!.smtp).toMatchObject({ security: 'starttls' });
   });
 
   it('keeps a file written before monitoring existed valid', () => {

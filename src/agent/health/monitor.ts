@@ -32,6 +32,7 @@ export class HealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   /** Aborts the probe in flight; set exactly while one runs. */
   private inFlight: AbortController | undefined;
+  private latency: number | undefined;
   private rerun = false;
   private started = false;
   private stopped = false;
@@ -57,6 +58,11 @@ export class HealthMonitor {
   }
 
   /** No more probes and no more callbacks; a probe in flight is cancelled. */
+  /** How long the latest probe took (ms), for the node's metrics; undefined before one. */
+  get latencyMs(): number | undefined {
+    return this.latency;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -75,6 +81,7 @@ export class HealthMonitor {
     void outcome.then((result) => {
       this.inFlight = undefined;
       if (this.stopped) return;
+      this.latency = Date.now() - startedAt;
       this.record(result);
       if (this.stopped) return;
       if (this.rerun) {

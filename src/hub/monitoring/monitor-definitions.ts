@@ -92,9 +92,11 @@ export function monitorDefinitions(stack: Stack, plan: Pick<Plan, 'nodes'>): Mon
     });
     definitions.push({ ...base, name: `disk:${node}`, target: { kind: 'disk', node }, node });
   }
-  // Each pair once, measured from the first of the two: a mesh link fails both ways.
-  for (const [index, from] of nodes.entries())
-    for (const to of nodes.slice(index + 1))
+  // Each pair once, measured from the first of the two: a mesh link fails both ways. On a
+  // tailnet the agents do not know their peers' addresses (Tailscale has `tailscale ping`).
+  const measured = stack.mesh.provider === 'wireguard' ? nodes : [];
+  for (const [index, from] of measured.entries())
+    for (const to of measured.slice(index + 1))
       if (plan.nodes[from] && plan.nodes[to])
         definitions.push({
           ...base,

@@ -65,15 +65,22 @@ const SAVE_EVERY_MS = 5 * 60_000;
 const EVENTS_REPLAYED = 5_000;
 const DAY_MS = 86_400_000;
 
-/** What the bus keeps per monitor: its tracker's state and its figures. */
-const savedMonitorSchema = z.object({ tracker: z.unknown(), stats: uptimeStatsSchema });
+/** What the pings of one heartbeat said last: kept with the monitor, across hub restarts. */
+const heartbeatRecordSchema = z.object({
+  lastSuccessAt: z.number().optional(),
+  lastFailAt: z.number().optional(),
+  lastMessage: z.string().optional(),
+  /** Kuma's `ping=`: the client's own round trip, shown as the monitor's latency. */
+  lastPingMs: z.number().optional(),
+});
+type HeartbeatRecord = z.infer<typeof heartbeatRecordSchema>;
 
-interface HeartbeatRecord {
-  lastSuccessAt?: number;
-  lastFailAt?: number;
-  lastMessage?: string;
-  startedAt?: number;
-}
+/** What the bus keeps per monitor: its tracker's state and its figures. */
+const savedMonitorSchema = z.object({
+  tracker: z.unknown(),
+  stats: uptimeStatsSchema,
+  heartbeat: heartbeatRecordSchema.optional(),
+});
 
 interface Entry {
   definition: MonitorDefinition;
@@ -197,6 +204,11 @@ export class MonitoringService {
         watchedSince: existing?.watchedSince ?? now,
         stats: existing?.stats ?? (saved.success ? saved.data.stats : emptyUptimeStats()),
       });
+    }
+    for (const definition of definitions) {
+      const saved = savedMonitorSchema.safeParse(this.saved.get(definition.name));
+      if (saved.success && saved.data.heartbeat && !this.heartbeats.has(definition.name))
+        this.heartbeats.set(definition.name, saved.data.heartbeat);
     }
     this.saved.clear();
     await this.updatePush(stack, definitions);
@@ -385,6 +397,7 @@ export class MonitoringService {
           : outcome(
               true,
               record.lastSuccessAt === undefined ? 'waiting for the first ping' : 'pinged',
+              record.lastPingMs,
             );
       }
     }
@@ -415,13 +428,14 @@ export class MonitoringService {
    */
   private judgeRoute(entry: Entry, result: CheckResult, now: number): CheckOutcome {
     entry.latencyMs = result.latencyMs;
-    entry.certificateExpiresAt = result.certificateExpiresAt;
     const answered = result.status !== undefined && result.status < 500;
     const expiry = durationMs(this.stack!.monitoring.certificate_expiry);
     const latency = result.latencyMs === undefined ? {} : { latencyMs: result.latencyMs };
     const acme =
       entry.definition.target.kind === 'route' &&
       tlsIssuerFor(entry.definition.target.host) === 'acme';
+    // Only an ACME certificate's expiry is news: an internal one lasts 12 hours by design.
+    if (acme) entry.certificateExpiresAt = result.certificateExpiresAt;
     if (
       answered &&
       acme &&
@@ -483,8 +497,9 @@ export class MonitoringService {
       outcome.at - entry.savedAt > SAVE_EVERY_MS
     ) {
       entry.savedAt = outcome.at;
+      const heartbeat = this.heartbeats.get(name);
       void this.options.store
-        .save(name, { tracker: after, stats: entry.stats })
+        .save(name, { tracker: after, stats: entry.stats, ...(heartbeat && { heartbeat }) })
         .catch(() => undefined);
     }
     for (const decision of decisions) void this.alert(entry.definition, decision);
@@ -528,13 +543,18 @@ export class MonitoringService {
   private onPing(monitor: string, ping: Ping, at: number): void {
     const record = this.heartbeats.get(monitor) ?? {};
     const failed = ping.signal === 'fail';
-    if (ping.signal === 'start') record.startedAt = at;
-    else if (failed) record.lastFailAt = at;
+    // A job's start says nothing about its health; its end (or its absence) does.
+    if (ping.signal === 'start') return;
+    if (failed) record.lastFailAt = at;
     else record.lastSuccessAt = at;
     if (ping.message !== undefined) record.lastMessage = ping.message;
+    if (ping.pingMs !== undefined) record.lastPingMs = ping.pingMs;
     this.heartbeats.set(monitor, record);
     const entry = this.entries.get(monitor);
-    if (entry && ping.signal !== 'start' && !entry.running) void this.check(entry);
+    if (!entry) return;
+    // Saved with the result this ping leads to: a restarted hub knows the last ping.
+    entry.savedAt = 0;
+    if (!entry.running) void this.check(entry);
   }
 
   private async tokenOf(definition: MonitorDefinition): Promise<string | undefined> {

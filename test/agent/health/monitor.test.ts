@@ -47,6 +47,16 @@ afterEach(() => {
 });
 
 describe('HealthMonitor', () => {
+  it('keeps how long its latest probe took, for the node metrics', async () => {
+    const { probe } = scripted([PASS], 120);
+    const { health } = monitor(probe);
+    expect(health.latencyMs).toBeUndefined();
+    health.start();
+    await vi.advanceTimersByTimeAsync(130);
+    expect(health.latencyMs).toBe(120);
+    health.stop();
+  });
+
   it('starts unhealthy and reports nothing until something changes', async () => {
     const { probe } = scripted([FAIL]);
     const { health, transitions } = monitor(probe);

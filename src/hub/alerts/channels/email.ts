@@ -31,7 +31,8 @@ export async function sendEmail(
   signal: AbortSignal,
 ): Promise<DeliveryResult> {
   const { smtp } = channel;
-  const server = `${smtp.host}:${smtp.port}`;
+  const port = smtp.port ?? (smtp.security === 'tls' ? 465 : 587);
+  const server = `${smtp.host}:${port}`;
   let ca: Buffer | undefined;
   try {
     ca = smtp.cacert === undefined ? undefined : await readFile(smtp.cacert);
@@ -41,7 +42,7 @@ export async function sendEmail(
   }
   const transport = nodemailer.createTransport({
     host: smtp.host,
-    port: smtp.port,
+    port,
     secure: smtp.security === 'tls',
     requireTLS: smtp.security === 'starttls',
     ignoreTLS: smtp.security === 'none',
