@@ -61,24 +61,26 @@ alerts:
   });
 
   it('refuses what cannot work, each at its line with a hint', () => {
-    const result = load(
-      `${SERVICE}monitors:
+    const monitors = `monitors:
   beat:
     heartbeat: { period: 1h }
   probe:
     tcp: { host: db.internal, port: 5432 }
     from: elsewhere
-  both:
+`;
+    const window = `    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z", monitors: [prob, "widget:*"] }\n`;
+    const channels = `alerts:
+  - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
+  - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
+`;
+    const result = load(
+      `${SERVICE}${monitors}  both:
     tcp: { host: a, port: 1 }
     http: { url: https://example.com/ }
 monitoring:
   maintenance:
     - { cron: "0 3 * * 0" }
-    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z", monitors: [prob, "widget:*"] }
-alerts:
-  - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
-  - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
-  - { discord: { webhook_url: "not a url" } }
+${window}${channels}  - { discord: { webhook_url: "not a url" } }
 `,
     );
     const text = messages(result).join('\n');
@@ -88,21 +90,7 @@ alerts:
     expect(text).toMatch(/16:.*a recurring maintenance window needs cron and duration/);
     expect(text).toMatch(/21:.*not an http\(s\) URL/);
     // Whole-stack checks run once the document is well-formed: fix the above first.
-    const fixed = load(
-      `${SERVICE}monitors:
-  beat:
-    heartbeat: { period: 1h }
-  probe:
-    tcp: { host: db.internal, port: 5432 }
-    from: elsewhere
-monitoring:
-  maintenance:
-    - { start: "2026-12-05T02:00:00Z", end: "2026-12-05T03:00:00Z", monitors: [prob, "widget:*"] }
-alerts:
-  - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
-  - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
-`,
-    );
+    const fixed = load(`${SERVICE}${monitors}monitoring:\n  maintenance:\n${window}${channels}`);
     const found = messages(fixed).join('\n');
     expect(found).toContain('7:a heartbeat monitor needs the public host jobs ping');
     expect(found).toContain('monitoring: { push: { host: status.example.com } }');
