@@ -14,6 +14,9 @@ const NAMESPACED = [
   'test/container/**/*.test.ts',
   'test/security/container-*.test.ts',
   'test/security/engine-firewall.test.ts',
+  // Host tests that hold no host port and start no stack, moved here to even the lanes.
+  'test/spec/fuzz.test.ts',
+  'test/security/cli-arguments.test.ts',
 ];
 
 const shared = {
