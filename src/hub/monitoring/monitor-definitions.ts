@@ -2,7 +2,6 @@
 // the gateway, each planned instance, each node's reachability and disk, each mesh pair,
 // each backup job) and the ones the stack file declares. Pure: the same stack, the same
 // monitors, so an apply keeps each monitor's history under a name that does not move.
-import type { Plan } from '../../plan/plan.ts';
 import { placeInstances } from '../../plan/placement.ts';
 import { gatewayNodes, hubNode } from '../../plan/firewall-access.ts';
 import { jobNames } from '../../backup/job.ts';
@@ -42,7 +41,7 @@ export interface MonitorDefinition {
   route?: string;
 }
 
-export function monitorDefinitions(stack: Stack, plan: Pick<Plan, 'nodes'>): MonitorDefinition[] {
+export function monitorDefinitions(stack: Stack): MonitorDefinition[] {
   const { monitoring } = stack;
   const base = {
     intervalMs: durationMs(monitoring.interval),
@@ -97,13 +96,12 @@ export function monitorDefinitions(stack: Stack, plan: Pick<Plan, 'nodes'>): Mon
   const measured = stack.mesh.provider === 'wireguard' ? nodes : [];
   for (const [index, from] of measured.entries())
     for (const to of measured.slice(index + 1))
-      if (plan.nodes[from] && plan.nodes[to])
-        definitions.push({
-          ...base,
-          name: `mesh:${from}/${to}`,
-          target: { kind: 'mesh', from, to },
-          node: from,
-        });
+      definitions.push({
+        ...base,
+        name: `mesh:${from}/${to}`,
+        target: { kind: 'mesh', from, to },
+        node: from,
+      });
   for (const job of jobNames(stack))
     definitions.push({
       ...base,

@@ -13,7 +13,6 @@ import { backupEventSchema } from '../../backup/events.ts';
 import { jobEntries } from '../../backup/job.ts';
 import { tlsIssuerFor } from '../../plan/routes.ts';
 import { hubNode } from '../../plan/firewall-access.ts';
-import { planStack } from '../../plan/plan.ts';
 import type { BusEvent } from '../../protocol/events.ts';
 import { renderSecrets } from '../../secrets/render-secrets.ts';
 import { readOrCreateSecretFile } from '../../secrets/secret-file.ts';
@@ -173,9 +172,8 @@ export class MonitoringService {
   async update(stack: Stack, stackDir: string): Promise<void> {
     this.stack = stack;
     this.options.alerts.update(stack, stackDir);
-    const plan = this.options.hub.plan ?? planStack(stack, { stackDir, stateDir: '/' });
     const now = Date.now();
-    const definitions = monitorDefinitions(stack, plan);
+    const definitions = monitorDefinitions(stack);
     const wanted = new Set(definitions.map((definition) => definition.name));
     for (const name of this.entries.keys())
       if (!wanted.has(name)) {
@@ -194,6 +192,8 @@ export class MonitoringService {
       const restored =
         snapshot === undefined ? undefined : MonitorTracker.restore(options, snapshot);
       const tracker = restored ?? MonitorTracker.create(options);
+      if (saved.success && saved.data.heartbeat && !this.heartbeats.has(definition.name))
+        this.heartbeats.set(definition.name, saved.data.heartbeat);
       this.entries.set(definition.name, {
         definition,
         tracker,
@@ -204,11 +204,6 @@ export class MonitoringService {
         watchedSince: existing?.watchedSince ?? now,
         stats: existing?.stats ?? (saved.success ? saved.data.stats : emptyUptimeStats()),
       });
-    }
-    for (const definition of definitions) {
-      const saved = savedMonitorSchema.safeParse(this.saved.get(definition.name));
-      if (saved.success && saved.data.heartbeat && !this.heartbeats.has(definition.name))
-        this.heartbeats.set(definition.name, saved.data.heartbeat);
     }
     this.saved.clear();
     await this.updatePush(stack, definitions);
@@ -346,6 +341,7 @@ export class MonitoringService {
           : outcome(true, 'reporting');
       }
       case 'disk': {
+        if (hub.lostNodes().has(target.node)) return undefined; // node:<name> says it
         const host = hub.nodeMetrics().get(target.node)?.host;
         if (!host || host.diskTotalBytes === 0) return undefined;
         const percent = (100 * host.diskUsedBytes) / host.diskTotalBytes;

@@ -3,7 +3,6 @@
 // backup job, plus the declared ones with their own settings, under names an apply keeps.
 import { describe, expect, it } from 'vitest';
 import { monitorDefinitions } from '../../../src/hub/monitoring/monitor-definitions.ts';
-import { planStack } from '../../../src/plan/plan.ts';
 import { parseStackText } from '../../../src/spec/load.ts';
 
 const TEXT = `name: shop
@@ -41,8 +40,7 @@ monitoring:
 function definitions() {
   const loaded = parseStackText(TEXT, 'flotilla.yml');
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.diagnostics));
-  const plan = planStack(loaded.stack, { stackDir: '/srv/shop', stateDir: '/var/lib/flotilla' });
-  return new Map(monitorDefinitions(loaded.stack, plan).map((d) => [d.name, d]));
+  return new Map(monitorDefinitions(loaded.stack).map((d) => [d.name, d]));
 }
 
 describe('derived monitors', () => {
