@@ -1,5 +1,5 @@
 // Every monitor of a stack: the ones Flotilla derives from what it runs (each route through
-// the gateway, each planned instance, each node's reachability and disk, each mesh pair,
+// each gateway, each planned instance, each node's reachability and disk, each mesh pair,
 // each backup job) and the ones the stack file declares. Pure: the same stack, the same
 // monitors, so an apply keeps each monitor's history under a name that does not move.
 import { placeInstances } from '../../plan/placement.ts';
@@ -50,16 +50,18 @@ export function monitorDefinitions(stack: Stack): MonitorDefinition[] {
   };
   const hub = hubNode(stack);
   const definitions: MonitorDefinition[] = [];
-  const gateway = gatewayNodes(stack)[0];
-  if (gateway !== undefined)
+  // Each route through each gateway's own Caddy: the first gateway's monitor keeps the plain
+  // name, the others' carry `@<gateway>`, so adding a gateway renames no monitor.
+  for (const [index, gateway] of gatewayNodes(stack).entries())
     for (const [service, spec] of Object.entries(stack.services))
       for (const route of spec.routes) {
         const path = route.path ?? '/';
         definitions.push({
           ...base,
-          name: `route:${route.host}${path}`,
+          name: `route:${route.host}${path}${index === 0 ? '' : `@${gateway}`}`,
           target: { kind: 'route', host: route.host, path, service, gateway },
           ...(gateway === hub ? {} : { from: gateway }),
+          node: gateway,
           service,
           route: `${route.host}${path}`,
         });

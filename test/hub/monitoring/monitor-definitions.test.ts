@@ -1,6 +1,6 @@
-// The monitors Flotilla derives from a stack: one per route (checked from the first
-// gateway), per planned instance, per node (reachability and disk), per mesh pair and per
-// backup job, plus the declared ones with their own settings, under names an apply keeps.
+// The monitors Flotilla derives from a stack: one per route and gateway, per planned
+// instance, per node (reachability and disk), per mesh pair and per backup job, plus the
+// declared ones with their own settings, under names an apply keeps.
 import { describe, expect, it } from 'vitest';
 import { monitorDefinitions } from '../../../src/hub/monitoring/monitor-definitions.ts';
 import { parseStackText } from '../../../src/spec/load.ts';
@@ -9,7 +9,7 @@ const TEXT = `name: shop
 nodes:
   edge: { address: 203.0.113.10, gateway: true }
   db: { address: 203.0.113.11 }
-  batch: { address: 203.0.113.12 }
+  batch: { address: 203.0.113.12, gateway: true }
 services:
   api:
     node: edge
@@ -49,6 +49,8 @@ describe('derived monitors', () => {
       [
         'route:api.example.com/',
         'route:example.com/api',
+        'route:api.example.com/@batch',
+        'route:example.com/api@batch',
         'instance:api-1',
         'instance:api-2',
         'instance:postgres-1',
@@ -80,7 +82,13 @@ describe('derived monitors', () => {
     });
     // The hub runs on the first gateway: it checks the route itself.
     expect(route.from).toBeUndefined();
-    expect(route).toMatchObject({ intervalMs: 20_000, retries: 3, service: 'api' });
+    expect(route).toMatchObject({ intervalMs: 20_000, retries: 3, service: 'api', node: 'edge' });
+    // Through the second gateway's own Caddy, by its agent.
+    expect(all.get('route:example.com/api@batch')).toMatchObject({
+      from: 'batch',
+      node: 'batch',
+      target: { kind: 'route', gateway: 'batch' },
+    });
     expect(all.get('homepage')).toMatchObject({
       from: 'batch',
       node: 'batch',
