@@ -128,6 +128,7 @@ export class Agent {
       host: new HostMetricsReader({ diskPath: options.stateDir }),
       peers: () => meshPeers(this.desired?.network),
       instances: () => this.reconciler.healthLatencies(),
+      routes: () => this.gateway?.traffic(),
       log: options.log,
     });
     const dockerSocket = options.dockerSocket ?? process.env.FLOTILLA_DOCKER_SOCKET;

@@ -17,6 +17,8 @@ export interface NodeMetricsReporterOptions {
   /** The mesh peers now (they change with the desired state). */
   peers: () => MeshPeer[];
   instances: () => NodeMetrics['instances'];
+  /** On a gateway node: each route's requests so far. */
+  routes?: () => NodeMetrics['routes'];
   log: (line: string) => void;
   everyMs?: number;
   firstAfterMs?: number;
@@ -60,11 +62,13 @@ export class NodeMetricsReporter {
       this.loggedError = host.host_error;
       this.options.log(`node metrics without the host's: ${host.host_error}`);
     }
+    const routes = this.options.routes?.();
     return {
       at: (this.options.now ?? Date.now)(),
       ...host,
       mesh,
       instances: this.options.instances(),
+      ...(routes === undefined ? {} : { routes }),
     };
   }
 

@@ -9,6 +9,7 @@
 // upstreams, an SRV name per service port) at the gateway agent's own responder, which
 // answers the healthy ones (upstreamSets). The config changes only with routes and TLS, and
 // when a route has no healthy instance left (it answers 503 itself) or gets one back.
+import { z } from 'zod';
 import { corsHandler } from './caddy-cors.ts';
 import type {
   CaddyConfig,
@@ -221,6 +222,128 @@ export function localizeGateway(config: unknown, resolver: string): unknown {
     return result;
   };
   return visit(config);
+}
+
+/** The logger the gateway server's access log goes to (Caddy names it http.log.access.<name>). */
+const ACCESS_LOGGER = 'flotilla';
+const ACCESS_LOG = `http.log.access.${ACCESS_LOGGER}`;
+const DROP = { filter: 'delete' };
+
+/**
+ * `config` (localized) with the gateway server's access log written as JSON to `socket`, where
+ * the agent counts requests per route (agent/gateway/route-traffic.ts). Caddy 2.6's own metrics
+ * have no host label. Only host, path, status and duration leave Caddy: the query (tokens in
+ * heartbeat ping URLs), headers, addresses and TLS details are cut by its filter encoder, also
+ * from the lines it writes to its own log while no agent listens. Derived from the config
+ * alone, so it adds no reload. Caddy 2.6 refuses a config whose socket nobody listens on.
+ */
+export function withAccessLog(config: unknown, socket: string): unknown {
+  if (!isObject(config)) return config;
+  const apps = isObject(config['apps']) ? config['apps'] : {};
+  const http = isObject(apps['http']) ? apps['http'] : {};
+  const servers = isObject(http['servers']) ? http['servers'] : {};
+  const logged = Object.fromEntries(
+    Object.entries(servers).map(([name, server]) => [
+      name,
+      isObject(server) ? { ...server, logs: { default_logger_name: ACCESS_LOGGER } } : server,
+    ]),
+  );
+  // Empty keys leave level, time, logger name and message out: a line is ~90 bytes.
+  const unnamed = { message_key: '', level_key: '', time_key: '', name_key: '' };
+  return {
+    ...config,
+    apps: { ...apps, http: { ...http, servers: logged } },
+    logging: {
+      logs: {
+        default: { exclude: [ACCESS_LOG] },
+        [ACCESS_LOGGER]: {
+          include: [ACCESS_LOG],
+          writer: { output: 'net', address: `unix/${socket}` },
+          encoder: {
+            format: 'filter',
+            wrap: { format: 'json', ...unnamed },
+            fields: {
+              'request>uri': { filter: 'regexp', regexp: '\\?.*', value: '' },
+              'request>remote_ip': DROP,
+              'request>remote_port': DROP,
+              'request>proto': DROP,
+              'request>method': DROP,
+              'request>headers': DROP,
+              'request>tls': DROP,
+              resp_headers: DROP,
+              user_id: DROP,
+              size: DROP,
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** A route as a config serves it: its host, path prefix and the URL `flotilla status` shows. */
+export interface ServedRoute {
+  host: string;
+  path?: string;
+  url: string;
+}
+
+const servedConfigSchema = z.object({
+  apps: z.object({
+    http: z.object({
+      https_port: z.number(),
+      servers: z.record(
+        z.string(),
+        z.object({
+          routes: z
+            .array(
+              z.object({
+                match: z.array(z.object({ host: z.array(z.string()).optional() })).optional(),
+                handle: z.array(
+                  z.object({
+                    routes: z
+                      .array(
+                        z.object({
+                          match: z
+                            .array(z.object({ path: z.array(z.string()).optional() }))
+                            .optional(),
+                        }),
+                      )
+                      .optional(),
+                  }),
+                ),
+              }),
+            )
+            .default([]),
+        }),
+      ),
+    }),
+  }),
+});
+
+/**
+ * The routes `config` (caddyConfig's, from the hub) serves, read back from its host routes and
+ * their subroutes' path matchers; none when it is not such a config.
+ */
+export function servedRoutes(config: unknown): ServedRoute[] {
+  const parsed = servedConfigSchema.safeParse(config);
+  if (!parsed.success) return [];
+  const { https_port: httpsPort, servers } = parsed.data.apps.http;
+  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+  return Object.values(servers).flatMap((server) =>
+    server.routes.flatMap((route) => {
+      const host = route.match?.[0]?.host?.[0];
+      if (host === undefined) return [];
+      return (route.handle[0]?.routes ?? []).map((entry) => {
+        const path = entry.match?.[0]?.path?.[0];
+        return {
+          host,
+          ...(path === undefined ? {} : { path }),
+          url: `https://${host}${port}${path ?? '/'}`,
+        };
+      });
+    }),
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,6 @@
 // What an agent measures of its node every NODE_METRICS_EVERY_MS and publishes on
 // `flotilla.hub.metrics.<node>`: the machine (CPU, memory, disk, load, uptime), the round
-// trip to each mesh peer, and its instances. Apart from the status report on purpose: the
+// trip to each mesh peer, its instances and, on a gateway, each route's requests. Apart from the status report on purpose: the
 // status goes out when something changes and is hashed for heartbeats, while these numbers
 // change every time. Small (about 1.5 KB for 10 peers and 20 instances); the node is the
 // subject's, never a field.
@@ -31,6 +31,21 @@ export const peerPingSchema = z.object({
   error: z.string().max(200).optional(),
 });
 
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+const count = z.number().int().nonnegative();
+
+/** A route's traffic through this gateway since its agent started (agent/gateway/route-traffic.ts). */
+export const routeTrafficSchema = z.object({
+  /** As `flotilla status` shows it (https://host/path), or `unrouted`. */
+  route: z.string().max(2_100),
+  /** Requests answered, by status class. */
+  requests: z.partialRecord(z.enum(STATUS_CLASSES), count),
+  /** Seconds spent answering them, in all. */
+  duration_seconds: z.number().nonnegative(),
+});
+
 export const nodeMetricsSchema = z.object({
   /** When the agent measured (ms since epoch, its clock). */
   at: z.number(),
@@ -46,6 +61,9 @@ export const nodeMetricsSchema = z.object({
   instances: z
     .array(z.object({ id: z.string(), health_latency_ms: z.number().nonnegative().optional() }))
     .max(10_000),
+  /** Gateway nodes only. Optional: a hub older than this field ignores it. */
+  routes: z.array(routeTrafficSchema).max(1_000).optional(),
 });
 export type NodeMetrics = z.infer<typeof nodeMetricsSchema>;
 export type PeerPingMetrics = z.infer<typeof peerPingSchema>;
+export type RouteTrafficMetrics = z.infer<typeof routeTrafficSchema>;

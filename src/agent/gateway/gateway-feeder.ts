@@ -3,13 +3,16 @@
 // arrive faster than Caddy applies them: they are applied one at a time, always the newest,
 // each once (a config Caddy rejected is not retried until a new one comes). A new set of
 // healthy instances only updates the responder; Caddy is loaded only when its config changed.
+// Caddy's access log comes back to the agent, which counts requests per route (route-traffic.ts).
 import { readFile, writeFile } from 'node:fs/promises';
-import { localizeGateway } from '../../plan/caddy.ts';
+import { localizeGateway, servedRoutes, withAccessLog } from '../../plan/caddy.ts';
 import type { GatewayValue } from '../../protocol/desired.ts';
+import type { RouteTrafficMetrics } from '../../protocol/node-metrics.ts';
 import type { NodeStatus } from '../../protocol/status.ts';
 import { configHash } from '../../state/config-hash.ts';
 import { CaddyServer } from './caddy-server.ts';
 import { cutConnections } from './cut-connections.ts';
+import { accessLogSocketPath, RouteTraffic } from './route-traffic.ts';
 import { UpstreamDns, upstreamPortFile } from './upstream-dns.ts';
 
 export interface GatewayFeederOptions {
@@ -24,6 +27,8 @@ export interface GatewayFeederOptions {
 export class GatewayFeeder {
   private readonly caddy: CaddyServer;
   private dns: UpstreamDns | undefined;
+  /** Undefined when its socket could not be opened: Caddy then serves without an access log. */
+  private routeTraffic: RouteTraffic | undefined;
   private current: NonNullable<NodeStatus['gateway']> | undefined;
   private wanted: GatewayValue | undefined;
   /** Hash of the last value applied, accepted or not. */
@@ -60,6 +65,14 @@ export class GatewayFeeder {
     this.dns = await UpstreamDns.start(Number.isInteger(previous) ? previous : 0);
     await this.caddy.start();
     await writeFile(portFile, `${this.dns.port}\n`);
+    try {
+      this.routeTraffic = await RouteTraffic.listen(accessLogSocketPath(this.options.dir));
+    } catch (error) {
+      this.options.event(
+        'gateway.error',
+        `no per-route request metrics: ${(error as Error).message}`,
+      );
+    }
     this.current = { ca_path: this.caddy.rootCertificatePath };
   }
 
@@ -73,6 +86,11 @@ export class GatewayFeeder {
     return this.dns?.answered;
   }
 
+  /** Each route's requests since this agent started; undefined without the access log. */
+  traffic(): RouteTrafficMetrics[] | undefined {
+    return this.routeTraffic?.report();
+  }
+
   load(value: GatewayValue): void {
     this.wanted = value;
     this.loading ??= this.drain().finally(() => (this.loading = undefined));
@@ -82,11 +100,13 @@ export class GatewayFeeder {
   detach(): void {
     this.caddy.detach();
     void this.dns?.close();
+    void this.routeTraffic?.close();
   }
 
   async stop(): Promise<void> {
     await this.caddy.stop();
     await this.dns?.close();
+    await this.routeTraffic?.close();
   }
 
   private async drain(): Promise<void> {
@@ -101,8 +121,12 @@ export class GatewayFeeder {
       if (config !== this.attemptedConfig) {
         this.attemptedConfig = config;
         this.loads += 1;
+        this.routeTraffic?.serve(servedRoutes(value.config));
+        const local = localizeGateway(value.config, this.dns!.address);
         try {
-          await this.caddy.load(localizeGateway(value.config, this.dns!.address));
+          await this.caddy.load(
+            this.routeTraffic ? withAccessLog(local, this.routeTraffic.socket) : local,
+          );
           this.rejected = undefined;
         } catch (error) {
           this.rejected = withHint(error);

@@ -1,5 +1,6 @@
 // The metrics snapshot filled from what the hub holds at scrape time: the agents' reports
-// and measurements, the monitors' states and figures, each backup job's last runs.
+// and measurements (each gateway's route traffic among them), the monitors' states and
+// figures, each backup job's last runs.
 import type { Hub } from '../hub.ts';
 import type { MonitoringService } from '../monitoring/monitoring-service.ts';
 import type { MetricsSnapshot } from './metrics-snapshot.ts';
@@ -65,7 +66,20 @@ export function hubSnapshot(hub: Hub, monitoring: MonitoringService): MetricsSna
         ? {}
         : { certificateExpiresAt: monitor.certificateExpiresAt }),
     })),
-    // Per-route traffic from Caddy is not collected yet.
-    gateways: [],
+    // Counted by each gateway's agent from Caddy's access log, since that agent started.
+    gateways: [...metrics].flatMap(([node, measured]) =>
+      measured.routes === undefined
+        ? []
+        : [
+            {
+              node,
+              routes: measured.routes.map((route) => ({
+                route: route.route,
+                requests: route.requests,
+                durationSeconds: route.duration_seconds,
+              })),
+            },
+          ],
+    ),
   };
 }
