@@ -13,7 +13,9 @@
 //    one interval and a bit, then the same window. Measured: CPU seconds (utime + stime,
 //    /proc/<pid>/stat) of the daemon (PID from <state>/hub/api.json), nats-server, Caddy and
 //    the service over each window, and the daemon's and nats-server's VmRSS at its end.
-//    Same daemon for both windows, so the ratio is the monitors' added cost only.
+//    Same daemon for both windows, so the ratio is the monitors' added cost only. The hub
+//    saves each monitor's figures in the bus at a state change and then every 5 minutes: the
+//    default window holds none of those periodic saves, BENCH_WINDOW_S=330 holds one of each.
 // 2. Failure → alert delivered ≤ retries × interval + 2 s. A second stack with
 //    `monitoring: { interval: 2s, retries: 3 }`, a webhook channel to a receiver in this
 //    process and a declared `http` monitor on a target this process serves. BENCH_ROUNDS
