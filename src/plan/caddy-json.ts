@@ -24,6 +24,8 @@ export type CaddyRoute = {
 export type CaddyServer = {
   listen: string[];
   routes: CaddyRoute[];
+  /** Access logging: every request goes to the logger `http.log.access.<name>`. */
+  logs?: { default_logger_name: string };
 };
 
 export type CaddyIssuer =
@@ -48,4 +50,5 @@ export type CaddyConfig = {
     tls: { automation: { policies: { subjects: string[]; issuers: CaddyIssuer[] }[] } };
     pki?: { certificate_authorities: { local: { install_trust: boolean } } };
   };
+  logging?: { logs: Record<string, JsonValue> };
 };

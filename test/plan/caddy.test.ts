@@ -219,7 +219,11 @@ describe('caddy validate', () => {
       entry('mcp.example.com', [], { path: '/pub', cors: publicCors }),
       entry('app.test', ['127.0.0.1:3002']),
     ];
-    const config = caddyConfig(routes, { ...OPTIONS, acmeEmail: 'ops@example.com' });
+    const config = caddyConfig(routes, {
+      ...OPTIONS,
+      acmeEmail: 'ops@example.com',
+      routeMetrics: true,
+    });
     await expect(validate(config)).resolves.toBeUndefined();
     await expect(validate(caddyConfig([], OPTIONS))).resolves.toBeUndefined();
   });

@@ -3,9 +3,10 @@
 // arrive faster than Caddy applies them: they are applied one at a time, always the newest,
 // each once (a config Caddy rejected is not retried until a new one comes). A new set of
 // healthy instances only updates the responder; Caddy is loaded only when its config changed.
-// Caddy's access log comes back to the agent, which counts requests per route (route-traffic.ts).
+// With route metrics on, Caddy's access log comes back to the agent, which counts requests per
+// route (route-traffic.ts).
 import { readFile, writeFile } from 'node:fs/promises';
-import { localizeGateway, servedRoutes, withAccessLog } from '../../plan/caddy.ts';
+import { hasAccessLog, localizeGateway, servedRoutes, withAccessLog } from '../../plan/caddy.ts';
 import type { GatewayValue } from '../../protocol/desired.ts';
 import type { RouteTrafficMetrics } from '../../protocol/node-metrics.ts';
 import type { NodeStatus } from '../../protocol/status.ts';
@@ -29,6 +30,8 @@ export class GatewayFeeder {
   private dns: UpstreamDns | undefined;
   /** Undefined when its socket could not be opened: Caddy then serves without an access log. */
   private routeTraffic: RouteTraffic | undefined;
+  /** The config last sent to Caddy logs requests (the stack turned route metrics on). */
+  private accessLogged = false;
   private current: NonNullable<NodeStatus['gateway']> | undefined;
   private wanted: GatewayValue | undefined;
   /** Hash of the last value applied, accepted or not. */
@@ -88,7 +91,7 @@ export class GatewayFeeder {
 
   /** Each route's requests since this agent started; undefined without the access log. */
   traffic(): RouteTrafficMetrics[] | undefined {
-    return this.routeTraffic?.report();
+    return this.accessLogged ? this.routeTraffic?.report() : undefined;
   }
 
   load(value: GatewayValue): void {
@@ -121,7 +124,8 @@ export class GatewayFeeder {
       if (config !== this.attemptedConfig) {
         this.attemptedConfig = config;
         this.loads += 1;
-        this.routeTraffic?.serve(servedRoutes(value.config));
+        this.accessLogged = this.routeTraffic !== undefined && hasAccessLog(value.config);
+        this.routeTraffic?.serve(this.accessLogged ? servedRoutes(value.config) : []);
         const local = localizeGateway(value.config, this.dns!.address);
         try {
           await this.caddy.load(

@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readRootCertificate } from '../../../src/agent/gateway/caddy-server.ts';
 import { GatewayFeeder } from '../../../src/agent/gateway/gateway-feeder.ts';
 import { RouteTraffic, UNROUTED } from '../../../src/agent/gateway/route-traffic.ts';
-import { caddyConfig, gatewayState, servedRoutes } from '../../../src/plan/caddy.ts';
+import {
+  caddyConfig,
+  gatewayState,
+  hasAccessLog,
+  servedRoutes,
+  withAccessLog,
+} from '../../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../../src/plan/routes.ts';
 import { instanceLogFile } from '../../../src/agent/process/log-files.ts';
 import { nodeMetricsSchema } from '../../../src/protocol/node-metrics.ts';
@@ -55,6 +61,17 @@ describe('attributing access log lines to routes', () => {
       { host: 'a.localhost', url: 'https://a.localhost:8443/' },
     ]);
     expect(servedRoutes({ apps: {} })).toEqual([]);
+  });
+
+  it('logs requests only when the stack turns route metrics on, to the agent where it does', () => {
+    const off = caddyConfig([route('a.localhost', 1)], options);
+    expect(hasAccessLog(off)).toBe(false);
+    expect(withAccessLog(off, '/run/access.sock')).toBe(off);
+    const on = caddyConfig([route('a.localhost', 1)], { ...options, routeMetrics: true });
+    expect(JSON.stringify(on.logging)).toContain('"output":"discard"');
+    const local = withAccessLog(on, '/run/access.sock');
+    expect(JSON.stringify(local)).toContain('"address":"unix//run/access.sock"');
+    expect(JSON.stringify(local)).not.toContain('discard');
   });
 
   it('counts a line under the longest prefix, whole path segments only', () => {
@@ -134,6 +151,7 @@ describe('a gateway counting its requests per route (real Caddy)', () => {
     const { config, upstreams } = gatewayState(routes, () => true, {
       httpPort: await freePort(),
       httpsPort,
+      routeMetrics: true,
     });
     feeder.load({ hash: 'v1', config, upstreams, abandon: [] });
     await vi.waitFor(() => expect(feeder.status?.config_hash ?? feeder.status?.error).toBe('v1'), {
