@@ -18,6 +18,10 @@ import {
   withAccessLog,
 } from '../../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../../src/plan/routes.ts';
+import type { Hub } from '../../../src/hub/hub.ts';
+import { HubMetrics } from '../../../src/hub/metrics/hub-metrics.ts';
+import { hubSnapshot } from '../../../src/hub/metrics/hub-snapshot.ts';
+import type { MonitoringService } from '../../../src/hub/monitoring/monitoring-service.ts';
 import { instanceLogFile } from '../../../src/agent/process/log-files.ts';
 import { nodeMetricsSchema } from '../../../src/protocol/node-metrics.ts';
 import { gatewayRequest } from '../../helpers/https-get.ts';
@@ -196,6 +200,18 @@ describe('a gateway counting its requests per route (real Caddy)', () => {
     // The node metrics message carries it and passes its schema.
     const message = nodeMetricsSchema.parse({ at: 1, mesh: [], instances: [], routes: report });
     expect(message.routes).toHaveLength(4);
+    // The hub exports it (a stand-in hub holding only this message: hubSnapshot reads no more).
+    const hub = {
+      stack: undefined,
+      lostNodes: () => new Set(),
+      nodeStatuses: () => new Map(),
+      nodeMetrics: () => new Map([['gw', { ...message, receivedAt: 1 }]]),
+    } as unknown as Hub;
+    const monitoring = { backupJobs: () => [], list: () => [] } as unknown as MonitoringService;
+    const text = await new HubMetrics().render(hubSnapshot(hub, monitoring));
+    expect(text).toContain(
+      `flotilla_gateway_requests_total{node="gw",route="${base}/api",status_class="4xx",stack=""} 1`,
+    );
     // One load: the access log is part of the route config, not a reload of its own.
     expect(feeder.loads).toBe(1);
     expect(events).toEqual([]);
