@@ -6,7 +6,7 @@
 import { configHash } from '../state/config-hash.ts';
 import type { Bus } from '../bus/client.ts';
 import type { HubLink } from '../bus/hub-link.ts';
-import { gatewayState } from '../plan/caddy.ts';
+import { caddyOptions, gatewayState } from '../plan/caddy.ts';
 import type { DesiredInstance, DesiredNode } from '../plan/desired.ts';
 import type { DesiredValue, DirectoryValue, GatewayValue } from '../protocol/desired.ts';
 import { busEventSchema } from '../protocol/events.ts';
@@ -449,13 +449,7 @@ export class Hub {
       const { config, upstreams } = gatewayState(
         routes,
         (upstream) => healthy.has(upstream.instance),
-        {
-          httpPort: stack.gateway.http_port,
-          httpsPort: stack.gateway.https_port,
-          ...(stack.gateway.acme_email === undefined
-            ? {}
-            : { acmeEmail: stack.gateway.acme_email }),
-        },
+        caddyOptions(stack),
       );
       const abandon = routes
         .flatMap((route) => route.upstreams)

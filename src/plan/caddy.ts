@@ -10,6 +10,7 @@
 // answers the healthy ones (upstreamSets). The config changes only with routes and TLS, and
 // when a route has no healthy instance left (it answers 503 itself) or gets one back.
 import { z } from 'zod';
+import type { Stack } from '../spec/schema.ts';
 import { corsHandler } from './caddy-cors.ts';
 import type {
   CaddyConfig,
@@ -69,6 +70,16 @@ export interface CaddyOptions {
    * an access log line per request costs about a third of a trivial app's throughput.
    */
   routeMetrics?: boolean;
+}
+
+/** The gateway options a stack file sets: plan and the hub build every gateway's config with them. */
+export function caddyOptions(stack: Stack): CaddyOptions {
+  return {
+    httpPort: stack.gateway.http_port,
+    httpsPort: stack.gateway.https_port,
+    ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
+    ...(stack.monitoring.route_metrics ? { routeMetrics: true } : {}),
+  };
 }
 
 // The responder only lists instances the hub reports healthy; retries only bridge the gap

@@ -2,7 +2,7 @@
 // input, same output, no I/O — so every artifact is unit-tested and `plan` can be shown
 // before anything changes.
 import type { Stack } from '../spec/schema.ts';
-import { caddyConfig, type CaddyConfig } from './caddy.ts';
+import { caddyConfig, caddyOptions, type CaddyConfig } from './caddy.ts';
 import { monthlyCost, type CostReport } from './cost.ts';
 import { desiredState, type DesiredNode, type DesiredOptions } from './desired.ts';
 import { firewallRuleset } from './firewall.ts';
@@ -58,11 +58,7 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
   const reachability = computeReachability(stack);
   const access = groupBy(serviceAccess({ stack, instances, reachability }), (entry) => entry.node);
   const gateways = Object.keys(stack.nodes).filter((node) => stack.nodes[node]!.gateway);
-  const caddyOptions = {
-    httpPort: stack.gateway.http_port,
-    httpsPort: stack.gateway.https_port,
-    ...(stack.gateway.acme_email === undefined ? {} : { acmeEmail: stack.gateway.acme_email }),
-  };
+  const gatewayOptions = caddyOptions(stack);
   const graph = Object.fromEntries(
     Object.entries(stack.services).map(([name, service]) => [name, service.depends_on]),
   );
@@ -97,7 +93,7 @@ export function planStack(stack: Stack, options: DesiredOptions): Plan {
         gateway,
         caddyConfig(
           routeTable(stack, instances, meshAddresses, gateway, options.releases),
-          caddyOptions,
+          gatewayOptions,
         ),
       ]),
     ),

@@ -676,6 +676,12 @@ const monitoringSchema = z.strictObject({
   certificate_expiry: duration
     .default('14d')
     .describe("A route's certificate expiring within this is down"),
+  route_metrics: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Count each route's requests at the gateways (Caddy's access log, about 30 % of a trivial app's gateway throughput)",
+    ),
   disk_alert: z
     .number()
     .min(1)
@@ -785,6 +791,7 @@ export const stackSchema = z.strictObject({
     retries: 3,
     flapping: { changes: 6, window: '30m' },
     certificate_expiry: '14d',
+    route_metrics: false,
     disk_alert: 90,
     maintenance: [],
   }),

@@ -1,6 +1,7 @@
 // The stack file's monitors, monitoring settings and alert channels: what a user writes is
 // kept, what cannot work is refused at its line with a hint, and older files stay valid.
 import { describe, expect, it } from 'vitest';
+import { planStack } from '../../src/plan/plan.ts';
 import { parseStackText } from '../../src/spec/load.ts';
 
 const SERVICE = 'services:\n  api:\n    run: { command: [node, server.js] }\n';
@@ -119,6 +120,19 @@ monitoring:
     const found = messages(result).join('\n');
     expect(found).toContain('4:header Host is not allowed in a check');
     expect(found).toContain('8:monitor `b` has the same push token');
+  });
+
+  it('turns the gateways’ per-route counting on only when asked', () => {
+    const plan = (extra: string) => {
+      const result = load(
+        `nodes:\n  local: { address: 127.0.0.1, gateway: true }\n${SERVICE}    ports: { http: 3000 }\n    routes: [{ host: api.localhost }]\n${extra}`,
+      );
+      if (!result.ok) throw new Error(messages(result).join('\n'));
+      return planStack(result.stack, { stackDir: '/srv', stateDir: '/var/lib/flotilla' });
+    };
+    const server = (extra: string) => plan(extra).caddy.local!.apps.http.servers['gateway']!;
+    expect(server('')).not.toHaveProperty('logs');
+    expect(server('monitoring: { route_metrics: true }\n')).toHaveProperty('logs');
   });
 
   it('refuses an ntfy URL without a topic', () => {

@@ -334,13 +334,13 @@ export class HubMetrics {
   // Caddy's running totals, set on each scrape: counters for the reason given at Series.
   private readonly gatewayRequests = new Counter({
     name: 'flotilla_gateway_requests_total',
-    help: 'Requests the gateway answered for the route since its Caddy started, by status class (2xx, 3xx, 4xx, 5xx)',
+    help: 'Requests the gateway answered for the route since the gateway agent started (only with monitoring.route_metrics), by status class (2xx, 3xx, 4xx, 5xx)',
     labelNames: ['node', 'route', 'status_class'],
     registers: [this.registry],
   });
   private readonly gatewayDuration = new Counter({
     name: 'flotilla_gateway_request_duration_seconds_total',
-    help: "Seconds the gateway spent answering the route's requests since its Caddy started (mean latency: its rate over the requests' rate)",
+    help: "Seconds the gateway spent answering the route's requests since the gateway agent started (only with monitoring.route_metrics); mean latency: its rate over the requests' rate",
     labelNames: ['node', 'route'],
     registers: [this.registry],
   });
