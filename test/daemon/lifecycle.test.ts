@@ -92,9 +92,10 @@ async function eventually<T>(
   }
 }
 
+// Each cleanup is a `flotilla down`: seconds each, more on a loaded machine.
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-});
+}, 120_000);
 
 describe('the quickstart', () => {
   let stack: Stack;

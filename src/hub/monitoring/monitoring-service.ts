@@ -194,15 +194,21 @@ export class MonitoringService {
       const tracker = restored ?? MonitorTracker.create(options);
       if (saved.success && saved.data.heartbeat && !this.heartbeats.has(definition.name))
         this.heartbeats.set(definition.name, saved.data.heartbeat);
+      // Updated in place: a check in flight holds this entry, and clears `running` on it.
+      if (existing) {
+        existing.definition = definition;
+        existing.tracker = tracker;
+        continue;
+      }
       this.entries.set(definition.name, {
         definition,
         tracker,
         // Spread over the interval, so 500 monitors do not all fire in the same second.
-        nextAt: existing?.nextAt ?? now + spread(definition.name, definition.intervalMs),
-        running: existing?.running ?? false,
-        savedAt: existing?.savedAt ?? now,
-        watchedSince: existing?.watchedSince ?? now,
-        stats: existing?.stats ?? (saved.success ? saved.data.stats : emptyUptimeStats()),
+        nextAt: now + spread(definition.name, definition.intervalMs),
+        running: false,
+        savedAt: now,
+        watchedSince: now,
+        stats: saved.success ? saved.data.stats : emptyUptimeStats(),
       });
     }
     this.saved.clear();
