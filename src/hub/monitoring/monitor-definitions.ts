@@ -4,7 +4,8 @@
 // monitors, so an apply keeps each monitor's history under a name that does not move.
 import { placeInstances } from '../../plan/placement.ts';
 import { gatewayNodes, hubNode } from '../../plan/firewall-access.ts';
-import { jobNames } from '../../backup/job.ts';
+import { jobEntries } from '../../backup/job.ts';
+import { monitorCheckRequest, type CheckRequest } from '../../monitoring/check-request.ts';
 import { durationMs } from '../../spec/formats.ts';
 import type { MonitorSpec, Stack } from '../../spec/schema.ts';
 
@@ -18,9 +19,11 @@ export type MonitorTarget =
   | { kind: 'disk'; node: string }
   /** `from` reaches `to` over the mesh (ICMP, measured by `from`'s agent). */
   | { kind: 'mesh'; from: string; to: string }
-  | { kind: 'backup'; job: string }
-  | { kind: 'http'; spec: NonNullable<MonitorSpec['http']> }
-  | { kind: 'tcp'; spec: NonNullable<MonitorSpec['tcp']> }
+  /** `schedule`: when its runs are due (the job's cron in its time zone). */
+  | { kind: 'backup'; job: string; schedule: { cron: string; timezone: string } }
+  /** `request`: what the check sends, built once (validate refused what it would refuse). */
+  | { kind: 'http'; spec: NonNullable<MonitorSpec['http']>; request: CheckRequest }
+  | { kind: 'tcp'; spec: NonNullable<MonitorSpec['tcp']>; request: CheckRequest }
   | { kind: 'heartbeat'; periodMs: number; graceMs: number; token?: string };
 
 export type MonitorKind = MonitorTarget['kind'];
@@ -104,12 +107,12 @@ export function monitorDefinitions(stack: Stack): MonitorDefinition[] {
         target: { kind: 'mesh', from, to },
         node: from,
       });
-  for (const job of jobNames(stack))
+  for (const [job, { spec }] of jobEntries(stack))
     definitions.push({
       ...base,
       retries: 1,
       name: `backup:${job}`,
-      target: { kind: 'backup', job },
+      target: { kind: 'backup', job, schedule: { cron: spec.schedule, timezone: spec.timezone } },
     });
   for (const [name, spec] of Object.entries(stack.monitors))
     definitions.push(declared(name, spec, base));
@@ -128,8 +131,9 @@ function declared(
     retries: spec.retries ?? base.retries,
     ...(spec.from === undefined ? {} : { from: spec.from, node: spec.from }),
   };
-  if (spec.http) return { ...common, target: { kind: 'http', spec: spec.http } };
-  if (spec.tcp) return { ...common, target: { kind: 'tcp', spec: spec.tcp } };
+  const request = monitorCheckRequest(spec);
+  if (spec.http) return { ...common, target: { kind: 'http', spec: spec.http, request: request! } };
+  if (spec.tcp) return { ...common, target: { kind: 'tcp', spec: spec.tcp, request: request! } };
   const heartbeat = spec.heartbeat!;
   return {
     ...common,

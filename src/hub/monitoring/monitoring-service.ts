@@ -10,8 +10,9 @@ import type { MonitorStore } from '../../bus/monitor-store.ts';
 import type { EventStream } from '../../bus/events.ts';
 import type { Watch } from '../../bus/kv.ts';
 import { backupEventSchema } from '../../backup/events.ts';
-import { jobEntries } from '../../backup/job.ts';
 import { tlsIssuerFor } from '../../plan/routes.ts';
+import { slotInstanceId } from '../../plan/release-slots.ts';
+import { slotSchema } from '../../release/release-record.ts';
 import { hubNode } from '../../plan/firewall-access.ts';
 import type { BusEvent } from '../../protocol/events.ts';
 import { renderSecrets } from '../../secrets/render-secrets.ts';
@@ -19,11 +20,7 @@ import { readOrCreateSecretFile } from '../../secrets/secret-file.ts';
 import type { SecretStore } from '../../secrets/store.ts';
 import { durationMs } from '../../spec/formats.ts';
 import type { Stack } from '../../spec/schema.ts';
-import {
-  checkResultSchema,
-  monitorCheckRequest,
-  type CheckRequest,
-} from '../../monitoring/check-request.ts';
+import { checkResultSchema, type CheckRequest } from '../../monitoring/check-request.ts';
 import { runCheck } from '../../monitoring/checks/run-check.ts';
 import type { CheckResult } from '../../monitoring/checks/check-result.ts';
 import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
@@ -90,7 +87,6 @@ interface Entry {
   /** When this hub began watching it: a heartbeat or backup slot before says nothing. */
   watchedSince: number;
   stats: UptimeStats;
-  latencyMs?: number;
   certificateExpiresAt?: number;
 }
 
@@ -218,7 +214,8 @@ export class MonitoringService {
   list(): MonitorView[] {
     const now = Date.now();
     return [...this.entries.values()].map((entry) => {
-      const { definition, tracker, stats, latencyMs, certificateExpiresAt } = entry;
+      const { definition, tracker, stats, certificateExpiresAt } = entry;
+      const latencyMs = stats.recent.at(-1)?.latencyMs;
       const state = tracker.snapshot();
       const latency = latencyPercentiles(stats, now);
       return {
@@ -321,16 +318,17 @@ export class MonitoringService {
       }
       case 'http':
       case 'tcp': {
-        const spec = this.stack!.monitors[definition.name]!;
-        const result = await this.runActive(definition, monitorCheckRequest(spec)!);
-        entry.latencyMs = result.latencyMs;
+        const result = await this.runActive(definition, target.request);
         return outcome(result.ok, result.detail, result.latencyMs);
       }
       case 'instance': {
         if (hub.lostNodes().has(target.node)) return undefined; // node:<name> says it
         const status = hub.nodeStatuses().get(target.node);
         if (!status) return undefined;
-        const ids = [target.instance, `${target.instance}a`, `${target.instance}b`];
+        const ids = [
+          target.instance,
+          ...slotSchema.options.map((slot) => slotInstanceId(target.instance, slot)),
+        ];
         const seen = status.instances.filter((instance) => ids.includes(instance.id));
         const serving = seen.find((instance) => instance.state === 'running' && instance.healthy);
         if (serving) return outcome(true, serving.health_detail || 'healthy');
@@ -361,7 +359,6 @@ export class MonitoringService {
         const metrics = hub.nodeMetrics().get(target.from);
         const ping = metrics?.mesh.find((peer) => peer.peer === target.to);
         if (!ping || hub.lostNodes().has(target.from)) return undefined;
-        entry.latencyMs = ping.rttMs;
         return ping.rttMs === undefined
           ? outcome(
               false,
@@ -370,10 +367,8 @@ export class MonitoringService {
           : outcome(true, `${ping.rttMs.toFixed(1)} ms round trip`, ping.rttMs);
       }
       case 'backup': {
-        const spec = jobEntries(this.stack!).get(target.job)?.spec;
-        if (!spec) return undefined;
         const result = backupOutcome(
-          { cron: spec.schedule, timezone: spec.timezone },
+          target.schedule,
           this.backups.get(target.job) ?? {},
           entry.watchedSince,
           now,
@@ -429,7 +424,6 @@ export class MonitoringService {
    * expire (Caddy's internal CA issues 12-hour certificates and renews them itself).
    */
   private judgeRoute(entry: Entry, result: CheckResult, now: number): CheckOutcome {
-    entry.latencyMs = result.latencyMs;
     const answered = result.status !== undefined && result.status < 500;
     const expiry = durationMs(this.stack!.monitoring.certificate_expiry);
     const latency = result.latencyMs === undefined ? {} : { latencyMs: result.latencyMs };
@@ -604,5 +598,5 @@ export class MonitoringService {
 function spread(name: string, intervalMs: number): number {
   let hash = 0;
   for (const char of name) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return Math.min(hash % intervalMs, intervalMs);
+  return hash % intervalMs;
 }
