@@ -23,7 +23,13 @@ import { planStack } from '../../src/plan/plan.ts';
 import type { DesiredValue } from '../../src/protocol/desired.ts';
 import { HubSigningKey, type Signed } from '../../src/protocol/signing.ts';
 import type { NodeStatus } from '../../src/protocol/status.ts';
-import { fromNode, recordKey, toNode } from '../../src/protocol/subjects.ts';
+import {
+  fromNode,
+  kvSubject,
+  MONITORS_BUCKET,
+  recordKey,
+  toNode,
+} from '../../src/protocol/subjects.ts';
 import { loadOrCreateIdentity, SecretStore } from '../../src/secrets/store.ts';
 import { stackSchema } from '../../src/spec/schema.ts';
 
@@ -168,6 +174,11 @@ describe('a compromised node cannot make the bus write for it', () => {
   it("cannot publish to another node's subjects at all", async () => {
     expect(await asNodeA(toNode('b', 'desired'), '')).toMatch(/permissions.violation/i);
     expect(await asNodeA(fromNode('status', 'b'), '')).toMatch(/permissions.violation/i);
+    // Nor report b's measurements, nor touch the hub's monitor records.
+    expect(await asNodeA(fromNode('metrics', 'b'), '')).toMatch(/permissions.violation/i);
+    expect(await asNodeA(kvSubject(MONITORS_BUCKET, 'm.bm9kZTpi'), '')).toMatch(
+      /permissions.violation/i,
+    );
   });
 });
 
