@@ -47,3 +47,21 @@ export function gatewayRequest(options: {
     request.end(options.body);
   });
 }
+
+/**
+ * gatewayRequest once Caddy holds the host's certificate: right after a load it is still
+ * issuing it from its internal CA, and until then the handshake fails (EPROTO) without any
+ * request reaching a route. So a TLS failure is tried again, anything else is not.
+ */
+export async function gatewayRequestOnceIssued(
+  options: Parameters<typeof gatewayRequest>[0],
+): Promise<GatewayResponse> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await gatewayRequest(options);
+    } catch (error) {
+      if (attempt >= 60 || (error as { code?: string }).code !== 'EPROTO') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

@@ -24,7 +24,7 @@ import { hubSnapshot } from '../../../src/hub/metrics/hub-snapshot.ts';
 import type { MonitoringService } from '../../../src/hub/monitoring/monitoring-service.ts';
 import { instanceLogFile } from '../../../src/agent/process/log-files.ts';
 import { nodeMetricsSchema } from '../../../src/protocol/node-metrics.ts';
-import { gatewayRequest } from '../../helpers/https-get.ts';
+import { gatewayRequestOnceIssued } from '../../helpers/https-get.ts';
 import { freePort } from '../../helpers/ports.ts';
 
 function route(host: string, backend: number, path?: string): RouteEntry {
@@ -174,18 +174,8 @@ describe('a gateway counting its requests per route (real Caddy)', () => {
     const ca = await readRootCertificate({
       rootCertificatePath: feeder.status!.ca_path!,
     });
-    // Caddy issues a host's internal certificate just after the load: until then the
-    // handshake fails (no request reaches the access log), so a TLS failure is tried again.
-    const get = async (host: string, requestPath: string): Promise<number> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await gatewayRequest({ host, path: requestPath, ca, port: httpsPort })).status;
-        } catch (error) {
-          if (attempt >= 60 || (error as { code?: string }).code !== 'EPROTO') throw error;
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-      }
-    };
+    const get = async (host: string, requestPath: string): Promise<number> =>
+      (await gatewayRequestOnceIssued({ host, path: requestPath, ca, port: httpsPort })).status;
     expect(await get('a.localhost', '/')).toBe(200);
     expect(await get('a.localhost', '/page?token=SECRET-1')).toBe(200);
     expect(await get('a.localhost', '/api/missing?token=SECRET-2')).toBe(404);

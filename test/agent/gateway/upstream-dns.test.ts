@@ -12,7 +12,7 @@ import { gatewayState } from '../../../src/plan/caddy.ts';
 import type { RouteEntry } from '../../../src/plan/routes.ts';
 import type { GatewayValue } from '../../../src/protocol/desired.ts';
 import { configHash } from '../../../src/state/config-hash.ts';
-import { gatewayRequest } from '../../helpers/https-get.ts';
+import { gatewayRequest, gatewayRequestOnceIssued } from '../../helpers/https-get.ts';
 import { freePort } from '../../helpers/ports.ts';
 
 const HOST = 'web.test';
@@ -125,6 +125,8 @@ describe('gateway upstreams by DNS (real Caddy)', { timeout: 60_000 }, () => {
     feeder = await startFeeder();
     await apply(value(instances, instances));
     ca = await readRootCertificate({ rootCertificatePath: feeder.status!.ca_path! });
+    // The tests count from the first request Caddy answers, not from its first certificate.
+    await gatewayRequestOnceIssued({ host: HOST, path: '/', ca, port: httpsPort });
   });
 
   afterAll(async () => {
