@@ -25,6 +25,7 @@ declare -A wanted=(
   [/bin/busybox]=busybox-static
   [prometheus]=prometheus
   [promtool]=prometheus
+  [/usr/bin/chromium]=chromium
 )
 
 missing=()
