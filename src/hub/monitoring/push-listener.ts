@@ -11,17 +11,13 @@
 // Retry-After, which curl --retry honours. Bodies: a POST keeps its first 10 KB (the message)
 // and one over 100 KB is refused (413) without being read.
 //
-// The source address behind the gateway: the listener's peer is then Caddy on loopback, and
-// the client's address is the last X-Forwarded-For entry. Trusted only from a loopback peer:
-// Caddy's reverse_proxy sets that header to the address that connected to it, replacing
-// whatever the client sent (with trusted_proxies it appends, and the last entry is still the
-// one Caddy saw). Only a process on the hub node itself could write it otherwise, and that
-// gains it fresh miss budgets, not tokens: derived tokens are 256-bit. IPv6 clients count
-// per /64, the least a host is given.
+// The source address behind the gateway is the client's (client-address.ts): the last
+// X-Forwarded-For entry from a loopback peer, IPv6 per /64. A process on the hub node that
+// writes that header itself gains fresh miss budgets, not tokens: derived tokens are 256-bit.
 //
 // Tokens are never logged: log lines name the monitor (found by its token) or the address.
 import http from 'node:http';
-import net from 'node:net';
+import { clientAddress } from '../client-address.ts';
 import { BodyTooLarge, closeAfterAnswer, readCappedBody } from '../http-body.ts';
 import { listenHttp, type HttpListener } from '../http-listen.ts';
 import { RateLimiter, type RateLimit } from '../rate-limit.ts';
@@ -69,25 +65,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const LOG_EACH: RateLimit = { count: 1, windowMs: MINUTE };
 const LOG_ALL: RateLimit = { count: 20, windowMs: MINUTE };
 
-const isLoopback = (address: string) =>
-  address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-
-/** An IPv6 address's first 64 bits, as a key. */
-function prefix64(address: string): string {
-  const groups = (part: string) =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group]));
-  const [head = '', tail] = address.split('::');
-  const before = groups(head);
-  const after = tail === undefined ? [] : groups(tail);
-  const all = [...before, ...Array<string>(8 - before.length - after.length).fill('0'), ...after];
-  return `${all
-    .slice(0, 4)
-    .map((group) => Number.parseInt(group, 16).toString(16))
-    .join(':')}::/64`;
-}
-
 /** The request's URL; one no URL parser takes reads as `/` (no ping: 404). */
 function urlOf(request: http.IncomingMessage): URL {
   const base = 'http://push';
@@ -105,20 +82,6 @@ function send(
   const sent = pushAnswer(protocol, status, reason);
   response.writeHead(sent.status, { ...sent.headers, ...headers });
   response.end(sent.body);
-}
-
-/** The key a request's source is limited by: its IPv4 address, or its IPv6 /64. */
-export function sourceOf(request: http.IncomingMessage): string {
-  const peer = request.socket.remoteAddress ?? '';
-  let source = peer;
-  const forwarded = request.headers['x-forwarded-for'];
-  if (isLoopback(peer) && typeof forwarded === 'string') {
-    const last = forwarded.split(',').at(-1)!.trim();
-    if (net.isIP(last) !== 0) source = last;
-  }
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(source);
-  if (mapped) return mapped[1]!;
-  return net.isIPv6(source) ? prefix64(source.split('%')[0]!) : source;
 }
 
 export async function startPushListener(options: {
@@ -156,7 +119,7 @@ export async function startPushListener(options: {
         'retry-after': retryAfter(limit),
       });
 
-    const source = sourceOf(request);
+    const source = clientAddress(request);
     if (!misses.allows(source, at)) {
       throttled(`miss ${source}`, at, `${source} sent too many unknown tokens; refusing it (429)`);
       return tooMany(limits.missesPerAddress);
