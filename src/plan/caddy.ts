@@ -161,6 +161,7 @@ function hostRoute(host: string, entries: readonly RouteEntry[]): CaddyRoute {
 
 function entryRoute(entry: RouteEntry): CaddyRoute {
   const handle: CaddyHandler[] = [];
+  if (entry.allow) handle.push(allowOnly(entry.allow));
   if (entry.cors) handle.push(corsHandler(entry.cors));
   if (entry.basic_auth) handle.push(basicAuthHandler(entry.basic_auth));
   if (entry.strip_prefix && entry.path !== undefined) {
@@ -175,6 +176,22 @@ function entryRoute(entry: RouteEntry): CaddyRoute {
   return entry.path === undefined
     ? { handle }
     : { match: [{ path: [entry.path, `${entry.path}/*`] }], handle };
+}
+
+/**
+ * Refuses clients outside `ranges` before anything else runs (basic auth included). The
+ * subroute's 403 ends the chain; a client inside falls through to the next handler.
+ */
+function allowOnly(ranges: readonly string[]): CaddyHandler {
+  return {
+    handler: 'subroute',
+    routes: [
+      {
+        match: [{ not: [{ remote_ip: { ranges: [...ranges] } }] }],
+        handle: [textResponse(403, 'this address may not reach this site')],
+      },
+    ],
+  };
 }
 
 function basicAuthHandler(auth: NonNullable<RouteEntry['basic_auth']>): CaddyHandler {

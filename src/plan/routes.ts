@@ -23,6 +23,8 @@ export interface RouteEntry {
   strip_prefix: boolean;
   cors?: Route['cors'];
   basic_auth?: Route['basic_auth'];
+  /** Client address blocks the gateway lets through (others get 403); all when undefined. */
+  allow?: string[];
   /** Names Caddy's internal CA signs (localhost, *.test …) rather than ACME. */
   tls: 'internal' | 'acme';
   upstreams: Upstream[];
@@ -32,7 +34,7 @@ export interface RouteEntry {
    * across deploys, so a deploy changes no config (no Caddy reload).
    */
   fallback: string[];
-  /** Flotilla's own (webhooks and heartbeat pings, served by the hub): up whatever the registry says. */
+  /** Flotilla's own (webhooks, heartbeat pings, the dashboard; served by the hub): up whatever the registry says. */
   builtin?: true;
 }
 
@@ -49,6 +51,7 @@ export function withHealthyUpstreams(
 /** The service names of builtin routes: not valid service names, so never a user's. */
 export const WEBHOOKS_SERVICE = 'flotilla_webhooks';
 export const PUSH_SERVICE = 'flotilla_pings';
+export const DASHBOARD_SERVICE = 'flotilla_dashboard';
 
 /** Heartbeat pings: Healthchecks.io-style and Uptime Kuma's push protocol. */
 const PUSH_PATHS = ['/ping', '/api/push'];
@@ -56,7 +59,7 @@ const PUSH_PATHS = ['/ping', '/api/push'];
 /** A route to one of the hub's own listeners: up whatever the registry says. */
 function builtinRoute(
   host: string,
-  path: string,
+  path: string | undefined,
   service: string,
   port: number,
   gatewayNode: string,
@@ -64,7 +67,7 @@ function builtinRoute(
   const dial = `127.0.0.1:${port}`;
   return {
     host,
-    path,
+    ...(path !== undefined && { path }),
     service,
     port: 'http',
     strip_prefix: false,
@@ -131,7 +134,7 @@ export function routeTable(
     }
   }
   // Flotilla's own listeners on loopback of the hub node, behind its gateway: push-to-deploy
-  // webhooks and heartbeat pings.
+  // webhooks, heartbeat pings and the dashboard.
   if (gatewayNode === hubNode(stack)) {
     const webhooks = stack.gateway.webhooks;
     if (webhooks)
@@ -142,6 +145,19 @@ export function routeTable(
     if (push)
       for (const path of PUSH_PATHS)
         entries.push(builtinRoute(push.host, path, PUSH_SERVICE, push.port, gatewayNode));
+    const dashboard = stack.dashboard;
+    if (dashboard) {
+      const entry = builtinRoute(
+        dashboard.host,
+        undefined,
+        DASHBOARD_SERVICE,
+        dashboard.port,
+        gatewayNode,
+      );
+      if (dashboard.basic_auth) entry.basic_auth = dashboard.basic_auth;
+      if (dashboard.allow) entry.allow = dashboard.allow;
+      entries.push(entry);
+    }
   }
   return entries.sort(compareRoutes);
 }

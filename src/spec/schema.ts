@@ -709,6 +709,7 @@ export type AlertChannel = z.output<typeof alertSchema>;
 export type MonitorSpec = z.output<typeof monitorSchema>;
 export type Monitoring = z.output<typeof monitoringSchema>;
 export type MaintenanceWindow = z.output<typeof maintenanceSchema>;
+export type Dashboard = z.output<typeof dashboardSchema>;
 
 const backupTargetSchema = z.strictObject({
   repository: z.string().regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
@@ -724,6 +725,25 @@ const backupTargetSchema = z.strictObject({
       "PEM file of the CA that signs the endpoint's certificate (a self-hosted MinIO, …); relative to the stack file",
     ),
 });
+
+const dashboardSchema = z
+  .strictObject({
+    host: hostname.describe(
+      'The dashboard at https://<host>/ and the remote API at https://<host>/api/v1',
+    ),
+    port: port.default(4283).describe("The hub's dashboard listener, on the hub node's loopback"),
+    basic_auth: basicAuthSchema
+      .optional()
+      .describe('A second login the gateway asks for before the dashboard is reached'),
+    allow: z
+      .array(cidr)
+      .min(1)
+      .optional()
+      .describe(
+        'Only clients from these blocks reach the dashboard; the gateway answers others 403',
+      ),
+  })
+  .describe("The web dashboard and remote API, served by the hub node's gateway");
 
 export const stackSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -796,6 +816,7 @@ export const stackSchema = z.strictObject({
     maintenance: [],
   }),
   alerts: z.array(alertSchema).default([]),
+  dashboard: dashboardSchema.optional(),
 });
 
 export type Stack = z.output<typeof stackSchema>;

@@ -48,6 +48,7 @@ export function validateStack(
   if (unset) checkOtherSecrets(stack, unset);
   checkCycles(stack, report);
   checkRoutes(stack, report);
+  checkDashboard(stack, report);
   checkFirewall(stack, report);
   checkBackups(stack, report);
   checkMonitoring(stack, report);
@@ -348,6 +349,30 @@ function checkRoutes(stack: Stack, report: Report) {
   }
 }
 
+/** The dashboard is served by the hub node's gateway and owns its host. */
+function checkDashboard(stack: Stack, report: Report) {
+  const dashboard = stack.dashboard;
+  if (!dashboard) return;
+  const hub = hubNode(stack);
+  if (hub === undefined || !stack.nodes[hub]?.gateway)
+    report(
+      ['dashboard'],
+      "the dashboard is served by the hub node's gateway, and the hub node is not a gateway",
+      hub === undefined
+        ? 'add `gateway: true` to the node that should run Caddy'
+        : `add \`gateway: true\` to node \`${hub}\``,
+    );
+  for (const [name, service] of Object.entries(stack.services))
+    service.routes.forEach((route, index) => {
+      if (route.host === dashboard.host)
+        report(
+          ['services', name, 'routes', index, 'host'],
+          `host ${route.host} is the dashboard's (dashboard.host)`,
+          'give the dashboard or this route its own host',
+        );
+    });
+}
+
 function checkFirewall(stack: Stack, report: Report) {
   stack.firewall.allow.forEach((rule, index) => {
     const path = ['firewall', 'allow', index];
@@ -500,6 +525,7 @@ function checkPorts(stack: Stack, report: Report) {
       ['webhook listener (gateway.webhooks.port)', stack.gateway.webhooks?.port],
       ['push listener (monitoring.push.port)', stack.monitoring.push?.port],
       ['metrics endpoint (monitoring.metrics.port)', stack.monitoring.metrics?.port],
+      ['dashboard listener (dashboard.port)', stack.dashboard?.port],
     ];
     for (const [what, port] of listeners)
       if (port !== undefined)

@@ -215,6 +215,7 @@ describe('caddy validate', () => {
         path: '/api',
         strip_prefix: true,
         basic_auth: { realm: 'mcp', users: [{ username: 'ops', password_hash: hash }] },
+        allow: ['192.0.2.0/24'],
       }),
       entry('mcp.example.com', [], { path: '/pub', cors: publicCors }),
       entry('app.test', ['127.0.0.1:3002']),
@@ -356,6 +357,14 @@ describe('through a real Caddy', () => {
       entry('retry.test', [gone, a]),
       { ...entry('down.test', []), upstreams: [{ instance: DOWN, node: 'n1', dial: a }] },
       entry('none.test', []),
+      entry('inside.test', [a], { allow: ['10.0.0.0/8', '127.0.0.0/8'] }),
+      entry('outside.test', [a], {
+        allow: ['192.0.2.0/24'],
+        basic_auth: {
+          realm: 'flotilla',
+          users: [{ username: 'ops', password_hash: hashed.stdout.trim() }],
+        },
+      }),
       entry('cors.test', [lax], {
         cors: {
           origins: [ORIGIN, 'https://other.example'],
@@ -501,6 +510,16 @@ describe('through a real Caddy', () => {
     expect(wrong.status).toBe(401);
     const right = await get('auth.test', '/secret', { Authorization: basic('ops:hunter2') });
     expect(right).toMatchObject({ status: 200, body: 'a /secret' });
+  });
+
+  it('lets only clients from the allowed blocks through, before basic auth', async () => {
+    expect(await get('inside.test', '/x')).toMatchObject({ status: 200, body: 'a /x' });
+    const basic = `Basic ${Buffer.from('ops:hunter2').toString('base64')}`;
+    const outside = await get('outside.test', '/x', { Authorization: basic });
+    expect(outside.status).toBe(403);
+    expect(outside.body).not.toContain('a /x');
+    // Refused before the password is asked for: no realm is announced to an outsider.
+    expect(outside.headers['www-authenticate']).toBeUndefined();
   });
 
   it('serves a route again once the hub reports an instance of it healthy', async () => {
