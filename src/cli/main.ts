@@ -119,6 +119,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/node.ts')).nodeCommand,
   },
   {
+    name: 'tokens',
+    summary: 'scoped tokens for the hub API: tokens create|list|revoke',
+    load: async () => (await import('./commands/tokens.ts')).tokensCommand,
+  },
+  {
     name: 'lab',
     summary: 'virtual nodes on this machine: lab up|status|exec|down',
     load: async () => (await import('./commands/lab.ts')).labCommand,

@@ -28,7 +28,7 @@ export async function awaitConvergence(
   const deadline = Date.now() + timeoutMs;
   let report: StatusReport | undefined;
   for (;;) {
-    report = await client.get<StatusReport>('/v1/status');
+    report = await client.get<StatusReport>('/api/v1/status');
     const width = Math.max(...report.instances.map((instance) => instance.id.length), 8);
     for (const instance of report.instances) {
       const phase = phaseOf(instance);
@@ -77,7 +77,7 @@ async function printLastLines(
 ): Promise<void> {
   try {
     const { lines } = await client.get<{ lines: string[] }>(
-      `/v1/services/${encodeURIComponent(service)}/logs?lines=${FAILURE_LOG_LINES}`,
+      `/api/v1/services/${encodeURIComponent(service)}/logs?lines=${FAILURE_LOG_LINES}`,
     );
     const own = lines.filter((line) => line.startsWith(`${instance} | `));
     if (own.length === 0) return;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { NetworkApplier } from '../agent/network-applier.ts';
 import type { Credentials } from '../bus/credentials.ts';
-import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
+import { startJoinListener, type ApiServer } from '../hub/api-server.ts';
+import { ApiError, defineRoute, type ApiRoute } from '../hub/api/api-route.ts';
 import type { ClusterView } from '../hub/hub.ts';
 import type { AgeKeyPair } from '../hub/join-protocol.ts';
 import { JoinService } from '../hub/join-service.ts';
@@ -143,11 +144,10 @@ export class Cluster implements ClusterView {
       credentialsFor: hooks.credentialsFor,
       joined: (node, replaced) => hooks.changed(node, 'joined', replaced),
     });
-    this.joinListener = await startApiServer({
+    this.joinListener = await startJoinListener({
       host: '0.0.0.0',
       port: JOIN_PORT,
-      token: null,
-      routes: [service.route()],
+      route: service.route(),
     });
   }
 
@@ -158,9 +158,21 @@ export class Cluster implements ClusterView {
   /** The API routes of `flotilla node …`. */
   routes(hooks: ClusterHooks): ApiRoute[] {
     return [
-      {
+      defineRoute({
         method: 'GET',
-        path: '/v1/nodes',
+        path: '/api/v1/nodes',
+        scope: 'read',
+        summary: 'The nodes that joined, with their mesh endpoints',
+        response: z.object({
+          nodes: z.array(
+            z.object({
+              node: z.string(),
+              endpoint: z.string(),
+              joined_at: z.string(),
+              hub: z.boolean(),
+            }),
+          ),
+        }),
         handle: async () => ({
           json: {
             nodes: this.members.entries().map(([node, member]) => ({
@@ -171,13 +183,16 @@ export class Cluster implements ClusterView {
             })),
           },
         }),
-      },
-      {
+      }),
+      defineRoute({
         method: 'POST',
-        path: '/v1/nodes/token',
+        path: '/api/v1/nodes/token',
+        scope: 'admin',
+        summary: 'A one-time join token for a new node (or new keys for a joined one)',
         body: tokenRequestSchema.optional(),
+        response: z.object({ token: z.string(), expires_in_ms: z.number().int() }),
         handle: async ({ body }) => {
-          const request = (body ?? {}) as z.infer<typeof tokenRequestSchema>;
+          const request = body ?? {};
           const stack = hooks.current()?.stack;
           if (request.node !== undefined && !stack?.nodes[request.node])
             throw new ApiError(404, `the stack has no node "${request.node}"`);
@@ -194,10 +209,13 @@ export class Cluster implements ClusterView {
           });
           return { json: { token, expires_in_ms: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS } };
         },
-      },
-      {
+      }),
+      defineRoute({
         method: 'DELETE',
-        path: '/v1/nodes/:name',
+        path: '/api/v1/nodes/:name',
+        scope: 'admin',
+        summary: 'Remove a joined node (its services move off it at the next apply)',
+        response: z.object({ removed: z.string() }),
         handle: async ({ params }) => {
           const node = params.name!;
           if (node === this.options.node)
@@ -207,7 +225,7 @@ export class Cluster implements ClusterView {
           await hooks.changed(node, 'removed');
           return { json: { removed: node } };
         },
-      },
+      }),
     ];
   }
 }

@@ -20,7 +20,23 @@ import { SecretStore } from '../secrets/store.ts';
 import { ensureStateDir } from '../state/state-dir.ts';
 import { loadStackFileOffThread, warmLoaderThread } from '../spec/load-off-thread.ts';
 import type { Stack } from '../spec/schema.ts';
-import { ApiError, startApiServer, type ApiRoute, type ApiServer } from '../hub/api-server.ts';
+import { bearerAuthentication, startApiServer, type ApiServer } from '../hub/api-server.ts';
+import { ApiHandler } from '../hub/api/api-handler.ts';
+import { auditEvent } from '../hub/api/api-audit.ts';
+import { ApiError, defineRoute, type ApiRoute } from '../hub/api/api-route.ts';
+import { ApiTokenStore } from '../hub/api/api-tokens.ts';
+import {
+  applyResultSchema,
+  backupAnswerSchema,
+  busTrafficSchema,
+  eventsStream,
+  logLinesSchema,
+  logStream,
+  routeReportSchema,
+  statusReportSchema,
+} from '../hub/api/answers.ts';
+import { secretRoutes } from '../hub/api/secret-routes.ts';
+import { tokenRoutes } from '../hub/api/token-routes.ts';
 import { newApiToken, removeEndpoint, writeEndpoint } from '../hub/api-endpoint.ts';
 import { Hub } from '../hub/hub.ts';
 import { Deployer } from '../hub/deploy/deployer.ts';
@@ -49,6 +65,11 @@ export interface DaemonOptions {
   log: (line: string) => void;
   /** `flotilla hub`: other nodes join over the mesh. Absent: `flotilla up` on one machine. */
   cluster?: { node?: string; publicAddress?: string };
+}
+
+/** `?lines=N` of the log routes. */
+function linesQuery(lines: number) {
+  return z.object({ lines: z.coerce.number().int().positive().max(10_000).default(lines) });
 }
 
 /** A backup or restore of a large database takes a while: the CLI waits for it. */
@@ -92,6 +113,11 @@ export class Daemon {
   private metrics: MetricsEndpoint | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
+  /** Every API route, behind the loopback listener here and the dashboard's listener. */
+  apiHandler: ApiHandler | undefined;
+  apiTokens: ApiTokenStore | undefined;
+  /** The stack file last applied: a secret set through the API is delivered by applying it again. */
+  private appliedFile: string | undefined;
   private credentials: BusCredentials | undefined;
   private secrets: SecretStore | undefined;
   private cluster: Cluster | undefined;
@@ -211,11 +237,9 @@ export class Daemon {
       clusterRoutes.push(...this.cluster.routes(hooks));
     }
     const token = newApiToken();
-    this.api = await startApiServer({
-      host: '127.0.0.1',
-      port: 0,
-      token,
-      routes: [
+    this.apiTokens = await ApiTokenStore.open(stateDir);
+    this.apiHandler = new ApiHandler(
+      [
         ...this.routes(node),
         ...deployRoutes(
           () => this.deployer!,
@@ -225,10 +249,23 @@ export class Daemon {
         ...monitoringRoutes(
           () => this.monitoring!,
           () => this.alerts!,
-          () => this.hub!.stack?.name,
+          () => this.hub!.stack,
         ),
+        ...secretRoutes(
+          () => this.secrets!,
+          () => this.hub!.plan,
+          async () => void (await this.applyFile(this.appliedFile ?? this.options.file)),
+        ),
+        ...tokenRoutes(() => this.apiTokens!),
         ...clusterRoutes,
       ],
+      { audit: (entry) => void events.publish(auditEvent(entry)).catch(() => undefined) },
+    );
+    this.api = await startApiServer({
+      host: '127.0.0.1',
+      port: 0,
+      authenticate: bearerAuthentication(token, this.apiTokens),
+      handler: this.apiHandler,
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
     // A cluster's every node waits on an apply: its first must not pay the loader's start
@@ -389,52 +426,78 @@ export class Daemon {
     }
   }
 
+  /** Loads `file`, checks it is this hub's kind of stack, and applies it. */
+  private async applyFile(file: string): Promise<z.input<typeof applyResultSchema>> {
+    const loaded = await loadStackFileOffThread(file, {
+      knownSecrets: await this.secrets!.names(),
+    });
+    if (!loaded.ok) {
+      throw new ApiError(
+        400,
+        `${file} is not valid`,
+        loaded.diagnostics.map((diagnostic) => formatDiagnostic(diagnostic)),
+      );
+    }
+    try {
+      if (this.cluster) clusterNode(loaded.stack, this.node);
+      else localNode(loaded.stack);
+    } catch (error) {
+      throw new ApiError(400, (error as Error).message);
+    }
+    const stackDir = path.dirname(path.resolve(file));
+    const stack = await this.withMeshAddresses(loaded.stack);
+    const applied = await this.hub!.apply({ stack, stackDir });
+    this.appliedFile = file;
+    this.deployer!.prepareEverywhere();
+    await this.pushDeploys!.update(stack);
+    await this.watch(stack, stackDir);
+    return applied;
+  }
+
   private routes(node: string): ApiRoute[] {
     return [
-      {
+      defineRoute({
         method: 'GET',
-        path: '/v1/status',
-        handle: async () => ({ json: statusReport(this.hub!) }),
-      },
-      {
+        path: '/api/v1/status',
+        scope: 'read',
+        summary:
+          'Every instance with its live state, every route, each gateway, and whether all is ready',
+        response: statusReportSchema,
+        handle: async () => ({ json: statusReport(this.hub!) ?? null }),
+      }),
+      defineRoute({
         method: 'GET',
-        path: '/v1/bus',
+        path: '/api/v1/routes',
+        scope: 'read',
+        summary: 'Every route the gateways serve, with how many of its upstreams are healthy',
+        response: z.object({ routes: z.array(routeReportSchema) }),
+        handle: async () => ({ json: { routes: statusReport(this.hub!)?.routes ?? [] } }),
+      }),
+      defineRoute({
+        method: 'GET',
+        path: '/api/v1/bus',
+        scope: 'read',
+        summary: 'Messages and bytes the hub sent and received on the bus, by kind',
+        response: busTrafficSchema,
         handle: async () => ({ json: this.hub!.busTraffic() }),
-      },
-      {
+      }),
+      defineRoute({
         method: 'POST',
-        path: '/v1/apply',
+        path: '/api/v1/apply',
+        scope: 'admin',
+        summary: 'Apply a stack file on the hub (the one it started with, or `file`)',
         body: z.object({ file: z.string().optional() }).optional(),
-        handle: async ({ body }) => {
-          const file = (body as { file?: string } | undefined)?.file ?? this.options.file;
-          const loaded = await loadStackFileOffThread(file, {
-            knownSecrets: await this.secrets!.names(),
-          });
-          if (!loaded.ok) {
-            throw new ApiError(
-              400,
-              `${file} is not valid`,
-              loaded.diagnostics.map((diagnostic) => formatDiagnostic(diagnostic)),
-            );
-          }
-          try {
-            if (this.cluster) clusterNode(loaded.stack, this.node);
-            else localNode(loaded.stack);
-          } catch (error) {
-            throw new ApiError(400, (error as Error).message);
-          }
-          const stackDir = path.dirname(path.resolve(file));
-          const stack = await this.withMeshAddresses(loaded.stack);
-          const applied = await this.hub!.apply({ stack, stackDir });
-          this.deployer!.prepareEverywhere();
-          await this.pushDeploys!.update(stack);
-          await this.watch(stack, stackDir);
-          return { json: applied };
-        },
-      },
-      {
+        response: applyResultSchema,
+        handle: async ({ body }) => ({
+          json: await this.applyFile(body?.file ?? this.options.file),
+        }),
+      }),
+      defineRoute({
         method: 'POST',
-        path: '/v1/services/:name/restart',
+        path: '/api/v1/services/:name/restart',
+        scope: 'operate',
+        summary: 'Restart every instance of a service, on every node',
+        response: z.object({ restarted: z.number().int() }),
         handle: async ({ params }) => {
           let restarted = 0;
           for (const target of this.nodesOf(params.name!)) {
@@ -448,32 +511,39 @@ export class Daemon {
           }
           return { json: { restarted } };
         },
-      },
-      {
+      }),
+      defineRoute({
         method: 'GET',
-        path: '/v1/services/:name/logs',
-        handle: async ({ params, query }) => {
-          const lines = Number(query.get('lines') ?? 100);
+        path: '/api/v1/services/:name/logs',
+        scope: 'read',
+        summary: "The last lines of a service's logs, from every node",
+        query: linesQuery(100),
+        response: logLinesSchema,
+        handle: async ({ params, queryValues }) => {
           const all: string[] = [];
           for (const target of this.nodesOf(params.name!)) {
-            const answer = (await this.ask(target, 'logs', { service: params.name, lines })) as {
-              lines: string[];
-            };
+            const answer = (await this.ask(target, 'logs', {
+              service: params.name,
+              lines: queryValues.lines,
+            })) as { lines: string[] };
             all.push(...answer.lines);
           }
           return { json: { lines: all } };
         },
-      },
-      {
+      }),
+      defineRoute({
         method: 'GET',
-        path: '/v1/services/:name/logs/follow',
-        handle: async ({ params, query }) => {
+        path: '/api/v1/services/:name/logs/follow',
+        scope: 'read',
+        summary: "A service's logs as they are written (server-sent events), from the hub's node",
+        query: linesQuery(10),
+        stream: logStream,
+        handle: async ({ params, queryValues }) => {
           const service = params.name!;
           this.nodesOf(service);
           const ids = this.hub!.plan!.placement.filter(
             (instance) => instance.service === service && instance.node === node,
           ).map((instance) => instance.instance);
-          const lines = Number(query.get('lines') ?? 10);
           return {
             events: async (send, signal) => {
               const followers = ids.map((id) =>
@@ -484,7 +554,7 @@ export class Daemon {
                       'lines',
                       batch.map((line) => `${id} | ${line}`),
                     ),
-                  { lines },
+                  { lines: queryValues.lines },
                 ),
               );
               await new Promise<void>((resolve) =>
@@ -494,10 +564,13 @@ export class Daemon {
             },
           };
         },
-      },
-      {
+      }),
+      defineRoute({
         method: 'GET',
-        path: '/v1/events',
+        path: '/api/v1/events',
+        scope: 'read',
+        summary: 'The audit log as it is written (server-sent events)',
+        stream: eventsStream,
         handle: async () => ({
           events: async (send, signal) => {
             const watch = await this.hubBus!.events.subscribe(({ event }) => send('event', event));
@@ -507,29 +580,52 @@ export class Daemon {
             watch.stop();
           },
         }),
-      },
-      {
+      }),
+      this.backupRoute('operate', '/api/v1/backups/:job', ['run', 'verify']),
+      this.backupRoute('admin', '/api/v1/backups/:job/restore', ['restore']),
+      defineRoute({
         method: 'POST',
-        path: '/v1/backups/:job',
-        body: backupRequestSchema.omit({ job: true }),
-        handle: async ({ params, body }) => {
-          const job = params.job!;
-          const node = this.hub!.backupNode(job);
-          if (node === undefined)
-            throw new ApiError(404, `no backup job named ${job} is scheduled`);
-          const request = { job, ...(body as Omit<BackupRequest, 'job'>) };
-          return { json: await this.ask(node, 'backup', request, BACKUP_REQUEST_TIMEOUT_MS) };
-        },
-      },
-      {
-        method: 'POST',
-        path: '/v1/down',
+        path: '/api/v1/down',
+        scope: 'admin',
+        summary: 'Stop every service on every node, then the hub',
+        response: z.object({ stopping: z.boolean() }),
         handle: async () => {
           // Answer first: the API goes away with the rest.
           setImmediate(() => void this.down());
           return { json: { stopping: true }, status: 202 };
         },
-      },
+      }),
     ];
+  }
+
+  /** Run or verify (operate) and restore (admin, with the job's name as confirmation) on the job's node. */
+  private backupRoute(
+    scope: 'operate' | 'admin',
+    path: string,
+    actions: BackupRequest['action'][],
+  ): ApiRoute {
+    const restore = actions.includes('restore');
+    return defineRoute({
+      method: 'POST',
+      path,
+      scope,
+      summary: restore
+        ? "Restore a backup job's snapshot (confirm: the job's name, to replace live data)"
+        : 'Run or verify a backup job now, on its node',
+      body: backupRequestSchema.omit({ job: true }).extend({ action: z.enum(actions) }),
+      response: backupAnswerSchema,
+      handle: async ({ params, body }) => {
+        const job = params.job!;
+        const target = this.hub!.backupNode(job);
+        if (target === undefined)
+          throw new ApiError(404, `no backup job named ${job} is scheduled`);
+        const request: BackupRequest = { job, ...body };
+        return {
+          json: (await this.ask(target, 'backup', request, BACKUP_REQUEST_TIMEOUT_MS)) as z.input<
+            typeof backupAnswerSchema
+          >,
+        };
+      },
+    });
   }
 }

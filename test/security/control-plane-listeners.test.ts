@@ -121,14 +121,18 @@ services:
         continue;
       }
       if (listener.pid === pids.daemon) {
-        expect(await get(`http://${url}/v1/status`), `hub API at ${url}`).toBe(401);
+        expect(await get(`http://${url}/api/v1/status`), `hub API at ${url}`).toBe(401);
         expect(
-          await get(`http://${url}/v1/status`, { authorization: 'Bearer guess' }),
+          await get(`http://${url}/api/v1/status`, { authorization: 'Bearer guess' }),
           `hub API at ${url}`,
         ).toBe(401);
         // Nor may it roll the stack back (deploys change what runs, like an apply).
         expect(
-          await get(`http://${url}/v1/rollback`, { 'content-type': 'application/json' }, 'POST'),
+          await get(
+            `http://${url}/api/v1/rollback`,
+            { 'content-type': 'application/json' },
+            'POST',
+          ),
           `hub API at ${url}`,
         ).toBe(401);
         continue;

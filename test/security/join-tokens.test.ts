@@ -10,7 +10,7 @@ import * as age from 'age-encryption';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Credentials } from '../../src/bus/credentials.ts';
 import { agentPaths, joinHub, JoinFailed, type JoinOptions } from '../../src/daemon/membership.ts';
-import { startApiServer, type ApiServer } from '../../src/hub/api-server.ts';
+import { startJoinListener, type ApiServer } from '../../src/hub/api-server.ts';
 import {
   JOIN_PATH,
   joinProof,
@@ -101,11 +101,10 @@ class TestHub {
         this.joined.push({ node, ...(replaced ? { replaced } : {}) });
       },
     });
-    this.server = await startApiServer({
+    this.server = await startJoinListener({
       host: '127.0.0.1',
       port: this.port,
-      token: null,
-      routes: [service.route()],
+      route: service.route(),
     });
     this.port = Number(new URL(this.server.url).port);
   }

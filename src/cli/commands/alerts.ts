@@ -20,7 +20,7 @@ export const alertsCommand: CommandSpec = {
     let deliveries: ChannelDelivery[];
     try {
       ({ deliveries } = await running.client.post<{ deliveries: ChannelDelivery[] }>(
-        '/v1/alerts/test',
+        '/api/v1/alerts/test',
         channel === undefined ? {} : { channel },
       ));
     } catch (error) {

@@ -33,7 +33,7 @@ export async function applyAndReport(
   let changes: InstanceChange[];
   let notes: string[];
   try {
-    ({ changes, notes } = await client.post<ApplyResult>('/v1/apply', {
+    ({ changes, notes } = await client.post<ApplyResult>('/api/v1/apply', {
       file: path.resolve(file),
     }));
   } catch (error) {

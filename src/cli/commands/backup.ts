@@ -141,7 +141,9 @@ function onItsNode(
   job: ResolvedJob,
   request: Omit<BackupRequest, 'job'>,
 ): Promise<BackupAnswer> {
-  return hub.post<BackupAnswer>(`/v1/backups/${encodeURIComponent(job.name)}`, request);
+  // A restore replaces data: its own route, which needs the admin scope.
+  const path = `/api/v1/backups/${encodeURIComponent(job.name)}`;
+  return hub.post<BackupAnswer>(request.action === 'restore' ? `${path}/restore` : path, request);
 }
 
 export const backupCommand: CommandSpec = {

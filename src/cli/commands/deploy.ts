@@ -80,7 +80,7 @@ export const deployCommand: CommandSpec = {
       }
       return await followDeploy(
         running.client,
-        `/v1/services/${encodeURIComponent(service)}/deploy`,
+        `/api/v1/services/${encodeURIComponent(service)}/deploy`,
         {
           release,
           by,
@@ -132,7 +132,7 @@ async function upload(
         release: Release;
         existing: boolean;
         current: number | null;
-      }>(`/v1/services/${encodeURIComponent(service)}/releases`, await readFile(bundle.file), {
+      }>(`/api/v1/services/${encodeURIComponent(service)}/releases`, await readFile(bundle.file), {
         [UPLOAD_META_HEADER]: Buffer.from(JSON.stringify(meta)).toString('base64'),
       });
       const { release } = answer;

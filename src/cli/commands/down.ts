@@ -15,7 +15,7 @@ export const downCommand: CommandSpec = {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
     const endpoint = await readEndpoint(running.loaded.stateDir);
-    await running.client.post('/v1/down');
+    await running.client.post('/api/v1/down');
     const deadline = Date.now() + DOWN_TIMEOUT_MS;
     // Done when the daemon removed its endpoint and its process is gone.
     while ((await readEndpoint(running.loaded.stateDir)) || (endpoint && alive(endpoint.pid))) {

@@ -25,7 +25,7 @@ export const historyCommand: CommandSpec = {
     if (positionals[0] !== undefined) query.set('service', positionals[0]);
     let events: BusEvent[];
     try {
-      ({ events } = await running.client.get<{ events: BusEvent[] }>(`/v1/deploys?${query}`));
+      ({ events } = await running.client.get<{ events: BusEvent[] }>(`/api/v1/deploys?${query}`));
     } catch (error) {
       if (!(error instanceof HubRequestFailed)) throw error;
       writeLine(output.err, `flotilla history: ${error.message}`);

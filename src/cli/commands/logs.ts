@@ -17,7 +17,7 @@ export const logsCommand: CommandSpec = {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
     const lines = Number(values.lines ?? (values.follow ? 10 : 100));
-    const base = `/v1/services/${encodeURIComponent(service)}/logs`;
+    const base = `/api/v1/services/${encodeURIComponent(service)}/logs`;
     try {
       if (!values.follow) {
         const answer = await running.client.get<{ lines: string[] }>(`${base}?lines=${lines}`);

@@ -46,7 +46,7 @@ export const monitorsCommand: CommandSpec = {
     let monitors: Listed[];
     try {
       ({ monitors } = await running.client.get<{ monitors: Listed[] }>(
-        `/v1/monitors${values.urls === true ? '?urls=1' : ''}`,
+        `/api/v1/monitors${values.urls === true ? '?urls=1' : ''}`,
       ));
     } catch (error) {
       if (!(error instanceof HubRequestFailed)) throw error;

@@ -49,7 +49,7 @@ export const nodeCommand: CommandSpec = {
     if (!running) return 1;
     try {
       if (verb === 'token') {
-        const { token } = await running.client.post<{ token: string }>('/v1/nodes/token', {
+        const { token } = await running.client.post<{ token: string }>('/api/v1/nodes/token', {
           ...(values.node === undefined ? {} : { node: values.node }),
           ...(ttl === undefined ? {} : { ttl_ms: ttl }),
           ...(values.replace ? { replace: true } : {}),
@@ -63,11 +63,11 @@ export const nodeCommand: CommandSpec = {
         return 0;
       }
       if (verb === 'rm') {
-        await running.client.delete(`/v1/nodes/${encodeURIComponent(rest[0]!)}`);
+        await running.client.delete(`/api/v1/nodes/${encodeURIComponent(rest[0]!)}`);
         writeLine(output.out, `removed node ${rest[0]}: its services stopped, its peers dropped`);
         return 0;
       }
-      const { nodes } = await running.client.get<NodeList>('/v1/nodes');
+      const { nodes } = await running.client.get<NodeList>('/api/v1/nodes');
       if (values.json) writeLine(output.out, toJson(nodes));
       else
         writeLine(

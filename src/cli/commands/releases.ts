@@ -25,7 +25,7 @@ export const releasesCommand: CommandSpec = {
     let answer: ReleasesAnswer;
     try {
       answer = await running.client.get<ReleasesAnswer>(
-        `/v1/services/${encodeURIComponent(service)}/releases`,
+        `/api/v1/services/${encodeURIComponent(service)}/releases`,
       );
     } catch (error) {
       if (!(error instanceof HubRequestFailed)) throw error;

@@ -14,7 +14,7 @@ export const restartCommand: CommandSpec = {
     if (!running) return 1;
     try {
       const { restarted } = await running.client.post<{ restarted: number }>(
-        `/v1/services/${encodeURIComponent(service)}/restart`,
+        `/api/v1/services/${encodeURIComponent(service)}/restart`,
       );
       writeLine(
         output.out,

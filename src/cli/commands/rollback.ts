@@ -46,8 +46,8 @@ export const rollbackCommand: CommandSpec = {
       return await followDeploy(
         running.client,
         service === undefined
-          ? '/v1/rollback'
-          : `/v1/services/${encodeURIComponent(service)}/rollback`,
+          ? '/api/v1/rollback'
+          : `/api/v1/services/${encodeURIComponent(service)}/rollback`,
         body,
         output,
         values.json === true,

@@ -31,7 +31,7 @@ async function redeliver(loaded: LoadedStack, output: Output): Promise<void> {
   const endpoint = await readEndpoint(loaded.stateDir);
   if (!endpoint) return;
   try {
-    await new HubClient(endpoint).post('/v1/apply', { file: path.resolve(loaded.file) });
+    await new HubClient(endpoint).post('/api/v1/apply', { file: path.resolve(loaded.file) });
     writeLine(output.out, 'the running stack now uses it (only the services that use it restart)');
   } catch (error) {
     writeLine(

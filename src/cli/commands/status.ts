@@ -21,7 +21,7 @@ export const statusCommand: CommandSpec = {
   async run({ values }, output: Output) {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
-    const report = await running.client.get<StatusReport>('/v1/status');
+    const report = await running.client.get<StatusReport>('/api/v1/status');
     if (values.json) {
       writeLine(output.out, toJson(report));
       return 0;

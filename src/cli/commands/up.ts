@@ -44,7 +44,7 @@ export const upCommand: CommandSpec = {
 
 async function answers(client: HubClient): Promise<boolean> {
   try {
-    await client.get('/v1/status');
+    await client.get('/api/v1/status');
     return true;
   } catch {
     return false;

@@ -75,7 +75,7 @@ export interface ApiRoute extends RouteHandling {
   stream?: Record<string, z.ZodType>;
 }
 
-type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+type Parsed<S> = S extends z.ZodType ? z.output<S> : unknown;
 type Answer<S> = S extends z.ZodType ? z.input<S> : unknown;
 
 /** A route whose handler is typed by its schemas: its body and query as parsed, its answer as the response schema takes it. */

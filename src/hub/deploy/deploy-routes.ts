@@ -5,8 +5,10 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EventStream } from '../../bus/events.ts';
 import { MAX_BUNDLE_BYTES } from '../../release/bundle.ts';
-import { releaseSourceSchema, SHA256_HEX } from '../../release/release-record.ts';
-import { ApiError, type ApiResult, type ApiRoute } from '../api-server.ts';
+import { releaseSchema, releaseSourceSchema, SHA256_HEX } from '../../release/release-record.ts';
+import { deployStream as deployEvents, releasesAnswerSchema } from '../api/answers.ts';
+import { busEventSchema } from '../../protocol/events.ts';
+import { ApiError, defineRoute, type ApiResult, type ApiRoute } from '../api/api-route.ts';
 import type { Hub } from '../hub.ts';
 import { DeployError } from './deploy-error.ts';
 import type { Deployer, Progress } from './deployer.ts';
@@ -28,7 +30,7 @@ const deployBodySchema = z.strictObject({
   force: z.string().min(1).max(500).optional(),
   by: z.string().min(1).max(200),
 });
-type DeployBody = z.infer<typeof deployBodySchema>;
+type DeployBody = Omit<z.infer<typeof deployBodySchema>, 'release'>;
 
 /** A deploy's failure as the CLI shows it. */
 export interface DeployFailure {
@@ -89,10 +91,17 @@ export function deployRoutes(
     return name;
   };
   return [
-    {
+    defineRoute({
       method: 'POST',
-      path: '/v1/services/:name/releases',
+      path: '/api/v1/services/:name/releases',
+      scope: 'operate',
+      summary: `Upload a release bundle (bytes; what it is in the ${UPLOAD_META_HEADER} header)`,
       raw: { maxBytes: MAX_BUNDLE_BYTES },
+      response: z.object({
+        release: releaseSchema,
+        existing: z.boolean(),
+        current: z.number().int().nullable(),
+      }),
       handle: async ({ params, body, headers }) => {
         const name = service(params.name!);
         const header = headers[UPLOAD_META_HEADER];
@@ -124,30 +133,43 @@ export function deployRoutes(
         );
         return { json: { release, existing, current: deployer().state(name).current ?? null } };
       },
-    },
-    ...(['deploy', 'rollback'] as const).map((verb): ApiRoute => ({
+    }),
+    ...(['deploy', 'rollback'] as const).map((verb) =>
+      defineRoute({
+        method: 'POST',
+        path: `/api/v1/services/:name/${verb}`,
+        scope: 'operate',
+        summary:
+          verb === 'deploy'
+            ? 'Deploy a release of a service (the newest, or `release`); its steps as server-sent events'
+            : 'Roll a service back to its previous release (or `release`); its steps as server-sent events',
+        body: deployBodySchema,
+        stream: deployEvents,
+        handle: async ({ params, body }) => {
+          const name = service(params.name!);
+          await refusedEarly(() => deployer().deployable(name));
+          return deployStream((progress) =>
+            deployer()[verb](name, body.release, options(body), progress),
+          );
+        },
+      }),
+    ),
+    defineRoute({
       method: 'POST',
-      path: `/v1/services/:name/${verb}`,
-      body: deployBodySchema,
-      handle: async ({ params, body }) => {
-        const name = service(params.name!);
-        const request = body as DeployBody;
-        await refusedEarly(() => deployer().deployable(name));
-        return deployStream((progress) =>
-          deployer()[verb](name, request.release, options(request), progress),
-        );
-      },
-    })),
-    {
-      method: 'POST',
-      path: '/v1/rollback',
+      path: '/api/v1/rollback',
+      scope: 'operate',
+      summary: 'Roll the whole stack back to what ran before the last deploy (server-sent events)',
       body: deployBodySchema.omit({ release: true }),
+      stream: deployEvents,
       handle: async ({ body }) =>
-        deployStream((progress) => deployer().rollbackStack(options(body as DeployBody), progress)),
-    },
-    {
+        deployStream((progress) => deployer().rollbackStack(options(body), progress)),
+    }),
+    defineRoute({
       method: 'GET',
-      path: '/v1/services/:name/releases',
+      path: '/api/v1/services/:name/releases',
+      scope: 'read',
+      summary: "A service's releases, the current one, where each runs, and the deploy lock",
+      response: releasesAnswerSchema,
       handle: async ({ params }) => {
         const name = service(params.name!);
         const state = deployer().state(name);
@@ -171,22 +193,28 @@ export function deployRoutes(
           },
         };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
-      path: '/v1/deploys',
-      handle: async ({ query }) => {
-        const limit = Math.min(500, Math.max(1, Number(query.get('limit') ?? 20) || 20));
-        const only = query.get('service');
+      path: '/api/v1/deploys',
+      scope: 'read',
+      summary: 'The deploy history from the audit log (newest `limit`, of one `service` if given)',
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(500).default(20),
+        service: z.string().optional(),
+      }),
+      response: z.object({ events: z.array(busEventSchema) }),
+      handle: async ({ queryValues }) => {
+        const { limit, service: only } = queryValues;
         const records = await events().recent(
           limit,
           (event) =>
             /^(deploy|rollback|release)\./.test(event.type) &&
-            (only === null || event.service === only),
+            (only === undefined || event.service === only),
         );
         return { json: { events: records.map((record) => record.event) } };
       },
-    },
+    }),
   ];
 }
 
