@@ -107,19 +107,16 @@ function fixtureRoutes(calls: { path: string; body: unknown }[]): ApiRoute[] {
         },
       ],
     })),
-    json('POST', '/api/v1/backups/:job', 'operate', ({ body }) =>
-      (body as { action: string }).action === 'restore'
-        ? { restored: 'snapshot abc' }
-        : {
-            event: {
-              type: 'backup.succeeded',
-              at: NOW,
-              node: 'storage',
-              message: 'ok',
-              data: { job: 'db', kind: 'postgres', target: 'local', duration_ms: 10 },
-            },
-          },
-    ),
+    json('POST', '/api/v1/backups/:job', 'operate', () => ({
+      event: {
+        type: 'backup.succeeded',
+        at: NOW,
+        node: 'storage',
+        message: 'ok',
+        data: { job: 'db', kind: 'postgres', target: 'local', duration_ms: 10 },
+      },
+    })),
+    json('POST', '/api/v1/backups/:job/restore', 'admin', () => ({ restored: 'snapshot abc' })),
   ];
 }
 
@@ -214,8 +211,20 @@ describe('dashboard pages (fixture API routes)', () => {
     expect(answer.html).toContain('no service named ghost');
   });
 
+  it('an operator may run and verify but not restore (admin)', async () => {
+    const { get } = setup('operate');
+    const backups = (await get('/backups')).html;
+    expect(backups).toMatch(/action="\/backups\/db\/run"/);
+    expect(backups).toMatch(/action="\/backups\/db\/verify"/);
+    expect(backups).not.toMatch(/href="\/backups\/db\/restore"/);
+    const restore = await get('/backups/db/restore');
+    expect(restore.html).not.toMatch(/<form method="post" action="\/backups\/db\/restore"/);
+    expect(restore.html).toContain('Your operate scope may not restore backups.');
+  });
+
   it('a restore needs the job name typed; with it the API gets confirm', async () => {
-    const { calls, context, get } = setup('operate');
+    const { calls, context, get } = setup('admin');
+    expect((await get('/backups')).html).toMatch(/href="\/backups\/db\/restore"/);
     const page = (await get('/backups/db/restore')).html;
     expect(page).toMatch(/<label for="confirm">/);
     const wrong = await handlePage(
@@ -226,7 +235,7 @@ describe('dashboard pages (fixture API routes)', () => {
     );
     expect(wrong).toMatchObject({ status: 400 });
     expect((wrong as { html: string }).html).toContain('type the job&#39;s name, db, to confirm');
-    expect(calls.some((call) => call.path === 'POST /api/v1/backups/:job')).toBe(false);
+    expect(calls.some((call) => call.path === 'POST /api/v1/backups/:job/restore')).toBe(false);
     const right = await handlePage(
       'POST',
       '/backups/db/restore',
@@ -235,7 +244,7 @@ describe('dashboard pages (fixture API routes)', () => {
     );
     expect(right).toEqual({ redirect: '/backups?done=restored&job=db' });
     expect(calls.at(-1)).toEqual({
-      path: 'POST /api/v1/backups/:job',
+      path: 'POST /api/v1/backups/:job/restore',
       body: { action: 'restore', confirm: 'db' },
     });
   });

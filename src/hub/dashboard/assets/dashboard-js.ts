@@ -99,6 +99,7 @@ export const DASHBOARD_JS = String.raw`// The dashboard's progressive enhancemen
         muted(instance.health_detail),
       ]);
       setText(row.querySelector('[data-field="restarts"]'), String(instance.restarts));
+      setText(row.querySelector('[data-field="pid"]'), instance.pid ? String(instance.pid) : '–');
     });
     Object.keys(services).forEach(function (name) {
       var count = services[name];

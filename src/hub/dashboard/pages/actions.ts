@@ -24,7 +24,7 @@ function post(context: PageContext, path: string, body?: unknown): Promise<unkno
   return context.api.call('POST', path, { principal: context.principal, body });
 }
 
-/** A backup answers 200 with a failed event when the backup itself failed: a failure here. */
+/** A run or verify answers 200 with a failed event when the backup itself failed: a failure here. */
 async function backupAction(
   context: PageContext,
   action: 'run' | 'verify',
@@ -71,7 +71,7 @@ export const ACTIONS: readonly Action[] = [
       if (confirm !== job)
         throw new ApiError(400, `type the job's name, ${job}, to confirm the restore`);
       const snapshot = context.form?.get('snapshot') || undefined;
-      await post(context, `/api/v1/backups/${segment(job)}`, {
+      await post(context, `/api/v1/backups/${segment(job)}/restore`, {
         action: 'restore',
         confirm,
         ...(snapshot === undefined ? {} : { snapshot }),

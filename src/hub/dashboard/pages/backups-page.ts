@@ -2,28 +2,17 @@
 // what the last run added and how long it took; Run and Verify buttons for operators, and
 // Restore behind its own page where the job's name must be typed (the API refuses a
 // restore over live data without it).
+import type { z } from 'zod';
+import type { backupJobSchema } from '../../api/answers.ts';
 import { ago, formatBytes, formatElapsed } from './format.ts';
 import { html, segment, type SafeHtml } from './html.ts';
 import { apiGet, param, type Page, type PageContext } from './page-context.ts';
 import { actionButton, badge, dataTable, may } from './parts.ts';
 
-/** The fields of a job in GET /api/v1/backups this page shows. */
-interface BackupJob {
-  job: string;
-  /** Empty when no node runs it. */
-  node: string;
-  schedule: { cron: string };
-  status: string;
-  detail?: string;
-  last_success_at?: number;
-  last_verify_at?: number;
-  last_verify_failed_at?: number;
-  verify_error?: string;
-  last_bytes_added?: number;
-  last_duration_ms?: number;
-}
+type BackupJob = z.infer<typeof backupJobSchema>;
 
 const BACKUP_ROUTE = '/api/v1/backups/:job';
+const RESTORE_ROUTE = '/api/v1/backups/:job/restore';
 
 function lastVerify(job: BackupJob, now: number): SafeHtml {
   if ((job.last_verify_failed_at ?? 0) > (job.last_verify_at ?? 0))
@@ -35,14 +24,18 @@ function lastVerify(job: BackupJob, now: number): SafeHtml {
 }
 
 function buttons(context: PageContext, job: BackupJob): SafeHtml | undefined {
-  if (!may(context.api, context.principal, 'POST', BACKUP_ROUTE) || job.node === '')
-    return undefined;
+  if (job.node === '') return undefined;
   const base = `/backups/${segment(job.job)}`;
-  return html`<div class="actions">
-    ${actionButton({ action: `${base}/run`, label: `Run ${job.job}`, csrf: context.csrf })}
-    ${actionButton({ action: `${base}/verify`, label: `Verify ${job.job}`, csrf: context.csrf })}
-    <a class="button danger" href="${base}/restore">Restore ${job.job}…</a>
-  </div>`;
+  const allowed = (route: string) => may(context.api, context.principal, 'POST', route);
+  const buttons = [
+    allowed(BACKUP_ROUTE) && [
+      actionButton({ action: `${base}/run`, label: `Run ${job.job}`, csrf: context.csrf }),
+      actionButton({ action: `${base}/verify`, label: `Verify ${job.job}`, csrf: context.csrf }),
+    ],
+    allowed(RESTORE_ROUTE) &&
+      html`<a class="button danger" href="${base}/restore">Restore ${job.job}…</a>`,
+  ];
+  return html`<div class="actions">${buttons}</div>`;
 }
 
 function jobs(context: PageContext): Promise<BackupJob[]> {
@@ -92,7 +85,7 @@ export async function restorePage(context: PageContext): Promise<Page> {
       body: html`<h1>Not found</h1>
         <p>No backup job named ${job}.</p>`,
     };
-  const form = may(context.api, context.principal, 'POST', BACKUP_ROUTE)
+  const form = may(context.api, context.principal, 'POST', RESTORE_ROUTE)
     ? html`<form method="post" action="/backups/${segment(job)}/restore" class="stacked">
         <input type="hidden" name="csrf" value="${context.csrf}" />
         <label for="snapshot">Snapshot ID <span class="muted">(empty: the latest)</span></label>

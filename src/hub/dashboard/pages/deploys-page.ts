@@ -1,17 +1,14 @@
 // Deploy history from the audit log (who deployed or rolled back what, when, how it ended),
 // and for each service with a release before the current one a Rollback button.
+import type { z } from 'zod';
 import type { BusEvent } from '../../../protocol/events.ts';
+import type { releasesAnswerSchema } from '../../api/answers.ts';
 import { ago } from './format.ts';
 import { html, segment, type SafeHtml } from './html.ts';
 import { apiGet, type Page, type PageContext } from './page-context.ts';
 import { actionButton, dataTable, may } from './parts.ts';
 
-/** The fields of GET /api/v1/services/:name/releases this page shows. */
-interface Releases {
-  service: string;
-  current: number | null;
-  releases: { number: number }[];
-}
+type Releases = z.infer<typeof releasesAnswerSchema>;
 
 function rollback(context: PageContext, answer: Releases): SafeHtml | undefined {
   const { current } = answer;

@@ -24,7 +24,7 @@ export function badge(state: string): SafeHtml {
   return html`<span class="badge badge-${tone}">${state}</span>`;
 }
 
-/** Whether `principal` may call the API route with this method and path template. */
+/** Whether `principal` may call the JSON API route with this method and path template. */
 export function may(
   api: Pick<ApiHandler, 'routes'>,
   principal: Principal,
@@ -34,7 +34,13 @@ export function may(
   const route = api.routes.find(
     (candidate) => candidate.method === method && candidate.path === path,
   );
-  return route !== undefined && scopeAllows(principal.scope, route.scope);
+  // A page calls JSON routes only (ApiHandler.call): an upload or a stream is no button here.
+  return (
+    route !== undefined &&
+    route.stream === undefined &&
+    route.raw === undefined &&
+    scopeAllows(principal.scope, route.scope)
+  );
 }
 
 export interface ActionButton {

@@ -10,7 +10,7 @@ interface SecretRow {
   current: number;
   versions: number;
   updated_at: number;
-  used_by?: string[];
+  services: string[];
 }
 
 export async function secretsPage(context: PageContext, now: number): Promise<Page> {
@@ -26,7 +26,7 @@ export async function secretsPage(context: PageContext, now: number): Promise<Pa
           <td>${secret.current}</td>
           <td>${secret.versions}</td>
           <td>${ago(secret.updated_at, now)}</td>
-          <td>${secret.used_by?.length ? secret.used_by.join(', ') : '–'}</td>
+          <td>${secret.services.length > 0 ? secret.services.join(', ') : '–'}</td>
         </tr>`,
     ),
     empty: 'No secrets yet.',

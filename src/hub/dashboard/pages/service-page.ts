@@ -40,7 +40,7 @@ export async function servicePage(context: PageContext, now: number): Promise<Pa
   const instanceTable = dataTable({
     caption: `Instances of ${name}`,
     hideCaption: true,
-    columns: ['Instance', 'Node', 'State', 'Health', 'Restarts', 'Started'],
+    columns: ['Instance', 'Node', 'State', 'Health', 'Restarts', 'Started', 'PID'],
     rows: instances.map(
       (instance) =>
         html`<tr data-instance="${instance.id}">
@@ -54,7 +54,8 @@ export async function servicePage(context: PageContext, now: number): Promise<Pa
             <span class="muted">${instance.health_detail}</span>
           </td>
           <td data-field="restarts">${instance.restarts}</td>
-          <td>${ago(instance.started_at, now)}</td>
+          <td data-field="started">${ago(instance.started_at, now)}</td>
+          <td data-field="pid">${instance.pid ?? '–'}</td>
         </tr>`,
     ),
     empty: 'No instances.',
