@@ -89,6 +89,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/secrets.ts')).secretsCommand,
   },
   {
+    name: 'dashboard',
+    summary: 'who may log in to the web dashboard: dashboard user add|rm|list',
+    load: async () => (await import('./commands/dashboard.ts')).dashboardCommand,
+  },
+  {
     name: 'backup',
     summary: 'run, list, restore and verify backups (restic, to S3 or a local repository)',
     load: async () => (await import('./commands/backup.ts')).backupCommand,

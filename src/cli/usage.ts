@@ -24,7 +24,12 @@ export interface VerbWords {
   secretExtra?: string;
 }
 
-export type Positionals = Words | { verbs: Readonly<Record<string, Words | VerbWords>> };
+/** Verbs, each with its words or verbs of its own (`dashboard user add NAME`). */
+export interface Verbs {
+  verbs: Readonly<Record<string, Words | VerbWords | Verbs>>;
+}
+
+export type Positionals = Words | Verbs;
 
 /** Throws a UsageError unless `given` fits `spec`; `command` names it in the hint. */
 export function checkPositionals(command: string, spec: Positionals, given: readonly string[]) {
@@ -40,6 +45,7 @@ export function checkPositionals(command: string, spec: Positionals, given: read
       didYouMean(verb, verbs) ?? `\`flotilla ${command}\` does ${list}`,
     );
   const words = spec.verbs[verb]!;
+  if ('verbs' in words) return checkPositionals(`${command} ${verb}`, words, rest);
   checkWords(`flotilla ${command} ${verb}`, 'words' in words ? words : { words }, rest);
 }
 
