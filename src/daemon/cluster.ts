@@ -155,77 +155,87 @@ export class Cluster implements ClusterView {
     await this.joinListener?.close();
   }
 
-  /** The API routes of `flotilla node …`. */
-  routes(hooks: ClusterHooks): ApiRoute[] {
-    return [
-      defineRoute({
-        method: 'GET',
-        path: '/api/v1/nodes',
-        scope: 'read',
-        summary: 'The nodes that joined, with their mesh endpoints',
-        response: z.object({
-          nodes: z.array(
-            z.object({
-              node: z.string(),
-              endpoint: z.string(),
-              joined_at: z.string(),
-              hub: z.boolean(),
-            }),
-          ),
-        }),
-        handle: async () => ({
-          json: {
-            nodes: this.members.entries().map(([node, member]) => ({
-              node,
-              endpoint: member.endpoint,
-              joined_at: member.joined_at,
-              hub: node === this.options.node,
-            })),
-          },
-        }),
-      }),
-      defineRoute({
-        method: 'POST',
-        path: '/api/v1/nodes/token',
-        scope: 'admin',
-        summary: 'A one-time join token for a new node (or new keys for a joined one)',
-        body: tokenRequestSchema.optional(),
-        response: z.object({ token: z.string(), expires_in_ms: z.number().int() }),
-        handle: async ({ body }) => {
-          const request = body ?? {};
-          const stack = hooks.current()?.stack;
-          if (request.node !== undefined && !stack?.nodes[request.node])
-            throw new ApiError(404, `the stack has no node "${request.node}"`);
-          if (request.replace && request.node === undefined)
-            throw new ApiError(400, 'a token that replaces keys names its node: pass --node');
-          if ((request.ttl_ms ?? 0) > MAX_JOIN_TTL_MS)
-            throw new ApiError(400, 'a join token lives at most 24 hours');
-          const token = issueJoinToken(this.joinSecret, {
-            hubUrl: `http://${urlHost(this.options.publicAddress)}:${JOIN_PORT}`,
-            hubKey: this.joinIdentity.recipient,
-            ...(request.node === undefined ? {} : { node: request.node }),
-            ...(request.replace ? { replace: true } : {}),
-            ttlMs: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS,
-          });
-          return { json: { token, expires_in_ms: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS } };
-        },
-      }),
-      defineRoute({
-        method: 'DELETE',
-        path: '/api/v1/nodes/:name',
-        scope: 'admin',
-        summary: 'Remove a joined node (its services move off it at the next apply)',
-        response: z.object({ removed: z.string() }),
-        handle: async ({ params }) => {
-          const node = params.name!;
-          if (node === this.options.node)
-            throw new ApiError(409, `${node} is the hub's own node and cannot be removed`);
-          if (!(await this.members.remove(node)))
-            throw new ApiError(404, `no node named ${node} has joined`);
-          await hooks.changed(node, 'removed');
-          return { json: { removed: node } };
-        },
-      }),
-    ];
+  /** The nodes that joined, for `flotilla node ls`. */
+  nodeList(): { node: string; endpoint: string; joined_at: string; hub: boolean }[] {
+    return this.members.entries().map(([node, member]) => ({
+      node,
+      endpoint: member.endpoint,
+      joined_at: member.joined_at,
+      hub: node === this.options.node,
+    }));
   }
+
+  /** A join token for `flotilla node token`; ApiError when the request cannot be met. */
+  joinToken(request: z.infer<typeof tokenRequestSchema>, stack: Stack | undefined): string {
+    if (request.node !== undefined && !stack?.nodes[request.node])
+      throw new ApiError(404, `the stack has no node "${request.node}"`);
+    if (request.replace && request.node === undefined)
+      throw new ApiError(400, 'a token that replaces keys names its node: pass --node');
+    if ((request.ttl_ms ?? 0) > MAX_JOIN_TTL_MS)
+      throw new ApiError(400, 'a join token lives at most 24 hours');
+    return issueJoinToken(this.joinSecret, {
+      hubUrl: `http://${urlHost(this.options.publicAddress)}:${JOIN_PORT}`,
+      hubKey: this.joinIdentity.recipient,
+      ...(request.node === undefined ? {} : { node: request.node }),
+      ...(request.replace ? { replace: true } : {}),
+      ttlMs: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS,
+    });
+  }
+
+  /** Forgets a joined node (`flotilla node rm`); ApiError for the hub's own or an unknown one. */
+  async removeNode(node: string, hooks: ClusterHooks): Promise<void> {
+    if (node === this.options.node)
+      throw new ApiError(409, `${node} is the hub's own node and cannot be removed`);
+    if (!(await this.members.remove(node)))
+      throw new ApiError(404, `no node named ${node} has joined`);
+    await hooks.changed(node, 'removed');
+  }
+}
+
+/** The API routes of `flotilla node …` (a multi-node hub only). */
+export function clusterRoutes(cluster: () => Cluster, hooks: () => ClusterHooks): ApiRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/api/v1/nodes',
+      scope: 'read',
+      summary: 'The nodes that joined, with their mesh endpoints (multi-node hubs)',
+      response: z.object({
+        nodes: z.array(
+          z.object({
+            node: z.string(),
+            endpoint: z.string(),
+            joined_at: z.string(),
+            hub: z.boolean(),
+          }),
+        ),
+      }),
+      handle: async () => ({ json: { nodes: cluster().nodeList() } }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/nodes/token',
+      scope: 'admin',
+      summary:
+        'A one-time join token for a new node, or new keys for a joined one (multi-node hubs)',
+      body: tokenRequestSchema.optional(),
+      response: z.object({ token: z.string(), expires_in_ms: z.number().int() }),
+      handle: async ({ body }) => {
+        const request = body ?? {};
+        const token = cluster().joinToken(request, hooks().current()?.stack);
+        return { json: { token, expires_in_ms: request.ttl_ms ?? DEFAULT_JOIN_TTL_MS } };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      path: '/api/v1/nodes/:name',
+      scope: 'admin',
+      summary: 'Remove a joined node: its services stop, its peers drop it (multi-node hubs)',
+      response: z.object({ removed: z.string() }),
+      handle: async ({ params }) => {
+        await cluster().removeNode(params.name!, hooks());
+        return { json: { removed: params.name! } };
+      },
+    }),
+  ];
 }

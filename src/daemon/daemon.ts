@@ -48,6 +48,7 @@ import { AlertDispatcher } from '../hub/alerts/alert-dispatcher.ts';
 import { MonitoringService } from '../hub/monitoring/monitoring-service.ts';
 import { monitoringRoutes } from '../hub/monitoring/monitoring-routes.ts';
 import { MetricsEndpoint } from '../hub/metrics/metrics-endpoint.ts';
+import { DashboardEndpoint } from '../hub/dashboard/dashboard-endpoint.ts';
 import { hubSnapshot } from '../hub/metrics/hub-snapshot.ts';
 import { statusReport } from '../hub/status-report.ts';
 import { hubNode } from '../plan/firewall-access.ts';
@@ -55,7 +56,7 @@ import { planStack } from '../plan/plan.ts';
 import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
 import { readTailscaleStatus } from '../mesh/tailscale.ts';
 import { backupRequestSchema, type BackupRequest } from '../backup/node-backups.ts';
-import { Cluster, type ClusterHooks } from './cluster.ts';
+import { Cluster, clusterRoutes, type ClusterHooks } from './cluster.ts';
 
 export interface DaemonOptions {
   /** The stack file (kept so `apply` can reread it). */
@@ -111,6 +112,7 @@ export class Daemon {
   private alerts: AlertDispatcher | undefined;
   private monitoring: MonitoringService | undefined;
   private metrics: MetricsEndpoint | undefined;
+  private dashboard: DashboardEndpoint | undefined;
   private agent: Agent | undefined;
   private api: ApiServer | undefined;
   /** Every API route, behind the loopback listener here and the dashboard's listener. */
@@ -227,40 +229,18 @@ export class Daemon {
     await this.pushDeploys.update(stack);
     await this.monitoring.start();
     await this.watch(stack, stackDir);
-    const clusterRoutes: ApiRoute[] = [];
-    if (this.cluster) {
-      const hooks = this.clusterHooks(busDir);
+    const hooks = this.cluster ? this.clusterHooks(busDir) : undefined;
+    if (this.cluster && hooks) {
       await this.cluster.startJoinListener(hooks, {
         busUrl: url,
         hubSigningKey: signingKey.publicKey,
       });
-      clusterRoutes.push(...this.cluster.routes(hooks));
     }
     const token = newApiToken();
     this.apiTokens = await ApiTokenStore.open(stateDir);
-    this.apiHandler = new ApiHandler(
-      [
-        ...this.routes(node),
-        ...deployRoutes(
-          () => this.deployer!,
-          () => this.hub!,
-          () => this.hubBus!.events,
-        ),
-        ...monitoringRoutes(
-          () => this.monitoring!,
-          () => this.alerts!,
-          () => this.hub!.stack,
-        ),
-        ...secretRoutes(
-          () => this.secrets!,
-          () => this.hub!.plan,
-          async () => void (await this.applyFile(this.appliedFile ?? this.options.file)),
-        ),
-        ...tokenRoutes(() => this.apiTokens!),
-        ...clusterRoutes,
-      ],
-      { audit: (entry) => void events.publish(auditEvent(entry)).catch(() => undefined) },
-    );
+    this.apiHandler = new ApiHandler(this.apiRoutes(node, hooks && (() => hooks)), {
+      audit: (entry) => void events.publish(auditEvent(entry)).catch(() => undefined),
+    });
     this.api = await startApiServer({
       host: '127.0.0.1',
       port: 0,
@@ -268,6 +248,14 @@ export class Daemon {
       handler: this.apiHandler,
     });
     await writeEndpoint(stateDir, { url: this.api.url, token, pid: process.pid });
+    this.dashboard = new DashboardEndpoint({
+      stateDir,
+      api: this.apiHandler,
+      tokens: this.apiTokens,
+      audit: (event) => void events.publish(event).catch(() => undefined),
+      log: this.options.log,
+    });
+    await this.dashboard.update(stack);
     // A cluster's every node waits on an apply: its first must not pay the loader's start
     // (about a second of CPU; ~50 MB, which a single machine's hub saves until it applies).
     if (this.cluster) warmLoaderThread();
@@ -295,11 +283,13 @@ export class Daemon {
     }
   }
 
-  /** Monitors, alert channels and the metrics endpoint follow the applied stack. */
+  /** Monitors, alert channels, the metrics endpoint and the dashboard follow the applied stack. */
   private async watch(stack: Stack, stackDir: string): Promise<void> {
     await this.monitoring!.update(stack, stackDir);
     const mesh = this.cluster ? this.hub!.plan?.nodes[this.node]?.mesh_address : undefined;
     await this.metrics!.update(stack, mesh === undefined ? ['127.0.0.1'] : ['127.0.0.1', mesh]);
+    // Undefined at the first watch: the dashboard starts once the API it serves exists.
+    await this.dashboard?.update(stack);
   }
 
   /** On a tailnet, the nodes' addresses are Tailscale's: read them, as plan does. */
@@ -365,6 +355,7 @@ export class Daemon {
     await this.pushDeploys?.close();
     await this.monitoring?.close();
     await this.metrics?.close();
+    await this.dashboard?.close();
     await this.cluster?.close();
     await removeEndpoint(this.options.stateDir);
     await this.api?.close();
@@ -452,6 +443,46 @@ export class Daemon {
     await this.pushDeploys!.update(stack);
     await this.watch(stack, stackDir);
     return applied;
+  }
+
+  /**
+   * The hub API's whole route table without a hub, for the OpenAPI document: the definitions
+   * are read, no handler is ever called (the constructor only keeps its options).
+   */
+  static documentedApiRoutes(): ApiRoute[] {
+    const daemon = new Daemon({
+      file: 'flotilla.yml',
+      stack: { name: 'documented' } as Stack,
+      stateDir: '',
+      log: () => undefined,
+    });
+    return daemon.apiRoutes('hub', () => {
+      throw new Error('the documented route table has no cluster');
+    });
+  }
+
+  /** Every route of the hub API; with `clusterHooks`, the routes of a multi-node hub too. */
+  private apiRoutes(node: string, clusterHooks?: () => ClusterHooks): ApiRoute[] {
+    return [
+      ...this.routes(node),
+      ...deployRoutes(
+        () => this.deployer!,
+        () => this.hub!,
+        () => this.hubBus!.events,
+      ),
+      ...monitoringRoutes(
+        () => this.monitoring!,
+        () => this.alerts!,
+        () => this.hub!.stack,
+      ),
+      ...secretRoutes(
+        () => this.secrets!,
+        () => this.hub!.plan,
+        async () => void (await this.applyFile(this.appliedFile ?? this.options.file)),
+      ),
+      ...tokenRoutes(() => this.apiTokens!),
+      ...(clusterHooks ? clusterRoutes(() => this.cluster!, clusterHooks) : []),
+    ];
   }
 
   private routes(node: string): ApiRoute[] {
@@ -588,6 +619,7 @@ export class Daemon {
         path: '/api/v1/down',
         scope: 'admin',
         summary: 'Stop every service on every node, then the hub',
+        status: 202,
         response: z.object({ stopping: z.boolean() }),
         handle: async () => {
           // Answer first: the API goes away with the rest.

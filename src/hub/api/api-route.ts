@@ -69,8 +69,10 @@ export interface ApiRoute extends RouteHandling {
   /** One line, for the OpenAPI document and docs/api.md. */
   summary: string;
   query?: z.ZodType;
-  /** The JSON answer (status 200/202). */
+  /** The JSON answer. */
   response?: z.ZodType;
+  /** The status of a success, when it is not 200 (202: accepted, still going on). */
+  status?: 202;
   /** A server-sent event stream instead: each event's name and the schema of its data. */
   stream?: Record<string, z.ZodType>;
 }
