@@ -31,10 +31,12 @@ import { Sessions, type Session } from './sessions.ts';
 
 /** What the listener needs of the pages (pages/index.ts). */
 export interface DashboardPages {
+  /** `now`: the listener's clock, for the pages' "5 minutes ago". */
   handlePage(
     method: 'GET' | 'POST',
     pathname: string,
     context: PageContext,
+    now: number,
   ): Promise<PageAnswer | undefined>;
   renderLoginPage(options: { error?: string; next?: string; csrf: string }): string;
 }
@@ -313,7 +315,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         );
       context.form = form;
     }
-    const answer = await pages.handlePage(method, url.pathname, context);
+    const answer = await pages.handlePage(method, url.pathname, context, now());
     if (!answer) throw new Refused(404, `no such page: ${url.pathname}`);
     if ('redirect' in answer) {
       const target = localPath(answer.redirect);

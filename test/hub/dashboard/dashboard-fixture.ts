@@ -16,6 +16,7 @@ import { defineRoute } from '../../../src/hub/api/api-route.ts';
 import { ApiTokenStore } from '../../../src/hub/api/api-tokens.ts';
 import {
   startDashboardServer,
+  type DashboardAssets,
   type DashboardPages,
 } from '../../../src/hub/dashboard/dashboard-server.ts';
 import { SESSION_COOKIE } from '../../../src/hub/dashboard/cookies.ts';
@@ -161,7 +162,12 @@ export interface TestDashboard {
 }
 
 export async function startTestDashboard(
-  options: { loginLimits?: Partial<LoginLimits> } = {},
+  options: {
+    loginLimits?: Partial<LoginLimits>;
+    /** The real pages and assets instead of the stand-ins. */
+    pages?: DashboardPages;
+    assets?: DashboardAssets;
+  } = {},
 ): Promise<TestDashboard> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'flotilla-dashboard-'));
   let clock = Date.parse('2026-06-01T08:00:00Z');
@@ -208,8 +214,10 @@ export async function startTestDashboard(
     api,
     tokens,
     users,
-    pages,
-    assets: { 'app.css': { type: 'text/css; charset=utf-8', body: 'body { margin: 0 }' } },
+    pages: options.pages ?? pages,
+    assets: options.assets ?? {
+      'app.css': { type: 'text/css; charset=utf-8', body: 'body { margin: 0 }' },
+    },
     log: (line) => lines.push(line),
     audit: (event) => events.push(event),
     now,

@@ -5,7 +5,9 @@
 // of the users file (the CLI), scopes enforced through a session, bearer tokens on /api/v1,
 // `next` kept on the site, the assets, and the security headers on every answer.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { assets } from '../../../src/hub/dashboard/assets/index.ts';
 import { SESSION_COOKIE } from '../../../src/hub/dashboard/cookies.ts';
+import * as realPages from '../../../src/hub/dashboard/pages/index.ts';
 import { DashboardUsers } from '../../../src/hub/dashboard/dashboard-users.ts';
 import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../../../src/hub/dashboard/sessions.ts';
 import {
@@ -328,5 +330,28 @@ describe('every answer', () => {
     expect(again.status).toBe(304);
     expect((await alice.get('/assets/none.js')).status).toBe(404);
     expect((await alice.get('/assets/__proto__')).status).toBe(404);
+  });
+});
+
+describe('with the real pages', () => {
+  it('their login form logs in, their logout button logs out, their assets are served', async () => {
+    await dashboard.close();
+    dashboard = await startTestDashboard({ pages: realPages, assets });
+    const browser = dashboard.browser();
+    const form = await browser.get('/login?next=/routes');
+    expect(form.text).toContain('action="/login"');
+    expect(
+      (await browser.submitLogin(form, 'alice', PASSWORDS.alice)).headers.get('location'),
+    ).toBe('/routes');
+    // The overview asks routes this test's API does not have: an error page, in the layout.
+    const page = await browser.get('/');
+    expect(page.text).toContain('action="/logout"');
+    const logout = await browser.request('POST', '/logout', {
+      form: { csrf: Browser.csrfIn(page.text) },
+    });
+    expect(logout.headers.get('location')).toBe('/login');
+    expect((await browser.get('/')).status).toBe(303);
+    for (const name of ['dashboard.css', 'dashboard.js'])
+      expect((await browser.get(`/assets/${name}`)).status).toBe(200);
   });
 });
