@@ -105,6 +105,26 @@ describe('cross-site request forgery', () => {
     expect((await bump({ 'x-csrf-token': csrf })).status).toBe(200);
   });
 
+  it('with the public origin known, takes posts from that origin only', async () => {
+    await dashboard.close();
+    dashboard = await startTestDashboard({ origin: 'https://ops.example.com' });
+    const alice = await dashboard.loggedIn().catch((error: unknown) => error);
+    // The test's own origin (the listener's address) is not the dashboard's.
+    expect(alice).toBeInstanceOf(Error);
+    const browser = dashboard.browser({
+      origin: 'https://ops.example.com',
+      'sec-fetch-site': 'same-origin',
+    });
+    expect((await browser.login('alice', PASSWORDS.alice)).status).toBe(303);
+    const csrf = await browser.csrf();
+    expect((await browser.request('POST', '/bump', { form: { csrf } })).status).toBe(303);
+    const fromListener = { origin: dashboard.url };
+    expect(
+      (await browser.request('POST', '/bump', { form: { csrf }, headers: fromListener })).status,
+    ).toBe(403);
+    expect(dashboard.counter.bumps).toBe(1);
+  });
+
   it('refuses a logout from another site (the session stays)', async () => {
     const alice = await loggedIn();
     const answer = await alice.request('POST', '/logout', {

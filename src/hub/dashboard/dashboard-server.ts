@@ -86,7 +86,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 const MINUTES = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
 
+/** A request the listener turns down, answered in plain text with its status. */
 class Refused extends Error {
+  override readonly name = 'Refused';
   constructor(
     readonly status: number,
     message: string,
@@ -242,9 +244,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   }
 
   async function serveApi(request: http.IncomingMessage, response: http.ServerResponse) {
+    // Only a bearer: `Basic` is the gateway's extra login (dashboard.basic_auth), which Caddy
+    // checks and passes on; behind it, the session is what counts.
     const authorization = request.headers.authorization;
     let principal: Principal | undefined;
-    if (authorization !== undefined) {
+    if (authorization !== undefined && /^bearer /i.test(authorization)) {
       // A bearer is the whole credential: a wrong one is refused, not retried as a session.
       principal = await options.tokens.verify(authorization);
       if (!principal) throw new ApiError(401, 'missing or wrong API token');

@@ -12,6 +12,8 @@ import type { DashboardUser } from './dashboard-users.ts';
 
 export const IDLE_TIMEOUT_MS = 12 * 60 * 60 * 1000;
 export const ABSOLUTE_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
+/** Browsers and devices one user is logged in on at once. */
+export const MAX_SESSIONS_PER_USER = 20;
 
 /** A session as the listener uses it: who, and the token its forms and API calls must carry. */
 export interface Session {
@@ -37,6 +39,7 @@ export class Sessions {
   /** A new session for `user`; its id (for the cookie) is known only to the caller. */
   create(user: DashboardUser, now: number): { id: string; session: Session } {
     this.prune(now);
+    this.limitSessionsOf(user.name);
     const id = randomToken();
     const entry: Entry = {
       principal: { kind: 'session', name: user.name, scope: user.scope },
@@ -88,6 +91,13 @@ export class Sessions {
 
   private expired(entry: Entry, now: number): boolean {
     return now - entry.lastSeenAt > IDLE_TIMEOUT_MS || now >= entry.expiresAt;
+  }
+
+  /** Room for one more of `name`'s sessions: a script logging in in a loop ends its oldest. */
+  private limitSessionsOf(name: string): void {
+    const own = [...this.entries].filter(([, entry]) => entry.principal.name === name);
+    for (const [key] of own.slice(0, Math.max(0, own.length - MAX_SESSIONS_PER_USER + 1)))
+      this.entries.delete(key);
   }
 
   /** Forgets the sessions that timed out (at each login: they are the only way in). */

@@ -164,6 +164,8 @@ export interface TestDashboard {
 export async function startTestDashboard(
   options: {
     loginLimits?: Partial<LoginLimits>;
+    /** The dashboard's public origin, as the daemon passes it. */
+    origin?: string;
     /** The real pages and assets instead of the stand-ins. */
     pages?: DashboardPages;
     assets?: DashboardAssets;
@@ -222,6 +224,7 @@ export async function startTestDashboard(
     audit: (event) => events.push(event),
     now,
     ...(options.loginLimits === undefined ? {} : { loginLimits: options.loginLimits }),
+    ...(options.origin === undefined ? {} : { origin: options.origin }),
   });
   return {
     url: listener.url,

@@ -9,7 +9,11 @@ import { assets } from '../../../src/hub/dashboard/assets/index.ts';
 import { SESSION_COOKIE } from '../../../src/hub/dashboard/cookies.ts';
 import * as realPages from '../../../src/hub/dashboard/pages/index.ts';
 import { DashboardUsers } from '../../../src/hub/dashboard/dashboard-users.ts';
-import { ABSOLUTE_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '../../../src/hub/dashboard/sessions.ts';
+import {
+  ABSOLUTE_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  MAX_SESSIONS_PER_USER,
+} from '../../../src/hub/dashboard/sessions.ts';
 import {
   Browser,
   PASSWORDS,
@@ -202,6 +206,20 @@ describe('sessions', () => {
     );
   });
 
+  it('are at most 20 per user: a 21st login ends the oldest', async () => {
+    const first = await loggedIn();
+    const others: Browser[] = [];
+    for (let login = 1; login < MAX_SESSIONS_PER_USER; login += 1) {
+      dashboard.advance(MINUTE); // within the per-address login limit
+      others.push(await loggedIn());
+    }
+    expect((await first.get('/')).status).toBe(200);
+    await loggedIn();
+    expect((await first.get('/')).status).toBe(303);
+    expect((await others[0]!.get('/')).status).toBe(200);
+    expect((await (await loggedIn('reader')).get('/')).status).toBe(200);
+  });
+
   it('send a visitor without one to the login page and back (only to a path on this site)', async () => {
     const visitor = dashboard.browser();
     const answer = await visitor.get('/services/web?tab=logs');
@@ -262,6 +280,20 @@ describe('the API through the dashboard', () => {
       ['alice', '/api/v1/counter/bump', 200],
       ['alice', '/api/v1/counter/reset', 403],
     ]);
+  });
+
+  it('serves a session behind the gateway’s extra basic-auth login (Authorization: Basic)', async () => {
+    const alice = await loggedIn();
+    const basic = { authorization: `Basic ${Buffer.from('ops:gate').toString('base64')}` };
+    const read = await alice.request('GET', '/api/v1/counter', { headers: basic });
+    expect(read.status).toBe(200);
+    const bump = await alice.request('POST', '/api/v1/counter/bump', {
+      headers: { ...basic, 'x-csrf-token': await alice.csrf() },
+    });
+    expect(bump.status).toBe(200);
+    expect(
+      (await dashboard.browser().request('GET', '/api/v1/counter', { headers: basic })).status,
+    ).toBe(401);
   });
 
   it('the pages act through the API as the user: a reader cannot bump through a form either', async () => {
