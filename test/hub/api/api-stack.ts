@@ -36,7 +36,7 @@ export async function startApiStack(name: string): Promise<ApiStack> {
   const [httpPort, httpsPort, servicePort] = [await freePort(), await freePort(), await freePort()];
   await writeFile(
     path.join(dir, 'server.js'),
-    "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+    "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));\n",
   );
   await writeFile(
     file,
