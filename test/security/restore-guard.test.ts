@@ -163,7 +163,7 @@ describe('restoring over live data', () => {
         'backup.succeeded',
       );
       await client.set('late', 'written after the backup');
-      // What the daemon's POST /v1/backups/cache passes on: a body without `confirm`
+      // What the daemon's POST /api/v1/backups/cache/restore passes on: a body without `confirm`
       // (an unknown `yes` is no confirmation).
       const bare = backupRequestSchema.parse({ job: 'cache', action: 'restore', yes: true });
       await expect(node.handle(bare)).rejects.toThrow(ConfirmationRequired);
