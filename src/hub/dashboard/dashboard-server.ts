@@ -84,7 +84,11 @@ const MAX_FORM_BYTES = 16 * 1024;
 /** Headers and a form arrive in well under this; a client trickling them is cut off. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-const MINUTES = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
+/** A wait, in whole minutes (at least one), as a person reads it. */
+function minutes(ms: number): string {
+  const count = Math.max(1, Math.ceil(ms / 60_000));
+  return `${count} minute${count === 1 ? '' : 's'}`;
+}
 
 /** A request the listener turns down, answered in plain text with its status. */
 class Refused extends Error {
@@ -183,7 +187,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     const admission = guard.admit(name, address, at);
     if (!admission.allowed) {
       response.setHeader('retry-after', String(Math.ceil(admission.retryAfterMs / 1000)));
-      const wait = `try again in ${MINUTES(admission.retryAfterMs)} minutes`;
+      const wait = `try again in ${minutes(admission.retryAfterMs)}`;
       return loginPage(
         response,
         429,
@@ -204,7 +208,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       if (guard.failed(name, at))
         record(
           'locked',
-          `${who} is locked for ${MINUTES(guard.lockMs)} minutes after repeated failed logins (the last from ${address})`,
+          `${who} is locked for ${minutes(guard.lockMs)} after repeated failed logins (the last from ${address})`,
           { ...(known ? { user: name } : {}), address },
         );
       return loginPage(response, 401, next, 'Wrong user name or password.');
