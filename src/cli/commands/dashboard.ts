@@ -50,6 +50,8 @@ async function readHidden(prompt: string, output: Output): Promise<string> {
         resolve(text.slice(0, text.indexOf('\n')).replace(/\r$/, ''));
       };
       process.stdin.on('data', onData);
+      // Paused by the read before (the second prompt): a listener alone does not resume it.
+      process.stdin.resume();
     });
     return line;
   } finally {
