@@ -6,7 +6,7 @@
 //      shows it up (the token itself is made beforehand and not counted);
 //   2. apply → ready: `flotilla apply` of the N × services stack until every instance is
 //      healthy and every route routed (apply waits for that);
-//   3. idle, after `--settle-s`, for `--idle-s`: bus messages and bytes each way (`GET /v1/bus`
+//   3. idle, after `--settle-s`, for `--idle-s`: bus messages and bytes each way (`GET /api/v1/bus`
 //      deltas), CPU (% of one core, /proc utime+stime over wall time) and RSS of the hub daemon
 //      (it runs the hub node's agent too), nats-server and the agents, and false "lost" (hub
 //      log lines `node X is lost` while nothing was cut, and nodes down in `status` samples);

@@ -9,7 +9,7 @@
 //                                              [--healthy-ms 300] [--agents-per-process 50]
 //
 // 1. apply → ready: the stack file of N nodes × `--services` services (three depends_on layers,
-//    the first node the gateway) loaded off the hub's thread and applied, as `POST /v1/apply`
+//    the first node the gateway) loaded off the hub's thread and applied, as `POST /api/v1/apply`
 //    does, until the hub's status report says ready; what went over the bus meanwhile.
 // 2. idle: after a short settle, `--idle-s` seconds of nothing: bus messages and bytes each
 //    way (the hub's own counts, hub.busTraffic()), CPU and RSS of the hub process and of

@@ -30,14 +30,13 @@ import path from 'node:path';
 import { readInstanceRecord } from '../src/agent/process/instance-records.ts';
 import { HubClient } from '../src/cli/hub-client.ts';
 import { readEndpoint } from '../src/hub/api-endpoint.ts';
-import { processCpuMs } from './lib/cpu.ts';
 import {
   startAlertReceiver,
   startSwitchableTarget,
   type ReceivedAlert,
   type TargetMode,
 } from './lib/monitor-servers.ts';
-import { processRssBytes } from './lib/proc-memory.ts';
+import { measureWindow, type ProcessWindow } from './lib/process-window.ts';
 import {
   type BenchStack,
   cliOk,
@@ -120,7 +119,7 @@ async function hubMonitors(stack: BenchStack, urls = false): Promise<MonitorView
   const endpoint = await readEndpoint(stack.stateDir);
   if (!endpoint) throw new Error(`no hub is running for ${stack.file}`);
   const { monitors } = await new HubClient(endpoint).get<{ monitors: MonitorView[] }>(
-    `/v1/monitors${urls ? '?urls=1' : ''}`,
+    `/api/v1/monitors${urls ? '?urls=1' : ''}`,
   );
   return monitors;
 }
@@ -136,30 +135,6 @@ async function stackPids(stack: BenchStack): Promise<Record<string, number>> {
   if (daemon === undefined || !nats || caddy === undefined || web === undefined)
     throw new Error(`missing a PID: daemon ${daemon}, nats ${nats}, caddy ${caddy}, web ${web}`);
   return { daemon, 'nats-server': nats, caddy, 'web (check target)': web };
-}
-
-interface Window {
-  /** CPU % of one core over the window, per process. */
-  cpuPercent: Record<string, number>;
-  rssMb: Record<string, number>;
-}
-
-async function measureWindow(pids: Record<string, number>): Promise<Window> {
-  const cpu = () => Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, processCpuMs(p)]));
-  const before = cpu();
-  const started = performance.now();
-  await sleep(WINDOW_MS);
-  const after = cpu();
-  const elapsed = performance.now() - started;
-  const cpuPercent: Record<string, number> = {};
-  const rssMb: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(pids)) {
-    const [from, to] = [before[name], after[name]];
-    if (from === undefined || to === undefined) throw new Error(`${name} (pid ${pid}) exited`);
-    cpuPercent[name] = ((to - from) / elapsed) * 100;
-    rssMb[name] = (processRssBytes(pid) ?? Number.NaN) / 1024 / 1024;
-  }
-  return { cpuPercent, rssMb };
 }
 
 /** Pings every heartbeat at its period, spread evenly over it, until stopped. */
@@ -209,7 +184,7 @@ async function costOfMonitors(): Promise<boolean> {
     const pids = await eventually(() => stackPids(stack), 20_000, 'the stack running');
     await sleep(SETTLE_MS);
     const derived = (await hubMonitors(stack)).length;
-    const baseline = await measureWindow(pids);
+    const baseline = await measureWindow(pids, WINDOW_MS);
 
     await writeFile(stack.file, stackYaml('bench-monitoring', monitoring, declaredMonitors()));
     const apply = await cliOk(stack, ['apply', '-f', stack.file, '--timeout', '60']);
@@ -225,10 +200,10 @@ async function costOfMonitors(): Promise<boolean> {
     const pinger = startPinger(
       withUrls.flatMap((m) => (m.push ? [loopbackPing(m.push.healthchecks)] : [])),
     );
-    let load: Window;
+    let load: ProcessWindow;
     try {
       await sleep(WARM_UP_MS);
-      load = await measureWindow(pids);
+      load = await measureWindow(pids, WINDOW_MS);
     } finally {
       await pinger.stop();
     }

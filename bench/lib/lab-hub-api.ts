@@ -12,7 +12,7 @@ import { sleep } from './stack.ts';
 
 const countSchema = z.object({ messages: z.number(), bytes: z.number() });
 const trafficSchema = z.record(z.string(), countSchema);
-/** `GET /v1/bus`: what the protocol carried each way since the hub started, per kind. */
+/** `GET /api/v1/bus`: what the protocol carried each way since the hub started, per kind. */
 export const busTrafficSchema = z.object({ received: trafficSchema, sent: trafficSchema });
 export type BusTraffic = z.infer<typeof busTrafficSchema>;
 
@@ -56,13 +56,13 @@ export class LabHubApi {
     return JSON.parse(result.stdout) as unknown;
   }
 
-  /** `GET /v1/status`: the report `flotilla status --json` prints. */
+  /** `GET /api/v1/status`: the report `flotilla status --json` prints. */
   async status(): Promise<StatusReport> {
-    return (await this.get('/v1/status')) as StatusReport;
+    return (await this.get('/api/v1/status')) as StatusReport;
   }
 
   async bus(): Promise<BusTraffic> {
-    return busTrafficSchema.parse(await this.get('/v1/bus'));
+    return busTrafficSchema.parse(await this.get('/api/v1/bus'));
   }
 
   /** Polls the status every `everyMs` until `check` passes; throws with the last report. */

@@ -43,7 +43,7 @@ export interface HubLogLine {
 export interface ApplyTimes {
   /** Wall-clock start of the apply (ms since the epoch). */
   startedAt: number;
-  /** The stack file loaded and checked, off the hub's thread as `POST /v1/apply` does. */
+  /** The stack file loaded and checked, off the hub's thread as `POST /api/v1/apply` does. */
   loadMs: number;
   /** `hub.apply` returned (counted from the start): every desired state and the first routes sent. */
   appliedMs: number;
@@ -167,7 +167,7 @@ serveRpc({
     return started().nodeStatuses().size;
   },
 
-  /** Applies the stack file as `POST /v1/apply` does, and waits until the status report says ready. */
+  /** Applies the stack file as `POST /api/v1/apply` does, and waits until the status report says ready. */
   async apply(stackFile: string, timeoutMs: number): Promise<ApplyTimes> {
     const current = started();
     const startedAt = Date.now();

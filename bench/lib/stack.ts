@@ -65,11 +65,19 @@ export async function createStack(
   return stack;
 }
 
-/** Runs `flotilla <args>` for this stack (its own FLOTILLA_STATE_DIR), timing it. */
-export function cli(stack: BenchStack, args: string[], timeoutMs = 180_000): Promise<CliResult> {
+/**
+ * Runs `flotilla <args>` for this stack (its own FLOTILLA_STATE_DIR), timing it; `input`, if
+ * given, is its standard input (a password).
+ */
+export function cli(
+  stack: BenchStack,
+  args: string[],
+  timeoutMs = 180_000,
+  input?: string,
+): Promise<CliResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [BIN, ...args],
       {
@@ -84,6 +92,7 @@ export function cli(stack: BenchStack, args: string[], timeoutMs = 180_000): Pro
         resolve({ code, stdout, stderr: error && !stderr ? String(error) : stderr, ms });
       },
     );
+    child.stdin?.end(input);
   });
 }
 
@@ -104,13 +113,13 @@ export async function cliOk(
 }
 
 /**
- * The hub's status report, straight from its API (`GET /v1/status`): the same JSON
+ * The hub's status report, straight from its API (`GET /api/v1/status`): the same JSON
  * `flotilla status --json` prints, without a CLI process (about 1 s of CPU) per look.
  */
 export async function hubStatus(stack: BenchStack): Promise<StatusReport> {
   const endpoint = await readEndpoint(stack.stateDir);
   if (!endpoint) throw new Error(`no hub is running for ${stack.file}`);
-  return new HubClient(endpoint).get<StatusReport>('/v1/status');
+  return new HubClient(endpoint).get<StatusReport>('/api/v1/status');
 }
 
 export function caPath(stack: BenchStack): string {
