@@ -377,5 +377,10 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
-  return listenHttp(server, options.host, options.port);
+  const listener = await listenHttp(server, options.host, options.port);
+  if ((await users.list()).length === 0)
+    log(
+      'dashboard: no one can log in yet: add a user on the hub node with `flotilla dashboard user add NAME --scope admin`',
+    );
+  return listener;
 }

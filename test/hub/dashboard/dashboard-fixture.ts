@@ -164,6 +164,8 @@ export interface TestDashboard {
 export async function startTestDashboard(
   options: {
     loginLimits?: Partial<LoginLimits>;
+    /** The users made before the listener starts: alice (operate) and reader (read). */
+    users?: (keyof typeof PASSWORDS)[];
     /** The dashboard's public origin, as the daemon passes it. */
     origin?: string;
     /** The real pages and assets instead of the stand-ins. */
@@ -175,8 +177,8 @@ export async function startTestDashboard(
   let clock = Date.parse('2026-06-01T08:00:00Z');
   const now = () => clock;
   const users = await DashboardUsers.open(stateDir, { cost: TEST_SCRYPT_COST, now });
-  await users.add('alice', 'operate', PASSWORDS.alice);
-  await users.add('reader', 'read', PASSWORDS.reader);
+  for (const name of options.users ?? (['alice', 'reader'] as const))
+    await users.add(name, name === 'alice' ? 'operate' : 'read', PASSWORDS[name]);
   const tokens = await ApiTokenStore.open(stateDir, { now });
   const counter = { bumps: 0 };
   const counted = z.object({ bumps: z.number() });

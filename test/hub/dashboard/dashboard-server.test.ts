@@ -80,6 +80,15 @@ describe('login and logout', () => {
     ]);
   });
 
+  it('says at start when no one can log in yet, and how to add a user', async () => {
+    expect(dashboard.lines).toEqual([]);
+    await dashboard.close();
+    dashboard = await startTestDashboard({ users: [] });
+    expect(dashboard.lines).toEqual([
+      'dashboard: no one can log in yet: add a user on the hub node with `flotilla dashboard user add NAME --scope admin`',
+    ]);
+  });
+
   it('takes the user name in any case and with spaces around it', async () => {
     const browser = dashboard.browser();
     expect((await browser.login(' Alice ', PASSWORDS.alice)).status).toBe(303);
