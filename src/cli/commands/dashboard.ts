@@ -2,6 +2,7 @@
 // The password is read from stdin (typed without echo on a terminal, twice), never from
 // argv, where `ps` and the shell history would keep it. The users file is written here
 // directly; a running hub sees the change at its next request (dashboard-users.ts says why).
+import { dashboardOrigin } from '../../hub/dashboard/dashboard-endpoint.ts';
 import { spawnSync } from 'node:child_process';
 import { SCOPES, type Scope } from '../../hub/api/api-route.ts';
 import {
@@ -127,10 +128,10 @@ export const dashboardCommand: CommandSpec = {
           // Before the password is asked for, not after it was typed twice.
           if ((await users.find(name!)) !== undefined) throw nameTaken(name!);
           const user = await users.add(name!, scope, await readPassword(name!, output));
-          const host = loaded.stack.dashboard?.host;
+          const origin = dashboardOrigin(loaded.stack);
           writeLine(
             output.out,
-            `${user.name} added (${user.scope})${host === undefined ? '' : `: they log in at https://${host}/`}`,
+            `${user.name} added (${user.scope})${origin === undefined ? '' : `: they log in at ${origin}/`}`,
           );
           return 0;
         }

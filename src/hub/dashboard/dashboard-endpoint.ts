@@ -45,8 +45,8 @@ export class DashboardEndpoint {
       import('./pages/index.ts'),
       import('./assets/index.ts'),
     ]);
-    this.users ??= await DashboardUsers.open(this.options.stateDir);
     try {
+      this.users ??= await DashboardUsers.open(this.options.stateDir);
       this.server = await startDashboardServer({
         host: '127.0.0.1',
         port,
@@ -60,7 +60,8 @@ export class DashboardEndpoint {
         log: this.options.log,
       });
     } catch (error) {
-      // A taken port is the operator's to fix; the rest of the hub goes on without the dashboard.
+      // A taken port or a hand-broken users file is the operator's to fix; the rest of the hub
+      // goes on without the dashboard.
       this.options.log(
         `the dashboard did not start on 127.0.0.1:${port}: ${(error as Error).message} (free the port or set dashboard.port, then apply)`,
       );
