@@ -18,6 +18,11 @@ export interface AuditEntry {
 
 export const API_AUDIT_EVENT = 'api.call';
 
+function who(principal: Principal): string {
+  if (principal.kind === 'local') return 'the CLI on the hub';
+  return `${principal.kind} ${principal.name} (${principal.scope})`;
+}
+
 export function auditEvent(entry: AuditEntry): BusEvent {
   const { principal, method, path, params, status } = entry;
   const where = Object.entries(params)
@@ -26,7 +31,7 @@ export function auditEvent(entry: AuditEntry): BusEvent {
   return {
     type: API_AUDIT_EVENT,
     at: entry.at,
-    message: `${principal.kind} ${principal.name} (${principal.scope}): ${method} ${path}${where ? ` ${where}` : ''} → ${status}`,
+    message: `${who(principal)}: ${method} ${path}${where ? ` ${where}` : ''} → ${status}`,
     data: {
       principal: { kind: principal.kind, name: principal.name, scope: principal.scope },
       method,
