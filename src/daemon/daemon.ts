@@ -70,7 +70,7 @@ export interface DaemonOptions {
 
 /** `?lines=N` of the log routes. */
 function linesQuery(lines: number) {
-  return z.object({ lines: z.coerce.number().int().positive().max(10_000).default(lines) });
+  return z.object({ lines: z.coerce.number().int().min(0).max(10_000).default(lines) });
 }
 
 /** A backup or restore of a large database takes a while: the CLI waits for it. */
@@ -516,12 +516,21 @@ export class Daemon {
         method: 'POST',
         path: '/api/v1/apply',
         scope: 'admin',
-        summary: 'Apply a stack file on the hub (the one it started with, or `file`)',
+        summary:
+          "Apply the hub's stack file again (rereading it and the secrets); the CLI on the hub may name another `file`",
         body: z.object({ file: z.string().optional() }).optional(),
         response: applyResultSchema,
-        handle: async ({ body }) => ({
-          json: await this.applyFile(body?.file ?? this.options.file),
-        }),
+        handle: async ({ body, principal }) => {
+          // A path on the hub's disk: a remote caller naming one could have the hub read any
+          // file and answer its diagnostics.
+          if (body?.file !== undefined && principal.kind !== 'local')
+            throw new ApiError(403, 'only the CLI on the hub names a stack file to apply', {
+              hint: 'leave out `file`: the hub applies its stack file again',
+            });
+          return {
+            json: await this.applyFile(body?.file ?? this.appliedFile ?? this.options.file),
+          };
+        },
       }),
       defineRoute({
         method: 'POST',

@@ -97,7 +97,12 @@ export function sendError(response: http.ServerResponse, error: unknown): void {
 function parse(schema: z.ZodType | undefined, value: unknown, what: string): unknown {
   if (!schema) return value;
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ApiError(400, `invalid ${what}`, z.treeifyError(parsed.error));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}`,
+    );
+    throw new ApiError(400, `invalid ${what}: ${issues.join('; ')}`, z.treeifyError(parsed.error));
+  }
   return parsed.data;
 }
 

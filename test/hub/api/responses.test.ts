@@ -131,6 +131,13 @@ describe('the hub API answers what its schemas say', { timeout: 180_000 }, () =>
     expect(listed.text).not.toContain(SECRET_VALUE);
     expect(JSON.parse(listed.text).secrets[0].current).toBe(2);
     await json('POST', '/api/v1/apply', '/api/v1/apply', {});
+    // A path on the hub's disk is the hub CLI's to name: a token's caller could read any file.
+    const named = await stack.call('POST', '/api/v1/apply', {
+      token: tokens.admin,
+      body: { file: '/etc/shadow' },
+    });
+    expect(named.status).toBe(403);
+    expect(named.text).not.toContain('root:');
   });
 
   it('streams events as described', async () => {
