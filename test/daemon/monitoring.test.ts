@@ -58,14 +58,13 @@ describe('monitoring a running stack', { timeout: 120_000 }, () => {
   let receiver: HttpReceiver;
   let metricsPort: number;
 
-  /** Deliveries before this index belong to an earlier test (or to the stack settling). */
-  let counted = 0;
   const alerts = (): Alert[] =>
-    receiver.requests
-      .slice(counted)
-      .map((request) => JSON.parse(request.body.toString('utf8')) as Alert);
-  const alertsFor = (monitor: string, kind: string) =>
-    alerts().filter((alert) => alert.monitor === monitor && alert.kind === kind);
+    receiver.requests.map((request) => JSON.parse(request.body.toString('utf8')) as Alert);
+  /** `monitor`'s `kind` alerts, from delivery `from` on (earlier ones are another test's). */
+  const alertsFor = (monitor: string, kind: string, from = 0) =>
+    alerts()
+      .slice(from)
+      .filter((alert) => alert.monitor === monitor && alert.kind === kind);
   const monitors = async (...args: string[]): Promise<Monitor[]> => {
     const listed = await flotilla(['monitors', '--json', ...args, '-f', file], env);
     expect(listed.code, listed.stderr).toBe(0);
@@ -152,32 +151,33 @@ alerts:
   it('alerts once when an instance keeps failing, and once when it recovers', async () => {
     // Under load the instance may have been slow to turn healthy at first: that incident
     // (its down and up) is not this one.
-    counted = receiver.requests.length;
+    const from = receiver.requests.length;
+    const incident = (monitor: string, kind: string) => alertsFor(monitor, kind, from);
     await writeFile(path.join(dir, 'broken'), '');
     // Killed, and its next processes refuse to start, again and again.
     const status = await flotilla(['status', '--json', '-f', file], env);
     const { instances } = JSON.parse(status.stdout) as { instances: { pid?: number }[] };
     process.kill(instances[0]!.pid!, 'SIGKILL');
     const down = await waitFor('the instance and route down alerts', async () => {
-      const instance = alertsFor('instance:api-1', 'down');
-      const route = alertsFor('route:api.localhost/', 'down');
+      const instance = incident('instance:api-1', 'down');
+      const route = incident('route:api.localhost/', 'down');
       return instance.length > 0 && route.length > 0 ? { instance, route } : undefined;
     });
     expect(down.instance[0]!.what).toContain('instance api-1 of api on node local is down');
     expect(down.route[0]!.error).toMatch(/HTTP 50\d/);
     await unlink(path.join(dir, 'broken'));
     await waitFor('the recovery alerts', async () =>
-      alertsFor('instance:api-1', 'up').length > 0 &&
-      alertsFor('route:api.localhost/', 'up').length > 0
+      incident('instance:api-1', 'up').length > 0 &&
+      incident('route:api.localhost/', 'up').length > 0
         ? true
         : undefined,
     );
     // One message per incident each way, however many checks failed meanwhile.
-    expect(alertsFor('instance:api-1', 'down')).toHaveLength(1);
-    expect(alertsFor('instance:api-1', 'up')).toHaveLength(1);
-    expect(alertsFor('route:api.localhost/', 'down')).toHaveLength(1);
-    expect(alertsFor('route:api.localhost/', 'up')).toHaveLength(1);
-    expect(alertsFor('instance:api-1', 'up')[0]!.duration_ms).toBeGreaterThan(0);
+    expect(incident('instance:api-1', 'down')).toHaveLength(1);
+    expect(incident('instance:api-1', 'up')).toHaveLength(1);
+    expect(incident('route:api.localhost/', 'down')).toHaveLength(1);
+    expect(incident('route:api.localhost/', 'up')).toHaveLength(1);
+    expect(incident('instance:api-1', 'up')[0]!.duration_ms).toBeGreaterThan(0);
     // Every delivery is signed with the channel's secret, over the exact body.
     for (const request of receiver.requests)
       expect(request.headers['x-flotilla-signature']).toBe(
