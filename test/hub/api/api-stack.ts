@@ -1,6 +1,7 @@
 // A real hub for the API tests: a one-service stack brought up with `flotilla up --detach`
 // in a temporary dir (with one secret its service uses and a route through the gateway),
 // tokens made with `flotilla tokens create`, and raw HTTP calls to the loopback API.
+import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,11 @@ import { flotilla, type CliResult } from '../../helpers/flotilla-cli.ts';
 import { freePort } from '../../helpers/ports.ts';
 
 export const SECRET_VALUE = 'api-secret-value-5e1f07c2';
+
+/** What the service logs of the secret value it started with. */
+export function keyDigest(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 12);
+}
 
 export interface ApiStack {
   dir: string;
@@ -36,7 +42,10 @@ export async function startApiStack(name: string): Promise<ApiStack> {
   const [httpPort, httpsPort, servicePort] = [await freePort(), await freePort(), await freePort()];
   await writeFile(
     path.join(dir, 'server.js'),
-    "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));\n",
+    // It says which secret value it has (a digest of it) when it starts.
+    `const digest = require('node:crypto').createHash('sha256').update(process.env.KEY).digest('hex');
+require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening with key', digest.slice(0, 12)));
+`,
   );
   await writeFile(
     file,

@@ -2,12 +2,14 @@
 // same zod schemas here: a real running hub is called on its routes (with a token of the
 // route's own scope) and each JSON answer, and the first event of each stream, must parse
 // with the route's schema. A route not called here is named, with why.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { HubClient } from '../../../src/cli/hub-client.ts';
 import { Daemon } from '../../../src/daemon/daemon.ts';
 import type { ApiRoute } from '../../../src/hub/api/api-route.ts';
-import { SECRET_VALUE, startApiStack, type ApiStack } from './api-stack.ts';
+import { keyDigest, SECRET_VALUE, startApiStack, type ApiStack } from './api-stack.ts';
 
 const ROUTES = Daemon.documentedApiRoutes();
 
@@ -130,6 +132,18 @@ describe('the hub API answers what its schemas say', { timeout: 180_000 }, () =>
     const listed = await stack.call('GET', '/api/v1/secrets', { token: tokens.read });
     expect(listed.text).not.toContain(SECRET_VALUE);
     expect(JSON.parse(listed.text).secrets[0].current).toBe(2);
+    // The service that uses it was restarted with the new value, as its log says.
+    for (const deadline = Date.now() + 60_000; ;) {
+      const logs = await stack.call('GET', '/api/v1/services/api/logs?lines=20', {
+        token: tokens.read,
+      });
+      if (logs.text.includes(`listening with key ${keyDigest(newValue)}`)) break;
+      if (Date.now() > deadline)
+        throw new Error(`the service never ran with the new value: ${logs.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const log = await readFile(path.join(stack.stateDir, 'daemon.log'), 'utf8');
+    expect(log.includes(newValue), 'the new value in the daemon log').toBe(false);
     await json('POST', '/api/v1/apply', '/api/v1/apply', {});
     // A path on the hub's disk is the hub CLI's to name: a token's caller could read any file.
     const named = await stack.call('POST', '/api/v1/apply', {
