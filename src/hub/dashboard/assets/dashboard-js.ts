@@ -37,17 +37,27 @@ export const DASHBOARD_JS = String.raw`// The dashboard's progressive enhancemen
   });
 
   // Logs: new lines as they are written, the view kept at the bottom unless scrolled up.
+  // Each instance's stream opens with its last lines, most of them on the page already:
+  // those are left out of its first batch.
   var MAX_LOG_LINES = 2000;
   var logs = document.querySelector('pre[data-follow]');
   if (logs && window.EventSource) {
-    var follow = new EventSource(logs.getAttribute('data-follow') + '?lines=0');
+    var shown = new Set(logs.textContent.split('\n'));
+    var opened = {};
+    var follow = new EventSource(logs.getAttribute('data-follow'));
     follow.addEventListener('lines', function (message) {
+      var batch = JSON.parse(message.data);
+      var instance = String(batch[0]).split(' | ')[0];
+      if (!opened[instance]) {
+        opened[instance] = true;
+        batch = batch.filter(function (line) {
+          return !shown.has(line);
+        });
+      }
+      if (batch.length === 0) return;
       var atBottom = logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 4;
-      var text =
-        logs.textContent + (logs.textContent ? '\n' : '') + JSON.parse(message.data).join('\n');
-      var lines = text.split('\n');
-      logs.textContent = lines.slice(-MAX_LOG_LINES).join('\n');
-      logs.setAttribute('data-lines', String(lines.length));
+      var text = logs.textContent + (logs.textContent ? '\n' : '') + batch.join('\n');
+      logs.textContent = text.split('\n').slice(-MAX_LOG_LINES).join('\n');
       if (atBottom) logs.scrollTop = logs.scrollHeight;
     });
   }

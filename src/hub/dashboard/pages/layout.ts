@@ -67,6 +67,7 @@ export function layout(options: LayoutOptions): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="csrf-token" content="${options.csrf}" />
         <title>${options.title} · Flotilla</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/assets/dashboard.css" />
         <script src="/assets/dashboard.js" defer></script>
       </head>
