@@ -24,6 +24,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/import.ts')).importCommand,
   },
   {
+    name: 'init',
+    summary: 'write a commented flotilla.yml from package.json, docker-compose.yml or PM2',
+    load: async () => (await import('./commands/init.ts')).initCommand,
+  },
+  {
     name: 'up',
     summary: 'bring the stack up on this machine (again: apply changes)',
     load: async () => (await import('./commands/up.ts')).upCommand,

@@ -1,0 +1,189 @@
+// A Node project's package.json made into one process service: the command `npm start`
+// would run (its start script, or `node server.js` as npm runs without one), the port it
+// listens on (listen-port.ts) and, when the app reads PORT, `PORT: ${port}` so replicas
+// each get their own. What it cannot tell (a start script that needs a shell, no port)
+// becomes a comment above the service saying what to check.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ImportError } from '../import/errors.ts';
+import { dnsName } from '../import/names.ts';
+import { isSecretLike } from '../import/secret-like.ts';
+import { ShellWordsError, splitWords } from '../import/shell-words.ts';
+import { ServiceDraft } from '../import/stack-draft.ts';
+import { portInArgs, portInSource, type PortFinding } from './listen-port.ts';
+
+const packageJsonSchema = z.looseObject({
+  name: z.string().optional(),
+  main: z.string().optional(),
+  scripts: z.record(z.string(), z.string()).optional(),
+});
+
+export interface PackageApp {
+  service: ServiceDraft;
+  /** What was found, one line each, for the command's output. */
+  found: string[];
+  /** Secrets the service refers to. */
+  secrets: string[];
+}
+
+/** Files an entry point usually is, looked at after the start script's and `main`. */
+const ENTRY_CANDIDATES = ['server', 'index', 'app', 'main'].flatMap((base) =>
+  ['', 'src/'].flatMap((dir) => ['.js', '.mjs', '.cjs', '.ts'].map((ext) => `${dir}${base}${ext}`)),
+);
+const MAX_SOURCE_BYTES = 512 * 1024;
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}
+
+async function readPackageJson(dir: string): Promise<z.infer<typeof packageJsonSchema>> {
+  const file = path.join(dir, 'package.json');
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ImportError(
+      `package.json is not valid JSON (${(error as Error).message})`,
+      'fix it (`npm pkg get name` shows whether npm can read it), or pass --dir to another directory',
+      { file: 'package.json' },
+    );
+  }
+  const parsed = packageJsonSchema.safeParse(value);
+  if (!parsed.success)
+    throw new ImportError(
+      'package.json: `name`, `main` and `scripts` must be strings',
+      'npm refuses this file too: fix it, then run init again',
+      { file: 'package.json' },
+    );
+  return parsed.data;
+}
+
+interface StartCommand {
+  command: string[];
+  env: Record<string, string>;
+  /** The script file node runs, scanned first for the port. */
+  entry?: string;
+  port?: PortFinding;
+  comments: string[];
+  said: string;
+}
+
+/** `PORT=4000 node server.js --port 4000` → env, argv and the port; npm start when a shell is needed. */
+function startScript(script: string): StartCommand {
+  const npmStart: StartCommand = {
+    command: ['npm', 'start'],
+    env: {},
+    comments: [
+      `Runs \`npm start\` (package.json: "${script}"); to have Flotilla signal the app`,
+      'itself, write the command npm runs as an argv, e.g. [node, server.js].',
+    ],
+    said: `start script "${script}" (run through npm start)`,
+  };
+  let words: string[];
+  try {
+    const split = splitWords(script);
+    if (split.shellSyntax.length > 0) return npmStart;
+    words = split.words;
+  } catch (error) {
+    if (error instanceof ShellWordsError) return npmStart;
+    throw error;
+  }
+  const env: Record<string, string> = {};
+  while (words[0] !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words[0] !== 'node') return { ...npmStart, port: portInArgs(words, 'the start script') };
+  const entry = words.slice(1).find((word) => !word.startsWith('-'));
+  const started: StartCommand = {
+    command: words,
+    env,
+    comments: [],
+    said: `start script "${script}"`,
+  };
+  if (entry !== undefined) started.entry = entry;
+  const port = portInArgs(words, 'the start script');
+  if (port !== undefined) started.port = port;
+  else if (portNumberOf(env.PORT) !== undefined)
+    started.port = { port: portNumberOf(env.PORT)!, readsEnv: true, source: 'the start script' };
+  return started;
+}
+
+function portNumberOf(text: string | undefined): number | undefined {
+  return text !== undefined && /^\d{1,5}$/.test(text) ? Number(text) : undefined;
+}
+
+async function findPortInFiles(dir: string, files: string[]): Promise<PortFinding | undefined> {
+  for (const file of [...new Set(files)]) {
+    const full = path.join(dir, file);
+    const info = await stat(full).catch(() => undefined);
+    if (!info?.isFile() || info.size > MAX_SOURCE_BYTES) continue;
+    const found = portInSource(await readFile(full, 'utf8'), file);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The service a package.json describes, or undefined when it has nothing to start. */
+export async function packageApp(dir: string): Promise<PackageApp | undefined> {
+  const pkg = await readPackageJson(dir);
+  const script = pkg.scripts?.start;
+  let start: StartCommand;
+  if (script !== undefined) start = startScript(script);
+  else if (await isFile(path.join(dir, 'server.js')))
+    // What `npm start` runs when package.json has no start script.
+    start = {
+      command: ['node', 'server.js'],
+      env: {},
+      entry: 'server.js',
+      comments: [],
+      said: 'server.js (what npm start runs without a start script)',
+    };
+  else return undefined;
+
+  const port =
+    start.port ??
+    (await findPortInFiles(dir, [
+      ...(start.entry === undefined ? [] : [start.entry]),
+      ...(pkg.main === undefined ? [] : [pkg.main]),
+      ...ENTRY_CANDIDATES,
+    ]));
+  const service = new ServiceDraft(dnsName(pkg.name?.replace(/^@[^/]+\//, '') ?? 'app', 'app'), {
+    file: 'package.json',
+  });
+  const command = [...start.command];
+  if (port?.argIndex !== undefined && start.command[0] === 'node')
+    command[port.argIndex] = '${port}';
+  service.set('run', { command });
+  const comments = [...start.comments];
+  const found = [`package.json: ${start.said}`];
+  const secrets: string[] = [];
+  service.setIn('env', 'NODE_ENV', 'production');
+  for (const [name, value] of Object.entries(start.env)) {
+    if (name === 'PORT') continue;
+    if (isSecretLike(name)) {
+      service.setIn('env', name, `\${secret:${name}}`);
+      secrets.push(name);
+    } else service.setIn('env', name, value);
+  }
+  if (port?.port !== undefined) {
+    service.setIn('ports', 'http', port.port);
+    found.push(`port ${port.port} (${port.source}${port.readsEnv ? ', read from PORT' : ''})`);
+  } else {
+    service.setIn('ports', 'http', 3000);
+    comments.push(
+      'No port found in the start script or the entry file: 3000 is a guess,',
+      'write the port your app listens on.',
+    );
+    found.push('no port (3000 written: check it)');
+  }
+  if (port === undefined || port.readsEnv) service.setIn('env', 'PORT', '${port}');
+  else if (port.argIndex === undefined || start.command[0] !== 'node')
+    comments.push(
+      `The app listens on ${port.port} whatever PORT says (${port.source}): read`,
+      'process.env.PORT instead so that replicas can each have their own port.',
+    );
+  service.comments.push(...comments);
+  return { service, found, secrets };
+}
