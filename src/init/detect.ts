@@ -3,6 +3,7 @@
 // (Compose prefers compose.yaml, PM2's docs name ecosystem.config.js first), so init finds
 // what `docker compose up` and `pm2 start` would use.
 import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 
 /** `docker compose` reads the first of these it finds. */
 export const COMPOSE_FILES = [
@@ -36,4 +37,10 @@ export async function detectProjectFiles(dir: string): Promise<ProjectFiles> {
   if (ecosystem !== undefined) found.ecosystem = ecosystem;
   if (files.has('package.json')) found.packageJson = 'package.json';
   return found;
+}
+
+/** A path as the user reads it: relative to where init runs when it is below it, else absolute. */
+export function shownPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === '' || relative.startsWith('..') ? path.resolve(file) : relative;
 }

@@ -12,7 +12,7 @@ import { checkStack, renderStack } from '../import/write-stack.ts';
 import { dnsName } from '../import/names.ts';
 import type { Stack } from '../spec/schema.ts';
 import { annotateStack } from './annotate.ts';
-import { detectProjectFiles } from './detect.ts';
+import { detectProjectFiles, shownPath } from './detect.ts';
 import { packageApp } from './package-app.ts';
 
 export interface InitOptions {
@@ -51,9 +51,8 @@ function exampleService(): ServiceDraft {
 /** Builds the stack for `options.dir`; throws ImportError/ImportProblems at the source's line. */
 export async function initStack(options: InitOptions): Promise<InitResult> {
   const files = await detectProjectFiles(options.dir);
-  // Relative to where init runs, so problems read `docker-compose.yml:4:13`.
-  const inDir = (file: string) =>
-    path.relative(process.cwd(), path.join(options.dir, file)) || file;
+  // As the user reads it, so problems read `docker-compose.yml:4:13`.
+  const inDir = (file: string) => shownPath(path.join(options.dir, file));
   const found: string[] = [];
   const aside = (file: string | undefined, command: string) => {
     if (file !== undefined)

@@ -11,6 +11,7 @@ import { dnsName } from '../import/names.ts';
 import { isSecretLike } from '../import/secret-like.ts';
 import { ShellWordsError, splitWords } from '../import/shell-words.ts';
 import { ServiceDraft } from '../import/stack-draft.ts';
+import { shownPath } from './detect.ts';
 import { portInArgs, portInSource, type PortFinding } from './listen-port.ts';
 
 const packageJsonSchema = z.looseObject({
@@ -39,22 +40,21 @@ async function isFile(file: string): Promise<boolean> {
 
 async function readPackageJson(dir: string): Promise<z.infer<typeof packageJsonSchema>> {
   const file = path.join(dir, 'package.json');
+  const label = shownPath(file);
   let value: unknown;
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
     throw new ImportError(
-      `package.json is not valid JSON (${(error as Error).message})`,
+      `${label} is not valid JSON (${(error as Error).message})`,
       'fix it (`npm pkg get name` shows whether npm can read it), or pass --dir to another directory',
-      { file: 'package.json' },
     );
   }
   const parsed = packageJsonSchema.safeParse(value);
   if (!parsed.success)
     throw new ImportError(
-      'package.json: `name`, `main` and `scripts` must be strings',
+      `${label}: ${parsed.error.issues[0]!.path.join('.')} must be a string`,
       'npm refuses this file too: fix it, then run init again',
-      { file: 'package.json' },
     );
   return parsed.data;
 }

@@ -8,6 +8,7 @@ import { ImportError, ImportProblems } from '../../import/errors.ts';
 import { formatPos, formatReport } from '../../import/report.ts';
 import { writeStackFile } from '../../import/write-stack.ts';
 import { SCHEMA_FILE } from '../../init/annotate.ts';
+import { shownPath } from '../../init/detect.ts';
 import { initStack, type InitResult } from '../../init/init-stack.ts';
 import { NAME } from '../../spec/schema.ts';
 import type { CommandSpec } from '../command.ts';
@@ -54,7 +55,7 @@ export const initCommand: CommandSpec = {
     const dirOption = values.dir as string | undefined;
     const dir = await projectDir(dirOption ?? '.');
     const file = path.join(dir, 'flotilla.yml');
-    const shown = path.relative(process.cwd(), file) || file;
+    const shown = shownPath(file);
     const force = values.force === true;
     if (!force && (await stat(file).catch(() => undefined)) !== undefined)
       throw new InitError(
@@ -71,7 +72,7 @@ export const initCommand: CommandSpec = {
       });
       await writeStackFile(file, result.text, force);
     } catch (error) {
-      return reportFailure(error, output);
+      throw initFailure(error);
     }
     printSummary(result, shown, output);
     return 0;
@@ -105,24 +106,25 @@ function printSummary(result: InitResult, shown: string, output: Output): void {
   );
 }
 
-/** An import init could not do: each problem at its file:line:col, exit 1, nothing written. */
-function reportFailure(error: unknown, output: Output): number {
-  const problems =
-    error instanceof ImportProblems
-      ? error.problems
-      : error instanceof ImportError
-        ? [error]
-        : undefined;
-  if (problems === undefined) throw error;
-  for (const problem of problems) {
-    const where = problem.at === undefined ? 'flotilla init:' : `${formatPos(problem.at)}:`;
-    writeLine(
-      output.err,
-      `${output.color.bold(where)} ${output.color.red('error')} ${problem.message}`,
+/**
+ * What init could not read or import, as one error main prints (exit 1): each problem at
+ * its file:line:col with its hint. Anything else is a bug and goes on up.
+ */
+function initFailure(error: unknown): unknown {
+  const where = (problem: ImportError) =>
+    `${problem.at === undefined ? '' : `${formatPos(problem.at)} `}${problem.message}`;
+  if (error instanceof ImportError)
+    return new InitError(
+      where(error),
+      error.hint ?? 'fix it, then run init again (docs/import.md says what init reads)',
     );
-    if (problem.hint !== undefined)
-      writeLine(output.err, `  ${output.color.cyan('hint:')} ${problem.hint}`);
-  }
-  writeLine(output.err, 'flotilla init: nothing was written');
-  return 1;
+  if (!(error instanceof ImportProblems)) return error;
+  const lines = error.problems.flatMap((problem) => [
+    `  ${where(problem)}`,
+    ...(problem.hint === undefined ? [] : [`    hint: ${problem.hint}`]),
+  ]);
+  return new InitError(
+    [error.message, ...lines].join('\n'),
+    'fix these in the file they point at, then run init again',
+  );
 }
