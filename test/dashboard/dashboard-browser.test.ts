@@ -180,6 +180,16 @@ describe.skipIf(process.getuid?.() !== 0)('dashboard in a browser', { timeout: 6
     );
   });
 
+  /** Until the service page shows web-1 healthy with another PID than `pid`. */
+  const backHealthyAsNewProcess = (pid: string) =>
+    page.waitForFunction((old) => {
+      const row = document.querySelector('tr[data-instance="web-1"]');
+      return (
+        row?.querySelector('[data-field="pid"]')?.textContent?.trim() !== old &&
+        row?.querySelector('[data-field="health"] .badge')?.textContent === 'healthy'
+      );
+    }, pid.trim());
+
   it('restarts the instance and shows it back, healthy, as a new process', async () => {
     await goto('/services/web');
     const before = await text('tr[data-instance="web-1"] [data-field="pid"]');
@@ -189,13 +199,16 @@ describe.skipIf(process.getuid?.() !== 0)('dashboard in a browser', { timeout: 6
       page.getByRole('button', { name: 'Restart' }).click(),
     ]);
     expect(await page.getByRole('status').innerText()).toContain('Restarted 1 instance');
-    await page.waitForFunction((pid) => {
-      const row = document.querySelector('tr[data-instance="web-1"]');
-      return (
-        row?.querySelector('[data-field="pid"]')?.textContent?.trim() !== pid &&
-        row?.querySelector('[data-field="health"] .badge')?.textContent === 'healthy'
-      );
-    }, before.trim());
+    await backHealthyAsNewProcess(before);
+  });
+
+  it('keeps the open page current when the instance restarts elsewhere (no reload)', async () => {
+    const before = await text('tr[data-instance="web-1"] [data-field="pid"]');
+    await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+    const restart = await flotilla(['restart', 'web', '-f', file], env);
+    expect(restart.code, restart.stderr).toBe(0);
+    await backHealthyAsNewProcess(before);
+    expect(await page.evaluate(() => 'sameDocument' in window)).toBe(true);
   });
 
   it('runs a backup and shows its size', async () => {
