@@ -1,6 +1,7 @@
 // docs/openapi.json is the document the route table generates: a route, scope or schema that
 // changed without it being regenerated fails here, with the command that regenerates it.
 import path from 'node:path';
+import { format, resolveConfig } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { Daemon } from '../../../src/daemon/daemon.ts';
 import { openApiDocument } from '../../../src/hub/api/openapi.ts';
@@ -12,7 +13,11 @@ describe('the OpenAPI document', () => {
   const document = openApiDocument(Daemon.documentedApiRoutes());
 
   it('is docs/openapi.json as committed', async () => {
-    const generated = `${JSON.stringify(document, null, 2)}\n`;
+    // Formatted as the repository's prettier formats it, so `npm run lint` passes on it too.
+    const generated = await format(JSON.stringify(document), {
+      ...(await resolveConfig(COMMITTED)),
+      filepath: COMMITTED,
+    });
     await expect(
       generated,
       `docs/openapi.json differs from the route table: regenerate it with \`${REGENERATE}\` and commit it`,
