@@ -9,10 +9,6 @@ import { ApiError, type Principal, type RouteHandling } from './api/api-route.ts
 import type { ApiTokenStore } from './api/api-tokens.ts';
 import { listenHttp, type HttpListener } from './http-listen.ts';
 
-// join-service.ts still takes these from here.
-export { ApiError } from './api/api-route.ts';
-export type { RouteHandling as ApiRoute } from './api/api-route.ts';
-
 /** Whoever holds the state dir's token: the hub's own CLI. */
 export const LOCAL_PRINCIPAL: Principal = { kind: 'local', name: 'local', scope: 'admin' };
 

@@ -8,7 +8,7 @@ import type { Credentials } from '../bus/credentials.ts';
 import { nodeNetwork } from './node-network.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Stack } from '../spec/schema.ts';
-import { ApiError, type ApiRoute } from './api-server.ts';
+import { ApiError, type RouteHandling } from './api/api-route.ts';
 import {
   JOIN_PATH,
   joinProofMatches,
@@ -62,7 +62,7 @@ export class JoinService {
   constructor(private readonly options: JoinServiceOptions) {}
 
   /** The public listener's one route. */
-  route(): ApiRoute {
+  route(): RouteHandling {
     return {
       method: 'POST',
       path: JOIN_PATH,

@@ -1,4 +1,4 @@
-// loadStackFile on a worker thread, for the hub: `POST /v1/apply` loads the file a client
+// loadStackFile on a worker thread, for the hub: `POST /api/v1/apply` loads the file a client
 // names, and even under the size cap a hostile file costs yaml many seconds of CPU. On a
 // worker the hub's event loop keeps serving (status, health, other nodes) meanwhile, and a
 // load that runs past its time limit is stopped with the thread.

@@ -1,6 +1,6 @@
 // Reads a stack file and returns either a validated Stack or every problem in it, each
 // pinned to file:line:col. A user mistake never throws. The file's size is capped: the hub
-// loads the file a client names (`POST /v1/apply`), and a 50 MB file must not cost minutes.
+// loads the file a client names (`POST /api/v1/apply`), and a 50 MB file must not cost minutes.
 import { open } from 'node:fs/promises';
 import { compareDiagnostics, type Diagnostic, type Finding } from './diagnostic.ts';
 import { pruneValue } from './prune.ts';
