@@ -49,7 +49,11 @@ const STATUS: StatusReport = {
   ready: false,
 };
 
-function fixtureRoutes(calls: { path: string; body: unknown }[]): ApiRoute[] {
+/** `rollback: 'json'`: a rollback route that answers JSON, which a page can call. */
+function fixtureRoutes(
+  calls: { path: string; body: unknown }[],
+  rollback: 'stream' | 'json',
+): ApiRoute[] {
   const json = (
     method: ApiRoute['method'],
     path: string,
@@ -93,6 +97,50 @@ function fixtureRoutes(calls: { path: string; body: unknown }[]): ApiRoute[] {
       ],
     })),
     json('POST', '/api/v1/services/:name/restart', 'operate', () => ({ restarted: 2 })),
+    json('GET', '/api/v1/secrets', 'read', () => ({
+      secrets: [
+        {
+          name: 'PG_PASSWORD',
+          current: 3,
+          versions: 3,
+          updated_at: NOW - 86_400_000,
+          services: ['api', 'db'],
+        },
+      ],
+    })),
+    json('GET', '/api/v1/deploys', 'read', () => ({
+      events: [
+        {
+          type: 'deploy.finished',
+          at: NOW - 7_200_000,
+          service: 'api',
+          message: 'api release 2 live',
+        },
+        {
+          type: 'deploy.finished',
+          at: NOW - 60_000,
+          service: 'api',
+          message: 'api release 3 live',
+        },
+      ],
+    })),
+    json('GET', '/api/v1/services/:name/releases', 'read', () => ({
+      service: 'api',
+      current: 3,
+      releases: [{ number: 2 }, { number: 3 }],
+      lock: null,
+    })),
+    rollback === 'json'
+      ? json('POST', '/api/v1/services/:name/rollback', 'operate', () => ({ release: 2 }))
+      : {
+          // As the hub has it: a deploy or rollback answers a stream of its steps.
+          method: 'POST',
+          path: '/api/v1/services/:name/rollback',
+          scope: 'operate',
+          summary: 'roll back',
+          stream: {},
+          handle: async () => ({ events: async () => {} }),
+        },
     json('GET', '/api/v1/backups', 'read', () => ({
       jobs: [
         {
@@ -120,10 +168,12 @@ function fixtureRoutes(calls: { path: string; body: unknown }[]): ApiRoute[] {
   ];
 }
 
-function setup(scope: Scope = 'operate') {
+function setup(scope: Scope = 'operate', rollback: 'stream' | 'json' = 'stream') {
   const calls: { path: string; body: unknown }[] = [];
   const audit: AuditEntry[] = [];
-  const api = new ApiHandler(fixtureRoutes(calls), { audit: (entry) => audit.push(entry) });
+  const api = new ApiHandler(fixtureRoutes(calls, rollback), {
+    audit: (entry) => audit.push(entry),
+  });
   const principal: Principal = { kind: 'session', name: 'ada', scope };
   const context = (query = '', form?: URLSearchParams): PageContext => ({
     principal,
@@ -257,6 +307,40 @@ describe('dashboard pages (fixture API routes)', () => {
     expect((await get('/backups', 'done=backup-run&job=db')).html).toContain('Backup db finished.');
     expect((await get('/backups', 'done=backup-run&job=%3Cb%3E')).html).not.toContain(
       'role="status"',
+    );
+  });
+
+  it('routes, secrets, monitors and deploys render their tables', async () => {
+    const { get } = setup('operate');
+    const routes = (await get('/routes')).html;
+    expect(routes).toMatch(/<a href="https:\/\/api.example.com\/">/);
+    expect(routes).toMatch(/1\/2/);
+    const secrets = (await get('/secrets')).html;
+    expect(secrets).toMatch(/<th scope="row">\s*PG_PASSWORD\s*<\/th>/);
+    expect(secrets).toContain('api, db');
+    const monitors = (await get('/monitors')).html;
+    expect(monitors).toContain('1 monitors, 0 down');
+    expect(monitors).toContain('50.00 %');
+    const deploys = (await get('/deploys')).html;
+    expect(deploys.indexOf('api release 3 live')).toBeLessThan(
+      deploys.indexOf('api release 2 live'),
+    );
+    // The rollback route answers a stream, which a page cannot call: no button.
+    expect(deploys).not.toMatch(/\/rollback"/);
+  });
+
+  it('Roll back shows where a previous release exists and the route answers JSON', async () => {
+    const { calls, context, get } = setup('operate', 'json');
+    expect((await get('/deploys')).html).toMatch(/action="\/deploys\/api\/rollback"/);
+    expect(await handlePage('POST', '/deploys/api/rollback', context(), NOW)).toEqual({
+      redirect: '/deploys?done=rolled-back&service=api',
+    });
+    expect(calls.at(-1)).toEqual({
+      path: 'POST /api/v1/services/:name/rollback',
+      body: { by: 'ada (dashboard)' },
+    });
+    expect((await get('/deploys', 'done=rolled-back&service=api')).html).toContain(
+      'Rolled api back to its previous release.',
     );
   });
 
