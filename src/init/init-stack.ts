@@ -80,8 +80,7 @@ export async function initStack(options: InitOptions): Promise<InitResult> {
   }
   const app = files.packageJson === undefined ? undefined : await packageApp(options.dir);
   const report = new ImportReport();
-  for (const secret of app?.secrets ?? [])
-    report.needSecret(secret, `flotilla secrets set ${secret}`);
+  for (const [secret, how] of app?.secrets ?? []) report.needSecret(secret, how);
   if (files.packageJson !== undefined && app === undefined)
     found.push('package.json: no start script and no server.js, so nothing to start');
   const draft: StackDraft = {

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ImportError } from '../import/errors.ts';
 import { dnsName } from '../import/names.ts';
-import { isSecretLike } from '../import/secret-like.ts';
+import { isSecretLike, isSwitchValue } from '../import/secret-like.ts';
 import { ShellWordsError, splitWords } from '../import/shell-words.ts';
 import { ServiceDraft } from '../import/stack-draft.ts';
+import { EnvFileError, parseEnvFile } from '../system/env-file.ts';
 import { shownPath } from './detect.ts';
 import { portInArgs, portInSource, type PortFinding } from './listen-port.ts';
 
@@ -24,8 +25,8 @@ export interface PackageApp {
   service: ServiceDraft;
   /** What was found, one line each, for the command's output. */
   found: string[];
-  /** Secrets the service refers to. */
-  secrets: string[];
+  /** Secrets the service refers to, with how to set each. */
+  secrets: Map<string, string>;
 }
 
 /** Files an entry point usually is, looked at after the start script's and `main`. */
@@ -110,6 +111,29 @@ function startScript(script: string): StartCommand {
   return started;
 }
 
+/** A value that must not be written into the stack file: a secret's, or a URL's password. */
+function holdsSecret(name: string, value: string): boolean {
+  if (/:\/\/[^/\s:@]+:[^/\s@]+@/.test(value)) return true;
+  return isSecretLike(name) && value !== '' && !isSwitchValue(value);
+}
+
+/** The variables of the project's `.env` (which dotenv loads at start), or undefined without one. */
+async function readDotenv(dir: string): Promise<Record<string, string> | undefined> {
+  const file = path.join(dir, '.env');
+  if (!(await isFile(file))) return undefined;
+  try {
+    return { ...parseEnvFile(await readFile(file, 'utf8'), shownPath(file)) };
+  } catch (error) {
+    if (!(error instanceof EnvFileError)) throw error;
+    throw new ImportError(error.message, 'write each line as KEY=value (# starts a comment)');
+  }
+}
+
+function envPort(dotenv: Record<string, string> | undefined): PortFinding | undefined {
+  const port = portNumberOf(dotenv?.PORT);
+  return port === undefined ? undefined : { port, readsEnv: true, source: '.env' };
+}
+
 function portNumberOf(text: string | undefined): number | undefined {
   return text !== undefined && /^\d{1,5}$/.test(text) ? Number(text) : undefined;
 }
@@ -142,8 +166,10 @@ export async function packageApp(dir: string): Promise<PackageApp | undefined> {
     };
   else return undefined;
 
+  const dotenv = await readDotenv(dir);
   const port =
     start.port ??
+    envPort(dotenv) ??
     (await findPortInFiles(dir, [
       ...(start.entry === undefined ? [] : [start.entry]),
       ...(pkg.main === undefined ? [] : [pkg.main]),
@@ -158,13 +184,18 @@ export async function packageApp(dir: string): Promise<PackageApp | undefined> {
   service.set('run', { command });
   const comments = [...start.comments];
   const found = [`package.json: ${start.said}`];
-  const secrets: string[] = [];
+  const secrets = new Map<string, string>();
   service.setIn('env', 'NODE_ENV', 'production');
-  for (const [name, value] of Object.entries(start.env)) {
+  if (dotenv !== undefined) found.push(`.env: ${Object.keys(dotenv).length} variables`);
+  const how = (name: string) =>
+    dotenv?.[name] === undefined
+      ? `flotilla secrets set ${name}`
+      : `flotilla secrets set ${name} (its value is in .env, which \`flotilla secrets import .env\` imports whole)`;
+  for (const [name, value] of Object.entries({ ...dotenv, ...start.env })) {
     if (name === 'PORT') continue;
-    if (isSecretLike(name)) {
+    if (holdsSecret(name, value)) {
       service.setIn('env', name, `\${secret:${name}}`);
-      secrets.push(name);
+      secrets.set(name, how(name));
     } else service.setIn('env', name, value);
   }
   if (port?.port !== undefined) {

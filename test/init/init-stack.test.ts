@@ -91,6 +91,34 @@ describe('init from a package.json', () => {
     expect([...result.report.secrets.keys()]).toEqual(['API_SECRET']);
   });
 
+  it('takes .env: secrets and URLs with a password as ${secret:NAME}, the rest as written', async () => {
+    const dir = await project({
+      'package.json': packageJson('node app.js'),
+      '.env': [
+        'PORT=4500',
+        'LOG_LEVEL=debug',
+        'STRIPE_SECRET_KEY=sk_live_123',
+        'DATABASE_URL=postgres://shop:pa55@db:5432/shop',
+        'ALLOW_EMPTY_PASSWORD=yes',
+        '',
+      ].join('\n'),
+    });
+    const result = await init(dir);
+    expect(service(result)).toMatchObject({
+      ports: { http: 4500 },
+      env: {
+        PORT: '${port}',
+        LOG_LEVEL: 'debug',
+        STRIPE_SECRET_KEY: '${secret:STRIPE_SECRET_KEY}',
+        DATABASE_URL: '${secret:DATABASE_URL}',
+        ALLOW_EMPTY_PASSWORD: 'yes',
+      },
+    });
+    expect(result.text).not.toMatch(/sk_live|pa55/);
+    expect(result.found).toContain('.env: 5 variables');
+    expect(result.report.secrets.get('DATABASE_URL')).toContain('flotilla secrets import .env');
+  });
+
   it('runs npm start for a script that is not node, and says the port is a guess', async () => {
     const dir = await project({ 'package.json': packageJson('next build && next start') });
     const result = await init(dir);
