@@ -80,7 +80,7 @@ describe('flotilla init', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('compose.yaml: 1 service (Compose)');
     expect(result.stdout).toContain('suggestion services.web.routes');
-    expect(result.stdout).toContain('  flotilla secrets set POSTGRES_PASSWORD\n');
+    expect(result.stdout).toContain(`  flotilla secrets set POSTGRES_PASSWORD -f ${file}\n`);
     expect(await readFile(file, 'utf8')).toContain(
       'DATABASE_URL: postgres://shop:${secret:POSTGRES_PASSWORD}@db/shop',
     );

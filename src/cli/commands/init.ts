@@ -84,7 +84,7 @@ function printSummary(result: InitResult, shown: string, output: Output): void {
   writeLine(output.out, 'Found:');
   for (const line of result.found) writeLine(output.out, `  ${line}`);
   const report = formatReport(result.report, color.isColorSupported);
-  if (report !== '') writeLine(output.out, `\n${report}`);
+  if (report !== '') writeLine(output.out, `\n${report.replace(/^\n+/, '')}`);
   const services = Object.keys(result.stack.services).length;
   writeLine(
     output.out,
@@ -93,7 +93,7 @@ function printSummary(result: InitResult, shown: string, output: Output): void {
   const file = shown === 'flotilla.yml' ? '' : ` -f ${shown}`;
   const next = [
     ...(result.from === 'none' ? [`edit ${shown} (the example service)`] : []),
-    ...[...result.report.secrets.keys()].map((secret) => `flotilla secrets set ${secret}`),
+    ...[...result.report.secrets.keys()].map((secret) => `flotilla secrets set ${secret}${file}`),
     `flotilla validate${file}`,
     `flotilla plan${file}`,
     `flotilla up${file}`,
