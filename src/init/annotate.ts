@@ -59,6 +59,20 @@ const NEXT_STEPS = [
   ' Every key: the examples/ directory, and the schema above in your editor.',
 ];
 
+/** What each top-level key init writes does. */
+const TOP_COMMENTS: Record<string, string> = {
+  name: "name: the stack's name (lowercase letters, digits, hyphens).",
+  networks:
+    'networks: segments; services in one reach each other, an internal one has no internet.',
+  services: 'services: what runs; other services reach each one by its name.',
+};
+
+/** Puts `lines` above `pair`'s key, as comments. */
+function commentKey(pair: unknown, lines: string[]): void {
+  if (isPair(pair) && isScalar(pair.key))
+    (pair.key as Scalar).commentBefore = lines.map((line) => ` ${line}`).join('\n');
+}
+
 /** `text` (a stack file) with the header, key and closing comments; `origin` says where it came from. */
 export function annotateStack(text: string, origin: string[]): string {
   const document = parseDocument(text);
@@ -71,30 +85,21 @@ export function annotateStack(text: string, origin: string[]): string {
     ' Check it with `flotilla validate`, see what would run where with `flotilla plan`,',
     ' then start it with `flotilla up`.',
   ].join('\n');
-  const name = document.getIn(['name'], true);
   const top = document.contents;
-  if (isMap(top)) {
-    const namePair = top.items.find((pair) => isScalar(pair.key) && pair.key.value === 'name');
-    if (namePair && isScalar(namePair.key) && name !== undefined)
-      namePair.key.commentBefore = " name: the stack's name (lowercase letters, digits, hyphens).";
-  }
-  const services = document.get('services', true);
+  if (!isMap(top)) throw new Error('a rendered stack is a mapping');
   const explained = new Set<string>();
-  if (isMap(services)) {
-    const servicesKey = isMap(top)
-      ? top.items.find((pair) => isScalar(pair.key) && pair.key.value === 'services')?.key
-      : undefined;
-    if (isScalar(servicesKey))
-      servicesKey.commentBefore = ' services: what runs, by name (other services reach it by it).';
-    for (const service of services.items) {
+  for (const pair of top.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (TOP_COMMENTS[key] !== undefined) commentKey(pair, [TOP_COMMENTS[key]]);
+    if (key !== 'services' || !isMap(pair.value)) continue;
+    for (const service of pair.value.items) {
       if (!isMap(service.value)) continue;
       for (const field of service.value.items) {
-        if (!isPair(field) || !isScalar(field.key)) continue;
-        const key = String((field.key as Scalar).value);
-        const comment = KEY_COMMENTS[key];
-        if (comment === undefined || explained.has(key)) continue;
-        explained.add(key);
-        field.key.commentBefore = comment.map((line) => ` ${line}`).join('\n');
+        const name = isScalar(field.key) ? String(field.key.value) : '';
+        const comment = KEY_COMMENTS[name];
+        if (comment === undefined || explained.has(name)) continue;
+        explained.add(name);
+        commentKey(field, comment);
       }
     }
   }
