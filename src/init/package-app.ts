@@ -95,19 +95,27 @@ function startScript(script: string): StartCommand {
     const [name, ...value] = words.shift()!.split('=');
     env[name!] = value.join('=');
   }
-  if (words[0] !== 'node') return { ...npmStart, port: portInArgs(words, 'the start script') };
-  const entry = words.slice(1).find((word) => !word.startsWith('-'));
+  const argPort = portInArgs(words, 'the start script');
+  const envPort = portNumberOf(env.PORT);
+  const source = 'the start script';
+  if (words[0] !== 'node') {
+    // npm runs the script as written: its PORT=… or --port wins over the PORT Flotilla sets.
+    const port =
+      argPort ?? (envPort === undefined ? undefined : { port: envPort, readsEnv: false, source });
+    return port === undefined ? npmStart : { ...npmStart, port };
+  }
   const started: StartCommand = {
     command: words,
     env,
     comments: [],
     said: `start script "${script}"`,
   };
+  const entry = words.slice(1).find((word) => !word.startsWith('-'));
   if (entry !== undefined) started.entry = entry;
-  const port = portInArgs(words, 'the start script');
+  // `PORT=4000 node …`: the app reads PORT, which Flotilla sets per instance instead.
+  const port =
+    argPort ?? (envPort === undefined ? undefined : { port: envPort, readsEnv: true, source });
   if (port !== undefined) started.port = port;
-  else if (portNumberOf(env.PORT) !== undefined)
-    started.port = { port: portNumberOf(env.PORT)!, readsEnv: true, source: 'the start script' };
   return started;
 }
 

@@ -132,6 +132,19 @@ describe('init from a package.json', () => {
     expect(result.found).toContain('no port (3000 written: check it)');
   });
 
+  it('says a port the npm start script sets itself is fixed', async () => {
+    const dir = await project({ 'package.json': packageJson('PORT=4300 next start') });
+    const result = await init(dir);
+    expect(service(result)).toMatchObject({
+      run: { command: ['npm', 'start'] },
+      ports: { http: 4300 },
+    });
+    expect(service(result).env).not.toHaveProperty('PORT');
+    expect(result.text).toContain(
+      '# The app listens on 4300 whatever PORT says (the start script)',
+    );
+  });
+
   it('runs server.js without a start script, as npm does, and flags a fixed port', async () => {
     const dir = await project({
       'package.json': packageJson(),
