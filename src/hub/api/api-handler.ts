@@ -73,6 +73,36 @@ async function readJsonBody(request: http.IncomingMessage): Promise<unknown> {
   }
 }
 
+/**
+ * Whether `call` can run the route: JSON in and out, or a stream that ends (`done` or
+ * `failed`); not an upload, nor a stream that follows until the client goes (logs, events).
+ */
+export function callableInProcess(route: ApiRoute): boolean {
+  const { stream } = route;
+  return !route.raw && (stream === undefined || ('done' in stream && 'failed' in stream));
+}
+
+/**
+ * A stream that ends (a deploy, a rollback: steps, then `done` or `failed`) run to its end in
+ * process: `done`'s data, or `failed`'s as an ApiError (a page shows it as it would a refusal).
+ */
+async function streamOutcome(
+  result: Extract<ApiResult, { events: unknown }>,
+  signal: AbortSignal,
+): Promise<unknown> {
+  let outcome: { event: 'done' | 'failed'; data: unknown } | undefined;
+  await result.events((event, data) => {
+    if (event === 'done' || event === 'failed') outcome = { event, data };
+  }, signal);
+  if (outcome?.event === 'done') return outcome.data;
+  const failure = outcome?.data as { error?: unknown } | undefined;
+  throw new ApiError(
+    400,
+    typeof failure?.error === 'string' ? failure.error : 'the stream ended without a result',
+    failure,
+  );
+}
+
 export function sendJson(response: http.ServerResponse, status: number, value: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   response.end(JSON.stringify(value));
@@ -179,19 +209,23 @@ export class ApiHandler {
   ): Promise<unknown> {
     const { principal } = options;
     const matched = this.admit(method, path, principal);
-    if (matched.route.raw || matched.route.stream)
+    if (!callableInProcess(matched.route))
       throw new ApiError(400, `${method} ${path} is an upload or a stream: call it over HTTP`);
     let answer: unknown;
     await this.audited(matched, principal, async () => {
+      const signal = new AbortController().signal;
       const result = await this.run(matched, principal, {
         query: options.query ?? new URLSearchParams(),
         body: options.body,
         headers: {},
-        signal: new AbortController().signal,
+        signal,
       });
-      if (!('json' in result)) throw new ApiError(400, `${method} ${path} answers a stream`);
-      answer = result.json;
-      return result.status ?? 200;
+      if ('json' in result) {
+        answer = result.json;
+        return result.status ?? 200;
+      }
+      answer = await streamOutcome(result, signal);
+      return 200;
     });
     return answer;
   }

@@ -59,6 +59,21 @@ describe('ApiHandler', () => {
           },
         }),
       }),
+      defineRoute({
+        method: 'POST',
+        path: '/api/v1/things/:name/rollback',
+        scope: 'operate',
+        summary: 'roll a thing back, step by step',
+        stream: { step: z.string(), done: z.object({ to: z.number() }), failed: z.object({}) },
+        handle: async ({ params }) => ({
+          events: async (send) => {
+            send('step', 'stopping');
+            if (params.name === 'stuck')
+              send('failed', { step: 'gate', error: 'stuck did not turn healthy' });
+            else send('done', { to: 4 });
+          },
+        }),
+      }),
     ],
     {
       audit: (entry) => audit.push(entry),
@@ -176,5 +191,17 @@ describe('ApiHandler', () => {
       }),
     ).toEqual({ restarted: 'p' });
     expect(audit.map((entry) => entry.status)).toEqual([403, 200]);
+  });
+
+  it('runs a stream that ends to its result in process, and a failure as an error', async () => {
+    now += 60_000;
+    audit.length = 0;
+    expect(
+      await handler.call('POST', '/api/v1/things/p/rollback', { principal: operator }),
+    ).toEqual({ to: 4 });
+    await expect(
+      handler.call('POST', '/api/v1/things/stuck/rollback', { principal: operator }),
+    ).rejects.toMatchObject({ status: 400, message: 'stuck did not turn healthy' });
+    expect(audit.map((entry) => entry.status)).toEqual([200, 400]);
   });
 });

@@ -1,6 +1,7 @@
 // Dashboard pages rendered from fixture API answers: a real ApiHandler over stand-in routes
 // (fixture data instead of a running hub, so the pages' HTML can be checked exactly). What a
 // user sees, which buttons their scope shows, what a button does, and how refusals read.
+import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ApiHandler } from '../../../src/hub/api/api-handler.ts';
 import type { AuditEntry } from '../../../src/hub/api/api-audit.ts';
@@ -49,11 +50,7 @@ const STATUS: StatusReport = {
   ready: false,
 };
 
-/** `rollback: 'json'`: a rollback route that answers JSON, which a page can call. */
-function fixtureRoutes(
-  calls: { path: string; body: unknown }[],
-  rollback: 'stream' | 'json',
-): ApiRoute[] {
+function fixtureRoutes(calls: { path: string; body: unknown }[]): ApiRoute[] {
   const json = (
     method: ApiRoute['method'],
     path: string,
@@ -130,17 +127,23 @@ function fixtureRoutes(
       releases: [{ number: 2 }, { number: 3 }],
       lock: null,
     })),
-    rollback === 'json'
-      ? json('POST', '/api/v1/services/:name/rollback', 'operate', () => ({ release: 2 }))
-      : {
-          // As the hub has it: a deploy or rollback answers a stream of its steps.
-          method: 'POST',
-          path: '/api/v1/services/:name/rollback',
-          scope: 'operate',
-          summary: 'roll back',
-          stream: {},
-          handle: async () => ({ events: async () => {} }),
-        },
+    {
+      // As the hub has it: a rollback answers a stream of its steps, then `done` or `failed`.
+      method: 'POST',
+      path: '/api/v1/services/:name/rollback',
+      scope: 'operate',
+      summary: 'roll back',
+      stream: { step: z.string(), done: z.object({}), failed: z.object({}) },
+      handle: async ({ body }) => {
+        calls.push({ path: 'POST /api/v1/services/:name/rollback', body });
+        return {
+          events: async (send) => {
+            send('step', 'switching');
+            send('done', { release: 2 });
+          },
+        };
+      },
+    },
     json('GET', '/api/v1/backups', 'read', () => ({
       jobs: [
         {
@@ -168,10 +171,10 @@ function fixtureRoutes(
   ];
 }
 
-function setup(scope: Scope = 'operate', rollback: 'stream' | 'json' = 'stream') {
+function setup(scope: Scope = 'operate') {
   const calls: { path: string; body: unknown }[] = [];
   const audit: AuditEntry[] = [];
-  const api = new ApiHandler(fixtureRoutes(calls, rollback), {
+  const api = new ApiHandler(fixtureRoutes(calls), {
     audit: (entry) => audit.push(entry),
   });
   const principal: Principal = { kind: 'session', name: 'ada', scope };
@@ -325,12 +328,10 @@ describe('dashboard pages (fixture API routes)', () => {
     expect(deploys.indexOf('api release 3 live')).toBeLessThan(
       deploys.indexOf('api release 2 live'),
     );
-    // The rollback route answers a stream, which a page cannot call: no button.
-    expect(deploys).not.toMatch(/\/rollback"/);
   });
 
-  it('Roll back shows where a previous release exists and the route answers JSON', async () => {
-    const { calls, context, get } = setup('operate', 'json');
+  it('Roll back shows where a previous release exists, and runs the rollback to its end', async () => {
+    const { calls, context, get } = setup('operate');
     expect((await get('/deploys')).html).toMatch(/action="\/deploys\/api\/rollback"/);
     expect(await handlePage('POST', '/deploys/api/rollback', context(), NOW)).toEqual({
       redirect: '/deploys?done=rolled-back&service=api',

@@ -2,7 +2,7 @@
 // alone), a POST button form carrying the CSRF token, a health-history chart, and the
 // check of whether the signed-in user may call an API route (a button they may not use is
 // not shown; the API refuses it anyway if posted).
-import type { ApiHandler } from '../../api/api-handler.ts';
+import { callableInProcess, type ApiHandler } from '../../api/api-handler.ts';
 import { scopeAllows, type ApiMethod, type Principal } from '../../api/api-route.ts';
 import type { RecentResult } from '../../monitoring/uptime-stats.ts';
 import { html, type SafeHtml } from './html.ts';
@@ -34,12 +34,9 @@ export function may(
   const route = api.routes.find(
     (candidate) => candidate.method === method && candidate.path === path,
   );
-  // A page calls JSON routes only (ApiHandler.call): an upload or a stream is no button here.
+  // A page calls routes through ApiHandler.call: an upload or an endless stream is no button.
   return (
-    route !== undefined &&
-    route.stream === undefined &&
-    route.raw === undefined &&
-    scopeAllows(principal.scope, route.scope)
+    route !== undefined && callableInProcess(route) && scopeAllows(principal.scope, route.scope)
   );
 }
 
