@@ -51,6 +51,7 @@ function typeOf(schema: Schema): string {
   const values = asSchema(schema.additionalProperties);
   if (schema.type === 'object' && !schema.properties && values) return `map of ${typeOf(values)}`;
   if (typeof schema.type === 'string') return schema.type;
+  if (Array.isArray(schema.type)) return schema.type.join(' or ');
   return 'any';
 }
 
