@@ -202,7 +202,12 @@ async function main(): Promise<void> {
 
     await writeFile(stack.file, stackYaml(true));
     await cliOk(stack, ['apply', '-f', stack.file, '--timeout', '60']);
-    const added = await cli(stack, ['dashboard', 'user', 'add', USER.name], 60_000, USER.password);
+    const added = await cli(
+      stack,
+      ['dashboard', 'user', 'add', USER.name, '-f', stack.file],
+      60_000,
+      USER.password,
+    );
     if (added.code !== 0) throw new Error(`dashboard user add: ${added.stderr}`);
     await sleep(SETTLE_MS);
     windows.push(['dashboard idle', await measureWindow(pids, WINDOW_MS)]);

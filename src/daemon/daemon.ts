@@ -51,6 +51,8 @@ import { MetricsEndpoint } from '../hub/metrics/metrics-endpoint.ts';
 import { DashboardEndpoint } from '../hub/dashboard/dashboard-endpoint.ts';
 import { hubSnapshot } from '../hub/metrics/hub-snapshot.ts';
 import { statusReport } from '../hub/status-report.ts';
+import { nodeOverview, nodeOverviewSchema } from '../hub/node-overview.ts';
+import { busEventSchema } from '../protocol/events.ts';
 import { hubNode } from '../plan/firewall-access.ts';
 import { planStack } from '../plan/plan.ts';
 import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
@@ -620,6 +622,27 @@ export class Daemon {
             watch.stop();
           },
         }),
+      }),
+      defineRoute({
+        method: 'GET',
+        path: '/api/v1/events/recent',
+        scope: 'read',
+        summary: 'The newest `limit` events of the audit log, oldest first',
+        query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(20) }),
+        response: z.object({ events: z.array(busEventSchema) }),
+        handle: async ({ queryValues }) => {
+          const records = await this.hubBus!.events.recent(queryValues.limit, () => true);
+          return { json: { events: records.map((record) => record.event) } };
+        },
+      }),
+      defineRoute({
+        method: 'GET',
+        path: '/api/v1/nodes/overview',
+        scope: 'read',
+        summary:
+          "Each node: up, its last report, its agent's CPU, memory and disk, its monthly cost",
+        response: z.object({ nodes: z.array(nodeOverviewSchema) }),
+        handle: async () => ({ json: { nodes: nodeOverview(this.hub!) } }),
       }),
       this.backupRoute('operate', '/api/v1/backups/:job', ['run', 'verify']),
       this.backupRoute('admin', '/api/v1/backups/:job/restore', ['restore']),

@@ -102,6 +102,17 @@ describe('the hub API answers what its schemas say', { timeout: 180_000 }, () =>
     };
     expect(routes.map((route) => route.service)).toEqual(['api']);
     await json('GET', '/api/v1/bus', '/api/v1/bus');
+    const { nodes } = (await json('GET', '/api/v1/nodes/overview', '/api/v1/nodes/overview')) as {
+      nodes: { node: string; up: boolean }[];
+    };
+    expect(nodes).toEqual([expect.objectContaining({ node: 'local', up: true })]);
+    const { events } = (await json(
+      'GET',
+      '/api/v1/events/recent',
+      '/api/v1/events/recent?limit=3',
+    )) as { events: unknown[] };
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.length).toBeLessThanOrEqual(3);
     await json('GET', '/api/v1/monitors', '/api/v1/monitors?urls=1');
     await json('GET', '/api/v1/backups', '/api/v1/backups');
     await json('GET', '/api/v1/deploys', '/api/v1/deploys?limit=5&service=api');

@@ -2,6 +2,7 @@
 // its monthly cost when the stack file names one), each service with how many of its
 // instances are healthy, and the most recent events of the audit log. The script keeps the
 // services and events current from the API's event stream.
+import type { NodeOverview } from '../../node-overview.ts';
 import type { BusEvent } from '../../../protocol/events.ts';
 import type { StatusReport } from '../../status-report.ts';
 import { ago, money, usage } from './format.ts';
@@ -12,19 +13,6 @@ import { badge, dataTable } from './parts.ts';
 export const RECENT_EVENTS = 20;
 
 /** One node as the API's node list gives it. */
-export interface NodeOverview {
-  node: string;
-  up: boolean;
-  reported_at: number | null;
-  host?: {
-    cpuPercent: number;
-    memoryUsedBytes: number;
-    memoryTotalBytes: number;
-    diskUsedBytes: number;
-    diskTotalBytes: number;
-  };
-  cost?: { monthly: number; currency: string } | null;
-}
 
 interface ServiceRow {
   name: string;
@@ -122,7 +110,7 @@ export async function overviewPage(context: PageContext, now: number): Promise<P
   const rows = services(status);
   const healthy = status.instances.filter((instance) => instance.healthy).length;
   const nodeRows =
-    nodes ?? Object.entries(status.nodes).map(([node, state]) => ({ node, ...state }));
+    nodes ?? Object.entries(status.nodes).map(([node, state]) => ({ node, ...state, cost: null }));
   const body = html` <div class="page-head">
       <h1>Stack ${status.stack}</h1>
       <p class="summary" data-live="stack-health">
