@@ -79,6 +79,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
+/** What LoginCsrf.cookieValue makes (32 random bytes, base64url): anything else is replaced. */
+const LOGIN_COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
+
 /** A login form is a few hundred bytes, a page's form a few more. */
 const MAX_FORM_BYTES = 16 * 1024;
 /** Headers and a form arrive in well under this; a client trickling them is cut off. */
@@ -150,14 +153,21 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     return id === undefined ? undefined : sessions.find(id, now(), (name) => users.find(name));
   }
 
-  /** The login form, with a new login cookie and its token. */
+  /**
+   * The login form, with the browser's login cookie (a new one if it has none) and its token.
+   * Kept, not replaced: a browser's own request beside the form (a favicon) must not make the
+   * form on screen stale.
+   */
   function loginPage(
+    request: http.IncomingMessage,
     response: http.ServerResponse,
     status: number,
     next: string,
     error?: string,
   ): void {
-    const cookie = loginCsrf.cookieValue();
+    const held = readCookies(request.headers.cookie).get(LOGIN_COOKIE);
+    const cookie =
+      held !== undefined && LOGIN_COOKIE_VALUE.test(held) ? held : loginCsrf.cookieValue();
     response.setHeader('set-cookie', setCookie(LOGIN_COOKIE, cookie, LOGIN_FORM_TTL_MS / 1000));
     const html = pages.renderLoginPage({
       csrf: loginCsrf.token(cookie),
@@ -176,6 +186,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       !loginCsrf.matches(cookies.get(LOGIN_COOKIE), form.get('csrf'))
     )
       return loginPage(
+        request,
         response,
         403,
         next,
@@ -189,6 +200,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       response.setHeader('retry-after', String(Math.ceil(admission.retryAfterMs / 1000)));
       const wait = `try again in ${minutes(admission.retryAfterMs)}`;
       return loginPage(
+        request,
         response,
         429,
         next,
@@ -211,7 +223,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
           `${who} is locked for ${minutes(guard.lockMs)} after repeated failed logins (the last from ${address})`,
           { ...(known ? { user: name } : {}), address },
         );
-      return loginPage(response, 401, next, 'Wrong user name or password.');
+      return loginPage(request, response, 401, next, 'Wrong user name or password.');
     }
     guard.succeeded(name);
     // Never a session the browser brought: a new id, whatever cookie came with the login.
@@ -355,7 +367,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       throw new Refused(405, 'GET or POST');
     const next = safeNext(url.searchParams.get('next'));
     if (await sessionOf(request)) return redirect(response, next);
-    loginPage(response, 200, next);
+    loginPage(request, response, 200, next);
   }
 
   const server = http.createServer((request, response) => {

@@ -6,7 +6,7 @@
 // `next` kept on the site, the assets, and the security headers on every answer.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assets } from '../../../src/hub/dashboard/assets/index.ts';
-import { SESSION_COOKIE } from '../../../src/hub/dashboard/cookies.ts';
+import { LOGIN_COOKIE, SESSION_COOKIE } from '../../../src/hub/dashboard/cookies.ts';
 import * as realPages from '../../../src/hub/dashboard/pages/index.ts';
 import { DashboardUsers } from '../../../src/hub/dashboard/dashboard-users.ts';
 import {
@@ -78,6 +78,17 @@ describe('login and logout', () => {
       ['dashboard.login_failed', 'alice'],
       ['dashboard.login_failed', undefined],
     ]);
+  });
+
+  it('keeps the form on screen usable when the browser fetches something beside it (a favicon)', async () => {
+    const browser = dashboard.browser();
+    const form = await browser.get('/login');
+    const cookie = browser.cookies.get(LOGIN_COOKIE);
+    expect((await browser.get('/favicon.ico')).status).toBe(303);
+    expect((await browser.get('/login')).status).toBe(200);
+    expect(browser.cookies.get(LOGIN_COOKIE)).toBe(cookie);
+    expect((await browser.submitLogin(form, 'alice', PASSWORDS.alice)).status).toBe(303);
+    expect(dashboard.events.map((event) => event.type)).toEqual(['dashboard.login']);
   });
 
   it('says at start when no one can log in yet, and how to add a user', async () => {
