@@ -70,10 +70,10 @@ export class InstanceRunner {
       options.onChange();
     });
     this.supervisor.on('restarting', () => options.onChange());
-    this.supervisor.on('failed', ({ unstableStarts }) => {
+    this.supervisor.on('failed', ({ unstableStarts, reason }) => {
       options.onEvent(
         'instance.failed',
-        `${options.id} failed: ${unstableStarts} unstable starts in a row, no more restarts`,
+        `${options.id} failed: ${reason ?? `${unstableStarts} unstable starts in a row`}, no more restarts`,
       );
       options.onChange();
     });

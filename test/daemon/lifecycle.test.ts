@@ -1,7 +1,17 @@
 // `flotilla up` on this machine with real processes, real Caddy and real NATS: crashes,
 // adoption after the agent dies, a killed Caddy, a rejected change, and `down`.
 // One file on purpose: every stack here uses the gateway's fixed ports, so they run in turn.
-import { chmod, cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -187,6 +197,23 @@ describe('a port another program holds', () => {
       await flotilla(['down', '-f', stack.file], stack.env);
     }
   }, 60_000);
+});
+
+describe('a working directory its user cannot enter', () => {
+  it('fails the instance at once, naming the directory and the user, in up and status', async () => {
+    const stack = await newStack('test/daemon/fixtures/locked-cwd.yml');
+    const app = path.join(path.dirname(stack.file), 'app');
+    await mkdir(app, { mode: 0o700 });
+    await cp('test/daemon/fixtures/echo-server.js', path.join(app, 'echo-server.js'));
+    const reason = `cannot enter ${app} as user nobody: permission denied`;
+    // No backoff restarts first: a start that cannot succeed is reported as it is.
+    const up = await flotilla(['up', '--detach', '--timeout', '60', '-f', stack.file], stack.env);
+    expect(up.code).toBe(1);
+    expect(up.stdout + up.stderr).toContain(reason);
+    const [instance] = (await status(stack)).instances;
+    expect(instance).toMatchObject({ state: 'failed', restarts: 0 });
+    expect(instance!.reason).toContain(reason);
+  }, 90_000);
 });
 
 describe('a two-replica service', () => {

@@ -23,7 +23,8 @@ import {
 import { cgroup2Mount, cgroupOf, CgroupError, startInCgroup } from './cgroup.ts';
 import { isRunning, readProcStat, signalGroup } from '../../system/proc.ts';
 import { stopRecordedInstance, terminateGroup, type StopPolicy } from './terminate.ts';
-import { resolveUser } from '../../system/users.ts';
+import { resolveUser, UnknownUserError } from '../../system/users.ts';
+import { checkStart, StartRefused } from './start-check.ts';
 import type {
   ExitInfo,
   InstanceState,
@@ -230,6 +231,7 @@ export class ProcessSupervisor extends SupervisorLifecycle implements Supervisor
     let fd: number | undefined;
     try {
       const user = this.spec.user === undefined ? undefined : resolveUser(this.spec.user);
+      checkStart(this.spec, user);
       fd = openLogFile(this.logFile);
       const options: SpawnOptions = {
         cwd: this.spec.cwd,
@@ -244,7 +246,8 @@ export class ProcessSupervisor extends SupervisorLifecycle implements Supervisor
       const cgroup = this.spec.cgroup;
       child = cgroup === undefined ? start() : startInCgroup(requireCgroup2(), cgroup, start);
     } catch (error) {
-      this.onExit(undefined, { code: null, signal: null }, describe(error));
+      const final = error instanceof StartRefused || error instanceof UnknownUserError;
+      this.onExit(undefined, { code: null, signal: null }, describe(error), final);
       return;
     } finally {
       // The child holds its own copy of the descriptor.
@@ -294,11 +297,15 @@ export class ProcessSupervisor extends SupervisorLifecycle implements Supervisor
     return running;
   }
 
-  /** `running` is undefined when the command never ran (its start failed with `error`). */
+  /**
+   * `running` is undefined when the command never ran (its start failed with `error`);
+   * `final`: it cannot start until something changes (start-check.ts), so no restart.
+   */
   private onExit(
     running: Running | undefined,
     exit: Pick<ExitInfo, 'code' | 'signal'>,
     error?: string,
+    final = false,
   ): void {
     const at = Date.now();
     const uptimeMs = running ? at - running.startedAt : 0;
@@ -323,12 +330,15 @@ export class ProcessSupervisor extends SupervisorLifecycle implements Supervisor
     const failed = exit.code !== 0;
     const restart =
       this.spec.restart === 'always' || (this.spec.restart === 'on-failure' && failed);
-    const giveUp = restart && this.unstableStarts >= this.timing.maxUnstableStarts;
+    const giveUp = restart && (final || this.unstableStarts >= this.timing.maxUnstableStarts);
     this.state = !restart ? 'exited' : giveUp ? 'failed' : 'backoff';
     this.emit('exited', event);
     if (!restart) return;
     if (giveUp) {
-      this.emit('failed', { unstableStarts: this.unstableStarts });
+      this.emit('failed', {
+        unstableStarts: this.unstableStarts,
+        ...(final && error !== undefined && { reason: error }),
+      });
       return;
     }
     this.restartAfter(this.backoff.nextDelay());

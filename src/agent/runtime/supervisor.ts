@@ -39,7 +39,8 @@ export interface SupervisorEvents {
   started: [{ pid: number; startedAt: number; adopted: boolean }];
   exited: [ExitInfo & { uptimeMs: number; error?: string }];
   restarting: [{ delayMs: number; restarts: number }];
-  failed: [{ unstableStarts: number }];
+  /** `reason`: a start that cannot succeed as things are (no restarts were tried). */
+  failed: [{ unstableStarts: number; reason?: string }];
   stopped: [];
 }
 

@@ -1,12 +1,13 @@
 // The process supervisor with real processes: exact environment, log files, restart
 // policy and backoff, crash loops, graceful and forced stops of the whole process group,
 // running as another user.
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readInstanceRecord } from '../../../src/agent/process/instance-records.ts';
 import { isRunning, readProcStat } from '../../../src/system/proc.ts';
-import type { ProcessSupervisor } from '../../../src/agent/process/supervisor.ts';
+import type { ProcessSpec, ProcessSupervisor } from '../../../src/agent/process/supervisor.ts';
 import { Harness, nextEvent, node, waitFor } from './fixtures/harness.ts';
 
 const harness = new Harness();
@@ -228,19 +229,42 @@ describe('ProcessSupervisor', () => {
     });
   });
 
-  it('reports a command that cannot be spawned as an exit with the reason', async () => {
-    const supervisor = harness.supervise(
-      harness.spec({ command: ['/nonexistent/program'], restart: 'never' }),
-    );
-    const exited = nextEvent(supervisor, 'exited');
-    await supervisor.start();
-    const [exit] = await exited;
-    expect(exit).toMatchObject({ code: null, signal: null, uptimeMs: 0 });
-    expect(exit.error).toMatch(/ENOENT/);
-    expect(supervisor.status).toMatchObject({
-      state: 'exited',
-      error: expect.stringMatching(/ENOENT/),
-    });
+  it('fails at once, with the reason, a start that cannot succeed as things are', async () => {
+    // The first directory on the way that nobody may search is named (mkdtemp makes 0700).
+    await chmod(harness.dir, 0o755);
+    const locked = path.join(harness.dir, 'locked');
+    await mkdir(path.join(locked, 'app'), { recursive: true, mode: 0o700 });
+    await chmod(locked, 0o700);
+    const cases: [Partial<ProcessSpec>, RegExp][] = [
+      [
+        { command: ['/nonexistent/program'] },
+        /^command \/nonexistent\/program is not an executable file/,
+      ],
+      [
+        { command: ['no-such-command-here'] },
+        /^command not found: no-such-command-here \(searched/,
+      ],
+      [{ cwd: path.join(harness.dir, 'gone') }, /^working directory \S+gone does not exist$/],
+      [
+        { cwd: path.join(locked, 'app'), user: 'nobody' },
+        /^cannot enter \S+locked\/app as user nobody: permission denied \(\S+locked is mode 700/,
+      ],
+    ];
+    for (const [overrides, reason] of cases) {
+      const supervisor = harness.supervise(harness.spec({ restart: 'always', ...overrides }));
+      const failed = nextEvent(supervisor, 'failed');
+      await supervisor.start();
+      const [event] = await failed;
+      expect(event.reason).toMatch(reason);
+      expect(supervisor.status).toMatchObject({ state: 'failed', restarts: 0 });
+      expect(supervisor.status.error).toMatch(reason);
+      await supervisor.stop();
+    }
+    // Root enters any directory: the same start as root runs.
+    const asRoot = harness.supervise(harness.spec({ cwd: path.join(locked, 'app') }));
+    await asRoot.start();
+    expect(asRoot.status.state).toBe('running');
+    await asRoot.stop();
   });
 
   it('stops with the configured signal, which the service handles', async () => {
