@@ -116,7 +116,12 @@ function exactlyOne<T extends object>(keys: readonly (keyof T & string)[], what:
 }
 
 const meshSchema = z.strictObject({
-  provider: z.enum(['wireguard', 'tailscale']).default('wireguard'),
+  provider: z
+    .enum(['wireguard', 'tailscale'])
+    .default('wireguard')
+    .describe(
+      'wireguard: Flotilla runs the mesh and hands out its addresses; tailscale: the tailnet does',
+    ),
   cidr: cidr.default('100.96.0.0/16').describe('Mesh addresses are allocated from this block'),
   port: port.default(51820).describe('WireGuard UDP listen port'),
 });
@@ -152,40 +157,77 @@ const nodeSchema = z.strictObject({
       "Private block this node's container segments take their /24 subnets from (default 10.213.0.0/16); outside mesh.cidr, firewall.allow blocks and node addresses",
     ),
   ssh: z
-    .strictObject({ user: z.string().default('root'), port: port.default(22) })
-    .default({ user: 'root', port: 22 }),
-  labels: z.array(name('label')).default([]),
+    .strictObject({
+      user: z.string().default('root').describe('The user Flotilla logs in as over SSH'),
+      port: port.default(22).describe("The node's SSH port; its firewall keeps it open"),
+    })
+    .default({ user: 'root', port: 22 })
+    .describe('How Flotilla reaches this node over SSH'),
+  labels: z
+    .array(name('label'))
+    .default([])
+    .describe('Services with `labels` run only on nodes carrying all of theirs'),
   gateway: z.boolean().default(false).describe('Runs Caddy and terminates TLS for routes'),
   cost: z.number().min(0).optional().describe('Monthly price of this machine'),
   currency: z
     .string()
     .regex(/^[A-Z]{3}$/, { message: 'an ISO currency code such as USD or EUR' })
-    .default('USD'),
+    .default('USD')
+    .describe('ISO 4217 code of `cost`, e.g. EUR'),
 });
 
 export const healthSchema = z
   .strictObject({
     http: z
       .strictObject({
-        path: z.string().startsWith('/').default('/'),
+        path: z.string().startsWith('/').default('/').describe('The path to GET'),
         port: z.string().optional().describe('Named port; defaults to the first port'),
         status: z.array(port).optional().describe('Accepted status codes; default 200-399'),
       })
-      .optional(),
-    tcp: z.strictObject({ port: z.string().optional() }).optional(),
-    exec: z.strictObject({ command: argv }).optional(),
+      .optional()
+      .describe('Healthy when a GET of the path answers an accepted status'),
+    tcp: z
+      .strictObject({
+        port: z.string().optional().describe('Named port; defaults to the first port'),
+      })
+      .optional()
+      .describe('Healthy when the port accepts a TCP connection'),
+    exec: z
+      .strictObject({
+        command: argv.describe(
+          'argv, run as the instance runs (its user, env and working directory)',
+        ),
+      })
+      .optional()
+      .describe('Healthy when the command exits 0'),
     postgres: z
       .strictObject({
-        port: z.string().optional(),
-        user: z.string().optional(),
-        database: z.string().optional(),
+        port: z.string().optional().describe('Named port; defaults to the first port'),
+        user: z.string().optional().describe('The user to log in as; default postgres'),
+        database: z.string().optional().describe('The database to connect to; default the user'),
       })
-      .optional(),
-    redis: z.strictObject({ port: z.string().optional() }).optional(),
+      .optional()
+      .describe('Healthy when SELECT 1 runs (a refused login counts as up: no password here)'),
+    redis: z
+      .strictObject({
+        port: z.string().optional().describe('Named port; defaults to the first port'),
+      })
+      .optional()
+      .describe('Healthy when the server answers PING (NOAUTH counts as up)'),
     interval: duration.default('5s'),
     timeout: duration.default('2s'),
-    healthy_threshold: z.number().int().min(1).default(1),
-    unhealthy_threshold: z.number().int().min(1).default(3),
+    healthy_threshold: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe('Passed checks in a row before an instance is healthy (and gets traffic)'),
+    unhealthy_threshold: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .describe('Failed checks in a row before a healthy instance is unhealthy'),
   })
   .superRefine(exactlyOne(['http', 'tcp', 'exec', 'postgres', 'redis'], 'a health check'));
 
@@ -197,10 +239,20 @@ const corsSchema = z
           message: 'an origin is "*" or scheme://host[:port], e.g. https://app.example.com',
         }),
       )
-      .min(1),
-    methods: z.array(z.string().regex(/^[A-Z]+$/)).default(['GET', 'POST', 'OPTIONS']),
-    headers: z.array(z.string().min(1)).default(['Authorization', 'Content-Type']),
-    credentials: z.boolean().default(false),
+      .min(1)
+      .describe('Origins allowed to call, e.g. https://app.example.com, or "*" for any'),
+    methods: z
+      .array(z.string().regex(/^[A-Z]+$/))
+      .default(['GET', 'POST', 'OPTIONS'])
+      .describe('Methods a preflight allows (Access-Control-Allow-Methods)'),
+    headers: z
+      .array(z.string().min(1))
+      .default(['Authorization', 'Content-Type'])
+      .describe('Request headers a preflight allows (Access-Control-Allow-Headers)'),
+    credentials: z
+      .boolean()
+      .default(false)
+      .describe('Let browsers send cookies and HTTP auth (Access-Control-Allow-Credentials)'),
     max_age: duration.optional(),
   })
   .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
@@ -208,58 +260,96 @@ const corsSchema = z
   });
 
 const basicAuthSchema = z.strictObject({
-  realm: z.string().optional(),
+  realm: z.string().optional().describe('The realm the browser shows in its login prompt'),
   users: z
     .array(
       z.strictObject({
-        username: z.string().min(1),
-        password_hash: z.string().regex(BCRYPT, {
-          message: 'password_hash must be a bcrypt hash: create one with `caddy hash-password`',
-        }),
+        username: z.string().min(1).describe('The login name'),
+        password_hash: z
+          .string()
+          .regex(BCRYPT, {
+            message: 'password_hash must be a bcrypt hash: create one with `caddy hash-password`',
+          })
+          .describe('bcrypt hash of the password, from `caddy hash-password`'),
       }),
     )
     .min(1)
     .refine((users) => new Set(users.map((user) => user.username)).size === users.length, {
       message: 'each basic_auth username may appear once',
-    }),
+    })
+    .describe('Who may log in; each username once'),
 });
 
 const routeSchema = z.strictObject({
-  host: hostname,
+  host: hostname.describe(
+    'Host name the gateways serve it at over HTTPS (ACME certificate; a private CA for .localhost, .test, .internal, …)',
+  ),
   path: z
     .string()
     .regex(/^\/[A-Za-z0-9._~\-/]*$/, {
       message: 'a path prefix starts with / and has no wildcards',
     })
-    .optional(),
+    .optional()
+    .describe('Only requests under this prefix (/api: /api and /api/…, not /apix)'),
   port: z.string().optional().describe('Named port to route to; defaults to the first port'),
-  strip_prefix: z.boolean().default(false),
-  cors: corsSchema.optional(),
-  basic_auth: basicAuthSchema.optional(),
+  strip_prefix: z
+    .boolean()
+    .default(false)
+    .describe('Remove `path` from the request path before it reaches the service'),
+  cors: corsSchema.optional().describe('The gateway answers CORS preflights and adds CORS headers'),
+  basic_auth: basicAuthSchema
+    .optional()
+    .describe('The gateway asks for an HTTP basic login before the service is reached'),
 });
 
 export const keepSchema = z.strictObject({
-  last: z.number().int().min(0).optional(),
-  hourly: z.number().int().min(0).optional(),
-  daily: z.number().int().min(0).optional(),
-  weekly: z.number().int().min(0).optional(),
-  monthly: z.number().int().min(0).optional(),
-  yearly: z.number().int().min(0).optional(),
+  last: z.number().int().min(0).optional().describe('Keep the newest N snapshots'),
+  hourly: z.number().int().min(0).optional().describe('Keep the last snapshot of each of N hours'),
+  daily: z.number().int().min(0).optional().describe('Keep the last snapshot of each of N days'),
+  weekly: z.number().int().min(0).optional().describe('Keep the last snapshot of each of N weeks'),
+  monthly: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Keep the last snapshot of each of N months'),
+  yearly: z.number().int().min(0).optional().describe('Keep the last snapshot of each of N years'),
 });
 
 const backupFields = {
-  kind: z.enum(['postgres', 'redis', 'files', 'command']),
-  schedule: cron,
-  timezone: timezone.default('UTC'),
+  kind: z
+    .enum(['postgres', 'redis', 'files', 'command'])
+    .describe('What is saved: a pg_dump, the Redis RDB snapshot, `paths`, or `command` output'),
+  schedule: cron.describe(
+    'When to back up: a cron expression (minute hour day month weekday), e.g. 0 3 * * *',
+  ),
+  timezone: timezone
+    .default('UTC')
+    .describe('IANA zone of schedule and verify; retention counts days and weeks in it'),
   to: z.string().describe('A target from backups.targets'),
-  keep: keepSchema.default({ daily: 7, weekly: 4, monthly: 6, yearly: 2 }),
+  keep: keepSchema
+    .default({ daily: 7, weekly: 4, monthly: 6, yearly: 2 })
+    .describe('Retention after each backup (restic forget --prune); all unset or 0: keep all'),
   database: z.string().optional().describe('postgres: the database to dump'),
   paths: z.array(z.string().min(1)).optional().describe('files: paths to back up'),
-  exclude: z.array(z.string().min(1)).default([]),
+  exclude: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('files: patterns restic skips (--exclude)'),
   command: argv.optional().describe('command: its stdout is the backup'),
   hooks: z
-    .strictObject({ pre: z.array(argv).default([]), post: z.array(argv).default([]) })
-    .optional(),
+    .strictObject({
+      pre: z
+        .array(argv)
+        .default([])
+        .describe('Commands (argv) run before the backup; one failing stops it'),
+      post: z
+        .array(argv)
+        .default([])
+        .describe('Commands (argv) run after it, even when it failed; one failing fails it'),
+    })
+    .optional()
+    .describe("Run in the stack file's directory with a plain environment"),
   verify: cron
     .default('0 4 * * 0')
     .describe(
@@ -302,7 +392,10 @@ const backupJobSchema = z
 const runSchema = z.strictObject({
   command: argv.describe('argv array; ${port}, ${data} and ${svc.host} are interpolated'),
   cwd: z.string().optional().describe('Relative to the stack file'),
-  env_files: z.array(z.string()).default([]),
+  env_files: z
+    .array(z.string())
+    .default([])
+    .describe('KEY=value files, relative to the stack file; `env` wins over them'),
   user: z.string().optional().describe('Run as this system user (e.g. postgres)'),
 });
 
@@ -328,12 +421,15 @@ const deploySchema = z.strictObject({
   git: z
     .strictObject({
       url: z.string().min(1).describe('Where push-to-deploy fetches the pushed commit'),
-      branch: z.string().min(1).default('main'),
+      branch: z.string().min(1).default('main').describe('Pushes to this branch deploy'),
     })
-    .optional(),
+    .optional()
+    .describe('The repository push-to-deploy fetches from'),
   webhook: z
     .strictObject({
-      forge: z.enum(['github', 'gitea', 'gitlab']),
+      forge: z
+        .enum(['github', 'gitea', 'gitlab'])
+        .describe('Which forge sends the webhook (how its signature and payload read)'),
       secret: z.string().min(1).describe('Usually ${secret:NAME}: the secret the forge signs with'),
     })
     .optional()
@@ -344,8 +440,16 @@ export const serviceSchema = z
   .strictObject({
     node: z.string().optional().describe('Run on this node'),
     labels: z.array(z.string()).optional().describe('Run on nodes carrying all these labels'),
-    replicas: z.number().int().min(1).max(100).default(1),
-    run: runSchema.optional(),
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(1)
+      .describe(
+        'Instances of this service; placed round-robin over the nodes `node` or `labels` allow',
+      ),
+    run: runSchema.optional().describe('A process the agent runs on the node (not `image`)'),
     image: z
       .string()
       .regex(
@@ -395,35 +499,58 @@ export const serviceSchema = z
           message: 'a volume is "source:/container/path" with an optional ":ro"',
         }),
       )
-      .default([]),
+      .default([])
+      .describe(
+        "Image services: source:/path[:ro]; a source starting with / or . is a host path (. is the stack file's directory), else a named volume",
+      ),
     ports: z
       .record(z.string().regex(PORT_NAME, { message: 'a port name is lowercase, e.g. http' }), port)
-      .default({}),
+      .default({})
+      .describe(
+        'Named ports on the node, e.g. http: 8080 (replicas sharing a node take 8081, …); ${port.<name>}, or ${port} for the first',
+      ),
     container_ports: z
       .record(z.string(), port)
       .default({})
       .describe(
         'Image services: the port inside the container for a named port, when it differs (e.g. http: 80 behind ports.http: 8080)',
       ),
-    health: healthSchema.optional(),
-    depends_on: z.array(z.string()).default([]),
+    health: healthSchema
+      .optional()
+      .describe(
+        "How the agent tells an instance is healthy; without it, the image's HEALTHCHECK or running",
+      ),
+    depends_on: z
+      .array(z.string())
+      .default([])
+      .describe('Services that must have a healthy instance before this one starts'),
     env: z
       .record(z.string().regex(ENV_NAME, { message: 'not a valid variable name' }), envValue)
-      .default({}),
+      .default({})
+      .describe('Environment variables; values may use ${secret:NAME}, ${port}, ${svc.host}, …'),
     networks: z
       .array(z.string())
       .optional()
       .describe('Network segments; default: the default segment'),
-    routes: z.array(routeSchema).default([]),
-    restart: z.enum(['always', 'on-failure', 'never']).default('always'),
+    routes: z
+      .array(routeSchema)
+      .default([])
+      .describe("Public HTTPS entries the gateways proxy to this service's healthy instances"),
+    restart: z
+      .enum(['always', 'on-failure', 'never'])
+      .default('always')
+      .describe('When an exited instance is started again (on-failure: a non-zero exit)'),
     stop: z
       .strictObject({
-        signal: z.enum(SIGNALS).default('SIGTERM'),
+        signal: z.enum(SIGNALS).default('SIGTERM').describe('Sent to stop an instance'),
         timeout: duration.default('10s'),
       })
-      .default({ signal: 'SIGTERM', timeout: '10s' }),
-    backup: serviceBackupSchema.optional(),
-    deploy: deploySchema.optional(),
+      .default({ signal: 'SIGTERM', timeout: '10s' })
+      .describe('How an instance stops: the signal, then SIGKILL after the timeout'),
+    backup: serviceBackupSchema.optional().describe("A backup job for this service's data"),
+    deploy: deploySchema
+      .optional()
+      .describe('Release bundles for `flotilla deploy` (process services)'),
     secret_files: z
       .array(z.string().regex(ENV_NAME, { message: 'a secret name, e.g. PG_PASSWORD' }))
       .default([])
@@ -517,7 +644,7 @@ const allowRuleSchema = z.strictObject({
     .min(1)
     .describe('CIDRs, node names or service names that may connect'),
   to: z.string().describe('A service, or service.port for one named port'),
-  comment: z.string().optional(),
+  comment: z.string().optional().describe('A note for readers; Flotilla does not use it'),
 });
 
 /** A URL, or a `${secret:NAME}` holding one (Slack and Discord webhook URLs are credentials). */
@@ -543,44 +670,68 @@ const alertSchema = z
             message: 'the ntfy URL names no topic: write it as https://<server>/<topic>',
           })
           .describe('The topic URL, e.g. https://ntfy.sh/my-topic'),
-        priority: z.number().int().min(1).max(5).optional(),
+        priority: z
+          .number()
+          .int()
+          .min(1)
+          .max(5)
+          .optional()
+          .describe('ntfy priority for every alert; by default 5 when down, 3 when up again'),
         token: secretText.optional().describe('An access token (Bearer); usually ${secret:NAME}'),
       })
-      .optional(),
+      .optional()
+      .describe('Publish to an ntfy topic (push to phones)'),
     webhook: z
       .strictObject({
-        url: urlOrSecret,
-        headers: z.record(z.string(), z.string()).default({}),
+        url: urlOrSecret.describe('Where each alert is POSTed as a JSON document'),
+        headers: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe('Headers sent with each POST, e.g. Authorization'),
         secret: secretText
           .optional()
           .describe('Signs each body: X-Flotilla-Signature: sha256=<HMAC-SHA256 hex>'),
       })
-      .optional(),
-    slack: z.strictObject({ webhook_url: urlOrSecret }).optional(),
-    discord: z.strictObject({ webhook_url: urlOrSecret }).optional(),
+      .optional()
+      .describe('POST each alert as JSON to your own endpoint'),
+    slack: z
+      .strictObject({
+        webhook_url: urlOrSecret.describe('A Slack incoming-webhook URL; usually ${secret:NAME}'),
+      })
+      .optional()
+      .describe('Post to a Slack channel'),
+    discord: z
+      .strictObject({
+        webhook_url: urlOrSecret.describe('A Discord webhook URL; usually ${secret:NAME}'),
+      })
+      .optional()
+      .describe('Post to a Discord channel'),
     email: z
       .strictObject({
-        smtp: z.strictObject({
-          host: z.string().min(1),
-          port: port.optional().describe('Default 587, or 465 with security: tls'),
-          security: z
-            .enum(['starttls', 'tls', 'none'])
-            .default('starttls')
-            .describe('starttls (587; required, never skipped), tls (465), none (a local relay)'),
-          username: z.string().min(1).optional(),
-          password: secretText.optional(),
-          cacert: z
-            .string()
-            .min(1)
-            .optional()
-            .describe(
-              "PEM file of the CA that signs the server's certificate; relative to the stack file",
-            ),
-        }),
-        from: email,
-        to: z.array(email).min(1),
+        smtp: z
+          .strictObject({
+            host: z.string().min(1).describe('The SMTP server'),
+            port: port.optional().describe('Default 587, or 465 with security: tls'),
+            security: z
+              .enum(['starttls', 'tls', 'none'])
+              .default('starttls')
+              .describe('starttls (587; required, never skipped), tls (465), none (a local relay)'),
+            username: z.string().min(1).optional().describe('Log in (AUTH) with this and password'),
+            password: secretText.optional(),
+            cacert: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(
+                "PEM file of the CA that signs the server's certificate; relative to the stack file",
+              ),
+          })
+          .describe('The SMTP server alerts are sent through'),
+        from: email.describe('The sender address'),
+        to: z.array(email).min(1).describe('The recipient addresses'),
       })
-      .optional(),
+      .optional()
+      .describe('Send each alert as an email over SMTP'),
   })
   .superRefine(exactlyOne(ALERT_CHANNEL_KINDS, 'an alert channel'));
 
@@ -588,18 +739,28 @@ const monitorSchema = z
   .strictObject({
     http: z
       .strictObject({
-        url,
-        method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+        url: url.describe('The http(s) URL to request'),
+        method: z.enum(['GET', 'HEAD', 'POST']).default('GET').describe('The request method'),
         status: z
           .array(z.number().int().min(100).max(599))
           .default([])
           .describe('The status codes that count as up; by default any 2xx or 3xx'),
         keyword: z.string().min(1).optional().describe('The body must contain this text'),
         max_latency: duration.optional().describe('Slower answers count as failures'),
-        headers: z.record(z.string(), z.string()).default({}),
+        headers: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe('Request headers to send, e.g. Authorization'),
       })
-      .optional(),
-    tcp: z.strictObject({ host: z.string().min(1), port }).optional(),
+      .optional()
+      .describe('Up when the URL answers an accepted status (in time, with the keyword)'),
+    tcp: z
+      .strictObject({
+        host: z.string().min(1).describe('Host name or address to connect to'),
+        port: port.describe('TCP port that must accept a connection'),
+      })
+      .optional()
+      .describe('Up when host:port accepts a TCP connection'),
     heartbeat: z
       .strictObject({
         period: duration.describe('How often the job pings'),
@@ -610,7 +771,8 @@ const monitorSchema = z
             'The push token in the URL (an existing Uptime Kuma or Healthchecks client keeps its own); by default the hub makes one',
           ),
       })
-      .optional(),
+      .optional()
+      .describe('Up while a job pings monitoring.push.host in time (a push, not a check)'),
     from: name('node')
       .optional()
       .describe(
@@ -631,15 +793,15 @@ const monitorSchema = z
 const maintenanceSchema = z
   .strictObject({
     start: z.iso.datetime({ offset: true }).optional().describe('A one-off window: ISO 8601 start'),
-    end: z.iso.datetime({ offset: true }).optional(),
+    end: z.iso.datetime({ offset: true }).optional().describe('A one-off window: ISO 8601 end'),
     cron: cron.optional().describe('A recurring window: when it opens'),
     duration: duration.optional().describe('How long a recurring window lasts'),
-    timezone: timezone.default('UTC'),
+    timezone: timezone.default('UTC').describe("IANA zone of a recurring window's cron"),
     monitors: z
       .array(z.string().min(1))
       .default([])
       .describe('Monitor names or prefixes ending in *, e.g. route:*; empty: every monitor'),
-    comment: z.string().optional(),
+    comment: z.string().optional().describe('A note for readers; Flotilla does not use it'),
   })
   .superRefine((window, ctx) => {
     const oneOff = window.start !== undefined || window.end !== undefined;
@@ -660,13 +822,19 @@ const maintenanceSchema = z
 
 const monitoringSchema = z.strictObject({
   interval: duration.default('30s').describe('Between checks of every monitor that sets none'),
-  retries: z.number().int().min(1).max(100).default(3),
+  retries: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe('Failed checks in a row before a monitor that sets none is down'),
   resend: duration
     .optional()
     .describe('While a monitor stays down, alert again at this interval; by default once'),
   flapping: z
     .strictObject({
-      changes: z.number().int().min(2).default(6),
+      changes: z.number().int().min(2).default(6).describe('State changes that count as flapping'),
       window: duration.default('30m'),
     })
     .default({ changes: 6, window: '30m' })
@@ -688,7 +856,10 @@ const monitoringSchema = z.strictObject({
     .max(100)
     .default(90)
     .describe("A node's disk fuller than this percentage is down"),
-  maintenance: z.array(maintenanceSchema).default([]),
+  maintenance: z
+    .array(maintenanceSchema)
+    .default([])
+    .describe('Windows in which the monitors they name stay quiet: no alert starts or repeats'),
   push: z
     .strictObject({
       host: hostname.describe('Jobs ping https://<host>/ping/<token> or /api/push/<token>'),
@@ -698,7 +869,7 @@ const monitoringSchema = z.strictObject({
     .describe('Heartbeat monitors: the public host the hub node gateway takes pings on'),
   metrics: z
     .strictObject({
-      port: port.default(9464),
+      port: port.default(9464).describe('The port of the /metrics listener'),
       token: secretText.describe('Prometheus sends it as a bearer token'),
     })
     .optional()
@@ -712,11 +883,17 @@ export type MaintenanceWindow = z.output<typeof maintenanceSchema>;
 export type Dashboard = z.output<typeof dashboardSchema>;
 
 const backupTargetSchema = z.strictObject({
-  repository: z.string().regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
-    message: 'a restic repository: s3:https://host/bucket/path or a local path',
-  }),
+  repository: z
+    .string()
+    .regex(/^(s3:https?:\/\/|\/|\.\.?\/|local:)/, {
+      message: 'a restic repository: s3:https://host/bucket/path or a local path',
+    })
+    .describe('The restic repository: s3:https://host/bucket/path or a local path'),
   password: z.string().describe('Usually ${secret:NAME}'),
-  env: z.record(z.string().regex(ENV_NAME), z.string()).default({}),
+  env: z
+    .record(z.string().regex(ENV_NAME), z.string())
+    .default({})
+    .describe('Environment for restic, e.g. AWS_ACCESS_KEY_ID; values may use ${secret:NAME}'),
   cacert: z
     .string()
     .min(1)
@@ -746,15 +923,31 @@ const dashboardSchema = z
   .describe("The web dashboard and remote API, served by the hub node's gateway");
 
 export const stackSchema = z.strictObject({
-  $schema: z.string().optional(),
-  name: name('stack'),
-  domain: hostname.optional(),
-  mesh: meshSchema.default({ provider: 'wireguard', cidr: '100.96.0.0/16', port: 51820 }),
+  $schema: z
+    .string()
+    .optional()
+    .describe('For editors: where the JSON Schema is (`flotilla schema`); Flotilla ignores it'),
+  name: name('stack').describe(
+    'Names the stack: its local state and secrets are kept under it; alerts and status show it',
+  ),
+  domain: hostname
+    .optional()
+    .describe("The stack's domain. Not used yet: nothing reads it; write each route host in full"),
+  mesh: meshSchema
+    .default({ provider: 'wireguard', cidr: '100.96.0.0/16', port: 51820 })
+    .describe('The private network between the nodes'),
   gateway: z
     .strictObject({
-      http_port: port.default(80),
-      https_port: port.default(443),
-      acme_email: z.email().optional(),
+      http_port: port
+        .default(80)
+        .describe('Where gateways redirect HTTP to HTTPS and answer ACME HTTP challenges'),
+      https_port: port.default(443).describe('Where gateways serve routes over HTTPS'),
+      acme_email: z
+        .email()
+        .optional()
+        .describe(
+          'Contact address given to the ACME CA for the certificates of public route hosts',
+        ),
       webhooks: z
         .strictObject({
           host: hostname.describe('Forges post to https://<host>/hooks/<service>'),
@@ -770,7 +963,8 @@ export const stackSchema = z.strictObject({
           "Ignored: Caddy's admin API is a unix socket in the gateway's state directory. Kept so older files stay valid",
         ),
     })
-    .default({ http_port: 80, https_port: 443 }),
+    .default({ http_port: 80, https_port: 443 })
+    .describe('The Caddy gateways on nodes with gateway: true, shared by every route'),
   nodes: z
     .record(name('node'), nodeSchema)
     .default({
@@ -783,20 +977,43 @@ export const stackSchema = z.strictObject({
       },
     })
     .describe('Machines; when omitted, one gateway node "local" at 127.0.0.1'),
-  networks: z.record(name('network'), segmentSchema).default({}),
-  services: z.record(name('service'), serviceSchema).default({}),
-  firewall: z.strictObject({ allow: z.array(allowRuleSchema).default([]) }).default({ allow: [] }),
+  networks: z
+    .record(name('network'), segmentSchema)
+    .default({})
+    .describe(
+      'Network segments: services reach only those sharing one (a service naming none is in `default`)',
+    ),
+  services: z
+    .record(name('service'), serviceSchema)
+    .default({})
+    .describe('What runs: processes (`run`) or containers (`image`)'),
+  firewall: z
+    .strictObject({
+      allow: z
+        .array(allowRuleSchema)
+        .default([])
+        .describe('Connections to service ports beyond what segments and routes grant'),
+    })
+    .default({ allow: [] })
+    .describe("Added to the nodes' nftables firewalls, which refuse what is not granted"),
   backups: z
     .strictObject({
-      targets: z.record(name('target'), backupTargetSchema).default({}),
-      jobs: z.record(name('job'), backupJobSchema).default({}),
+      targets: z
+        .record(name('target'), backupTargetSchema)
+        .default({})
+        .describe('restic repositories backups go to'),
+      jobs: z
+        .record(name('job'), backupJobSchema)
+        .default({})
+        .describe('Jobs named apart from a service block: for a `service`, or on a `node`'),
     })
-    .default({ targets: {}, jobs: {} }),
+    .default({ targets: {}, jobs: {} })
+    .describe('Encrypted, deduplicated backups with restic'),
   registries: z
     .record(
       z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: 'a registry host, e.g. ghcr.io' }),
       z.strictObject({
-        username: z.string().min(1),
+        username: z.string().min(1).describe('The registry login'),
         password: z.string().min(1).describe('Usually ${secret:NAME}'),
       }),
     )
@@ -806,16 +1023,23 @@ export const stackSchema = z.strictObject({
     .record(name('monitor'), monitorSchema)
     .default({})
     .describe('Checks beyond the ones Flotilla derives from routes, instances, nodes and backups'),
-  monitoring: monitoringSchema.default({
-    interval: '30s',
-    retries: 3,
-    flapping: { changes: 6, window: '30m' },
-    certificate_expiry: '14d',
-    route_metrics: false,
-    disk_alert: 90,
-    maintenance: [],
-  }),
-  alerts: z.array(alertSchema).default([]),
+  monitoring: monitoringSchema
+    .default({
+      interval: '30s',
+      retries: 3,
+      flapping: { changes: 6, window: '30m' },
+      certificate_expiry: '14d',
+      route_metrics: false,
+      disk_alert: 90,
+      maintenance: [],
+    })
+    .describe(
+      'How the hub monitors: defaults of every monitor, alert repeats, maintenance, endpoints',
+    ),
+  alerts: z
+    .array(alertSchema)
+    .default([])
+    .describe('Where the hub sends alerts; each item one channel'),
   dashboard: dashboardSchema.optional(),
 });
 
