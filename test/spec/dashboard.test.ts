@@ -4,26 +4,16 @@
 import { describe, expect, it } from 'vitest';
 import { planStack } from '../../src/plan/plan.ts';
 import { DASHBOARD_SERVICE } from '../../src/plan/routes.ts';
-import { parseStackText } from '../../src/spec/load.ts';
+import { findingLines, loadStackText } from '../helpers/stack-text.ts';
 
 const HASH = '$2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG';
 const NODE = 'nodes:\n  local: { address: 127.0.0.1, gateway: true }\n';
 const SERVICE =
   'services:\n  api:\n    run: { command: [node, server.js] }\n    ports: { http: 3000 }\n';
 
-function load(text: string) {
-  return parseStackText(`name: demo\n${text}`, 'flotilla.yml');
-}
-
-function messages(result: ReturnType<typeof load>): string[] {
-  return result.ok
-    ? []
-    : result.diagnostics.map((d) => `${d.line}:${d.message}${d.hint ? ` (${d.hint})` : ''}`);
-}
-
 describe('dashboard in the stack file', () => {
   it("routes the dashboard's host to the hub's loopback listener, behind its allowlist and basic auth", () => {
-    const result = load(
+    const result = loadStackText(
       `${NODE}${SERVICE}    routes: [{ host: api.localhost }]
 dashboard:
   host: ops.localhost
@@ -31,7 +21,7 @@ dashboard:
   basic_auth: { users: [{ username: ops, password_hash: "${HASH}" }] }
 `,
     );
-    expect(messages(result)).toEqual([]);
+    expect(findingLines(result)).toEqual([]);
     if (!result.ok) return;
     expect(result.stack.dashboard!.port).toBe(4283);
     const plan = planStack(result.stack, { stackDir: '/srv', stateDir: '/var/lib/flotilla' });
@@ -49,36 +39,38 @@ dashboard:
   });
 
   it('has no dashboard route unless asked', () => {
-    const result = load(`${NODE}${SERVICE}`);
-    if (!result.ok) throw new Error(messages(result).join('\n'));
+    const result = loadStackText(`${NODE}${SERVICE}`);
+    if (!result.ok) throw new Error(findingLines(result).join('\n'));
     const plan = planStack(result.stack, { stackDir: '/srv', stateDir: '/var/lib/flotilla' });
     expect(plan.routes.some((entry) => entry.service === DASHBOARD_SERVICE)).toBe(false);
   });
 
   it('refuses a hub that is no gateway, a service route on its host, and a taken port', () => {
-    const noGateway = load(
+    const noGateway = loadStackText(
       `nodes:\n  local: { address: 127.0.0.1 }\n${SERVICE}dashboard: { host: ops.example.com }\n`,
     );
-    expect(messages(noGateway).join('\n')).toMatch(
+    expect(findingLines(noGateway).join('\n')).toMatch(
       /8:the dashboard is served by the hub node's gateway, and the hub node is not a gateway \(add `gateway: true`/,
     );
-    const sharedHost = load(
+    const sharedHost = loadStackText(
       `${NODE}${SERVICE}    routes: [{ host: ops.example.com, path: /x }]\ndashboard: { host: ops.example.com }\n`,
     );
-    expect(messages(sharedHost).join('\n')).toContain(
+    expect(findingLines(sharedHost).join('\n')).toContain(
       "8:host ops.example.com is the dashboard's (dashboard.host) (give the dashboard or this route its own host)",
     );
-    const samePort = load(`${NODE}${SERVICE}dashboard: { host: ops.example.com, port: 3000 }\n`);
-    expect(messages(samePort).join('\n')).toContain(
+    const samePort = loadStackText(
+      `${NODE}${SERVICE}dashboard: { host: ops.example.com, port: 3000 }\n`,
+    );
+    expect(findingLines(samePort).join('\n')).toContain(
       "port 3000 on node `local` is claimed by both the hub's dashboard listener (dashboard.port) and",
     );
   });
 
   it('refuses a bad block at its line', () => {
-    const result = load(
+    const result = loadStackText(
       `${NODE}dashboard:\n  host: ops.example.com\n  allow: [10.0.0.0/33]\n  theme: dark\n`,
     );
-    const text = messages(result).join('\n');
+    const text = findingLines(result).join('\n');
     expect(text).toMatch(/6:.*bad CIDR "10\.0\.0\.0\/33"/);
     expect(text).toMatch(/7:.*theme/);
   });

@@ -2,23 +2,13 @@
 // kept, what cannot work is refused at its line with a hint, and older files stay valid.
 import { describe, expect, it } from 'vitest';
 import { planStack } from '../../src/plan/plan.ts';
-import { parseStackText } from '../../src/spec/load.ts';
+import { findingLines, loadStackText } from '../helpers/stack-text.ts';
 
 const SERVICE = 'services:\n  api:\n    run: { command: [node, server.js] }\n';
 
-function load(text: string) {
-  return parseStackText(`name: demo\n${text}`, 'flotilla.yml');
-}
-
-function messages(result: ReturnType<typeof load>): string[] {
-  return result.ok
-    ? []
-    : result.diagnostics.map((d) => `${d.line}:${d.message}${d.hint ? ` (${d.hint})` : ''}`);
-}
-
 describe('monitoring in the stack file', () => {
   it('keeps declared monitors, channels and windows with their defaults', () => {
-    const result = load(
+    const result = loadStackText(
       `${SERVICE}monitors:
   homepage:
     http: { url: https://example.com/, keyword: Welcome, max_latency: 2s }
@@ -41,7 +31,7 @@ alerts:
       to: [ops@example.com]
 `,
     );
-    expect(messages(result)).toEqual([]);
+    expect(findingLines(result)).toEqual([]);
     if (!result.ok) return;
     const { stack } = result;
     expect(stack.monitors.homepage!.http!.method).toBe('GET');
@@ -55,10 +45,10 @@ alerts:
   });
 
   it('keeps a file written before monitoring existed valid', () => {
-    const result = load(
+    const result = loadStackText(
       `${SERVICE}alerts:\n  - { ntfy: { url: "https://ntfy.sh/t", priority: 4 } }\n  - { slack: { webhook_url: "https://hooks.slack.com/x" } }\n`,
     );
-    expect(messages(result)).toEqual([]);
+    expect(findingLines(result)).toEqual([]);
   });
 
   it('refuses what cannot work, each at its line with a hint', () => {
@@ -74,7 +64,7 @@ alerts:
   - { name: ops, slack: { webhook_url: "https://hooks.slack.com/x" } }
   - { name: ops, webhook: { url: "https://example.com/hook", secret: "\${api.port}" } }
 `;
-    const result = load(
+    const result = loadStackText(
       `${SERVICE}${monitors}  both:
     tcp: { host: a, port: 1 }
     http: { url: https://example.com/ }
@@ -84,15 +74,17 @@ monitoring:
 ${window}${channels}  - { discord: { webhook_url: "not a url" } }
 `,
     );
-    const text = messages(result).join('\n');
+    const text = findingLines(result).join('\n');
     expect(text).toMatch(
       /12:.*a monitor takes only one of http, tcp, heartbeat, found http and tcp/,
     );
     expect(text).toMatch(/16:.*a recurring maintenance window needs cron and duration/);
     expect(text).toMatch(/21:.*not an http\(s\) URL/);
     // Whole-stack checks run once the document is well-formed: fix the above first.
-    const fixed = load(`${SERVICE}${monitors}monitoring:\n  maintenance:\n${window}${channels}`);
-    const found = messages(fixed).join('\n');
+    const fixed = loadStackText(
+      `${SERVICE}${monitors}monitoring:\n  maintenance:\n${window}${channels}`,
+    );
+    const found = findingLines(fixed).join('\n');
     expect(found).toContain('7:a heartbeat monitor needs the public host jobs ping');
     expect(found).toContain('monitoring: { push: { host: status.example.com } }');
     expect(found).toMatch(/10:unknown node `elsewhere`/);
@@ -105,7 +97,7 @@ ${window}${channels}  - { discord: { webhook_url: "not a url" } }
   });
 
   it('refuses a check header the agents would refuse, and one push token for two monitors', () => {
-    const result = load(
+    const result = loadStackText(
       `monitors:
   a:
     http: { url: https://example.com/, headers: { Host: elsewhere.example.com } }
@@ -117,17 +109,17 @@ monitoring:
   push: { host: status.example.com }
 `,
     );
-    const found = messages(result).join('\n');
+    const found = findingLines(result).join('\n');
     expect(found).toContain('4:header Host is not allowed in a check');
     expect(found).toContain('8:monitor `b` has the same push token');
   });
 
   it('turns the gateways’ per-route counting on only when asked', () => {
     const plan = (extra: string) => {
-      const result = load(
+      const result = loadStackText(
         `nodes:\n  local: { address: 127.0.0.1, gateway: true }\n${SERVICE}    ports: { http: 3000 }\n    routes: [{ host: api.localhost }]\n${extra}`,
       );
-      if (!result.ok) throw new Error(messages(result).join('\n'));
+      if (!result.ok) throw new Error(findingLines(result).join('\n'));
       return planStack(result.stack, { stackDir: '/srv', stateDir: '/var/lib/flotilla' });
     };
     const server = (extra: string) => plan(extra).caddy.local!.apps.http.servers['gateway']!;
@@ -136,17 +128,17 @@ monitoring:
   });
 
   it('refuses an ntfy URL without a topic', () => {
-    const result = load(`alerts:\n  - ntfy: { url: "https://ntfy.sh/" }\n`);
-    expect(messages(result).join('\n')).toContain(
+    const result = loadStackText(`alerts:\n  - ntfy: { url: "https://ntfy.sh/" }\n`);
+    expect(findingLines(result).join('\n')).toContain(
       '3:`alerts[0].ntfy.url`: the ntfy URL names no topic: write it as https://<server>/<topic>',
     );
   });
 
   it('claims the hub listeners’ ports on the hub node', () => {
-    const result = load(
+    const result = loadStackText(
       `services:\n  api:\n    run: { command: [node, server.js] }\n    ports: { http: 9464 }\nmonitoring:\n  metrics: { token: "\${secret:M}" }\n`,
     );
-    expect(messages(result).join('\n')).toContain(
+    expect(findingLines(result).join('\n')).toContain(
       "port 9464 on node `local` is claimed by both the hub's metrics endpoint (monitoring.metrics.port) and",
     );
   });
