@@ -206,13 +206,18 @@ describe('a working directory its user cannot enter', () => {
     await mkdir(app, { mode: 0o700 });
     await cp('test/daemon/fixtures/echo-server.js', path.join(app, 'echo-server.js'));
     const reason = `cannot enter ${app} as user nobody: permission denied`;
-    // No backoff restarts first: a start that cannot succeed is reported as it is.
-    const up = await flotilla(['up', '--detach', '--timeout', '60', '-f', stack.file], stack.env);
-    expect(up.code).toBe(1);
-    expect(up.stdout + up.stderr).toContain(reason);
-    const [instance] = (await status(stack)).instances;
-    expect(instance).toMatchObject({ state: 'failed', restarts: 0 });
-    expect(instance!.reason).toContain(reason);
+    try {
+      // No backoff restarts first: a start that cannot succeed is reported as it is.
+      const up = await flotilla(['up', '--detach', '--timeout', '60', '-f', stack.file], stack.env);
+      expect(up.code).toBe(1);
+      expect(up.stdout + up.stderr).toContain(reason);
+      const [instance] = (await status(stack)).instances;
+      expect(instance).toMatchObject({ state: 'failed', restarts: 0 });
+      expect(instance!.reason).toContain(reason);
+    } finally {
+      // Its gateway holds the host's ports the next stacks here need.
+      await flotilla(['down', '-f', stack.file], stack.env);
+    }
   }, 90_000);
 });
 
