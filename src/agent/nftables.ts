@@ -1,6 +1,8 @@
 // Loads an nftables script (plan's ruleset for this node) in one `nft -f` transaction: the
-// script replaces table inet flotilla atomically, so a bad script changes nothing.
-import { spawn } from 'node:child_process';
+// script replaces table inet flotilla atomically, so a bad script changes nothing. Also finds
+// and deletes a table (`flotilla node leave` removes the firewall `down` leaves up).
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 
 export async function loadNftScript(script: string): Promise<void> {
   const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -16,4 +18,17 @@ export async function loadNftScript(script: string): Promise<void> {
     throw error;
   });
   if (code !== 0) throw new Error(`nft rejected the firewall: ${stderr.trim() || `exit ${code}`}`);
+}
+
+/** Whether `nft list table` finds the table (false too when nft itself is missing). */
+export async function nftTableExists(family: string, name: string): Promise<boolean> {
+  return promisify(execFile)('nft', ['list', 'table', family, name]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Deletes the table whether or not it exists, in one transaction (other tables untouched). */
+export async function deleteNftTable(family: string, name: string): Promise<void> {
+  await loadNftScript(`table ${family} ${name} {}\ndelete table ${family} ${name}\n`);
 }

@@ -59,6 +59,7 @@ import { withTailnetAddresses } from '../mesh/tailnet-stack.ts';
 import { readTailscaleStatus } from '../mesh/tailscale.ts';
 import { backupRequestSchema, type BackupRequest } from '../backup/node-backups.ts';
 import { Cluster, clusterRoutes, type ClusterHooks } from './cluster.ts';
+import { leftOnNode, leftRunningSchema } from '../node/left-running.ts';
 
 export interface DaemonOptions {
   /** The stack file (kept so `apply` can reread it). */
@@ -650,13 +651,26 @@ export class Daemon {
         method: 'POST',
         path: '/api/v1/down',
         scope: 'admin',
-        summary: 'Stop every service on every node, then the hub',
+        summary:
+          'Stop every service on every node, then the hub; says what stays on purpose (mesh, firewall)',
         status: 202,
-        response: z.object({ stopping: z.boolean() }),
+        response: z.object({ stopping: z.boolean(), left: z.array(leftRunningSchema) }),
         handle: async () => {
+          const [stack, plan, cluster] = [this.hub?.stack, this.hub?.plan, this.cluster];
+          const dirs = cluster?.stateDirs() ?? {};
+          const left =
+            cluster && stack && plan
+              ? cluster.members
+                  .nodes()
+                  .filter((node) => plan.nodes[node] !== undefined)
+                  .flatMap(
+                    (node) =>
+                      leftOnNode(node, cluster.network(stack, plan, node), dirs[node]) ?? [],
+                  )
+              : [];
           // Answer first: the API goes away with the rest.
           setImmediate(() => void this.down());
-          return { json: { stopping: true }, status: 202 };
+          return { json: { stopping: true, left }, status: 202 };
         },
       }),
     ];

@@ -5,7 +5,7 @@
 // wireguard-go — never by name. Its control socket lives in /var/run/wireguard/<name>.sock,
 // shared by every namespace: interface names must be unique on the whole machine.
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isAlive } from '../system/proc.ts';
@@ -262,14 +262,28 @@ export function wgConfig(spec: InterfaceSpec, privateKey: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Whether a link of that name exists (a kernel interface, or a wireguard-go tun device). */
+export async function linkExists(ref: InterfaceRef): Promise<boolean> {
+  const links = await run(ref.netns, ['ip', '-o', 'link', 'show']).catch(() => '');
+  return links.split('\n').some((line) => line.split(/:\s+/)[1]?.split('@')[0] === ref.name);
+}
+
+/** The interfaces whose wireguard-go PID is recorded in the mesh dir (running or not). */
+export async function recordedInterfaces(stateDir?: string): Promise<string[]> {
+  const entries = await readdir(meshStateDir(stateDir)).catch(() => [] as string[]);
+  return entries
+    .filter((entry) => entry.endsWith('.pid'))
+    .map((entry) => entry.slice(0, -'.pid'.length))
+    .filter((name) => IFNAME.test(name));
+}
+
 /** Stops wireguard-go by its recorded PID, deletes the link and socket. Missing parts are fine. */
 export async function bringDownInterface(ref: InterfaceRef): Promise<void> {
   checkRef(ref);
   const pid = await daemonPid(ref);
   if (pid !== undefined) await stopPid(pid, ref.name);
   // wireguard-go removes its link on SIGTERM; delete it anyway in case it was killed hard.
-  const links = await run(ref.netns, ['ip', '-o', 'link', 'show']).catch(() => '');
-  if (links.split('\n').some((line) => line.split(/:\s+/)[1]?.split('@')[0] === ref.name))
+  if (await linkExists(ref))
     await run(ref.netns, ['ip', 'link', 'del', ref.name]).catch(() => undefined);
   await rm(socketPath(ref.name), { force: true });
   await rm(pidFile(ref), { force: true });

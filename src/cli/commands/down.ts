@@ -1,4 +1,7 @@
-// `flotilla down`: stops every service in reverse dependency order, then the control plane.
+// `flotilla down`: stops every service in reverse dependency order, then the control plane,
+// and says what it leaves on purpose on each node (mesh, firewall) and how to remove it.
+import { z } from 'zod';
+import { leftRunningSchema, leftRunningLines } from '../../node/left-running.ts';
 import { readProcStat } from '../../system/proc.ts';
 import { readEndpoint } from '../../hub/api-endpoint.ts';
 import { connectRunningStack } from '../running-stack.ts';
@@ -6,6 +9,8 @@ import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 
 const DOWN_TIMEOUT_MS = 120_000;
+
+const downAnswerSchema = z.object({ left: z.array(leftRunningSchema) });
 
 export const downCommand: CommandSpec = {
   usage: 'flotilla down [-f flotilla.yml]',
@@ -15,7 +20,9 @@ export const downCommand: CommandSpec = {
     const running = await connectRunningStack(values.file as string | undefined, output);
     if (!running) return 1;
     const endpoint = await readEndpoint(running.loaded.stateDir);
-    await running.client.post('/api/v1/down');
+    // An older hub answers without `left`: nothing to say then.
+    const answer = downAnswerSchema.safeParse(await running.client.post('/api/v1/down'));
+    const left = answer.success ? answer.data.left : [];
     const deadline = Date.now() + DOWN_TIMEOUT_MS;
     // Done when the daemon removed its endpoint and its process is gone.
     while ((await readEndpoint(running.loaded.stateDir)) || (endpoint && alive(endpoint.pid))) {
@@ -26,6 +33,7 @@ export const downCommand: CommandSpec = {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     writeLine(output.out, `stack ${running.loaded.stack.name} is down`);
+    for (const line of leftRunningLines(left)) writeLine(output.out, line);
     return 0;
   },
 };

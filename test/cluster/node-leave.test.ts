@@ -1,0 +1,71 @@
+// `down` on a one-node cluster in the lab leaves the mesh interface and firewall table up and
+// says so; `flotilla node leave` on the node removes both, for real (ip link, nft inside the
+// node's namespace), refuses while the stack is up, and has nothing left on a second run.
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabCluster } from '../helpers/lab-cluster.ts';
+
+const isRoot = process.getuid?.() === 0;
+const STACK = `name: leavelab
+mesh: { provider: wireguard, cidr: 100.96.0.0/16, port: 51820 }
+nodes:
+  gw: { address: 203.0.113.11 }
+services:
+  echo:
+    run: { command: [node, ./echo.js] }
+    ports: { http: 8080 }
+    env: { PORT: '\${port}' }
+`;
+
+describe.skipIf(!isRoot)('down, then node leave, on a lab node', { timeout: 120_000 }, () => {
+  let cluster: LabCluster;
+  let work: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'flotilla-node-leave-'));
+    await copyFile(path.resolve('test/cluster/fixtures/echo.js'), path.join(work, 'echo.js'));
+    await writeFile(path.join(work, 'flotilla.yml'), STACK);
+    cluster = await LabCluster.start({ stackFile: path.join(work, 'flotilla.yml'), nodes: ['gw'] });
+    await cluster.until((report) => report.ready, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    await rm(work, { recursive: true, force: true });
+  }, 120_000);
+
+  const link = () => cluster.exec('gw', ['ip', 'link', 'show', 'flo-gw']);
+  const tables = async () => (await cluster.exec('gw', ['nft', 'list', 'tables'])).stdout;
+
+  it('refuses to leave while the stack is up, and says to run down first', async () => {
+    const leave = await cluster.hubCli(['node', 'leave']);
+    expect(leave.code).toBe(1);
+    expect(leave.stderr).toContain('the hub still runs on this node');
+    expect(leave.stderr).toContain('flotilla down');
+    expect((await link()).code).toBe(0);
+  });
+
+  it('down says what it leaves; leave removes it; a second leave finds nothing', async () => {
+    const down = await cluster.hubCli(['down'], cluster.stackFile, 90_000);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('stack leavelab is down');
+    expect(down.stdout).toContain('  gw: mesh interface flo-gw, firewall table inet flotilla\n');
+    expect(down.stdout).toContain(`flotilla node leave --state-dir ${cluster.stateDir('gw')}`);
+    expect((await link()).code).toBe(0);
+    expect(await tables()).toContain('table inet flotilla');
+
+    const leave = await cluster.hubCli(['node', 'leave']);
+    expect(leave.stderr).toBe('');
+    expect(leave.code).toBe(0);
+    expect(leave.stdout).toContain('removed mesh interface flo-gw');
+    expect(leave.stdout).toContain('removed firewall table inet flotilla');
+    expect((await link()).code).not.toBe(0);
+    expect(await tables()).not.toContain('table inet flotilla');
+
+    const again = await cluster.hubCli(['node', 'leave']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing left');
+  });
+});
