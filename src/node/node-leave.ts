@@ -2,7 +2,6 @@
 // WireGuard interface (by its recorded wireguard-go PID, or the kernel link of that name) and
 // its firewall table — after stopping its agent by its recorded PID. It refuses while the
 // stack still runs here (a hub or a service process): `down` comes first. Idempotent.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deleteNftTable, nftTableExists } from '../agent/nftables.ts';
 import { listInstanceRecords } from '../agent/process/instance-records.ts';
@@ -15,9 +14,8 @@ import {
   recordedInterfaces,
 } from '../mesh/wireguard.ts';
 import { isAlive, isRunning } from '../system/proc.ts';
+import { runningAgentPid, stopAgent } from './agent-pid.ts';
 import { FIREWALL_TABLE } from './left-running.ts';
-
-const AGENT_STOP_TIMEOUT_MS = 15_000;
 
 /** The stack still runs on this node: leaving would cut its services off the mesh. */
 export class StackStillUp extends Error {
@@ -30,28 +28,6 @@ export interface LeaveOptions {
   interfaces?: readonly string[];
   /** Told what is being done, one line each. */
   log?: (line: string) => void;
-}
-
-/** Where the agent records its PID (`flotilla agent` writes it; see the report). */
-export function agentPidFile(stateDir: string): string {
-  return path.join(stateDir, 'agent', 'agent.pid');
-}
-
-/** The recorded agent PID, when that process is still a flotilla agent. */
-async function runningAgent(stateDir: string): Promise<number | undefined> {
-  const pid = Number((await readFile(agentPidFile(stateDir), 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !isAlive(pid)) return undefined;
-  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-  return argv.includes('agent') ? pid : undefined;
-}
-
-async function stopAgent(pid: number): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + AGENT_STOP_TIMEOUT_MS;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`the agent (pid ${pid}) did not stop in 15 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** Throws StackStillUp when this node's hub or any of its service processes still runs. */
@@ -73,10 +49,10 @@ export async function leaveNode(options: LeaveOptions): Promise<string[]> {
   const paths = agentPaths(options.stateDir);
   await refuseWhileUp(paths.stateDir);
   const removed: string[] = [];
-  const agent = await runningAgent(paths.stateDir);
+  const agent = await runningAgentPid(paths.stateDir);
   if (agent !== undefined) {
     options.log?.(`stopping the agent (pid ${agent})`);
-    await stopAgent(agent);
+    await stopAgent(paths.stateDir, agent);
     removed.push(`agent (pid ${agent})`);
   }
   const membership = await readMembership(paths).catch(() => undefined);
