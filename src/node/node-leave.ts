@@ -13,6 +13,8 @@ import {
   linkExists,
   recordedInterfaces,
 } from '../mesh/wireguard.ts';
+import { meshInterfaceName } from '../plan/mesh-interface.ts';
+import type { Stack } from '../spec/schema.ts';
 import { isAlive, isRunning } from '../system/proc.ts';
 import { runningAgentPid, stopAgent } from './agent-pid.ts';
 import { FIREWALL_TABLE } from './left-running.ts';
@@ -30,18 +32,50 @@ export interface LeaveOptions {
   log?: (line: string) => void;
 }
 
+/** What of the stack still runs on this node: its hub, its service processes. */
+export async function runningHere(
+  stateDir: string,
+): Promise<{ hub: number | undefined; instances: { id: string; pid: number }[] }> {
+  const endpoint = await readEndpoint(stateDir);
+  const instances = listInstanceRecords(path.join(stateDir, 'agent', 'instances'))
+    .filter((record) => isRunning(record.pid, record.startTime))
+    .map(({ id, pid }) => ({ id, pid }));
+  return { hub: endpoint && isAlive(endpoint.pid) ? endpoint.pid : undefined, instances };
+}
+
 /** Throws StackStillUp when this node's hub or any of its service processes still runs. */
 async function refuseWhileUp(stateDir: string): Promise<void> {
-  const hub = await readEndpoint(stateDir);
-  if (hub && isAlive(hub.pid))
-    throw new StackStillUp(`the hub still runs on this node (pid ${hub.pid})`);
-  const running = listInstanceRecords(path.join(stateDir, 'agent', 'instances')).filter((record) =>
-    isRunning(record.pid, record.startTime),
-  );
-  if (running.length > 0)
+  const { hub, instances } = await runningHere(stateDir);
+  if (hub !== undefined) throw new StackStillUp(`the hub still runs on this node (pid ${hub})`);
+  if (instances.length > 0)
     throw new StackStillUp(
-      `the stack is still up on this node: ${running.length} service instance${running.length === 1 ? '' : 's'} running (${running.map((record) => record.id).join(', ')})`,
+      `the stack is still up on this node: ${instances.length} service instance${instances.length === 1 ? '' : 's'} running (${instances.map((instance) => instance.id).join(', ')})`,
     );
+}
+
+/** The WireGuard interface names the stack gives its nodes; none on a tailnet (Tailscale's own). */
+export function stackInterfaceNames(stack: Stack): string[] {
+  if (stack.mesh.provider === 'tailscale') return [];
+  return Object.keys(stack.nodes).map((node) => meshInterfaceName(stack, node));
+}
+
+/**
+ * The node's WireGuard interface names: its membership's, those with a recorded wireguard-go
+ * PID in its mesh dir, and `extra` (from the stack file: a kernel link has no pid file).
+ */
+export async function meshInterfaceNames(
+  stateDir: string,
+  extra: readonly string[] = [],
+): Promise<{ names: string[]; recorded: Set<string> }> {
+  const paths = agentPaths(stateDir);
+  const membership = await readMembership(paths).catch(() => undefined);
+  const recorded = new Set(await recordedInterfaces(paths.meshDir));
+  const names = new Set([
+    ...(membership?.mesh ? [membership.mesh.interface] : []),
+    ...recorded,
+    ...extra,
+  ]);
+  return { names: [...names], recorded };
 }
 
 /** Removes this node's mesh interface(s) and firewall table; returns what it removed. */
@@ -55,13 +89,7 @@ export async function leaveNode(options: LeaveOptions): Promise<string[]> {
     await stopAgent(paths.stateDir, agent);
     removed.push(`agent (pid ${agent})`);
   }
-  const membership = await readMembership(paths).catch(() => undefined);
-  const recorded = new Set(await recordedInterfaces(paths.meshDir));
-  const names = new Set([
-    ...(membership?.mesh ? [membership.mesh.interface] : []),
-    ...recorded,
-    ...(options.interfaces ?? []),
-  ]);
+  const { names, recorded } = await meshInterfaceNames(paths.stateDir, options.interfaces);
   for (const name of names) {
     const ref = { name, stateDir: paths.meshDir };
     const present = (await interfaceRunning(ref)) || (await linkExists(ref));

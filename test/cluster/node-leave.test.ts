@@ -1,6 +1,7 @@
 // `down` on a one-node cluster in the lab leaves the mesh interface and firewall table up and
 // says so; `flotilla node leave` on the node removes both, for real (ip link, nft inside the
 // node's namespace), refuses while the stack is up, and has nothing left on a second run.
+// `node doctor` runs on the node while it is up.
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,17 @@ describe.skipIf(!isRoot)('down, then node leave, on a lab node', { timeout: 120_
 
   const link = () => cluster.exec('gw', ['ip', 'link', 'show', 'flo-gw']);
   const tables = async () => (await cluster.exec('gw', ['nft', 'list', 'tables'])).stdout;
+
+  it('node doctor finds the running node healthy: ports Flotilla’s, firewall, mesh', async () => {
+    const doctor = await cluster.hubCli(['node', 'doctor']);
+    // echo listens on 8080 (the service's port): held by Flotilla, not a conflict.
+    expect((await cluster.exec('gw', ['ss', '-Htln'])).stdout).toMatch(/:8080\s/);
+    expect(doctor.stdout).toMatch(/^ok +ports +1 port free or Flotilla's$/m);
+    expect(doctor.stdout).toMatch(/^ok +firewall +table inet flotilla loaded$/m);
+    expect(doctor.stdout).toMatch(/^ok +mesh +flo-gw up, 0 peer\(s\)/m);
+    expect(doctor.stdout).toMatch(/^skip +clock +this node runs the hub$/m);
+    expect(doctor.code).toBe(0);
+  });
 
   it('refuses to leave while the stack is up, and says to run down first', async () => {
     const leave = await cluster.hubCli(['node', 'leave']);

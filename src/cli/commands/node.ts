@@ -1,17 +1,19 @@
 // `flotilla node token|ls|rm`: the hub's side of joining and removing nodes; `node leave`,
-// run on a node, removes what `down` left there.
+// run on a node, removes what `down` left there; `node doctor` checks the node it runs on.
 import { HubRequestFailed } from '../hub-client.ts';
 import { connectRunningStack } from '../running-stack.ts';
 import { table, toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 import { parseDuration } from '../../spec/formats.ts';
 import { runNodeLeave } from './node-leave.ts';
+import { runNodeDoctor } from './node-doctor.ts';
 
 const USAGE = [
   'flotilla node token [--node NAME [--replace]] [--ttl 15m] [-f flotilla.yml]',
   '       flotilla node ls [--json] [-f flotilla.yml]',
   '       flotilla node rm <name> [-f flotilla.yml]',
   '       flotilla node leave [-f flotilla.yml | --state-dir DIR]',
+  '       flotilla node doctor [-f flotilla.yml | --state-dir DIR]',
 ].join('\n');
 
 interface NodeList {
@@ -34,12 +36,16 @@ export const nodeCommand: CommandSpec = {
     replace: { type: 'boolean' },
     'state-dir': { type: 'string' },
   },
-  positionals: { verbs: { token: [], ls: [], rm: ['<name>'], leave: [] } },
+  positionals: { verbs: { token: [], ls: [], rm: ['<name>'], leave: [], doctor: [] } },
   async run({ values, positionals }, output: Output) {
     // main checked the verb and its words against `positionals` above.
-    const [verb, ...rest] = positionals as ['token' | 'ls' | 'rm' | 'leave', ...string[]];
+    const [verb, ...rest] = positionals as [
+      'token' | 'ls' | 'rm' | 'leave' | 'doctor',
+      ...string[],
+    ];
     // Run on the node itself, with the hub possibly gone: no API call.
     if (verb === 'leave') return runNodeLeave(values, output);
+    if (verb === 'doctor') return runNodeDoctor(values, output);
     if (values.replace && (verb !== 'token' || values.node === undefined))
       return usageError(
         output,
