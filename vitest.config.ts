@@ -17,6 +17,10 @@ const NAMESPACED = [
   // Host tests that hold no host port and start no stack, moved here to even the lanes.
   'test/spec/fuzz.test.ts',
   'test/security/cli-arguments.test.ts',
+  'test/security/secret-input.test.ts',
+  'test/backup/retention.test.ts',
+  'test/backup/files.test.ts',
+  'test/backup/cli.test.ts',
 ];
 
 const shared = {
