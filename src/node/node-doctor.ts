@@ -7,6 +7,7 @@ import { access, readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { z } from 'zod';
 import { nftTableExists } from '../agent/nftables.ts';
 import { agentPaths, readMembership } from '../daemon/membership.ts';
 import { interfaceRunning, interfaceStatus, linkExists } from '../mesh/wireguard.ts';
@@ -123,6 +124,24 @@ async function hubClock(
   }
 }
 
+/**
+ * Whether the agent holds a desired state from the hub (agent/hub-state.json): the stack is
+ * meant to run here until `down` has the agent save none. Read without checking the hub's
+ * signature: only its presence matters here.
+ */
+async function holdsDesiredState(stateDir: string): Promise<boolean> {
+  const text = await readFile(path.join(stateDir, 'agent', 'hub-state.json'), 'utf8').catch(
+    () => undefined,
+  );
+  if (text === undefined) return false;
+  try {
+    const saved = z.object({ desired: z.unknown() }).safeParse(JSON.parse(text));
+    return saved.success && saved.data.desired !== null && saved.data.desired !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 export interface DoctorOptions {
   stateDir: string;
   /** The stack file's stack, when given: its ports and interface names. */
@@ -179,7 +198,11 @@ export async function doctorNode(options: DoctorOptions): Promise<CheckResult[]>
     : [];
   const membership = await readMembership(agentPaths(stateDir)).catch(() => undefined);
   const state = {
-    running: here.hub !== undefined || here.instances.length > 0 || agent !== undefined,
+    running:
+      here.hub !== undefined ||
+      here.instances.length > 0 ||
+      agent !== undefined ||
+      (await holdsDesiredState(stateDir)),
     // Joined, or a mesh interface of its own here, or a stack of several WireGuard nodes.
     cluster:
       membership?.mesh !== undefined ||
