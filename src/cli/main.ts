@@ -125,7 +125,7 @@ const COMMANDS: CommandEntry[] = [
   },
   {
     name: 'node',
-    summary: 'join tokens and the cluster’s nodes: node token|ls|rm',
+    summary: 'join tokens and the cluster’s nodes: node token|ls|rm|leave|doctor',
     load: async () => (await import('./commands/node.ts')).nodeCommand,
   },
   {

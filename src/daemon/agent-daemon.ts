@@ -2,6 +2,7 @@
 // first), connects to the bus on the hub's mesh address with its own credentials, and runs
 // the agent. Services keep running while the hub is away; SIGTERM leaves them running for
 // the next agent to adopt; the hub's `down` (or `node rm`) stops them and ends the process.
+import { clearAgentPid, recordAgentPid } from '../node/agent-pid.ts';
 import { Agent } from '../agent/agent.ts';
 import { SYSTEM_HOSTS_FILE } from '../agent/hosts-file.ts';
 import { NetworkApplier } from '../agent/network-applier.ts';
@@ -79,6 +80,8 @@ export class AgentDaemon {
       log: this.options.log,
     });
     await this.agent.start();
+    // For `flotilla node leave`: it stops this very process, never one found by name.
+    await recordAgentPid(this.options.stateDir);
     return membership;
   }
 
@@ -92,6 +95,7 @@ export class AgentDaemon {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
+    await clearAgentPid(this.options.stateDir).catch(() => undefined);
     if (this.connection) await closeConnection(this.connection).catch(() => {});
     this.finished();
   }
