@@ -87,6 +87,6 @@ describe('every command', () => {
     expect(typo.stderr).toContain('unknown verb "lst"\nhint: did you mean `list`?');
     const none = await flotilla(['node', '-f', file], env);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain('missing what to do: token, ls or rm');
+    expect(none.stderr).toContain('missing what to do: token, ls, rm, leave or doctor');
   });
 });
