@@ -1,6 +1,7 @@
 // What `flotilla status` and `up` show: every desired instance with its live state, every
 // route with how many healthy upstreams it has, and whether each gateway serves the routes
 // the hub last computed. `ready` is the condition `up --detach` waits for.
+import { httpsOrigin } from '../plan/https-origin.ts';
 import { STALE_AFTER_MS } from '../protocol/liveness.ts';
 import type { InstanceStatus, NodeStatus } from '../protocol/status.ts';
 import type { Hub } from './hub.ts';
@@ -65,9 +66,8 @@ export function statusReport(hub: Hub, now = Date.now()): StatusReport | undefin
       const total = new Map(
         plan.routes.map((route) => [`${route.host}${route.path ?? ''}`, route.upstreams.length]),
       );
-      const port = stack.gateway.https_port === 443 ? '' : `:${stack.gateway.https_port}`;
       routes = hub.liveRoutes(node).map((route) => ({
-        url: `https://${route.host}${port}${route.path ?? '/'}`,
+        url: `${httpsOrigin(route.host, stack.gateway.https_port)}${route.path ?? '/'}`,
         service: route.service,
         healthy: route.upstreams.length,
         total: total.get(`${route.host}${route.path ?? ''}`) ?? 0,

@@ -9,6 +9,7 @@
 // upstreams, an SRV name per service port) at the gateway agent's own responder, which
 // answers the healthy ones (upstreamSets). The config changes only with routes and TLS, and
 // when a route has no healthy instance left (it answers 503 itself) or gets one back.
+import { httpsOrigin } from './https-origin.ts';
 import { z } from 'zod';
 import type { Stack } from '../spec/schema.ts';
 import { corsHandler } from './caddy-cors.ts';
@@ -369,7 +370,6 @@ export function servedRoutes(config: unknown): ServedRoute[] {
   const parsed = servedConfigSchema.safeParse(config);
   if (!parsed.success) return [];
   const { https_port: httpsPort, servers } = parsed.data.apps.http;
-  const port = httpsPort === 443 ? '' : `:${httpsPort}`;
   return Object.values(servers).flatMap((server) =>
     server.routes.flatMap((route) => {
       const host = route.match?.[0]?.host?.[0];
@@ -379,7 +379,7 @@ export function servedRoutes(config: unknown): ServedRoute[] {
         return {
           host,
           ...(path === undefined ? {} : { path }),
-          url: `https://${host}${port}${path ?? '/'}`,
+          url: `${httpsOrigin(host, httpsPort)}${path ?? '/'}`,
         };
       });
     }),

@@ -2,7 +2,7 @@
 // The password is read from stdin (typed without echo on a terminal, twice), never from
 // argv, where `ps` and the shell history would keep it. The users file is written here
 // directly; a running hub sees the change at its next request (dashboard-users.ts says why).
-import { dashboardOrigin } from '../../hub/dashboard/dashboard-endpoint.ts';
+import { httpsOrigin } from '../../plan/https-origin.ts';
 import { spawnSync } from 'node:child_process';
 import { SCOPES, type Scope } from '../../hub/api/api-route.ts';
 import {
@@ -128,7 +128,8 @@ export const dashboardCommand: CommandSpec = {
           // Before the password is asked for, not after it was typed twice.
           if ((await users.find(name!)) !== undefined) throw nameTaken(name!);
           const user = await users.add(name!, scope, await readPassword(name!, output));
-          const origin = dashboardOrigin(loaded.stack);
+          const dashboard = loaded.stack.dashboard;
+          const origin = dashboard && httpsOrigin(dashboard.host, loaded.stack.gateway.https_port);
           writeLine(
             output.out,
             `${user.name} added (${user.scope})${origin === undefined ? '' : `: they log in at ${origin}/`}`,

@@ -3,6 +3,7 @@
 // https://<dashboard.host>/ to it. Restarted only when its port or public origin changes, so
 // an apply logs nobody out. The pages and their assets are loaded with the first start: a
 // stack without a dashboard never pays for them.
+import { httpsOrigin } from '../../plan/https-origin.ts';
 import type { Stack } from '../../spec/schema.ts';
 import type { BusEvent } from '../../protocol/events.ts';
 import type { ApiHandler } from '../api/api-handler.ts';
@@ -23,8 +24,7 @@ export interface DashboardEndpointOptions {
 export function dashboardOrigin(stack: Stack): string | undefined {
   const dashboard = stack.dashboard;
   if (!dashboard) return undefined;
-  const port = stack.gateway.https_port;
-  return `https://${dashboard.host}${port === 443 ? '' : `:${port}`}`;
+  return httpsOrigin(dashboard.host, stack.gateway.https_port);
 }
 
 export class DashboardEndpoint {

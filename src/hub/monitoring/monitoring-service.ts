@@ -3,6 +3,7 @@
 // maintenance) and kept with its figures, and each decision sent as an alert. Active checks
 // (routes, declared HTTP/TCP) run here or, with a `from` node, on that node's agent; the
 // others read what the hub already knows (reports, node metrics, backup events, pings).
+import { httpsOrigin } from '../../plan/https-origin.ts';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -260,14 +261,13 @@ export class MonitoringService {
     const urls = new Map<string, { healthchecks: string; kuma: string }>();
     const stack = this.stack;
     if (stack?.monitoring.push === undefined) return urls;
-    const port = stack.gateway.https_port;
-    const host = `${stack.monitoring.push.host}${port === 443 ? '' : `:${port}`}`;
+    const origin = httpsOrigin(stack.monitoring.push.host, stack.gateway.https_port);
     for (const entry of this.entries.values()) {
       const token = await this.tokenOf(entry.definition);
       if (token === undefined) continue;
       urls.set(entry.definition.name, {
-        healthchecks: `https://${host}/ping/${token}`,
-        kuma: `https://${host}/api/push/${token}?status=up&msg=OK&ping=`,
+        healthchecks: `${origin}/ping/${token}`,
+        kuma: `${origin}/api/push/${token}?status=up&msg=OK&ping=`,
       });
     }
     return urls;
