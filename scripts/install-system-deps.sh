@@ -2,7 +2,23 @@
 # Installs the system packages Flotilla drives (Caddy, NATS, restic, PostgreSQL,
 # Redis, WireGuard, nftables, …). Idempotent: when every command is present it
 # does nothing, so both README commands can call it on every run.
+#
+#   install-system-deps.sh          what a node runs, and what the test suite needs besides
+#   install-system-deps.sh --node   only what a node runs (`flotilla node add` runs this)
 set -euo pipefail
+
+case "${1:-}" in
+  '') node_only=0 ;;
+  --node) node_only=1 ;;
+  *)
+    echo "usage: $0 [--node]" >&2
+    exit 2
+    ;;
+esac
+if (($# > 1)); then
+  echo "usage: $0 [--node]" >&2
+  exit 2
+fi
 
 # command on PATH (or absolute path) -> Debian package that provides it
 declare -A wanted=(
@@ -21,12 +37,20 @@ declare -A wanted=(
   [ping]=iputils-ping
   [setpriv]=util-linux
   [dockerd]=docker.io
+)
+# Only the test suite uses these: a registry to pull from, a rootfs for test images, a
+# Prometheus to scrape the hub, a browser for the dashboard, sshd for `node add`.
+declare -A test_only=(
   [docker-registry]=docker-registry
   [/bin/busybox]=busybox-static
   [prometheus]=prometheus
   [promtool]=prometheus
   [/usr/bin/chromium]=chromium
+  [/usr/sbin/sshd]=openssh-server
 )
+if ((node_only == 0)); then
+  for cmd in "${!test_only[@]}"; do wanted[$cmd]=${test_only[$cmd]}; done
+fi
 
 missing=()
 for cmd in "${!wanted[@]}"; do
@@ -64,7 +88,7 @@ apt-get install -y -qq --no-install-recommends "${unique[@]}" >/dev/null
 # tests).
 if command -v systemctl >/dev/null 2>&1; then
   for unit in caddy nats-server redis-server postgresql docker.socket docker containerd docker-registry \
-    prometheus; do
+    prometheus ssh; do
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   done
 fi
