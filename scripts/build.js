@@ -44,6 +44,11 @@ await build({
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
+  // ssh2's optional native parts, which it loads in try/catch: left out, so the pure-JS
+  // fallback runs, as it must in an installed release (dist/ only, no node_modules). Its
+  // CommonJS code reads __dirname, which an ES module has only when injected.
+  external: ['*/sshcrypto.node', '*/cpufeatures.node'],
+  inject: ['scripts/build-cjs-paths.js'],
   logLevel: 'warning',
 });
 await mkdir(path.join(staging, 'cli'), { recursive: true });
