@@ -42,7 +42,7 @@ export interface TreeEntry {
  * permission bits beyond the exec bit (`X`), no extended attributes, and a second name for
  * a file (a hardlink) stored as a copy, since unpackBundle refuses hardlinks.
  */
-const DETERMINISTIC_TAR = [
+export const DETERMINISTIC_TAR = [
   '--format=gnu',
   '--mtime=@0',
   '--owner=0',
