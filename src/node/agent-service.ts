@@ -8,7 +8,13 @@ import path from 'node:path';
 import { runCaptured } from '../system/run-captured.ts';
 import { isAlive } from '../system/proc.ts';
 import { runningAgentPid, stopAgent } from './agent-pid.ts';
-import { AGENT_UNIT_NAME, agentUnitText, UNIT_DIR, type AgentUnitOptions } from './agent-unit.ts';
+import {
+  AGENT_UNIT_NAME,
+  agentArgv,
+  agentUnitText,
+  UNIT_DIR,
+  type AgentUnitOptions,
+} from './agent-unit.ts';
 import { NodeSetupFailed } from './node-setup-error.ts';
 
 const AGENT_START_TIMEOUT_MS = 60_000;
@@ -88,17 +94,13 @@ class DetachedAgent implements AgentService {
     await mkdir(path.dirname(logFile), { recursive: true });
     const log = await open(logFile, 'a', 0o600);
     try {
-      const [node, ...rest] = this.unit.command;
-      const child = spawn(
-        node!,
-        [...rest, 'agent', '--state-dir', this.unit.stateDir, '--address', this.unit.address],
-        {
-          // Its own session: it outlives the SSH session that started it.
-          detached: true,
-          stdio: ['ignore', log.fd, log.fd],
-          env: { PATH: process.env.PATH, NO_COLOR: '1' },
-        },
-      );
+      const [node, ...rest] = agentArgv(this.unit);
+      const child = spawn(node!, rest, {
+        // Its own session: it outlives the SSH session that started it.
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+        env: { PATH: process.env.PATH, NO_COLOR: '1' },
+      });
       child.unref();
       const pid = child.pid;
       return await waitForNewAgent(this.unit.stateDir, before, async () =>

@@ -8,19 +8,23 @@ export interface AgentUnitOptions {
   /** node binary and CLI entry (the `current` release, so an upgrade needs no new unit). */
   command: string[];
   stateDir: string;
-  /** The node's public address, given to `flotilla agent --address`. */
-  address: string;
+  /** `flotilla agent --address`: only when peers reach the node elsewhere than the stack says. */
+  address?: string;
 }
 
-export function agentUnitText(options: AgentUnitOptions): string {
-  const execStart = [
+/** `flotilla agent …` as the unit and a detached start both run it. */
+export function agentArgv(options: AgentUnitOptions): string[] {
+  return [
     ...options.command,
     'agent',
     '--state-dir',
     options.stateDir,
-    '--address',
-    options.address,
+    ...(options.address === undefined ? [] : ['--address', options.address]),
   ];
+}
+
+export function agentUnitText(options: AgentUnitOptions): string {
+  const execStart = agentArgv(options);
   for (const word of execStart)
     // Every word is a path of ours or a checked address: none can need systemd's quoting.
     if (!/^[\w./:@-]+$/.test(word)) throw new Error(`cannot put ${JSON.stringify(word)} in a unit`);

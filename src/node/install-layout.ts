@@ -6,6 +6,13 @@
 //   /usr/local/bin/flotilla        a wrapper, so `flotilla node doctor` works on the server
 //   /var/lib/flotilla/agent        the agent's state dir (membership, keys, instances)
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The Flotilla this process runs from: two levels up, from src/node/ or from dist/cli/ (where
+ * the compiled build puts every chunk) alike. On a server, a release dir.
+ */
+export const RUNNING_INSTALL_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 export const INSTALL_PREFIX = '/opt/flotilla';
 export const RELEASES_DIR = path.join(INSTALL_PREFIX, 'releases');

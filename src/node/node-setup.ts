@@ -33,7 +33,8 @@ export interface NodeSetupOptions {
   /** The release dir this runs from (under /opt/flotilla/releases). */
   releaseDir: string;
   node: string;
-  address: string;
+  /** The agent's --address, when peers reach this server elsewhere than the stack says. */
+  address?: string;
   /** Needed only when this server has not joined yet. */
   token?: string;
   stateDir?: string;
@@ -55,7 +56,6 @@ export async function readNodeState(stateDir = AGENT_STATE_DIR): Promise<NodeSta
   const agentPid = await agentService(init, {
     command: releaseCommand(CURRENT_LINK),
     stateDir,
-    address: '0.0.0.0',
   }).running();
   return {
     ...(membership ? { joined: { node: membership.node, stack: membership.stack } } : {}),
@@ -97,7 +97,11 @@ export async function setupNode(options: NodeSetupOptions): Promise<NodeSetupRes
         'this server has not joined a hub and no join token came on stdin',
         'run `flotilla node add` on the hub: it passes a fresh token',
       );
-    await joinHub(paths, { token: options.token, node: options.node, address: options.address });
+    await joinHub(paths, {
+      token: options.token,
+      node: options.node,
+      ...(options.address === undefined ? {} : { address: options.address }),
+    });
     changed.push(`joined as node ${options.node}`);
   }
 
@@ -106,7 +110,7 @@ export async function setupNode(options: NodeSetupOptions): Promise<NodeSetupRes
   const service = agentService(init, {
     command: releaseCommand(CURRENT_LINK),
     stateDir,
-    address: options.address,
+    ...(options.address === undefined ? {} : { address: options.address }),
   });
   const unitChanged = await service.install();
   if (unitChanged) changed.push('wrote the agent’s systemd unit');

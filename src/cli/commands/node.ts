@@ -1,5 +1,7 @@
-// `flotilla node token|ls|rm`: the hub's side of joining and removing nodes; `node leave`,
-// run on a node, removes what `down` left there; `node doctor` checks the node it runs on.
+// `flotilla node token|ls|rm`: the hub's side of joining and removing nodes; `node add` and
+// `node upgrade` set up and upgrade servers over SSH from the hub, and `node setup` is their
+// half on the server; `node leave`, run on a node, removes what `down` left there; `node
+// doctor` checks the node it runs on.
 import { HubRequestFailed } from '../hub-client.ts';
 import { connectRunningStack } from '../running-stack.ts';
 import { table, toJson, writeLine, type Output } from '../output.ts';
@@ -7,9 +9,14 @@ import type { CommandSpec } from '../command.ts';
 import { parseDuration } from '../../spec/formats.ts';
 import { runNodeLeave } from './node-leave.ts';
 import { runNodeDoctor } from './node-doctor.ts';
+import { UsageError } from '../usage.ts';
 
 const USAGE = [
-  'flotilla node token [--node NAME [--replace]] [--ttl 15m] [-f flotilla.yml]',
+  'flotilla node add [USER@]HOST[:PORT] [--name NODE] [-i KEY] [--host-key SHA256:…] [--known-hosts FILE] [--address PUBLIC_IP] [-f flotilla.yml]',
+  '       flotilla node upgrade NODE… | --all [-f flotilla.yml]',
+  '       flotilla node setup --node NAME [--address PUBLIC_IP] [--join-stdin] [--state-dir DIR] [--json]  (on the server; node add runs it)',
+  '       flotilla node setup --check [--json] [--state-dir DIR]',
+  '       flotilla node token [--node NAME [--replace]] [--ttl 15m] [-f flotilla.yml]',
   '       flotilla node ls [--json] [-f flotilla.yml]',
   '       flotilla node rm <name> [-f flotilla.yml]',
   '       flotilla node leave [-f flotilla.yml | --state-dir DIR]',
@@ -18,6 +25,28 @@ const USAGE = [
 
 interface NodeList {
   nodes: { node: string; endpoint: string; joined_at: string; hub: boolean }[];
+}
+
+/** The options each verb takes besides -f: any other is refused, never ignored. */
+const VERB_OPTIONS: Record<string, readonly string[]> = {
+  add: ['file', 'name', 'identity', 'host-key', 'known-hosts', 'address'],
+  upgrade: ['file', 'all'],
+  setup: ['node', 'address', 'join-stdin', 'state-dir', 'json', 'check'],
+  token: ['file', 'node', 'ttl', 'replace'],
+  ls: ['file', 'json'],
+  rm: ['file'],
+  leave: ['file', 'state-dir'],
+  doctor: ['file', 'state-dir'],
+};
+
+function checkVerbOptions(verb: string, values: Record<string, unknown>): void {
+  const allowed = VERB_OPTIONS[verb] ?? [];
+  const extra = Object.keys(values).find((name) => !allowed.includes(name));
+  if (extra !== undefined)
+    throw new UsageError(
+      `node ${verb} takes no --${extra}`,
+      `its options: ${allowed.map((name) => `--${name}`).join(' ') || 'none'}`,
+    );
 }
 
 function usageError(output: Output, message: string): number {
@@ -35,15 +64,40 @@ export const nodeCommand: CommandSpec = {
     json: { type: 'boolean' },
     replace: { type: 'boolean' },
     'state-dir': { type: 'string' },
+    name: { type: 'string' },
+    identity: { type: 'string', short: 'i' },
+    'host-key': { type: 'string' },
+    'known-hosts': { type: 'string' },
+    address: { type: 'string' },
+    all: { type: 'boolean' },
+    'join-stdin': { type: 'boolean' },
+    check: { type: 'boolean' },
   },
-  positionals: { verbs: { token: [], ls: [], rm: ['<name>'], leave: [], doctor: [] } },
+  positionals: {
+    verbs: {
+      add: ['<[user@]host[:port]>'],
+      upgrade: ['[node...]'],
+      setup: [],
+      token: [],
+      ls: [],
+      rm: ['<name>'],
+      leave: [],
+      doctor: [],
+    },
+  },
   async run({ values, positionals }, output: Output) {
     // main checked the verb and its words against `positionals` above.
     const [verb, ...rest] = positionals as [
-      'token' | 'ls' | 'rm' | 'leave' | 'doctor',
+      'add' | 'upgrade' | 'setup' | 'token' | 'ls' | 'rm' | 'leave' | 'doctor',
       ...string[],
     ];
+    checkVerbOptions(verb, values);
+    // Loaded only when used: the SSH client is no part of `node ls`.
+    if (verb === 'add') return (await import('./node-add.ts')).runNodeAdd(values, rest[0]!, output);
+    if (verb === 'upgrade')
+      return (await import('./node-upgrade.ts')).runNodeUpgrade(values, rest, output);
     // Run on the node itself, with the hub possibly gone: no API call.
+    if (verb === 'setup') return (await import('./node-setup.ts')).runNodeSetup(values, output);
     if (verb === 'leave') return runNodeLeave(values, output);
     if (verb === 'doctor') return runNodeDoctor(values, output);
     if (values.replace && (verb !== 'token' || values.node === undefined))

@@ -11,20 +11,13 @@ import { loadStackOrReport, type LoadedStack } from '../stack-file.ts';
 import { table, toJson, writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
 import { UsageError } from '../usage.ts';
+import { readStdin } from '../stdin.ts';
 
 const USAGE = `flotilla secrets set NAME [--from-file FILE]   (the value is read from stdin)
        flotilla secrets list [--json]
        flotilla secrets rm NAME
        flotilla secrets import FILE [--format dotenv|doppler-json]
        flotilla secrets rollback NAME`;
-
-async function readStdin(): Promise<string> {
-  let text = '';
-  process.stdin.setEncoding('utf8');
-  for await (const chunk of process.stdin) text += chunk as string;
-  // `echo value |` adds one newline that is not part of the secret.
-  return text.replace(/\r?\n$/, '');
-}
 
 /** Tells a running hub to deliver the new values (it rereads the store on apply). */
 async function redeliver(loaded: LoadedStack, output: Output): Promise<void> {
