@@ -233,14 +233,29 @@ export class RemoteShell {
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
         let exit: { code: number; signal?: string } | undefined;
-        let timedOut = false;
+        let settled = false;
+        const settle = (outcome: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          outcome();
+        };
+        // sshd closes the channel only once the command ends: the promise does not wait for
+        // it. The command may go on running on the server; the caller owns what it started.
         const timer =
           options.timeoutMs === undefined
             ? undefined
             : setTimeout(() => {
-                timedOut = true;
                 channel.signal('KILL');
                 channel.close();
+                settle(() =>
+                  reject(
+                    new RemoteCommandTimeout(
+                      `\`${argv.join(' ')}\` on ${where} did not finish within ${options.timeoutMs} ms`,
+                      'the server may be slow or the command waiting for something; run it by hand over ssh to see',
+                    ),
+                  ),
+                );
               }, options.timeoutMs);
         channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -250,29 +265,23 @@ export class RemoteShell {
               ? { code: 128 + signalNumber(signal ?? ''), ...(signal ? { signal } : {}) }
               : { code };
         });
-        channel.on('close', () => {
-          clearTimeout(timer);
-          if (timedOut)
-            reject(
-              new RemoteCommandTimeout(
-                `\`${argv.join(' ')}\` on ${where} did not finish within ${options.timeoutMs} ms`,
-                'the server may be slow or the command waiting for something; run it by hand over ssh to see',
-              ),
-            );
-          else if (!exit)
-            reject(
-              new SshDisconnected(
-                `the connection to ${where} ended while \`${argv.join(' ')}\` ran`,
-                'check the server and run again',
-              ),
-            );
-          else
-            resolve({
-              ...exit,
-              stdout: Buffer.concat(stdout).toString('utf8'),
-              stderr: Buffer.concat(stderr).toString('utf8'),
-            });
-        });
+        channel.on('close', () =>
+          settle(() => {
+            if (!exit)
+              reject(
+                new SshDisconnected(
+                  `the connection to ${where} ended while \`${argv.join(' ')}\` ran`,
+                  'check the server and run again',
+                ),
+              );
+            else
+              resolve({
+                ...exit,
+                stdout: Buffer.concat(stdout).toString('utf8'),
+                stderr: Buffer.concat(stderr).toString('utf8'),
+              });
+          }),
+        );
         const { stdin } = options;
         if (stdin === undefined) channel.end();
         else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);

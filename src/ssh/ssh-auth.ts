@@ -4,9 +4,11 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { utils, type AnyAuthMethod, type ParsedKey } from 'ssh2';
+import ssh2, { type AnyAuthMethod, type ParsedKey } from 'ssh2';
 import { hostKeyFingerprint } from './host-keys.ts';
 import { SshError } from './ssh-error.ts';
+
+// ssh2 is CommonJS whose `utils` Node's ESM loader cannot name: reached through the default.
 
 /** An identity file that is passphrase-protected. */
 export class SshKeyEncrypted extends SshError {}
@@ -40,7 +42,7 @@ export async function readIdentityFile(file: string): Promise<ParsedKey> {
       'give the private key (not the .pub) of a key the server accepts with -i',
     );
   }
-  const parsed = utils.parseKey(text);
+  const parsed = ssh2.utils.parseKey(text);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (key instanceof Error || key === undefined) {
     const why = key instanceof Error ? key.message : 'no key in it';
