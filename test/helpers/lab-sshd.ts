@@ -35,6 +35,8 @@ export interface LabSshd {
   namespace: string;
   address: string;
   port: number;
+  /** Mount point inside -> host dir, as given. */
+  mounts: Record<string, string>;
   /** As `ssh-keygen -lf` prints it for the host key: `SHA256:…`. */
   hostKeyFingerprint: string;
   /** The host key's type and base64 blob, as in known_hosts. */
@@ -205,6 +207,7 @@ export async function startLabSshd(options: LabSshdOptions): Promise<LabSshd> {
       namespace: options.namespace,
       address: options.address,
       port,
+      mounts: { ...options.mounts },
       hostKeyFingerprint: await keyFingerprint(`${hostKeyFile}.pub`),
       hostKey: { type, base64 },
       knownHostsFile,
