@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabCluster } from '../helpers/lab-cluster.ts';
-import { startLabSshd, type LabSshd } from '../helpers/lab-sshd.ts';
+import { generateKey, startLabSshd, type LabSshd } from '../helpers/lab-sshd.ts';
 import { isAlive } from '../../src/system/proc.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -34,8 +34,10 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
   /** What the server's sessions see as /opt, /var/lib/flotilla and /usr/local/bin. */
   const serverDirs = { opt: '', varlib: '', bin: '' };
 
-  const startSshd = async () =>
-    startLabSshd({
+  /** The operator's key: it outlives each sshd (node upgrade logs in with it again). */
+  let userKey: string;
+  const startSshd = async () => {
+    const server = await startLabSshd({
       namespace: cluster.labNode('app').namespace,
       address: cluster.labNode('app').address,
       mounts: {
@@ -44,6 +46,9 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
         '/usr/local/bin': serverDirs.bin,
       },
     });
+    await server.authorize(`${userKey}.pub`);
+    return server;
+  };
   const addApp = (extra: string[] = []) =>
     cluster.hubCli(
       [
@@ -51,7 +56,7 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
         'add',
         `root@${cluster.labNode('app').address}`,
         '-i',
-        sshd!.userKeyFile,
+        userKey,
         '--known-hosts',
         sshd!.knownHostsFile,
         ...extra,
@@ -70,6 +75,8 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
       serverDirs[dir] = await mkdtemp(path.join(tmpdir(), `flotilla-node-add-${dir}-`));
     await copyFile(path.resolve('test/cluster/fixtures/echo.js'), path.join(work, 'echo.js'));
     await writeFile(path.join(work, 'flotilla.yml'), STACK);
+    userKey = path.join(work, 'operator_ed25519');
+    await generateKey(userKey);
     cluster = await LabCluster.start({
       stackFile: path.join(work, 'flotilla.yml'),
       nodes: ['gw', 'app'],
@@ -150,6 +157,8 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
       [
         'env',
         `FLOTILLA_STATE_DIR=${cluster.stateDir('gw')}`,
+        // It has no sources: its compiled build.
+        'FLOTILLA_FROM_SOURCE=0',
         process.execPath,
         path.join(newer, 'bin/flotilla.js'),
         'node',
