@@ -65,6 +65,11 @@ describe('every command', () => {
     [['restart', 'api', 'worker'], '`flotilla restart` takes only <service>'],
     [['node', 'ls', 'db'], '`flotilla node ls` takes no arguments'],
     [['node', 'rm', 'db', 'web'], '`flotilla node rm` takes only <name>'],
+    [
+      ['node', 'add', 'root@203.0.113.20', 'db'],
+      '`flotilla node add` takes only <[user@]host[:port]>',
+    ],
+    [['node', 'setup', 'db'], '`flotilla node setup` takes no arguments'],
     [['lab', 'down', 'lab2'], '`flotilla lab down` takes no arguments'],
     [['backup', 'list', 'db', 'web'], '`flotilla backup list` takes only [job]'],
     [['backup', 'restore', 'db', 'snap'], '`flotilla backup restore` takes only <job>'],
@@ -87,6 +92,17 @@ describe('every command', () => {
     expect(typo.stderr).toContain('unknown verb "lst"\nhint: did you mean `list`?');
     const none = await flotilla(['node', '-f', file], env);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain('missing what to do: token, ls, rm, leave or doctor');
+    expect(none.stderr).toContain(
+      'missing what to do: add, upgrade, setup, token, ls, rm, leave or doctor',
+    );
+  });
+
+  it("refuses another verb's option: node verbs share one option table", async () => {
+    const ls = await flotilla(['node', 'ls', '--host-key', 'SHA256:x', '-f', file], env);
+    expect(ls.code).toBe(2);
+    expect(ls.stderr).toContain('node ls takes no --host-key\nhint: its options: --file --json');
+    const upgrade = await flotilla(['node', 'upgrade', 'db', '--all', '-f', file], env);
+    expect(upgrade.code).toBe(2);
+    expect(upgrade.stderr).toContain('name the nodes to upgrade, or give --all (not both)');
   });
 });
