@@ -3,7 +3,7 @@
 // Commands are argv arrays, quoted element by element for the remote shell; a caller whose
 // login is not root prefixes `sudo -n` itself (isRoot()).
 import { constants } from 'node:os';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
 import {
   defaultKnownHostsFile,
@@ -285,7 +285,7 @@ export class RemoteShell {
         const { stdin } = options;
         if (stdin === undefined) channel.end();
         else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
-        else (stdin as Readable).pipe(channel);
+        else stdin.pipe(channel);
       });
     });
   }

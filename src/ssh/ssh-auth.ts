@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import ssh2, { type AnyAuthMethod, type ParsedKey } from 'ssh2';
-import { hostKeyFingerprint } from './host-keys.ts';
+import { hostKeyFingerprint, hostKeyFromBlob } from './host-keys.ts';
 import { SshError } from './ssh-error.ts';
 
 // ssh2 is CommonJS whose `utils` Node's ESM loader cannot name: reached through the default.
@@ -26,9 +26,7 @@ export interface LoginKeys {
 }
 
 function describeKey(file: string, key: ParsedKey): string {
-  const [type, base64] = key.getPublicSSH().toString('latin1').split(' ');
-  const fingerprint = base64 ? hostKeyFingerprint({ type: type ?? '', base64 }) : undefined;
-  return `the key ${file}${fingerprint ? ` (${key.type} ${fingerprint})` : ''}`;
+  return `the key ${file} (${key.type} ${hostKeyFingerprint(hostKeyFromBlob(key.getPublicSSH()))})`;
 }
 
 /** A private key file, parsed; missing, unparsable and encrypted files are typed errors. */

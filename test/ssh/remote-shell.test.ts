@@ -19,7 +19,7 @@ import {
   type ConnectOptions,
 } from '../../src/ssh/remote-shell.ts';
 import { SshKeyEncrypted } from '../../src/ssh/ssh-auth.ts';
-import { generateKey, startLabSshd, type LabSshd } from '../helpers/lab-sshd.ts';
+import { generateKey, keyFingerprint, startLabSshd, type LabSshd } from '../helpers/lab-sshd.ts';
 import { netnsSocket } from '../helpers/netns-socket.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -198,6 +198,7 @@ describe.skipIf(!isRoot)('RemoteShell against a real sshd', { timeout: 60_000 },
     const failure = await connect({ identityFile: stranger }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(SshAuthRefused);
     expect((failure as Error).message).toContain(stranger);
+    expect((failure as Error).message).toContain(await keyFingerprint(`${stranger}.pub`));
     expect((failure as SshAuthRefused).hint).toContain('authorized_keys');
   });
 
