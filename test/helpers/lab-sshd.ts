@@ -6,7 +6,7 @@
 // sessions inherit: what they write there lands in the test's dirs and the host stays clean.
 // stop() stops sshd by its PID; processes started through SSH are the caller's business.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,11 +77,15 @@ function labSshdRunning(): boolean {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === SSHD && argv.some((arg) => arg.includes(`${path.sep}${DIR_PREFIX}`)))
+      // sshd retitles itself (`sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] …`): the
+      // title still names its config, in a lab sshd's temp dir.
+      if (
+        readlinkSync(`/proc/${entry}/exe`) === SSHD &&
+        readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${path.sep}${DIR_PREFIX}`)
+      )
         return true;
     } catch {
-      // Gone.
+      // Gone, or a kernel thread.
     }
   }
   return false;
