@@ -69,12 +69,12 @@ export async function bootstrapNode(options: BootstrapOptions): Promise<Bootstra
     [...root, 'bash', path.join(dir, 'scripts', 'install-system-deps.sh'), '--node'],
     { timeoutMs: PACKAGES_TIMEOUT_MS },
   );
+  const installed = /^flotilla: installing (.+)$/m.exec(packages.stderr)?.[1];
   if (packages.code !== 0)
     throw new NodeSetupFailed(
-      `installing the system packages on ${shell.target.host} failed: ${tail(packages.stderr || packages.stdout)}`,
-      'the server must reach its Debian mirrors (`apt-get update` there); or install what the error names with apt-get yourself, then run this again',
+      `installing ${installed ?? 'the system packages'} on ${shell.target.host} failed: ${aptFailure(packages.stderr || packages.stdout)}`,
+      `the server must reach its Debian mirrors (\`apt-get update\` there); or install ${installed === undefined ? 'them' : `them yourself (apt-get install ${installed})`}, then run this again`,
     );
-  const installed = /^flotilla: installing (.+)$/m.exec(packages.stderr)?.[1];
   if (installed) changed.push(`installed ${installed}`);
 
   const cli = [...root, ...releaseCommand(dir), 'node', 'setup'];
@@ -154,6 +154,19 @@ function splitHint(stderr: string): [string, string | undefined] {
     .join(' ')
     .replace(/^flotilla node setup: /, '');
   return [message || 'no reason given', hint];
+}
+
+/** apt's first error, shortened: `Failed to fetch URL  reason` becomes `reason (fetching file)`. */
+function aptFailure(output: string): string {
+  const error = output
+    .split('\n')
+    .find((line) => line.startsWith('E: '))
+    ?.slice(3);
+  if (error === undefined) return tail(output);
+  const fetch = /^Failed to fetch (\S+)\s+(.+)$/.exec(error);
+  return fetch
+    ? `${fetch[2]!.trim()} (fetching ${decodeURIComponent(path.basename(fetch[1]!))})`
+    : error;
 }
 
 function tail(text: string): string {

@@ -36,7 +36,7 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
 
   /** The operator's key: it outlives each sshd (node upgrade logs in with it again). */
   let userKey: string;
-  const startSshd = async () => {
+  const startSshd = async (extraMounts: Record<string, string> = {}) => {
     const server = await startLabSshd({
       namespace: cluster.labNode('app').namespace,
       address: cluster.labNode('app').address,
@@ -44,6 +44,7 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
         '/opt': serverDirs.opt,
         '/var/lib/flotilla': serverDirs.varlib,
         '/usr/local/bin': serverDirs.bin,
+        ...extraMounts,
       },
     });
     await server.authorize(`${userKey}.pub`);
@@ -132,7 +133,7 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
     const echo = await echoInstance();
     const again = await addApp();
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain(
+    expect(again.stdout, again.stderr).toContain(
       'nothing to change: app (203.0.113.12) was set up and is healthy',
     );
     expect(again.stderr).not.toContain('uploading');
@@ -188,6 +189,44 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
     const upgrade = await cluster.hubCli(['node', 'upgrade', 'app'], cluster.stackFile, 60_000);
     expect(upgrade.code).toBe(1);
     expect(upgrade.stderr).toMatch(/host key/i);
+    expect(await readlink(path.join(serverDirs.opt, 'flotilla/current'))).toBe(before);
+  });
+
+  it('a package missing on a server that cannot reach its mirrors: a clear error, nothing changed', async () => {
+    const before = await readlink(path.join(serverDirs.opt, 'flotilla/current'));
+    // PostgreSQL "not installed" for the server's sessions: its server binary not executable,
+    // its dpkg record gone and no cached .deb, so apt must download it; and no mirror answers
+    // (a resolver that refuses at once, rather than one whose lookups time out for minutes).
+    const dpkgStatus = path.join(work, 'dpkg-status');
+    const status = await readFile('/var/lib/dpkg/status', 'utf8');
+    await writeFile(
+      dpkgStatus,
+      status
+        .split('\n\n')
+        .filter((stanza) => !/^Package: postgresql$/m.test(stanza))
+        .join('\n\n'),
+    );
+    const archives = await mkdtemp(path.join(work, 'archives-'));
+    const notExecutable = path.join(work, 'not-executable');
+    await writeFile(notExecutable, '', { mode: 0o644 });
+    const resolvConf = path.join(work, 'resolv.conf');
+    await writeFile(resolvConf, 'nameserver 127.0.0.1\n');
+    await sshd!.stop();
+    sshd = await startSshd({
+      '/usr/lib/postgresql/15/bin/postgres': notExecutable,
+      '/var/lib/dpkg/status': dpkgStatus,
+      '/var/cache/apt/archives': archives,
+      '/etc/resolv.conf': resolvConf,
+    });
+    const add = await addApp();
+    expect(add.code, add.stdout).toBe(1);
+    expect(add.stderr).toContain(
+      "flotilla node add: installing postgresql on 203.0.113.12 failed: Temporary failure resolving 'deb.debian.org' (fetching ",
+    );
+    expect(add.stderr).toContain(
+      'hint: the server must reach its Debian mirrors (`apt-get update` there); or install them yourself (apt-get install postgresql), then run this again',
+    );
+    expect(add.stdout).toBe('');
     expect(await readlink(path.join(serverDirs.opt, 'flotilla/current'))).toBe(before);
   });
 });

@@ -105,12 +105,12 @@ async function removeCreatedDirs(): Promise<void> {
     });
 }
 
-/** Creates `dir` (and missing parents); returns those created, deepest first. */
+/** Creates `dir` (and missing parents) unless it exists (a file mount point may); returns those created, deepest first. */
 async function createDir(dir: string): Promise<string[]> {
   const created: string[] = [];
   for (let current = dir; !existsSync(current); current = path.dirname(current))
     created.push(current);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (created.length > 0) await mkdir(dir, { recursive: true, mode: 0o755 });
   return created;
 }
 
