@@ -36,10 +36,8 @@ export interface BootstrapOptions {
   stack: string;
   /** The agent's --address, when peers reach the server elsewhere than the stack says. */
   address?: string;
-  /** Asked only when the server has not joined yet. */
-  mintToken: () => Promise<string>;
-  /** `upgrade`: the server must already be this node (no token is minted). */
-  mustBeJoined?: boolean;
+  /** Asked only when the server has not joined yet; without it (an upgrade), it must have. */
+  mintToken?: () => Promise<string>;
   log: (line: string) => void;
 }
 
@@ -86,12 +84,12 @@ export async function bootstrapNode(options: BootstrapOptions): Promise<Bootstra
       `${shell.target.host} already is node ${state.joined.node} of stack ${state.joined.stack}`,
       `on the server, \`flotilla node leave --state-dir /var/lib/flotilla/agent\` frees it (after \`flotilla node rm ${state.joined.node}\` on its hub)`,
     );
-  if (!state.joined && options.mustBeJoined)
+  if (!state.joined && !options.mintToken)
     throw new NodeSetupFailed(
       `${shell.target.host} has not joined stack ${options.stack}`,
       `add it first: flotilla node add ${shell.target.user}@${shell.target.host} --name ${options.node}`,
     );
-  const token = state.joined ? undefined : await options.mintToken();
+  const token = state.joined ? undefined : await options.mintToken?.();
   const setupArgv = [...cli, '--node', options.node, '--json'];
   if (options.address !== undefined) setupArgv.push('--address', options.address);
   if (token !== undefined) setupArgv.push('--join-stdin');

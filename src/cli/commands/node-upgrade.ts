@@ -52,8 +52,6 @@ export async function runNodeUpgrade(
           node,
           stack: stack.name,
           ...(host.address === undefined ? {} : { address: host.address }),
-          mustBeJoined: true,
-          mintToken: () => Promise.reject(new Error('an upgrade never joins')),
           log: (line) => writeLine(output.err, line),
         });
         const unhealthy = await waitForHealthyNode(running.client, node);
