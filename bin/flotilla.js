@@ -29,13 +29,21 @@ function newestMtime(dir) {
 }
 
 function compiledBuild() {
-  if (process.env.FLOTILLA_FROM_SOURCE === '1') return undefined;
   let built;
   try {
     built = statSync(compiled).mtimeMs;
   } catch {
     return undefined;
   }
+  // An installed release (`flotilla node add`) has no sources to run, whatever the env says.
+  let hasSources = true;
+  try {
+    statSync(`${root}src`);
+  } catch {
+    hasSources = false;
+  }
+  if (!hasSources) return pathToFileURL(compiled).href;
+  if (process.env.FLOTILLA_FROM_SOURCE === '1') return undefined;
   if (newestMtime(`${root}src`) <= built) return pathToFileURL(compiled).href;
   process.stderr.write(
     'flotilla: src/ changed since the compiled build; running from source (npm run build to update it)\n',

@@ -126,6 +126,22 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
     expect(await readFile(path.join(serverDirs.bin, 'flotilla'), 'utf8')).toContain(
       'exec /opt/flotilla/current/node /opt/flotilla/current/bin/flotilla.js "$@"',
     );
+    // On the server (the agent's mount and network namespaces), the wrapper runs the release.
+    const doctor = await cluster.exec('app', [
+      'nsenter',
+      '--target',
+      String(await agentPid()),
+      '--mount',
+      '/usr/local/bin/flotilla',
+      'node',
+      'doctor',
+      '--state-dir',
+      '/var/lib/flotilla/agent',
+    ]);
+    expect(doctor.stdout, doctor.stderr).toMatch(
+      /^ok +mesh +flo-app up, 1 peer\(s\) with a recent handshake$/m,
+    );
+    expect(doctor.stdout).toMatch(/^ok +clock +within \d+ s of the hub$/m);
   });
 
   it('a second run changes nothing: same agent, same service process', async () => {
