@@ -174,8 +174,6 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
       [
         'env',
         `FLOTILLA_STATE_DIR=${cluster.stateDir('gw')}`,
-        // It has no sources: its compiled build.
-        'FLOTILLA_FROM_SOURCE=0',
         process.execPath,
         path.join(newer, 'bin/flotilla.js'),
         'node',
