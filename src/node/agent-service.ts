@@ -5,20 +5,14 @@
 import { spawn } from 'node:child_process';
 import { access, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { runCaptured } from '../system/run-captured.ts';
 import { isAlive } from '../system/proc.ts';
 import { runningAgentPid, stopAgent } from './agent-pid.ts';
-import {
-  AGENT_UNIT_NAME,
-  agentArgv,
-  agentUnitText,
-  UNIT_DIR,
-  type AgentUnitOptions,
-} from './agent-unit.ts';
+import { AGENT_UNIT_NAME, agentArgv, agentUnitText, type AgentUnitOptions } from './agent-unit.ts';
+import { systemctl } from './systemctl.ts';
+import { UNIT_DIR } from './systemd-unit.ts';
 import { NodeSetupFailed } from './node-setup-error.ts';
 
 const AGENT_START_TIMEOUT_MS = 60_000;
-const SYSTEMCTL_TIMEOUT_MS = 30_000;
 
 export type InitSystem = 'systemd' | 'none';
 
@@ -52,8 +46,8 @@ class SystemdAgent implements AgentService {
     const text = agentUnitText(this.unit);
     if ((await readFile(file, 'utf8').catch(() => undefined)) === text) return false;
     await writeFile(file, text, { mode: 0o644 });
-    await systemctl(['daemon-reload']);
-    await systemctl(['enable', AGENT_UNIT_NAME]);
+    await systemctl(['daemon-reload'], AGENT_UNIT_NAME);
+    await systemctl(['enable', AGENT_UNIT_NAME], AGENT_UNIT_NAME);
     return true;
   }
 
@@ -64,9 +58,9 @@ class SystemdAgent implements AgentService {
   async start(): Promise<number> {
     const before = await this.running();
     // KillMode=process: only the agent gets the SIGTERM; it detaches from its services.
-    await systemctl([before === undefined ? 'start' : 'restart', AGENT_UNIT_NAME]);
+    await systemctl([before === undefined ? 'start' : 'restart', AGENT_UNIT_NAME], AGENT_UNIT_NAME);
     return waitForNewAgent(this.unit.stateDir, before, () =>
-      systemctl(['is-active', '--quiet', AGENT_UNIT_NAME]).then(
+      systemctl(['is-active', '--quiet', AGENT_UNIT_NAME], AGENT_UNIT_NAME).then(
         () => undefined,
         () => `systemctl says ${AGENT_UNIT_NAME} is not active: journalctl -u ${AGENT_UNIT_NAME}`,
       ),
@@ -141,17 +135,4 @@ async function waitForNewAgent(
       );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-async function systemctl(args: string[]): Promise<void> {
-  const result = await runCaptured(['systemctl', ...args], {
-    cwd: '/',
-    env: { PATH: process.env.PATH },
-    timeoutMs: SYSTEMCTL_TIMEOUT_MS,
-  });
-  if (result.code !== 0)
-    throw new NodeSetupFailed(
-      `systemctl ${args.join(' ')} failed: ${result.output.trim().split('\n').at(-1) ?? ''}`,
-      `journalctl -u ${AGENT_UNIT_NAME} shows the agent's log`,
-    );
 }

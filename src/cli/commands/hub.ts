@@ -6,11 +6,14 @@ import { startDetachedDaemon } from '../detached-daemon.ts';
 import { loadStackOrReport } from '../stack-file.ts';
 import { writeLine, type Output } from '../output.ts';
 import type { CommandSpec } from '../command.ts';
-import { checkAddressOption } from '../usage.ts';
+import { checkAddressOption, UsageError } from '../usage.ts';
 import { hubNode } from '../../plan/firewall-access.ts';
 import { runDaemon } from './daemon.ts';
+import { NodeSetupFailed } from '../../node/node-setup-error.ts';
+import type { HubUnitOptions } from '../../node/hub-unit.ts';
 
-const USAGE = 'flotilla hub [-f flotilla.yml] [--node NAME] [--address PUBLIC_IP] [--detach]';
+const USAGE =
+  'flotilla hub [-f flotilla.yml] [--node NAME] [--address PUBLIC_IP] [--detach | --install-unit]';
 
 export const hubCommand: CommandSpec = {
   usage: USAGE,
@@ -19,6 +22,7 @@ export const hubCommand: CommandSpec = {
     node: { type: 'string' },
     address: { type: 'string' },
     detach: { type: 'boolean', short: 'd' },
+    'install-unit': { type: 'boolean' },
   },
   positionals: [],
   async run({ values }, output: Output) {
@@ -27,6 +31,20 @@ export const hubCommand: CommandSpec = {
     const loaded = await loadStackOrReport(values.file as string | undefined, output);
     if (!loaded) return 1;
     const node = (values.node as string | undefined) ?? hubNode(loaded.stack);
+    if (values['install-unit']) {
+      if (values.detach) throw new UsageError('--detach and --install-unit exclude each other');
+      return installUnit(
+        {
+          stackFile: path.resolve(loaded.file),
+          ...(values.node === undefined ? {} : { node: values.node as string }),
+          ...(address === undefined ? {} : { address }),
+          ...(process.env.FLOTILLA_STATE_DIR === undefined
+            ? {}
+            : { stateDir: path.resolve(process.env.FLOTILLA_STATE_DIR) }),
+        },
+        output,
+      );
+    }
     if (!values.detach)
       return runDaemon(loaded, output, {
         ...(node === undefined ? {} : { node }),
@@ -50,3 +68,23 @@ export const hubCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** `--install-unit`: the unit is loaded only for this (it is no part of running the hub). */
+async function installUnit(options: HubUnitOptions, output: Output): Promise<number> {
+  const { HUB_UNIT_NAME, installHubUnit } = await import('../../node/hub-unit.ts');
+  try {
+    const result = await installHubUnit(options);
+    writeLine(
+      output.out,
+      result === 'written'
+        ? `${output.color.green('✓')} wrote /etc/systemd/system/${HUB_UNIT_NAME}, enabled and (re)started it`
+        : `${output.color.green('✓')} ${HUB_UNIT_NAME} was already installed; it runs`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof NodeSetupFailed)) throw error;
+    writeLine(output.err, `flotilla hub: ${error.message}`);
+    writeLine(output.err, `hint: ${error.hint}`);
+    return 1;
+  }
+}
