@@ -2,9 +2,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../spec/diagnostic.ts';
-import { SecretStore } from '../secrets/store.ts';
 import { loadStackFile } from '../spec/load.ts';
 import type { Stack } from '../spec/schema.ts';
+import { validateStack } from '../spec/validate.ts';
 import { writeLine, type Output } from './output.ts';
 
 export const DEFAULT_STACK_FILE = 'flotilla.yml';
@@ -35,7 +35,10 @@ export async function loadStackOrReport(
   const needed = options.secrets ?? 'required';
   let result = await loadStackFile(chosen);
   let unset: string[] = [];
-  if (result.ok && needed !== 'skip') {
+  if (result.ok && needed !== 'skip' && referencesSecrets(result.stack)) {
+    // Imported here: the store brings age's cryptography, which a stack without secrets
+    // (and every command's start) can do without.
+    const { SecretStore } = await import('../secrets/store.ts');
     const knownSecrets = await SecretStore.namesIn(stateDirFor(result.stack.name));
     const checked = await loadStackFile(chosen, { knownSecrets });
     if (needed === 'warn' && !checked.ok) {
@@ -67,6 +70,15 @@ export async function loadStackOrReport(
   }
   const dir = path.dirname(path.resolve(chosen));
   return { stack: result.stack, file: chosen, dir, stateDir: stateDirFor(result.stack.name) };
+}
+
+/**
+ * Whether any `${secret:NAME}` in a valid stack is checked against the store: with no name
+ * known, each one is reported. Without any, the store's names cannot change the result.
+ */
+function referencesSecrets(stack: Stack): boolean {
+  const findings = validateStack(stack, { knownSecrets: new Set() });
+  return findings.some((finding) => finding.unsetSecret !== undefined);
 }
 
 /**
