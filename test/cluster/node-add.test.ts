@@ -157,6 +157,21 @@ describe.skipIf(!isRoot)('node add over SSH to a lab node', { timeout: 300_000 }
     expect((await echoInstance())?.pid).toBe(echo?.pid);
   });
 
+  it('a re-run repairs a node: a dead agent started again, a deleted wrapper rewritten', async () => {
+    const echo = await echoInstance();
+    const agent = await agentPid();
+    process.kill(agent, 'SIGKILL');
+    await rm(path.join(serverDirs.bin, 'flotilla'));
+    const repair = await addApp();
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain('  wrote /usr/local/bin/flotilla\n');
+    expect(repair.stdout).toContain('  started the agent\n');
+    expect(repair.stdout).not.toContain('joined');
+    expect(await agentPid()).not.toBe(agent);
+    // The new agent adopted the service the killed one left running.
+    expect(await echoInstance()).toMatchObject({ healthy: true, pid: echo?.pid });
+  });
+
   it('node upgrade --all puts a newer Flotilla on the node; the service is adopted, not restarted', async () => {
     // A newer Flotilla: this build under another version, as a separate install.
     const newer = path.join(work, 'newer');
